@@ -1,0 +1,217 @@
+//! Collection of one site: version negotiation, then jobs and storage concurrently.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::jobs::{FinishedJob, JobsAggregator};
+use super::storage::StorageAggregator;
+use super::summary::{JobsSummary, StorageSummary};
+use crate::config::SiteConfig;
+use crate::netbackup::{ApiError, ApiVersion, SiteClient, filter, walk_jobs, walk_storage_units};
+
+/// The result of collecting one source once.
+#[derive(Debug, Clone)]
+pub struct SourceOutcome<T> {
+    /// The summary, or why there is none.
+    pub result: Result<T, ApiError>,
+    /// How long the collection took.
+    pub elapsed: Duration,
+    /// When it finished.
+    pub finished_at: SystemTime,
+}
+
+impl<T> SourceOutcome<T> {
+    fn timed(started: Instant, result: Result<T, ApiError>) -> Self {
+        Self {
+            result,
+            elapsed: started.elapsed(),
+            finished_at: SystemTime::now(),
+        }
+    }
+}
+
+/// Everything one collection of a site produced.
+#[derive(Debug, Clone)]
+pub struct SiteReport {
+    /// Site name.
+    pub site: String,
+    /// The API version used, or why none could be agreed.
+    pub api_version: Result<ApiVersion, ApiError>,
+    /// Time of the version probe (the site's response time).
+    pub response_time: Duration,
+    /// The jobs source.
+    pub jobs: SourceOutcome<JobsSummary>,
+    /// The storage source.
+    pub storage: SourceOutcome<StorageSummary>,
+}
+
+impl SiteReport {
+    /// A report for a site that could not be collected at all.
+    pub fn failed(site: &str, error: ApiError) -> Self {
+        let now = Instant::now();
+        Self {
+            site: site.to_owned(),
+            api_version: Err(error.clone()),
+            response_time: Duration::ZERO,
+            jobs: SourceOutcome::timed(now, Err(error.clone())),
+            storage: SourceOutcome::timed(now, Err(error)),
+        }
+    }
+
+    /// Whether every part of the collection succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.api_version.is_ok() && self.jobs.result.is_ok() && self.storage.result.is_ok()
+    }
+
+    /// The errors of this report, each once (a failed negotiation fails both sources).
+    pub fn errors(&self) -> Vec<&ApiError> {
+        match &self.api_version {
+            Err(e) => vec![e],
+            Ok(_) => [
+                &self.jobs.result.as_ref().err(),
+                &self.storage.result.as_ref().err(),
+            ]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect(),
+        }
+    }
+}
+
+/// Collects one site. Owns the site's HTTP client: dropping the collector closes its pool.
+#[derive(Debug)]
+pub struct SiteCollector {
+    site: SiteConfig,
+    client: SiteClient,
+}
+
+impl SiteCollector {
+    /// A collector for `site`, with a fresh client.
+    pub fn new(site: SiteConfig) -> Result<Self, ApiError> {
+        let client = SiteClient::new(&site)?;
+        if site.tls.insecure_skip_verify {
+            tracing::warn!(
+                site = %site.name,
+                "TLS certificate verification is OFF for this site (insecure_skip_verify: true)"
+            );
+        }
+        Ok(Self { site, client })
+    }
+
+    /// The site's configuration.
+    pub fn site(&self) -> &SiteConfig {
+        &self.site
+    }
+
+    /// The site's client.
+    pub fn client(&self) -> &SiteClient {
+        &self.client
+    }
+
+    /// Negotiates the API version (or verifies the pinned one).
+    pub async fn negotiate(&self) -> Result<ApiVersion, ApiError> {
+        self.client.negotiate(self.site.api_version).await
+    }
+
+    /// Collects jobs: finished jobs that ended after `now - jobs_window`, plus every
+    /// unfinished job (see the module docs of [`crate::collect`]). `on_finished` sees each
+    /// finished job with its action and policy type.
+    pub async fn collect_jobs<F>(
+        &self,
+        version: ApiVersion,
+        now: DateTime<Utc>,
+        mut on_finished: F,
+    ) -> SourceOutcome<JobsSummary>
+    where
+        F: FnMut(&str, &str, FinishedJob),
+    {
+        let started = Instant::now();
+        let window = chrono::Duration::from_std(self.site.collection.jobs_window)
+            .unwrap_or(chrono::Duration::MAX);
+        let cutoff = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let page_size = self.site.collection.jobs_page_size;
+        let mut aggregator = JobsAggregator::new();
+        let mut result = Ok(());
+        for query in [
+            filter::finished_jobs_since(cutoff),
+            filter::unfinished_jobs(),
+        ] {
+            let walked = walk_jobs(&self.client, version, &query, page_size, |job| {
+                if let Some(done) = aggregator.add(job) {
+                    let action = job.job_type.as_str().unwrap_or("");
+                    let policy = job.policy_type.as_str().unwrap_or("");
+                    on_finished(action, policy, done);
+                }
+            })
+            .await;
+            match walked {
+                Ok(stats) => {
+                    for _ in 0..stats.pages {
+                        aggregator.add_page();
+                    }
+                    aggregator.add_invalid(stats.invalid_items);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        SourceOutcome::timed(started, result.map(|()| aggregator.finish()))
+    }
+
+    /// Collects every storage unit.
+    pub async fn collect_storage(&self, version: ApiVersion) -> SourceOutcome<StorageSummary> {
+        let started = Instant::now();
+        let mut aggregator = StorageAggregator::new();
+        let walked = walk_storage_units(
+            &self.client,
+            version,
+            self.site.collection.storage_page_size,
+            |id, unit| aggregator.add(id, unit),
+        )
+        .await;
+        let result = walked.map(|stats| {
+            for _ in 0..stats.pages {
+                aggregator.add_page();
+            }
+            aggregator.add_invalid(stats.invalid_items);
+            aggregator.finish()
+        });
+        SourceOutcome::timed(started, result)
+    }
+
+    /// One full collection: negotiate, then jobs and storage concurrently.
+    pub async fn collect_all(&self) -> SiteReport {
+        let started = Instant::now();
+        let version = self.negotiate().await;
+        let response_time = started.elapsed();
+        match &version {
+            Ok(v) => {
+                let (jobs, storage) = tokio::join!(
+                    self.collect_jobs(*v, Utc::now(), |_, _, _| {}),
+                    self.collect_storage(*v)
+                );
+                SiteReport {
+                    site: self.site.name.clone(),
+                    api_version: version,
+                    response_time,
+                    jobs,
+                    storage,
+                }
+            }
+            Err(e) => SiteReport {
+                site: self.site.name.clone(),
+                api_version: Err(e.clone()),
+                response_time,
+                jobs: SourceOutcome::timed(started, Err(e.clone())),
+                storage: SourceOutcome::timed(started, Err(e.clone())),
+            },
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The immutable per-site state that instruments and reports read.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::summary::{JobsSummary, StorageSummary};
+use crate::netbackup::ApiVersion;
+
+/// A source's last successful data and when it was collected.
+#[derive(Debug, Clone)]
+pub struct SourceData<T> {
+    /// The summary.
+    pub summary: Arc<T>,
+    /// When the collection that produced it finished.
+    pub collected_at: SystemTime,
+}
+
+/// What is known about one site at one moment. Published whole and never changed; readers
+/// hold an `Arc` to it while they read.
+#[derive(Debug, Clone)]
+pub struct SiteSnapshot {
+    /// Site name (the `site` label).
+    pub site: String,
+    /// Whether the last collection of the site succeeded.
+    pub up: bool,
+    /// The negotiated API version, once known.
+    pub api_version: Option<ApiVersion>,
+    /// Duration of the last version probe.
+    pub response_time: Option<Duration>,
+    /// Current jobs data; `None` before the first success or once stale.
+    pub jobs: Option<SourceData<JobsSummary>>,
+    /// Current storage data; `None` before the first success or once stale.
+    pub storage: Option<SourceData<StorageSummary>>,
+    /// Last success of the jobs source, kept even when its data is stale.
+    pub jobs_last_success: Option<SystemTime>,
+    /// Last success of the storage source, kept even when its data is stale.
+    pub storage_last_success: Option<SystemTime>,
+    /// The last error, cleared by a fully successful collection.
+    pub last_error: Option<String>,
+}
+
+impl SiteSnapshot {
+    /// A snapshot of a site nothing is known about yet.
+    pub fn empty(site: &str) -> Self {
+        Self {
+            site: site.to_owned(),
+            up: false,
+            api_version: None,
+            response_time: None,
+            jobs: None,
+            storage: None,
+            jobs_last_success: None,
+            storage_last_success: None,
+            last_error: None,
+        }
+    }
+}
+
+impl From<&super::SiteReport> for SiteSnapshot {
+    fn from(report: &super::SiteReport) -> Self {
+        let jobs = report.jobs.result.as_ref().ok().map(|s| SourceData {
+            summary: Arc::new(s.clone()),
+            collected_at: report.jobs.finished_at,
+        });
+        let storage = report.storage.result.as_ref().ok().map(|s| SourceData {
+            summary: Arc::new(s.clone()),
+            collected_at: report.storage.finished_at,
+        });
+        Self {
+            site: report.site.clone(),
+            up: report.is_ok(),
+            api_version: report.api_version.as_ref().ok().copied(),
+            response_time: Some(report.response_time),
+            jobs_last_success: jobs.as_ref().map(|d| d.collected_at),
+            storage_last_success: storage.as_ref().map(|d| d.collected_at),
+            last_error: report.errors().first().map(|e| e.to_string()),
+            jobs,
+            storage,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Loading: the YAML file and the environment overrides merged by the `config` crate, then
+//! `${VAR}` expansion, then validation. See the [module documentation](super) for the rules.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use config::{Environment, File, FileFormat, ValueKind};
+use serde_json::Value;
+
+use super::Config;
+use super::interpolate::expand_tree;
+use super::overrides::{self, PREFIX};
+use super::raw::{RawConfig, Section};
+use super::validate::{ConfigError, FieldError, validate};
+
+/// Loads and validates the file at `path`, with `${VAR}` references and `NBU_OTEL_...`
+/// overrides taken from the process environment. Relative paths in the file are relative to
+/// the file's directory.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    load_file_with_env(path, &process_env())
+}
+
+/// Like [`load_file`], with an explicit environment instead of the process's.
+pub fn load_file_with_env(
+    path: &Path,
+    env: &HashMap<String, String>,
+) -> Result<Config, ConfigError> {
+    let field = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(vec![FieldError::new(
+            field.clone(),
+            format!("cannot read the configuration file: {e}"),
+        )])
+    })?;
+    load(&text, &base_dir_of(path), env, &field)
+}
+
+/// Loads and validates YAML text, with `${VAR}` references and `NBU_OTEL_...` overrides taken
+/// from the process environment. Relative paths (`api_key_file`, `ca_file`, ...) are resolved
+/// against `base_dir`. Problems with the text as a whole are reported on the field `<file>`.
+pub fn load_str(yaml: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    load_str_with_env(yaml, base_dir, &process_env())
+}
+
+/// Like [`load_str`], with an explicit environment instead of the process's (for tests and
+/// embedding: changing the process environment is `unsafe`).
+pub fn load_str_with_env(
+    yaml: &str,
+    base_dir: &Path,
+    env: &HashMap<String, String>,
+) -> Result<Config, ConfigError> {
+    load(yaml, base_dir, env, "<file>")
+}
+
+/// The process environment; variables whose name or value is not UTF-8 are left out.
+fn process_env() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match absolute.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn load(
+    yaml: &str,
+    base_dir: &Path,
+    env: &HashMap<String, String>,
+    file_field: &str,
+) -> Result<Config, ConfigError> {
+    let selected = overrides::select(env);
+    let mut errors = selected.errors;
+
+    let merged = config::Config::builder()
+        .add_source(File::from_str(yaml, FileFormat::Yaml))
+        .add_source(
+            Environment::with_prefix(PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .ignore_empty(true)
+                .source(Some(selected.vars)),
+        )
+        .build();
+    let merged = match merged {
+        Ok(merged) => merged,
+        Err(e) => {
+            let message = match e {
+                config::ConfigError::FileParse { cause, .. } => format!("invalid YAML: {cause}"),
+                other => other.to_string(),
+            };
+            errors.push(FieldError::new(file_field, message));
+            return Err(ConfigError::new(errors));
+        }
+    };
+
+    let mut tree = to_json(merged.cache);
+    let from_env: BTreeSet<String> = selected.paths.keys().cloned().collect();
+    let mut failed = BTreeSet::new();
+    expand_tree(&mut tree, env, &from_env, &mut errors, &mut failed);
+
+    let root = Section::<RawConfig>::from_value(tree);
+    match validate(root, base_dir, &selected.paths) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigError::new(errors)),
+        Err(mut problems) => {
+            // A value that failed expansion is already reported; don't call it missing too.
+            problems.retain(|e| !failed.contains(&e.field));
+            annotate_env_origin(&mut problems, &selected.paths);
+            errors.extend(problems);
+            Err(ConfigError::new(errors))
+        }
+    }
+}
+
+/// Says which variable set a bad value, since the file does not show it.
+fn annotate_env_origin(problems: &mut [FieldError], paths: &BTreeMap<String, String>) {
+    for problem in problems {
+        if let Some(var) = paths.get(&problem.field) {
+            problem.message = format!("{} (set by {var})", problem.message);
+        }
+    }
+}
+
+/// The `config` crate's merged tree as JSON. Non-finite floats (YAML `.nan`, `.inf`) become
+/// strings, so validation rejects them instead of JSON turning them into `null`.
+fn to_json(value: config::Value) -> Value {
+    match value.kind {
+        ValueKind::Nil => Value::Null,
+        ValueKind::Boolean(b) => Value::Bool(b),
+        ValueKind::I64(i) => i.into(),
+        ValueKind::U64(u) => u.into(),
+        ValueKind::I128(i) => i64::try_from(i).map_or_else(|_| i.to_string().into(), Into::into),
+        ValueKind::U128(u) => u64::try_from(u).map_or_else(|_| u.to_string().into(), Into::into),
+        ValueKind::Float(f) => serde_json::Number::from_f64(f)
+            .map_or_else(|| Value::String(f.to_string()), Value::Number),
+        ValueKind::String(s) => Value::String(s),
+        ValueKind::Table(table) => Value::Object(
+            table
+                .into_iter()
+                .map(|(key, value)| (key, to_json(value)))
+                .collect(),
+        ),
+        ValueKind::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
+    }
+}

@@ -1,0 +1,695 @@
+//! Tests of loading and validation, through the public functions.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+const KEY: &str = "kX9-distinctive-api-key-7Qz";
+const TOKEN: &str = "tok-distinctive-header-value-5Wp";
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load(yaml: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    load_str_with_env(yaml, Path::new("/nonexistent-base"), &env(pairs))
+}
+
+fn ok(yaml: &str, pairs: &[(&str, &str)]) -> Config {
+    match load(yaml, pairs) {
+        Ok(config) => config,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+fn err(yaml: &str, pairs: &[(&str, &str)]) -> ConfigError {
+    match load(yaml, pairs) {
+        Ok(_) => panic!("expected an error for:\n{yaml}"),
+        Err(e) => e,
+    }
+}
+
+fn site(extra: &str) -> String {
+    format!(
+        "sites:\n  - name: a\n    url: https://nbu.example.com:1556/netbackup\n    api_key: {KEY}\n{extra}"
+    )
+}
+
+fn assert_field(e: &ConfigError, field: &str) {
+    assert!(
+        e.has_field(field),
+        "expected an error on {field}, got:\n{e}"
+    );
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let config = ok(&site(""), &[]);
+    assert_eq!(config.sites.len(), 1);
+    let s = &config.sites[0];
+    assert_eq!(s.name, "a");
+    assert_eq!(s.url.as_str(), "https://nbu.example.com:1556/netbackup");
+    assert_eq!(s.api_key.expose_secret(), KEY);
+    assert_eq!(s.api_key_file, None);
+    assert_eq!(s.api_version, None);
+    assert_eq!(s.tls, TlsConfig::default());
+    assert_eq!(s.collection, CollectionConfig::default());
+    assert_eq!(config.server, ServerConfig::default());
+    assert_eq!(config.traces, TracesConfig::default());
+    assert_eq!(config.logging, LoggingConfig::default());
+    assert_eq!(config.service, ServiceConfig::default());
+    assert!(config.otlp.enabled);
+    assert_eq!(config.otlp.endpoint.as_str(), "http://localhost:4317/");
+    assert_eq!(config.otlp.compression, OtlpCompression::Gzip);
+}
+
+#[test]
+fn full_config_parses_every_key() {
+    let yaml = site(
+        r#"    api_version: 13.0
+    tls: { insecure_skip_verify: true }
+collection:
+  jobs_window: 2h 30m
+  jobs_interval: 90s
+  storage_ttl: 10m
+  jobs_page_size: 50
+  storage_page_size: 500
+  request_timeout: 20s
+  max_retries: 0
+  max_retry_time: 0s
+  requests_per_second: 2.5
+  max_concurrent_requests: 8
+server: { listen: "[::]:9440", prometheus_bridge: true }
+otlp:
+  enabled: false
+  endpoint: https://otel.example.com:4317
+  headers: { Authorization: "Bearer ${TOKEN}", x-tenant: acme }
+  timeout: 5s
+  export_interval: 30s
+  compression: none
+traces: { enabled: true, sampling_ratio: 0.25 }
+logging: { level: "info,nbu_otel=debug", format: json }
+service: { name: nbu-otel-eu, instance_id: agent-1 }
+"#,
+    );
+    let config = ok(&yaml, &[("TOKEN", TOKEN)]);
+    let s = &config.sites[0];
+    assert_eq!(s.api_version, Some(crate::netbackup::ApiVersion::V13_0));
+    assert!(s.tls.insecure_skip_verify);
+    let c = &s.collection;
+    assert_eq!(c.jobs_window, Duration::from_secs(9000));
+    assert_eq!(c.jobs_interval, Duration::from_secs(90));
+    assert_eq!(c.storage_ttl, Duration::from_secs(600));
+    assert_eq!((c.jobs_page_size, c.storage_page_size), (50, 500));
+    assert_eq!(c.request_timeout, Duration::from_secs(20));
+    assert_eq!((c.max_retries, c.max_retry_time), (0, Duration::ZERO));
+    assert_eq!(c.requests_per_second, 2.5);
+    assert_eq!(c.max_concurrent_requests, 8);
+    assert_eq!(config.server.listen, "[::]:9440".parse().ok());
+    assert!(config.server.prometheus_bridge);
+    let o = &config.otlp;
+    assert!(!o.enabled);
+    assert_eq!(o.endpoint.as_str(), "https://otel.example.com:4317/");
+    let headers: Vec<(&str, &str)> = o
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose_secret()))
+        .collect();
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(
+        headers,
+        [("authorization", bearer.as_str()), ("x-tenant", "acme")]
+    );
+    assert_eq!(
+        (o.timeout, o.export_interval),
+        (Duration::from_secs(5), Duration::from_secs(30))
+    );
+    assert_eq!(o.compression, OtlpCompression::None);
+    assert_eq!(config.traces.sampling_ratio, 0.25);
+    assert!(config.traces.enabled);
+    assert_eq!(config.logging.level, "info,nbu_otel=debug");
+    assert_eq!(config.logging.format, LogFormat::Json);
+    assert_eq!(config.service.name, "nbu-otel-eu");
+    assert_eq!(config.service.instance_id.as_deref(), Some("agent-1"));
+}
+
+#[test]
+fn each_invalid_field_is_named() {
+    let cases: &[(&str, &str)] = &[
+        ("    api_version: \"11.0\"\n", "sites[0].api_version"),
+        (
+            "    tls: { insecure_skip_verify: maybe }\n",
+            "sites[0].tls.insecure_skip_verify",
+        ),
+        (
+            "    tls: { ca_file: missing-ca.pem }\n",
+            "sites[0].tls.ca_file",
+        ),
+        ("    tls: [1]\n", "sites[0].tls"),
+        ("    colection: {}\n", "sites[0].colection"),
+        (
+            "    collection: { storage_ttl: 0s }\n",
+            "sites[0].collection.storage_ttl",
+        ),
+        (
+            "collection: { jobs_window: 0s }\n",
+            "collection.jobs_window",
+        ),
+        (
+            "collection: { jobs_interval: soon }\n",
+            "collection.jobs_interval",
+        ),
+        (
+            "collection: { request_timeout: 30 }\n",
+            "collection.request_timeout",
+        ),
+        (
+            "collection: { jobs_page_size: 0 }\n",
+            "collection.jobs_page_size",
+        ),
+        (
+            "collection: { storage_page_size: many }\n",
+            "collection.storage_page_size",
+        ),
+        (
+            "collection: { max_retries: 11 }\n",
+            "collection.max_retries",
+        ),
+        (
+            "collection: { max_retry_time: 0s }\n",
+            "collection.max_retry_time",
+        ),
+        (
+            "collection: { requests_per_second: 0 }\n",
+            "collection.requests_per_second",
+        ),
+        (
+            "collection: { requests_per_second: NaN }\n",
+            "collection.requests_per_second",
+        ),
+        (
+            "collection: { max_concurrent_requests: 65 }\n",
+            "collection.max_concurrent_requests",
+        ),
+        (
+            "collection: { jobs_intervall: 1m }\n",
+            "collection.jobs_intervall",
+        ),
+        ("server: { listen: \"localhost\" }\n", "server.listen"),
+        (
+            "server: { prometheus_bridge: true }\n",
+            "server.prometheus_bridge",
+        ),
+        ("otlp: { endpoint: \"grpc://x:4317\" }\n", "otlp.endpoint"),
+        ("otlp: { endpoint: \"not a url\" }\n", "otlp.endpoint"),
+        ("otlp: { timeout: 0s }\n", "otlp.timeout"),
+        ("otlp: { timeout: 2m }\n", "otlp.timeout"),
+        ("otlp: { export_interval: 0s }\n", "otlp.export_interval"),
+        ("otlp: { compression: zstd }\n", "otlp.compression"),
+        ("otlp: { enabled: 1 }\n", "otlp.enabled"),
+        (
+            "otlp: { headers: { \"bad header\": x } }\n",
+            "otlp.headers.bad header",
+        ),
+        ("otlp: { headers: \"x\" }\n", "otlp.headers"),
+        (
+            "otlp: { client_cert_file: /nonexistent/c.pem }\n",
+            "otlp.client_key_file",
+        ),
+        (
+            "otlp: { client_cert_file: /nonexistent/c.pem }\n",
+            "otlp.client_cert_file",
+        ),
+        ("otlp: { ca_file: /nonexistent/ca.pem }\n", "otlp.ca_file"),
+        ("traces: { sampling_ratio: 1.5 }\n", "traces.sampling_ratio"),
+        ("logging: { level: verbose }\n", "logging.level"),
+        ("logging: { level: \"nbu_otel=loud\" }\n", "logging.level"),
+        ("logging: { format: xml }\n", "logging.format"),
+        ("service: { name: \"\" }\n", "service.name"),
+        ("service: { name: { a: 1 } }\n", "service.name"),
+        ("extra: 1\n", "extra"),
+    ];
+    for (extra, field) in cases {
+        let e = err(&site(extra), &[]);
+        assert_field(&e, field);
+    }
+}
+
+#[test]
+fn site_identity_problems_are_named() {
+    let e = err("sites:\n  - {}\n", &[]);
+    assert_field(&e, "sites[0].name");
+    assert_field(&e, "sites[0].url");
+    assert_field(&e, "sites[0].api_key");
+
+    let e = err(
+        "sites:\n  - name: \"a b\"\n    url: \"https://\"\n    api_key: k\n    api_key_file: f\n",
+        &[],
+    );
+    assert_field(&e, "sites[0].name");
+    assert_field(&e, "sites[0].url");
+    assert_field(&e, "sites[0].api_key");
+
+    let e = err(
+        "sites:\n  - name: a\n    url: \"https://user:pw@nbu.example.com\"\n    api_key: k\n",
+        &[],
+    );
+    assert_field(&e, "sites[0].url");
+    assert!(!e.to_string().contains("pw"), "{e}");
+
+    for yaml in ["sites: []\n", "collection: {}\n", "", "sites: { a: 1 }\n"] {
+        assert_field(&err(yaml, &[]), "sites");
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let yaml = format!(
+        "sites:
+  - name: a
+    url: ftp://nbu
+    api_key: {KEY}
+  - name: a
+    url: https://nbu-b
+  - name: c
+    url: https://nbu-c
+    api_key: k
+    collection: {{ jobs_page_size: 101, storage_ttl: forever }}
+collection:
+  storage_page_size: 501
+  max_retry_time: 0s
+otlp:
+  compression: brotli
+typo: 1
+"
+    );
+    let e = err(&yaml, &[]);
+    for field in [
+        "sites[0].url",
+        "sites[1].name",
+        "sites[1].api_key",
+        "sites[2].collection.jobs_page_size",
+        "sites[2].collection.storage_ttl",
+        "collection.storage_page_size",
+        "collection.max_retry_time",
+        "otlp.compression",
+        "typo",
+    ] {
+        assert_field(&e, field);
+    }
+    assert_eq!(e.errors().len(), 9, "{e}");
+    // One `field: message` per line.
+    assert_eq!(e.to_string().lines().count(), 9);
+    assert!(e.to_string().lines().all(|line| {
+        e.errors()
+            .iter()
+            .any(|f| line.starts_with(&format!("{}: ", f.field)))
+    }));
+}
+
+#[test]
+fn page_sizes_above_the_api_maximum_are_rejected() {
+    let e = err(
+        &site("collection: { jobs_page_size: 101, storage_page_size: 501 }\n"),
+        &[],
+    );
+    assert_field(&e, "collection.jobs_page_size");
+    assert_field(&e, "collection.storage_page_size");
+    assert!(e.to_string().contains("at most 100"), "{e}");
+    assert!(e.to_string().contains("at most 500"), "{e}");
+    ok(
+        &site("collection: { jobs_page_size: 100, storage_page_size: 500 }\n"),
+        &[],
+    );
+}
+
+#[test]
+fn bad_durations_are_explained() {
+    let e = err(
+        &site("collection: { jobs_interval: 5x, request_timeout: 30, storage_ttl: \"\" }\n"),
+        &[],
+    );
+    assert_field(&e, "collection.jobs_interval");
+    assert_field(&e, "collection.request_timeout");
+    let text = e.to_string();
+    assert!(text.contains("\"5x\""), "{text}");
+    assert!(text.contains("needs a unit"), "{text}");
+    // An empty value means "not set".
+    assert!(!e.has_field("collection.storage_ttl"), "{text}");
+}
+
+#[test]
+fn duplicate_site_names_are_rejected() {
+    let yaml = "sites:
+  - { name: a, url: https://x, api_key: k }
+  - { name: b, url: https://y, api_key: k }
+  - { name: a, url: https://z, api_key: k }
+";
+    let e = err(yaml, &[]);
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_field(&e, "sites[2].name");
+    assert!(e.to_string().contains("sites[0]"), "{e}");
+}
+
+#[test]
+fn variables_are_expanded_in_values() {
+    let yaml = "sites:
+  - name: ${SITE:-fallback}
+    url: https://${HOST}:1556/netbackup
+    api_key: ${KEY}
+collection:
+  jobs_page_size: ${PAGE}
+  jobs_interval: ${INTERVAL:-2m}
+otlp:
+  headers: { x-literal: \"$${NOT_A_VAR}\" }
+";
+    let config = ok(
+        yaml,
+        &[
+            ("HOST", "nbu.example.com"),
+            ("KEY", "a:b # not a comment"),
+            ("PAGE", "25"),
+        ],
+    );
+    let s = &config.sites[0];
+    assert_eq!(s.name, "fallback");
+    assert_eq!(s.url.host_str(), Some("nbu.example.com"));
+    assert_eq!(s.api_key.expose_secret(), "a:b # not a comment");
+    assert_eq!(s.collection.jobs_page_size, 25);
+    assert_eq!(s.collection.jobs_interval, Duration::from_secs(120));
+    assert_eq!(config.otlp.headers[0].1.expose_secret(), "${NOT_A_VAR}");
+}
+
+#[test]
+fn an_undefined_variable_names_field_and_variable_only() {
+    let yaml = "sites:
+  - name: a
+    url: https://nbu
+    api_key: ${NBU_A_API_KEY}
+otlp:
+  headers: { authorization: \"Bearer ${TOKEN}\" }
+  endpoint: ${OTLP_URL}
+";
+    let e = err(yaml, &[("TOKEN", TOKEN)]);
+    assert_eq!(e.errors().len(), 2, "{e}");
+    assert_field(&e, "sites[0].api_key");
+    assert_field(&e, "otlp.endpoint");
+    let text = e.to_string();
+    assert!(text.contains("`NBU_A_API_KEY`"), "{text}");
+    assert!(text.contains("`OTLP_URL`"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+#[test]
+fn env_overrides_apply_and_win_over_the_file() {
+    let yaml = site(
+        "collection: { jobs_interval: 60s, jobs_page_size: 100 }
+server: { listen: \"127.0.0.1:1\" }
+otlp: { endpoint: \"http://file:4317\", headers: { Authorization: from-file } }
+logging: { level: info }
+",
+    );
+    let config = ok(
+        &yaml,
+        &[
+            ("NBU_OTEL_COLLECTION__JOBS_INTERVAL", "30s"),
+            ("NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE", "50"),
+            ("NBU_OTEL_COLLECTION__REQUESTS_PER_SECOND", "2.5"),
+            ("NBU_OTEL_COLLECTION__REQUEST_TIMEOUT", "10s"),
+            ("NBU_OTEL_SERVER__LISTEN", "0.0.0.0:9440"),
+            ("NBU_OTEL_SERVER__PROMETHEUS_BRIDGE", "TRUE"),
+            ("NBU_OTEL_OTLP__ENDPOINT", "https://env:4317"),
+            ("NBU_OTEL_OTLP__HEADERS__AUTHORIZATION", TOKEN),
+            ("NBU_OTEL_LOGGING__LEVEL", "debug"),
+            ("NBU_OTEL_SERVICE__INSTANCE_ID", "1234"),
+            ("NBU_OTEL_TRACES__SAMPLING_RATIO", "0.5"),
+            ("NBU_OTEL_CONFIG", "/etc/nbu-otel.yaml"),
+        ],
+    );
+    let c = &config.sites[0].collection;
+    assert_eq!(c.jobs_interval, Duration::from_secs(30));
+    assert_eq!(c.jobs_page_size, 50);
+    assert_eq!(c.requests_per_second, 2.5);
+    assert_eq!(config.server.listen, "0.0.0.0:9440".parse().ok());
+    assert!(config.server.prometheus_bridge);
+    assert_eq!(config.otlp.endpoint.host_str(), Some("env"));
+    assert_eq!(config.otlp.headers.len(), 1);
+    assert_eq!(config.otlp.headers[0].0, "authorization");
+    assert_eq!(config.otlp.headers[0].1.expose_secret(), TOKEN);
+    assert_eq!(config.logging.level, "debug");
+    assert_eq!(config.service.instance_id.as_deref(), Some("1234"));
+    assert_eq!(config.traces.sampling_ratio, 0.5);
+}
+
+#[test]
+fn env_overrides_create_missing_sections_and_are_taken_literally() {
+    let config = ok(
+        &site(""),
+        &[
+            ("NBU_OTEL_COLLECTION__STORAGE_TTL", "1m"),
+            ("NBU_OTEL_OTLP__HEADERS__X_TOKEN", "literal ${NOT_EXPANDED}"),
+        ],
+    );
+    assert_eq!(
+        config.sites[0].collection.storage_ttl,
+        Duration::from_secs(60)
+    );
+    assert_eq!(config.otlp.headers[0].0, "x_token");
+    assert_eq!(
+        config.otlp.headers[0].1.expose_secret(),
+        "literal ${NOT_EXPANDED}"
+    );
+}
+
+#[test]
+fn bad_env_overrides_are_named() {
+    let e = err(
+        &site(""),
+        &[
+            ("NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE", "500"),
+            ("NBU_OTEL_COLLECTION__JOB_INTERVAL", "30s"),
+            ("NBU_OTEL_SITES__0__API_KEY", KEY),
+        ],
+    );
+    assert_field(&e, "collection.jobs_page_size");
+    assert_field(&e, "NBU_OTEL_COLLECTION__JOB_INTERVAL");
+    assert_field(&e, "NBU_OTEL_SITES__0__API_KEY");
+    let text = e.to_string();
+    assert!(
+        text.contains("(set by NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE)"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY), "{text}");
+}
+
+#[test]
+fn site_collection_overrides_merge_with_global() {
+    let yaml = "sites:
+  - { name: a, url: https://a, api_key: k }
+  - name: b
+    url: https://b
+    api_key: k
+    collection: { jobs_interval: 5m, max_retries: 0 }
+collection:
+  jobs_interval: 2m
+  storage_ttl: 10m
+";
+    let config = ok(yaml, &[("NBU_OTEL_COLLECTION__MAX_RETRIES", "5")]);
+    let (a, b) = (&config.sites[0].collection, &config.sites[1].collection);
+    assert_eq!(a.jobs_interval, Duration::from_secs(120));
+    assert_eq!(a.storage_ttl, Duration::from_secs(600));
+    assert_eq!(a.max_retries, 5);
+    assert_eq!(b.jobs_interval, Duration::from_secs(300));
+    assert_eq!(b.storage_ttl, Duration::from_secs(600));
+    assert_eq!(b.max_retries, 0);
+    assert_eq!(b.jobs_page_size, CollectionConfig::default().jobs_page_size);
+}
+
+#[test]
+fn request_timeout_must_be_shorter_than_jobs_interval() {
+    let e = err(
+        &site("collection: { request_timeout: 60s, jobs_interval: 60s }\n"),
+        &[],
+    );
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_field(&e, "collection.request_timeout");
+    assert!(e.to_string().contains("collection.jobs_interval"), "{e}");
+
+    // A site that shortens its interval below the global timeout is blamed, naming both.
+    let e = err(&site("    collection: { jobs_interval: 20s }\n"), &[]);
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_field(&e, "sites[0].collection.jobs_interval");
+    assert!(
+        e.to_string().contains("`collection.request_timeout`"),
+        "{e}"
+    );
+
+    let e = err(&site("    collection: { request_timeout: 2m }\n"), &[]);
+    assert_field(&e, "sites[0].collection.request_timeout");
+    assert!(e.to_string().contains("`collection.jobs_interval`"), "{e}");
+}
+
+#[test]
+fn key_file_is_read_trimmed_and_resolved_against_the_base_dir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("a.key"), format!("\n  {KEY}\n\n")).expect("write key");
+    let yaml = "sites:\n  - { name: a, url: https://a, api_key_file: a.key }\n";
+    let config = load_str_with_env(yaml, dir.path(), &env(&[])).expect("loads");
+    let s = &config.sites[0];
+    assert_eq!(s.api_key.expose_secret(), KEY);
+    assert_eq!(
+        s.api_key_file.as_deref(),
+        Some(dir.path().join("a.key").as_path())
+    );
+
+    // load_file resolves against the file's own directory.
+    let file = dir.path().join("nbu-otel.yaml");
+    std::fs::write(&file, yaml).expect("write config");
+    let config = load_file_with_env(&file, &env(&[])).expect("loads");
+    assert_eq!(config.sites[0].api_key.expose_secret(), KEY);
+}
+
+#[test]
+fn unreadable_or_empty_key_files_are_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("empty.key"), " \n").expect("write key");
+    let yaml = "sites:
+  - { name: a, url: https://a, api_key_file: missing.key }
+  - { name: b, url: https://b, api_key_file: empty.key }
+  - { name: c, url: https://c, api_key_file: . }
+";
+    let e = load_str_with_env(yaml, dir.path(), &env(&[])).expect_err("invalid");
+    assert_field(&e, "sites[0].api_key_file");
+    assert_field(&e, "sites[1].api_key_file");
+    assert_field(&e, "sites[2].api_key_file");
+    assert!(e.to_string().contains("missing.key"), "{e}");
+}
+
+#[test]
+fn otlp_tls_files_are_checked_together() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["ca.pem", "c.pem", "k.pem"] {
+        std::fs::write(dir.path().join(name), "PEM").expect("write");
+    }
+    let yaml = site(
+        "otlp: { endpoint: \"https://otel:4317\", ca_file: ca.pem, client_cert_file: c.pem, client_key_file: k.pem }\n",
+    );
+    let config = load_str_with_env(&yaml, dir.path(), &env(&[])).expect("loads");
+    assert_eq!(config.otlp.ca_file, Some(dir.path().join("ca.pem")));
+    assert_eq!(config.otlp.client_key_file, Some(dir.path().join("k.pem")));
+
+    let yaml = site("otlp: { endpoint: \"http://otel:4317\", ca_file: ca.pem }\n");
+    let e = load_str_with_env(&yaml, dir.path(), &env(&[])).expect_err("http with TLS");
+    assert_field(&e, "otlp.endpoint");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_errors() {
+    let yaml = format!(
+        "sites:
+  - name: a
+    url: https://nbu
+    api_key: {KEY}
+otlp:
+  headers: {{ authorization: \"Bearer {TOKEN}\" }}
+"
+    );
+    let config = ok(&yaml, &[]);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+
+    // Secrets in wrong places, with errors around them.
+    let yaml = format!(
+        "sites:
+  - name: \"{KEY}\"
+    url: \"https://nbu\"
+    api_key: \"{KEY}\"
+    api_key_file: /x
+  - name: b
+    url: \"{KEY}\"
+    api_key: \"bad\\u0007{KEY}\"
+  - {KEY}
+otlp:
+  headers: {{ authorization: \"Bearer {TOKEN}\\n\", x: [\"{TOKEN}\"] }}
+  timeout: {{ t: \"{TOKEN}\" }}
+"
+    );
+    let e = err(
+        &yaml,
+        &[("NBU_OTEL_OTLP__HEADERS__Y", &format!("{TOKEN}\u{1}"))],
+    );
+    assert!(e.errors().len() >= 6, "{e}");
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}
+
+#[test]
+fn file_level_problems_name_the_file() {
+    let e = err("sites: [\n", &[]);
+    assert_field(&e, "<file>");
+    let e = err("- a\n- b\n", &[]);
+    assert_field(&e, "<file>");
+    let e = load_file_with_env(Path::new("/nonexistent/nbu-otel.yaml"), &env(&[]))
+        .expect_err("missing file");
+    assert_field(&e, "/nonexistent/nbu-otel.yaml");
+}
+
+#[test]
+fn example_file_loads_and_shows_the_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_file = dir.path().join("b.key");
+    std::fs::write(&key_file, "example-key-b\n").expect("write key");
+    let text = include_str!("../../examples/nbu-otel.yaml");
+    assert!(text.contains("/run/credentials/nbu-otel/b.key"));
+    let text = text.replace(
+        "/run/credentials/nbu-otel/b.key",
+        &key_file.display().to_string(),
+    );
+    let config = load_str_with_env(
+        &text,
+        dir.path(),
+        &env(&[("NBU_A_API_KEY", "example-key-a")]),
+    )
+    .unwrap_or_else(|e| panic!("example does not load:\n{e}"));
+
+    assert_eq!(config.sites.len(), 2);
+    let (a, b) = (&config.sites[0], &config.sites[1]);
+    assert_eq!(a.api_key.expose_secret(), "example-key-a");
+    assert_eq!(b.api_key.expose_secret(), "example-key-b");
+    assert_eq!(b.api_key_file.as_deref(), Some(key_file.as_path()));
+    // The global collection values written in the example are the defaults.
+    assert_eq!(a.collection, CollectionConfig::default());
+    assert_eq!(a.tls, TlsConfig::default());
+    assert_ne!(b.collection, CollectionConfig::default());
+    let o = &config.otlp;
+    let d = OtlpConfig::default();
+    assert_eq!(
+        (
+            o.enabled,
+            &o.endpoint,
+            o.timeout,
+            o.export_interval,
+            o.compression
+        ),
+        (
+            d.enabled,
+            &d.endpoint,
+            d.timeout,
+            d.export_interval,
+            d.compression
+        )
+    );
+    assert!(o.headers.is_empty() && o.ca_file.is_none() && o.client_cert_file.is_none());
+    assert_eq!(config.traces, TracesConfig::default());
+    assert_eq!(config.logging, LoggingConfig::default());
+    assert_eq!(config.service, ServiceConfig::default());
+}

@@ -1,0 +1,53 @@
+//! The `demo` command's configuration: one simulated site, the bridge on, OTLP push on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::config::{
+    CollectionConfig, Config, LoggingConfig, OtlpConfig, ServerConfig, ServiceConfig, SiteConfig,
+    TlsConfig, TracesConfig,
+};
+
+/// The API key shared by the demo's simulator and agent.
+pub const DEMO_API_KEY: &str = "demo-api-key";
+
+/// The demo configuration for a simulator at `sim_url`.
+pub fn config(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str) -> Result<Config, String> {
+    let url = Url::parse(sim_url).map_err(|e| format!("simulator URL {sim_url}: {e}"))?;
+    let endpoint =
+        Url::parse(otlp_endpoint).map_err(|e| format!("--otlp-endpoint {otlp_endpoint}: {e}"))?;
+    Ok(Config {
+        sites: vec![SiteConfig {
+            name: "demo".to_owned(),
+            url,
+            api_key: SecretString::from(DEMO_API_KEY.to_owned()),
+            api_key_file: None,
+            api_version: None,
+            tls: TlsConfig::default(),
+            collection: CollectionConfig {
+                jobs_interval: Duration::from_secs(15),
+                jobs_window: Duration::from_secs(24 * 3600),
+                storage_ttl: Duration::from_secs(60),
+                request_timeout: Duration::from_secs(5),
+                requests_per_second: 50.0,
+                ..CollectionConfig::default()
+            },
+        }],
+        server: ServerConfig {
+            listen: Some(listen),
+            prometheus_bridge: true,
+        },
+        otlp: OtlpConfig {
+            endpoint,
+            export_interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(3),
+            ..OtlpConfig::default()
+        },
+        traces: TracesConfig::default(),
+        logging: LoggingConfig::default(),
+        service: ServiceConfig::default(),
+    })
+}

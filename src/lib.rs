@@ -1,0 +1,27 @@
+//! nbu-otel: an OpenTelemetry-first metrics agent for Veritas NetBackup.
+//!
+//! The library reads the NetBackup REST API of one or more primary servers ("sites"),
+//! folds jobs and storage units into per-site aggregates, and exposes them as
+//! OpenTelemetry instruments. The binary (`src/main.rs`) is only a command-line front end.
+//!
+//! Modules follow the data path:
+//! - [`config`]: loading and validating the immutable [`config::Config`].
+//! - [`netbackup`]: the REST client (version negotiation, pagination, retry, rate limit).
+//! - [`collect`]: per-site collection and the aggregates it produces.
+//! - [`telemetry`]: the metric catalog and OpenTelemetry plumbing.
+//! - [`report`]: rendering of `once` results as a table or JSON.
+//! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
+
+#![forbid(unsafe_code)]
+
+pub use agent::Agent;
+
+pub mod agent;
+pub mod collect;
+pub mod config;
+pub mod demo;
+pub mod netbackup;
+pub mod report;
+pub mod server;
+pub mod sim;
+pub mod telemetry;

@@ -1,0 +1,402 @@
+//! The `nbu-otel` command line: `run`, `demo`, `check`, `once` and `sim`.
+//!
+//! Exit codes: 0 success, 1 a site failed (`once`, `check`) or the agent could not start,
+//! 2 invalid configuration or arguments.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use nbu_otel::collect::SiteCollector;
+use nbu_otel::config::{self, Config};
+use nbu_otel::report::{self, CheckResult};
+use nbu_otel::server;
+use nbu_otel::sim::{SimConfig, Simulator};
+use nbu_otel::telemetry::pipeline::{Pipeline, install_subscriber};
+use nbu_otel::{Agent, demo};
+
+/// How long shutdown may take: stop collection, flush metrics and spans.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
+
+#[derive(Parser)]
+#[command(
+    name = "nbu-otel",
+    version,
+    about = "OpenTelemetry-first metrics agent for Veritas NetBackup"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent: collect every site and push metrics (and traces) over OTLP.
+    Run {
+        /// The YAML configuration file.
+        #[arg(short, long, env = "NBU_OTEL_CONFIG")]
+        config: PathBuf,
+    },
+    /// Start the built-in NetBackup simulator and the agent against it.
+    Demo {
+        /// Where the agent serves /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "127.0.0.1:9440")]
+        listen: SocketAddr,
+        /// Where the simulator listens.
+        #[arg(long, default_value = "127.0.0.1:9441")]
+        sim_listen: SocketAddr,
+        /// Jobs in the simulated dataset.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: u64,
+        /// OTLP/gRPC endpoint to push to (retried quietly while nothing listens).
+        #[arg(long, default_value = "http://localhost:4317")]
+        otlp_endpoint: String,
+    },
+    /// Validate the configuration and probe every site.
+    Check {
+        /// The YAML configuration file.
+        #[arg(short, long, env = "NBU_OTEL_CONFIG")]
+        config: PathBuf,
+    },
+    /// Collect every site once and print the result.
+    Once {
+        /// The YAML configuration file.
+        #[arg(short, long, env = "NBU_OTEL_CONFIG")]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Run the NetBackup API simulator alone.
+    Sim {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9441")]
+        listen: SocketAddr,
+        /// Jobs in the dataset (generated lazily: a million costs no memory).
+        #[arg(long, default_value_t = 10_000)]
+        jobs: u64,
+        /// Storage units in the dataset.
+        #[arg(long, default_value_t = 24)]
+        storage_units: u32,
+        /// Seed of the dataset.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The API key the simulator accepts.
+        #[arg(
+            long,
+            env = "NBU_SIM_API_KEY",
+            default_value = "demo-api-key",
+            hide_env_values = true
+        )]
+        api_key: String,
+        /// Supported API versions, comma separated (default: 14.0,13.0,12.0,10.0).
+        #[arg(long, value_delimiter = ',')]
+        versions: Vec<String>,
+        /// Latency added to every request, e.g. `50ms`.
+        #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+        latency: Duration,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nbu-otel: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run { config } => run(&config).await,
+            Command::Demo {
+                listen,
+                sim_listen,
+                jobs,
+                otlp_endpoint,
+            } => run_demo(listen, sim_listen, jobs, &otlp_endpoint).await,
+            Command::Check { config } => check(&config).await,
+            Command::Once { config, format } => once(&config, format).await,
+            Command::Sim {
+                listen,
+                jobs,
+                storage_units,
+                seed,
+                api_key,
+                versions,
+                latency,
+            } => {
+                sim(
+                    listen,
+                    jobs,
+                    storage_units,
+                    seed,
+                    api_key,
+                    &versions,
+                    latency,
+                )
+                .await
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nbu-otel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the config or explains every problem and exits with code 2.
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    config::load_file(path).map_err(|e| {
+        eprintln!("nbu-otel: invalid configuration {}:\n{e}", path.display());
+        ExitCode::from(2)
+    })
+}
+
+/// A plain log subscriber for the short commands.
+fn init_plain_logging() {
+    let _ = install_subscriber(&config::LoggingConfig::default(), None);
+}
+
+async fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    run_agent(config).await
+}
+
+/// Runs the agent until SIGTERM or SIGINT, then shuts down within [`SHUTDOWN_TIMEOUT`].
+async fn run_agent(config: Config) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::build(&config).map_err(anyhow::Error::msg)?;
+    pipeline
+        .init_logging(&config.logging)
+        .map_err(anyhow::Error::msg)?;
+    let listener = match config.server.listen {
+        Some(addr) => Some(server::bind(addr).await?),
+        None => None,
+    };
+    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
+    agent.start();
+    tracing::info!(
+        sites = config.sites.len(),
+        otlp = config
+            .otlp
+            .enabled
+            .then(|| config.otlp.endpoint.to_string()),
+        "nbu-otel started"
+    );
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_task = listener.map(|listener| {
+        let router = server::router(agent.snapshots().clone(), pipeline.bridge.clone());
+        tokio::spawn(server::serve(listener, router, async {
+            let _ = server_stopped.await;
+        }))
+    });
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
+    let _ = tokio::time::timeout_at(deadline, agent.shutdown()).await;
+    let _ = stop_server.send(());
+    if let Some(task) = server_task {
+        let _ = tokio::time::timeout_at(deadline, task).await;
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    pipeline.shutdown(left.max(Duration::from_secs(1))).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+async fn run_demo(
+    listen: SocketAddr,
+    sim_listen: SocketAddr,
+    jobs: u64,
+    otlp_endpoint: &str,
+) -> anyhow::Result<ExitCode> {
+    let sim_config = SimConfig {
+        jobs,
+        api_key: demo::DEMO_API_KEY.to_owned(),
+        ..SimConfig::default()
+    };
+    let simulator = Simulator::start(sim_config, sim_listen)
+        .await
+        .with_context(|| format!("starting the simulator on {sim_listen}"))?;
+    let config =
+        demo::config(&simulator.base_url(), listen, otlp_endpoint).map_err(anyhow::Error::msg)?;
+    println!(
+        "nbu-otel demo\n\
+         \x20 NetBackup simulator: {} ({jobs} jobs)\n\
+         \x20 Prometheus bridge:   http://{listen}/metrics\n\
+         \x20 readiness:           http://{listen}/readyz\n\
+         \x20 OTLP push:           {otlp_endpoint} (retried quietly while nothing listens)\n\
+         Press Ctrl-C to stop.",
+        simulator.base_url()
+    );
+    let code = run_agent(config).await?;
+    simulator.shutdown().await;
+    Ok(code)
+}
+
+async fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    init_plain_logging();
+    let probes = config.sites.iter().cloned().map(|site| async move {
+        let started = std::time::Instant::now();
+        let name = site.name.clone();
+        let url = site.url.to_string();
+        let outcome = match SiteCollector::new(site) {
+            Ok(collector) => collector.negotiate().await,
+            Err(e) => Err(e),
+        };
+        CheckResult {
+            site: name,
+            url,
+            outcome,
+            elapsed: started.elapsed(),
+        }
+    });
+    let results = futures_join_all(probes).await;
+    print!("{}", report::check_table(&results));
+    let failed = results.iter().filter(|r| r.outcome.is_err()).count();
+    if failed == 0 {
+        println!("configuration valid, {} site(s) OK", results.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failed} of {} site(s) FAILED", results.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    init_plain_logging();
+    let runs = config.sites.iter().cloned().map(|site| async move {
+        let name = site.name.clone();
+        match SiteCollector::new(site) {
+            Ok(collector) => collector.collect_all().await,
+            Err(e) => nbu_otel::collect::SiteReport::failed(&name, e),
+        }
+    });
+    let reports = futures_join_all(runs).await;
+    match format {
+        Format::Table => print!("{}", report::once_table(&reports)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::once_json(&reports))?
+        ),
+    }
+    Ok(if reports.iter().all(|r| r.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn sim(
+    listen: SocketAddr,
+    jobs: u64,
+    storage_units: u32,
+    seed: u64,
+    api_key: String,
+    versions: &[String],
+    latency: Duration,
+) -> anyhow::Result<ExitCode> {
+    init_plain_logging();
+    let mut config = SimConfig {
+        jobs,
+        storage_units,
+        seed,
+        api_key,
+        latency,
+        ..SimConfig::default()
+    };
+    if !versions.is_empty() {
+        let mut parsed = Vec::new();
+        for v in versions {
+            match v.parse() {
+                Ok(v) => parsed.push(v),
+                Err(e) => {
+                    eprintln!("nbu-otel: --versions: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        config.supported_versions = parsed;
+    }
+    let simulator = Simulator::start(config, listen)
+        .await
+        .with_context(|| format!("starting the simulator on {listen}"))?;
+    println!(
+        "NetBackup simulator on {} ({jobs} jobs, {storage_units} storage units); Ctrl-C to stop",
+        simulator.base_url()
+    );
+    wait_for_signal().await?;
+    simulator.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs futures concurrently and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}

@@ -1,0 +1,580 @@
+//! The HTTP client of one site: headers, limits, retries, status and body checks.
+
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+use tracing::{Instrument as _, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use url::Url;
+
+use super::error::{ApiError, DecodeKind, snippet};
+use super::limit::RequestLimiter;
+use super::models::ErrorBody;
+use super::retry::{backoff, is_retryable_status, parse_retry_after};
+use super::version::ApiVersion;
+use crate::config::SiteConfig;
+
+/// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
+/// anything far larger is a broken or hostile server, not data.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Where negotiation sends its probe: the cheapest versioned request there is.
+const PROBE_ENDPOINT: &str = "/admin/jobs";
+
+/// A successful response body.
+#[derive(Debug)]
+pub struct Body {
+    /// The raw bytes, checked to be of a JSON media type.
+    pub bytes: Vec<u8>,
+    /// Requests sent for it, retries included.
+    pub attempts: u32,
+}
+
+/// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
+/// site's connections.
+#[derive(Debug)]
+pub struct SiteClient {
+    site: String,
+    base: Url,
+    key: SecretString,
+    http: reqwest::Client,
+    limiter: RequestLimiter,
+    timeout: Duration,
+    max_retries: u32,
+    max_retry_time: Duration,
+}
+
+impl SiteClient {
+    /// Builds the client of `site`: TLS per its settings, timeouts, limits.
+    pub fn new(site: &SiteConfig) -> Result<Self, ApiError> {
+        let setup_error = |detail: String| ApiError::Setup {
+            site: site.name.clone(),
+            detail,
+        };
+        let collection = &site.collection;
+        let mut builder = reqwest::Client::builder()
+            .timeout(collection.request_timeout)
+            .connect_timeout(collection.request_timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(collection.max_concurrent_requests as usize)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("nbu-otel/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        if let Some(ca_file) = &site.tls.ca_file {
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                setup_error(format!("cannot read CA file {}: {e}", ca_file.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                setup_error(format!("CA file {} is not PEM: {e}", ca_file.display()))
+            })?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if site.tls.insecure_skip_verify {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| setup_error(e.to_string()))?;
+        Ok(Self {
+            site: site.name.clone(),
+            base: site.url.clone(),
+            key: site.api_key.clone(),
+            http,
+            limiter: RequestLimiter::new(
+                collection.requests_per_second,
+                collection.max_concurrent_requests,
+            ),
+            timeout: collection.request_timeout,
+            max_retries: collection.max_retries,
+            max_retry_time: collection.max_retry_time,
+        })
+    }
+
+    /// The site name.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// The host and port of the site's URL, for messages and span attributes.
+    pub fn server(&self) -> (String, u16) {
+        (
+            self.base.host_str().unwrap_or_default().to_owned(),
+            self.base.port_or_known_default().unwrap_or(443),
+        )
+    }
+
+    /// Finds the API version to use: the pinned one if any (verified with one request), else
+    /// the newest the server accepts, trying 14.0, 13.0, 12.0 and 10.0 in turn. Nothing is
+    /// stored: the caller keeps the returned value, so a cancelled negotiation leaves no state.
+    pub async fn negotiate(&self, pinned: Option<ApiVersion>) -> Result<ApiVersion, ApiError> {
+        let candidates: &[ApiVersion] = match &pinned {
+            Some(v) => std::slice::from_ref(v),
+            None => &ApiVersion::NEWEST_FIRST,
+        };
+        let probe = [("page[limit]", "1".to_owned())];
+        for version in candidates {
+            let span = self.request_span(PROBE_ENDPOINT, *version, None);
+            match self
+                .get(PROBE_ENDPOINT, &probe, *version)
+                .instrument(span)
+                .await
+            {
+                Ok(_) => return Ok(*version),
+                Err(ApiError::VersionUnsupported { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::VersionUnsupported {
+            site: self.site.clone(),
+            tried: candidates
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// A client span for one request to `endpoint`, with the HTTP semantic-convention
+    /// attributes known before sending; [`SiteClient::get`] records the status and error type
+    /// on the current span, the caller records `nbu.records`.
+    pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
+        let (address, port) = self.server();
+        let path = format!("{}{}", self.base.path().trim_end_matches('/'), endpoint);
+        tracing::info_span!(
+            "nbu.request",
+            otel.name = %format!("GET {endpoint}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = "GET",
+            url.path = %path,
+            server.address = %address,
+            server.port = port,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            nbu.site = %self.site,
+            nbu.api_version = version.as_str(),
+            nbu.page = page,
+            nbu.records = tracing::field::Empty,
+            nbu.attempts = tracing::field::Empty,
+        )
+    }
+
+    /// `GET {base}{endpoint}?{query}` with the API key and `version`, retried on 429, 502, 503,
+    /// 504 and connection errors within the configured attempts and time. Returns the body of a
+    /// 2xx answer whose content type is JSON.
+    pub async fn get(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        version: ApiVersion,
+    ) -> Result<Body, ApiError> {
+        let url = self.url(endpoint, query)?;
+        let headers = self.headers(version)?;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let outcome = self
+                .send_once(endpoint, &url, &headers, attempts, version)
+                .await;
+            let retry_wait = match outcome {
+                Attempt::Done(result) => {
+                    let span = Span::current();
+                    span.record("nbu.attempts", attempts);
+                    if let Err(e) = &result {
+                        span.record("error.type", e.kind());
+                        span.record("otel.status_code", "error");
+                    }
+                    return result;
+                }
+                Attempt::Retry { wait, error } => {
+                    let elapsed = started.elapsed();
+                    let budget_left = self.max_retry_time.saturating_sub(elapsed);
+                    if attempts > self.max_retries {
+                        let span = Span::current();
+                        span.record("nbu.attempts", attempts);
+                        span.record("error.type", error.kind());
+                        span.record("otel.status_code", "error");
+                        return Err(error);
+                    }
+                    let wait = wait.unwrap_or_else(|| backoff(attempts));
+                    if wait > budget_left {
+                        return Err(with_detail(
+                            error,
+                            format!(
+                                "next retry would wait {wait:?}, beyond the retry budget of {:?}",
+                                self.max_retry_time
+                            ),
+                        ));
+                    }
+                    tracing::debug!(
+                        site = %self.site,
+                        endpoint,
+                        attempt = attempts,
+                        wait_ms = wait.as_millis() as u64,
+                        error_type = error.kind(),
+                        "retrying NetBackup request"
+                    );
+                    wait
+                }
+            };
+            tokio::time::sleep(retry_wait).await;
+        }
+    }
+
+    fn url(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Url, ApiError> {
+        let mut url = self.base.clone();
+        let path = format!("{}{}", self.base.path().trim_end_matches('/'), endpoint);
+        url.set_path(&path);
+        let encoded: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .collect();
+        url.set_query((!encoded.is_empty()).then(|| encoded.join("&")).as_deref());
+        Ok(url)
+    }
+
+    fn headers(&self, version: ApiVersion) -> Result<HeaderMap, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(version.media_type()));
+        let mut key =
+            HeaderValue::from_str(self.key.expose_secret()).map_err(|_| ApiError::Setup {
+                site: self.site.clone(),
+                detail: "the API key contains characters not allowed in an HTTP header".into(),
+            })?;
+        key.set_sensitive(true);
+        headers.insert(AUTHORIZATION, key);
+        Ok(headers)
+    }
+
+    async fn send_once(
+        &self,
+        endpoint: &str,
+        url: &Url,
+        headers: &HeaderMap,
+        attempts: u32,
+        version: ApiVersion,
+    ) -> Attempt {
+        let _permit = self.limiter.acquire().await;
+        let mut headers = headers.clone();
+        inject_trace_context(&mut headers);
+        let sent = self.http.get(url.clone()).headers(headers).send().await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return self.transport_error(endpoint, attempts, &e),
+        };
+        let status = response.status().as_u16();
+        Span::current().record("http.response.status_code", status);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = match read_body(response).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                return Attempt::Done(Err(self.decode_error(
+                    endpoint,
+                    DecodeKind::TooLarge,
+                    format!("more than {MAX_BODY_BYTES} bytes"),
+                    &[],
+                )));
+            }
+            Err(BodyError::Transport(e)) => return self.transport_error(endpoint, attempts, &e),
+        };
+        let answer = Answer {
+            status,
+            retry_after,
+            content_type: &content_type,
+            body,
+        };
+        self.classify(endpoint, attempts, version, answer)
+    }
+
+    fn classify(
+        &self,
+        endpoint: &str,
+        attempts: u32,
+        version: ApiVersion,
+        answer: Answer<'_>,
+    ) -> Attempt {
+        let Answer {
+            status,
+            retry_after,
+            content_type,
+            body,
+        } = answer;
+        let site = self.site.clone();
+        let endpoint_owned = endpoint.to_owned();
+        let server_message = || {
+            ErrorBody::summary(&body)
+                .map(|m| snippet(m.as_bytes(), self.key.expose_secret()))
+                .unwrap_or_else(|| snippet(&body, self.key.expose_secret()))
+        };
+        match status {
+            200..=299 => {
+                if !is_json_media_type(content_type) {
+                    return Attempt::Done(Err(self.decode_error(
+                        endpoint,
+                        DecodeKind::NotJson,
+                        format!("content type {content_type:?}"),
+                        &body,
+                    )));
+                }
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    return Attempt::Done(Err(self.decode_error(
+                        endpoint,
+                        DecodeKind::Empty,
+                        format!("HTTP {status} with no body"),
+                        &body,
+                    )));
+                }
+                Attempt::Done(Ok(Body {
+                    bytes: body,
+                    attempts,
+                }))
+            }
+            401 | 403 => {
+                let message = ErrorBody::summary(&body)
+                    .map(|m| format!(": {}", snippet(m.as_bytes(), self.key.expose_secret())))
+                    .unwrap_or_default();
+                Attempt::Done(Err(ApiError::Unauthorized {
+                    site,
+                    endpoint: endpoint_owned,
+                    status,
+                    detail: message,
+                }))
+            }
+            406 => Attempt::Done(Err(ApiError::VersionUnsupported {
+                site,
+                tried: version.as_str().to_owned(),
+            })),
+            429 => Attempt::Retry {
+                wait: retry_after,
+                error: ApiError::RateLimited {
+                    site,
+                    endpoint: endpoint_owned,
+                    attempts,
+                    detail: String::new(),
+                },
+            },
+            s if is_retryable_status(s) => Attempt::Retry {
+                wait: retry_after,
+                error: ApiError::Status {
+                    site,
+                    endpoint: endpoint_owned,
+                    status,
+                    attempts,
+                    snippet: server_message(),
+                },
+            },
+            _ => Attempt::Done(Err(ApiError::Status {
+                site,
+                endpoint: endpoint_owned,
+                status,
+                attempts,
+                snippet: server_message(),
+            })),
+        }
+    }
+
+    /// A decode error with a redacted snippet of `body`.
+    pub(crate) fn decode_error(
+        &self,
+        endpoint: &str,
+        kind: DecodeKind,
+        detail: String,
+        body: &[u8],
+    ) -> ApiError {
+        ApiError::Decode {
+            site: self.site.clone(),
+            endpoint: endpoint.to_owned(),
+            kind,
+            detail,
+            snippet: snippet(body, self.key.expose_secret()),
+        }
+    }
+
+    fn transport_error(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
+        let detail = error_chain(e);
+        let site = self.site.clone();
+        let endpoint = endpoint.to_owned();
+        if e.is_timeout() {
+            return Attempt::Done(Err(ApiError::Timeout {
+                site,
+                endpoint,
+                timeout: self.timeout,
+            }));
+        }
+        if looks_like_tls(&detail) {
+            return Attempt::Done(Err(ApiError::Tls {
+                site,
+                endpoint,
+                detail,
+            }));
+        }
+        Attempt::Retry {
+            wait: None,
+            error: ApiError::Connect {
+                site,
+                endpoint,
+                attempts,
+                detail,
+            },
+        }
+    }
+}
+
+/// Adds the W3C `traceparent` of the current span, when there is a sampled one.
+fn inject_trace_context(headers: &mut HeaderMap) {
+    struct Injector<'a>(&'a mut HeaderMap);
+    impl opentelemetry::propagation::Injector for Injector<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(key.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+    let context = Span::current().context();
+    if context.span().span_context().is_valid() {
+        TraceContextPropagator::new().inject_context(&context, &mut Injector(headers));
+    }
+}
+
+/// What one HTTP exchange answered.
+struct Answer<'a> {
+    status: u16,
+    retry_after: Option<Duration>,
+    content_type: &'a str,
+    body: Vec<u8>,
+}
+
+/// The result of one request: final, or worth another try.
+enum Attempt {
+    Done(Result<Body, ApiError>),
+    Retry {
+        wait: Option<Duration>,
+        error: ApiError,
+    },
+}
+
+enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk, refusing more than [`MAX_BODY_BYTES`].
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(64 * 1024, |n| n.min(MAX_BODY_BYTES as u64) as usize),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn with_detail(error: ApiError, why: String) -> ApiError {
+    match error {
+        ApiError::RateLimited {
+            site,
+            endpoint,
+            attempts,
+            ..
+        } => ApiError::RateLimited {
+            site,
+            endpoint,
+            attempts,
+            detail: format!("; {why}"),
+        },
+        other => other,
+    }
+}
+
+/// Percent-encodes a query component, spaces as `%20` (never `+`, which NetBackup may read
+/// literally).
+fn encode_component(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `application/vnd.netbackup+json;version=...` or `application/json`.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The error and its sources, joined: reqwest's top-level message alone hides the cause.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+fn looks_like_tls(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "notvalidforname",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_components_encode_spaces_quotes_and_percent() {
+        assert_eq!(
+            encode_component("clientName eq 'a b%+'"),
+            "clientName%20eq%20%27a%20b%25%2B%27"
+        );
+        assert_eq!(encode_component("page[limit]"), "page%5Blimit%5D");
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type(
+            "application/vnd.netbackup+json;version=14.0"
+        ));
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(!is_json_media_type("text/html"));
+        assert!(!is_json_media_type(""));
+    }
+}

@@ -1,0 +1,215 @@
+//! Typed errors of NetBackup API calls.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong while decoding a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeKind {
+    /// The `Content-Type` is not JSON (an HTML error page, say).
+    NotJson,
+    /// The body is not valid JSON for the expected document (truncated, wrong shape, bad UTF-8).
+    InvalidJson,
+    /// The body is empty.
+    Empty,
+    /// The body is larger than the agent accepts for one page.
+    TooLarge,
+}
+
+impl fmt::Display for DecodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeKind::NotJson => "response is not NetBackup JSON",
+            DecodeKind::InvalidJson => "response body does not parse",
+            DecodeKind::Empty => "response body is empty",
+            DecodeKind::TooLarge => "response body is too large",
+        })
+    }
+}
+
+/// An error of one NetBackup API operation. Every variant names the site and, where there is
+/// one, the endpoint; none ever contains the API key (bodies quoted in errors are redacted).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// 401 or 403: the key is missing, invalid, expired or lacks permission.
+    #[error("site {site}: {endpoint}: HTTP {status}: the API key was refused{detail}")]
+    Unauthorized {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// 401 or 403.
+        status: u16,
+        /// The server's own error message, prefixed with `: ` when present.
+        detail: String,
+    },
+    /// Every API version tried was refused with HTTP 406.
+    #[error("site {site}: no supported API version: the server refused {tried} with HTTP 406")]
+    VersionUnsupported {
+        /// Site name.
+        site: String,
+        /// The versions tried, comma separated.
+        tried: String,
+    },
+    /// HTTP 429 and the retries (or their time budget) ran out.
+    #[error(
+        "site {site}: {endpoint}: rate limited by the server (HTTP 429) after {attempts} attempts{detail}"
+    )]
+    RateLimited {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// Requests sent.
+        attempts: u32,
+        /// Why retrying stopped, prefixed with `; ` when present.
+        detail: String,
+    },
+    /// Any other unexpected HTTP status.
+    #[error("site {site}: {endpoint}: HTTP {status} after {attempts} attempts: {snippet}")]
+    Status {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// The status code.
+        status: u16,
+        /// Requests sent.
+        attempts: u32,
+        /// The server's error message or the start of its body.
+        snippet: String,
+    },
+    /// The body could not be decoded.
+    #[error("site {site}: {endpoint}: {kind}: {detail} (body starts: {snippet:?})")]
+    Decode {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// What kind of decoding problem.
+        kind: DecodeKind,
+        /// Details (parser position, content type, ...).
+        detail: String,
+        /// The start of the body, redacted and shortened.
+        snippet: String,
+    },
+    /// The request did not complete within the timeout.
+    #[error("site {site}: {endpoint}: no complete answer within {timeout:?}")]
+    Timeout {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// The request timeout.
+        timeout: Duration,
+    },
+    /// The TLS handshake failed (untrusted certificate, hostname mismatch, ...).
+    #[error("site {site}: {endpoint}: TLS failed: {detail}")]
+    Tls {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// The TLS library's reason.
+        detail: String,
+    },
+    /// The connection could not be made or broke.
+    #[error("site {site}: {endpoint}: connection failed after {attempts} attempts: {detail}")]
+    Connect {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// Requests sent.
+        attempts: u32,
+        /// The reason.
+        detail: String,
+    },
+    /// Pagination did not end properly (a repeating cursor, far more pages than announced).
+    #[error("site {site}: {endpoint}: pagination stopped: {detail}")]
+    Pagination {
+        /// Site name.
+        site: String,
+        /// Endpoint path.
+        endpoint: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The site's client could not be built (unreadable CA file, ...).
+    #[error("site {site}: cannot build the HTTP client: {detail}")]
+    Setup {
+        /// Site name.
+        site: String,
+        /// The reason.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// A short, bounded name of the error kind, for logs, span status and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::VersionUnsupported { .. } => "version_unsupported",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Status { .. } => "server_status",
+            ApiError::Decode {
+                kind: DecodeKind::NotJson,
+                ..
+            } => "not_json",
+            ApiError::Decode {
+                kind: DecodeKind::TooLarge,
+                ..
+            } => "too_large",
+            ApiError::Decode { .. } => "decode",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::Tls { .. } => "tls",
+            ApiError::Connect { .. } => "connect",
+            ApiError::Pagination { .. } => "pagination",
+            ApiError::Setup { .. } => "setup",
+        }
+    }
+}
+
+/// The longest body excerpt quoted in an error.
+const SNIPPET_CHARS: usize = 120;
+
+/// A short, printable excerpt of a body for an error message, with `secret` redacted.
+pub(crate) fn snippet(body: &[u8], secret: &str) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = if secret.is_empty() {
+        text.into_owned()
+    } else {
+        text.replace(secret, "[REDACTED]")
+    };
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(SNIPPET_CHARS)
+        .collect();
+    if text.chars().count() > SNIPPET_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_redacts_and_shortens() {
+        let body = format!("<html>key=SECRET123 {}</html>", "x".repeat(500));
+        let s = snippet(body.as_bytes(), "SECRET123");
+        assert!(!s.contains("SECRET123"));
+        assert!(s.contains("[REDACTED]"));
+        assert!(s.chars().count() <= SNIPPET_CHARS + 1);
+    }
+
+    #[test]
+    fn snippet_survives_invalid_utf8_and_controls() {
+        let s = snippet(b"\xff\xfe\n\tabc", "k");
+        assert!(s.contains("abc"));
+        assert!(!s.contains('\n'));
+    }
+}

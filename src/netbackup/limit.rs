@@ -1,0 +1,83 @@
+//! Per-site request limits: requests per second and requests in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Spaces requests evenly so that no one-second window holds more than `rate` requests (plus
+/// one, where a window straddles two slots), and bounds the requests in flight.
+#[derive(Debug)]
+pub struct RequestLimiter {
+    interval: Duration,
+    next_slot: Mutex<Instant>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl RequestLimiter {
+    /// A limiter for `requests_per_second` (> 0) and `max_concurrent` (>= 1) requests.
+    pub fn new(requests_per_second: f64, max_concurrent: u32) -> Self {
+        let rate = if requests_per_second.is_finite() && requests_per_second > 0.0 {
+            requests_per_second
+        } else {
+            1.0
+        };
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next_slot: Mutex::new(Instant::now()),
+            in_flight: Arc::new(Semaphore::new(max_concurrent.max(1) as usize)),
+        }
+    }
+
+    /// Waits for a free slot and a free concurrency permit; the permit ends the request when
+    /// dropped. Cancel-safe: a cancelled wait consumes at most one slot.
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        let permit = loop {
+            // The semaphore is never closed, so this only loops on that impossible case.
+            if let Ok(p) = self.in_flight.clone().acquire_owned().await {
+                break p;
+            }
+        };
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        permit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_requests_by_the_rate() {
+        let limiter = RequestLimiter::new(5.0, 10);
+        let start = Instant::now();
+        for _ in 0..11 {
+            drop(limiter.acquire().await);
+        }
+        // 11 requests at 5/s need 10 intervals of 200 ms on the paused clock.
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounds_requests_in_flight() {
+        let limiter = RequestLimiter::new(1000.0, 2);
+        let a = limiter.acquire().await;
+        let _b = limiter.acquire().await;
+        let third = tokio::time::timeout(Duration::from_secs(5), limiter.acquire()).await;
+        assert!(
+            third.is_err(),
+            "a third request must wait while two are in flight"
+        );
+        drop(a);
+        let third = tokio::time::timeout(Duration::from_secs(5), limiter.acquire()).await;
+        assert!(third.is_ok());
+    }
+}

@@ -1,0 +1,21 @@
+//! NetBackup REST client: version negotiation, pagination, retry, rate limit, models.
+
+mod client;
+mod error;
+pub mod filter;
+pub mod lenient;
+mod limit;
+pub mod models;
+mod pagination;
+mod retry;
+mod version;
+
+pub use client::{Body, MAX_BODY_BYTES, SiteClient};
+pub use error::{ApiError, DecodeKind};
+pub use limit::RequestLimiter;
+pub use pagination::{
+    JOBS_ENDPOINT, MAX_CURSOR_PAGES, STORAGE_UNITS_ENDPOINT, WalkStats, walk_jobs,
+    walk_storage_units,
+};
+pub use retry::parse_retry_after;
+pub use version::{ApiVersion, UnknownApiVersion};

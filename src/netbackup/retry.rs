@@ -1,0 +1,94 @@
+//! Retry policy: which answers are retried, exponential backoff with jitter, `Retry-After`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// First backoff delay.
+const BASE_DELAY: Duration = Duration::from_millis(250);
+/// Largest backoff delay (before `Retry-After`, which may ask for more within the budget).
+const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// Whether an HTTP status is worth retrying: 429 and the gateway/availability errors.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// The backoff before retry number `attempt` (1 = first retry): exponential with full jitter
+/// over the upper half, so retries of many agents do not align.
+pub fn backoff(attempt: u32) -> Duration {
+    let exp = BASE_DELAY.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let cap = exp.min(MAX_DELAY);
+    let half = cap / 2;
+    half + half.mul_f64(jitter_fraction())
+}
+
+/// Parses a `Retry-After` value: delta seconds or an HTTP-date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::from(date.with_timezone(&chrono::Utc));
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A number in [0, 1) from a small shared xorshift generator seeded by the clock. Jitter only
+/// needs to differ between agents and attempts, not to be unpredictable.
+fn jitter_fraction() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
+            | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..40 {
+            let d = backoff(attempt);
+            let cap = BASE_DELAY
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(MAX_DELAY);
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(1) <= BASE_DELAY);
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [429, 502, 503, 504] {
+            assert!(is_retryable_status(s));
+        }
+        for s in [200, 400, 401, 403, 404, 406, 500] {
+            assert!(!is_retryable_status(s));
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Human and machine output of the `once` and `check` commands.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::collect::{SiteReport, SiteSnapshot};
+use crate::netbackup::{ApiError, ApiVersion};
+use crate::telemetry::catalog::{CATALOG, Value};
+
+/// One collection of every site as JSON: per site its status, errors and every series of the
+/// metric catalog (Prometheus names and labels).
+pub fn once_json(reports: &[SiteReport]) -> Json {
+    let sites: Vec<Json> = reports.iter().map(site_json).collect();
+    json!({ "sites": sites })
+}
+
+fn site_json(report: &SiteReport) -> Json {
+    let snapshot = SiteSnapshot::from(report);
+    let mut series = Vec::new();
+    for metric in CATALOG {
+        let Some(read) = metric.read else { continue };
+        let name = metric.prometheus_name();
+        read(&snapshot, &mut |labels, value| {
+            let mut map = Map::new();
+            for (k, v) in labels {
+                map.insert((*k).to_owned(), Json::String((*v).to_owned()));
+            }
+            let value = match value {
+                Value::U64(v) => json!(v),
+                Value::F64(v) => json!(v),
+                Value::Histogram(h) => json!({
+                    "bucket_counts": h.bucket_counts,
+                    "sum": h.sum,
+                    "count": h.count,
+                }),
+            };
+            series.push(json!({ "name": name, "labels": map, "value": value }));
+        });
+    }
+    let errors: Vec<Json> = source_errors(report)
+        .into_iter()
+        .map(|(source, e)| json!({ "source": source, "kind": e.kind(), "message": e.to_string() }))
+        .collect();
+    json!({
+        "site": report.site,
+        "ok": report.is_ok(),
+        "api_version": report.api_version.as_ref().ok().map(|v| v.as_str()),
+        "response_time_ms": report.response_time.as_secs_f64() * 1000.0,
+        "jobs": report.jobs.result.as_ref().ok().map(|j| json!({
+            "jobs": j.jobs, "pages": j.pages, "invalid_values": j.invalid_values,
+            "elapsed_ms": report.jobs.elapsed.as_millis() as u64,
+        })),
+        "storage": report.storage.result.as_ref().ok().map(|s| json!({
+            "units": s.units.len(), "pages": s.pages, "invalid_values": s.invalid_values,
+            "elapsed_ms": report.storage.elapsed.as_millis() as u64,
+        })),
+        "errors": errors,
+        "series": series,
+    })
+}
+
+fn source_errors(report: &SiteReport) -> Vec<(&'static str, &ApiError)> {
+    match &report.api_version {
+        Err(e) => vec![("version", e)],
+        Ok(_) => {
+            let mut out = Vec::new();
+            if let Err(e) = &report.jobs.result {
+                out.push(("jobs", e));
+            }
+            if let Err(e) = &report.storage.result {
+                out.push(("storage", e));
+            }
+            out
+        }
+    }
+}
+
+/// One collection of every site as readable tables.
+pub fn once_table(reports: &[SiteReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let verdict = if report.is_ok() { "OK" } else { "FAILED" };
+        let version = report
+            .api_version
+            .as_ref()
+            .map_or_else(|_| "-".to_owned(), |v| v.to_string());
+        let _ = writeln!(
+            out,
+            "site {}: {verdict} (API {version}, probe {})",
+            report.site,
+            millis(report.response_time)
+        );
+        for (source, e) in source_errors(report) {
+            let _ = writeln!(out, "  error [{source}, {}]: {e}", e.kind());
+        }
+        if let Ok(jobs) = &report.jobs.result {
+            let _ = writeln!(
+                out,
+                "\n  jobs: {} in {} pages, {} invalid values skipped, {}",
+                jobs.jobs,
+                jobs.pages,
+                jobs.invalid_values,
+                millis(report.jobs.elapsed)
+            );
+            let mut rows = vec![[
+                "ACTION".to_owned(),
+                "POLICY TYPE".to_owned(),
+                "STATUS".to_owned(),
+                "JOBS".to_owned(),
+                "BYTES".to_owned(),
+            ]];
+            for (key, count) in &jobs.counts {
+                let bytes = jobs.bytes.get(key).copied().unwrap_or(0);
+                rows.push([
+                    key.action.clone(),
+                    key.policy_type.clone(),
+                    key.status.clone(),
+                    count.to_string(),
+                    human_bytes(bytes),
+                ]);
+            }
+            table(&mut out, &rows);
+            if !jobs.queued_counts.is_empty() {
+                let mut rows = vec![[
+                    "ACTION".to_owned(),
+                    "QUEUE REASON".to_owned(),
+                    "QUEUED".to_owned(),
+                ]];
+                for (key, n) in &jobs.queued_counts {
+                    rows.push([key.action.clone(), key.reason.clone(), n.to_string()]);
+                }
+                out.push('\n');
+                table(&mut out, &rows);
+            }
+        }
+        if let Ok(storage) = &report.storage.result {
+            let _ = writeln!(
+                out,
+                "\n  storage: {} units in {} pages, {}",
+                storage.units.len(),
+                storage.pages,
+                millis(report.storage.elapsed)
+            );
+            let mut rows = vec![[
+                "NAME".to_owned(),
+                "TYPE".to_owned(),
+                "FREE".to_owned(),
+                "USED".to_owned(),
+                "CAPACITY".to_owned(),
+            ]];
+            for (key, unit) in &storage.units {
+                let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), human_bytes);
+                rows.push([
+                    key.name.clone(),
+                    key.server_type.clone(),
+                    show(unit.free_bytes),
+                    show(unit.used_bytes),
+                    show(unit.capacity_bytes),
+                ]);
+            }
+            table(&mut out, &rows);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// What `check` found for one site.
+#[derive(Debug)]
+pub struct CheckResult {
+    /// Site name.
+    pub site: String,
+    /// Site URL.
+    pub url: String,
+    /// The negotiated version or the error.
+    pub outcome: Result<ApiVersion, ApiError>,
+    /// How long the probe took.
+    pub elapsed: Duration,
+}
+
+/// The `check` table: reachable, TLS, key, API version and a verdict per site.
+pub fn check_table(results: &[CheckResult]) -> String {
+    let mut rows = vec![[
+        "SITE".to_owned(),
+        "URL".to_owned(),
+        "REACHABLE".to_owned(),
+        "TLS".to_owned(),
+        "KEY".to_owned(),
+        "API".to_owned(),
+        "VERDICT".to_owned(),
+    ]];
+    let mut details = String::new();
+    for r in results {
+        let https = r.url.starts_with("https://");
+        let tls_ok = if https { "ok" } else { "plain http" };
+        let (reachable, tls, key, api, verdict) = match &r.outcome {
+            Ok(v) => ("yes", tls_ok, "accepted", v.to_string(), "OK".to_owned()),
+            Err(e @ ApiError::Unauthorized { .. }) => {
+                ("yes", tls_ok, "REFUSED", "-".into(), verdict(e))
+            }
+            Err(e @ ApiError::VersionUnsupported { .. }) => {
+                ("yes", tls_ok, "accepted", "none".into(), verdict(e))
+            }
+            Err(e @ ApiError::Tls { .. }) => ("yes", "FAILED", "-", "-".into(), verdict(e)),
+            Err(e @ (ApiError::Connect { .. } | ApiError::Timeout { .. })) => {
+                ("NO", "-", "-", "-".into(), verdict(e))
+            }
+            Err(e) => ("yes", tls_ok, "?", "-".into(), verdict(e)),
+        };
+        rows.push([
+            r.site.clone(),
+            r.url.clone(),
+            reachable.into(),
+            tls.into(),
+            key.into(),
+            api,
+            verdict,
+        ]);
+        if let Err(e) = &r.outcome {
+            let _ = writeln!(details, "{}: {e}", r.site);
+        }
+    }
+    let mut out = String::new();
+    table(&mut out, &rows);
+    if !details.is_empty() {
+        out.push('\n');
+        out.push_str(&details);
+    }
+    out
+}
+
+fn verdict(e: &ApiError) -> String {
+    format!("FAILED ({})", e.kind())
+}
+
+fn table<const N: usize>(out: &mut String, rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        out.push_str("  ");
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<w$}  ");
+            }
+        }
+        out.push('\n');
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+/// Bytes in binary units with one decimal: `1.5 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
+    }
+}

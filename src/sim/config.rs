@@ -1,0 +1,84 @@
+//! Configuration of a simulated NetBackup primary server.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::netbackup::ApiVersion;
+
+/// What the simulator serves: dataset size and shape, credentials, API versions and latency.
+///
+/// The dataset is a pure function of this value: two simulators with equal configurations
+/// (including `anchor`) serve byte-identical responses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Seed of the deterministic dataset.
+    pub seed: u64,
+    /// Number of jobs; job `i` (0-based) has `jobId` `i + 1`. Jobs are generated lazily per
+    /// index, so millions cost no memory.
+    pub jobs: u64,
+    /// Number of storage units (generated eagerly; keep it in the thousands at most).
+    pub storage_units: u32,
+    /// The API key: the exact value every request must carry in `Authorization`.
+    pub api_key: String,
+    /// API versions served; a request whose `Accept` asks for another one gets HTTP 406.
+    pub supported_versions: Vec<ApiVersion>,
+    /// "Now" of the dataset: finished jobs end in `[anchor - history, anchor]`, unfinished jobs
+    /// started before it. The default is the wall clock at construction, truncated to whole
+    /// seconds; set it explicitly for reproducible data.
+    pub anchor: DateTime<Utc>,
+    /// Spread of the end times of finished jobs before `anchor`.
+    pub history: Duration,
+    /// Delay added to every request before it is answered.
+    pub latency: Duration,
+    /// Fraction of jobs that are not finished (`ACTIVE`, `QUEUED`, `REQUEUED`, `INCOMPLETE`,
+    /// `SUSPENDED`); the rest are `DONE`. Clamped to `[0, 1]`.
+    pub unfinished_fraction: f64,
+    /// Fraction of jobs that lack some optional attributes (`jobType`, `policyType`, `status`,
+    /// `kilobytesTransferred`, `numberOfFiles`, and for unfinished jobs `state` and
+    /// `jobQueueReason`), as payloads of other versions and odd jobs do. Clamped to `[0, 1]`.
+    pub sparse_fraction: f64,
+    /// Most request records kept; older ones are dropped first.
+    pub request_log_capacity: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        let now = Utc::now();
+        let anchor = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        SimConfig {
+            seed: 1,
+            jobs: 10_000,
+            storage_units: 12,
+            api_key: "sim-api-key".to_owned(),
+            supported_versions: ApiVersion::NEWEST_FIRST.to_vec(),
+            anchor,
+            history: Duration::from_secs(48 * 3600),
+            latency: Duration::ZERO,
+            unfinished_fraction: 0.05,
+            sparse_fraction: 0.01,
+            request_log_capacity: 100_000,
+        }
+    }
+}
+
+impl SimConfig {
+    /// `anchor` as Unix milliseconds.
+    pub(crate) fn anchor_ms(&self) -> i64 {
+        self.anchor.timestamp_millis()
+    }
+
+    /// `history` in milliseconds, saturated to `i64`.
+    pub(crate) fn history_ms(&self) -> i64 {
+        i64::try_from(self.history.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// `value` clamped to `[0, 1]`, NaN as 0.
+pub(crate) fn fraction(value: f64) -> f64 {
+    if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, 1.0)
+    }
+}

@@ -1,0 +1,382 @@
+//! The deterministic dataset: job `i` is a pure function of the configuration and `i`.
+//!
+//! Only the facts that filters and the ground truth need live in [`Job`]; the other ~60
+//! attributes of a job are drawn while it is rendered (`render_jobs`), from a separate stream of
+//! the same key, so they cost nothing when a filter skips the job.
+
+use super::catalog::{
+    CLIENT_PREFIXES, DONE_STATUSES, DURATION_CLASSES, JOB_TYPES, NO_DATA_STATUSES, POLICY_TYPES,
+    QUEUE_REASONS, SPECIAL_CLIENTS, UNFINISHED_STATES,
+};
+use super::config::{SimConfig, fraction};
+use super::rng::Draws;
+use super::units::{StorageUnit, generate_units};
+
+/// Salt of the stream of a job's core facts.
+const CORE: u64 = 0x636f_7265;
+/// Salt of the stream of the client pool.
+const CLIENTS: u64 = 0x636c_6e74;
+/// Number of distinct clients.
+const CLIENT_POOL: u64 = 1000;
+/// About one job in this many moves a huge amount of data (near 2^52 KB).
+const HUGE_ONE_IN: u64 = 2000;
+
+/// A job state of the vendor enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// `QUEUED`.
+    Queued,
+    /// `ACTIVE`.
+    Active,
+    /// `REQUEUED`.
+    Requeued,
+    /// `DONE`.
+    Done,
+    /// `SUSPENDED`.
+    Suspended,
+    /// `INCOMPLETE`.
+    Incomplete,
+}
+
+impl JobState {
+    /// The state as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "QUEUED",
+            JobState::Active => "ACTIVE",
+            JobState::Requeued => "REQUEUED",
+            JobState::Done => "DONE",
+            JobState::Suspended => "SUSPENDED",
+            JobState::Incomplete => "INCOMPLETE",
+        }
+    }
+
+    /// Whether the job waits in the queue (`QUEUED` or `REQUEUED`).
+    pub fn is_queued(self) -> bool {
+        matches!(self, JobState::Queued | JobState::Requeued)
+    }
+}
+
+/// The facts of one job that filters and the ground truth use. `None` means the attribute is
+/// absent from the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job<'a> {
+    /// `jobId` (index + 1).
+    pub job_id: u64,
+    /// `jobType`.
+    pub job_type: Option<&'static str>,
+    /// `policyType` (absent for `IMAGEDELETE` jobs, as in the vendor example).
+    pub policy_type: Option<&'static str>,
+    /// `state`.
+    pub state: Option<JobState>,
+    /// `status`: the NetBackup status code; 0 for unfinished jobs.
+    pub status: Option<u32>,
+    /// `jobQueueReason`: a vendor code for queued jobs, 0 for the others.
+    pub queue_reason: Option<u32>,
+    /// `kilobytesTransferred` (at most `u64::MAX / 1024`).
+    pub kilobytes: Option<u64>,
+    /// `numberOfFiles`.
+    pub files: Option<u64>,
+    /// `dedupRatio`: only on some finished jobs, never on unfinished ones.
+    pub dedup_ratio: Option<f64>,
+    /// `startTime`, Unix milliseconds.
+    pub start_ms: i64,
+    /// `endTime`, Unix milliseconds; absent for unfinished jobs.
+    pub end_ms: Option<i64>,
+    /// `lastUpdateTime`, Unix milliseconds.
+    pub last_update_ms: i64,
+    /// `clientName` (empty for image cleanup jobs).
+    pub client_name: &'a str,
+    /// Whether the JSON `id` of the item is a string (`"42"`) rather than an integer (`42`).
+    pub id_as_string: bool,
+}
+
+/// The simulated domain: lazily generated jobs plus the storage units.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    seed: u64,
+    jobs: u64,
+    anchor_ms: i64,
+    history_ms: i64,
+    unfinished_fraction: f64,
+    sparse_fraction: f64,
+    clients: Vec<String>,
+    units: Vec<StorageUnit>,
+}
+
+impl Dataset {
+    /// The dataset of a configuration.
+    pub fn new(config: &SimConfig) -> Self {
+        Dataset {
+            seed: config.seed,
+            jobs: config.jobs,
+            anchor_ms: config.anchor_ms(),
+            history_ms: config.history_ms(),
+            unfinished_fraction: fraction(config.unfinished_fraction),
+            sparse_fraction: fraction(config.sparse_fraction),
+            clients: client_pool(config.seed),
+            units: generate_units(config.seed, config.storage_units),
+        }
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// "Now" of the dataset, Unix milliseconds.
+    pub(crate) fn anchor_ms(&self) -> i64 {
+        self.anchor_ms
+    }
+
+    /// Number of jobs.
+    pub fn job_count(&self) -> u64 {
+        self.jobs
+    }
+
+    /// The storage units, sorted by name.
+    pub fn storage_units(&self) -> &[StorageUnit] {
+        &self.units
+    }
+
+    /// Job `index` (0-based; its `jobId` is `index + 1`), or `None` past the end.
+    pub fn job(&self, index: u64) -> Option<Job<'_>> {
+        (index < self.jobs).then(|| self.generate(index))
+    }
+
+    /// Iterates over every job in `jobId` order.
+    pub fn jobs(&self) -> impl Iterator<Item = Job<'_>> + '_ {
+        (0..self.jobs).map(|index| self.generate(index))
+    }
+
+    fn generate(&self, index: u64) -> Job<'_> {
+        let mut d = Draws::new(self.seed, index, CORE);
+        let job_type = d.pick(JOB_TYPES).unwrap_or("BACKUP");
+        let policy_type = match job_type {
+            "IMAGEDELETE" => None,
+            "DBBACKUP" => Some("NBU_CATALOG"),
+            _ => d.pick(POLICY_TYPES),
+        };
+        let client_name = if job_type == "IMAGEDELETE" {
+            ""
+        } else {
+            let client = d.below(self.clients.len() as u64) as usize;
+            self.clients.get(client).map_or("", String::as_str)
+        };
+        let state = if d.chance(self.unfinished_fraction) {
+            d.pick(UNFINISHED_STATES).unwrap_or(JobState::Active)
+        } else {
+            JobState::Done
+        };
+        let (lo, hi) = d.pick(DURATION_CLASSES).unwrap_or((60, 300));
+        let duration_ms = i64::try_from(d.range(lo * 1000, hi * 1000)).unwrap_or(0);
+        // Kilobytes per second: 2 MB/s to 600 MB/s.
+        let rate = d.range(2_000, 600_000);
+        let moves_data = !matches!(job_type, "IMAGEDELETE" | "VERIFY");
+        let huge = moves_data && d.below(HUGE_ONE_IN) == 0;
+        let huge_kb = (1u64 << 52) - d.below(1 << 44);
+        let file_kb = d.range(8, 60_000);
+
+        let mut status = 0;
+        let mut queue_reason = 0;
+        let (start_ms, end_ms, moved_ms, last_update_ms);
+        match state {
+            JobState::Done => {
+                let end = self
+                    .anchor_ms
+                    .saturating_sub(d.below(self.history_ms as u64 + 1) as i64);
+                status = d.pick(DONE_STATUSES).unwrap_or(0);
+                start_ms = end.saturating_sub(duration_ms);
+                end_ms = Some(end);
+                moved_ms = if NO_DATA_STATUSES.contains(&status) {
+                    0
+                } else {
+                    duration_ms
+                };
+                last_update_ms = end.saturating_add(d.below(1000) as i64);
+            }
+            JobState::Queued | JobState::Requeued => {
+                queue_reason = d.pick(QUEUE_REASONS).unwrap_or(0);
+                start_ms = self
+                    .anchor_ms
+                    .saturating_sub(d.range(1_000, 4 * 3_600_000) as i64);
+                end_ms = None;
+                moved_ms = if state == JobState::Requeued {
+                    duration_ms / 4
+                } else {
+                    0
+                };
+                last_update_ms = start_ms.max(self.anchor_ms - d.below(60_000) as i64);
+            }
+            JobState::Active | JobState::Suspended | JobState::Incomplete => {
+                let elapsed = if state == JobState::Active {
+                    duration_ms
+                } else {
+                    d.range(3_600_000, 72 * 3_600_000) as i64
+                };
+                start_ms = self.anchor_ms.saturating_sub(elapsed);
+                end_ms = None;
+                moved_ms = elapsed / 2;
+                last_update_ms = start_ms.max(self.anchor_ms - d.below(60_000) as i64);
+            }
+        }
+        let kilobytes = if !moves_data {
+            0
+        } else if huge && moved_ms > 0 {
+            huge_kb
+        } else {
+            rate.saturating_mul(moved_ms as u64 / 1000)
+        };
+        let files = if kilobytes == 0 {
+            0
+        } else {
+            (kilobytes / file_kb).max(1)
+        };
+        let dedup_ratio = (state == JobState::Done
+            && kilobytes > 0
+            && matches!(job_type, "BACKUP" | "DUPLICATE" | "REPLICATE" | "DBBACKUP")
+            && d.chance(0.85))
+        .then(|| d.range(1_000, 9_990) as f64 / 100.0);
+
+        let mut job = Job {
+            job_id: index + 1,
+            job_type: Some(job_type),
+            policy_type,
+            state: Some(state),
+            status: Some(status),
+            queue_reason: Some(queue_reason),
+            kilobytes: Some(kilobytes),
+            files: Some(files),
+            dedup_ratio,
+            start_ms,
+            end_ms,
+            last_update_ms,
+            client_name,
+            id_as_string: d.chance(0.5),
+        };
+        if d.chance(self.sparse_fraction) {
+            omit_attributes(&mut job, d.next_u64());
+        }
+        job
+    }
+}
+
+/// Drops the attributes selected by the bits of `mask`. `state` is only dropped from
+/// unfinished jobs, so that every job without a state is still picked by `state ne 'DONE'`.
+fn omit_attributes(job: &mut Job<'_>, mask: u64) {
+    let bit = |n: u32| mask & (1 << n) != 0;
+    if bit(0) {
+        job.job_type = None;
+    }
+    if bit(1) {
+        job.policy_type = None;
+    }
+    if bit(2) {
+        job.status = None;
+    }
+    if bit(3) {
+        job.kilobytes = None;
+    }
+    if bit(4) {
+        job.files = None;
+    }
+    if bit(5) && job.state != Some(JobState::Done) {
+        job.state = None;
+    }
+    if bit(6) {
+        job.queue_reason = None;
+    }
+}
+
+/// The client host names of a seed.
+fn client_pool(seed: u64) -> Vec<String> {
+    (0..CLIENT_POOL)
+        .map(|k| {
+            let special = match k {
+                7 => SPECIAL_CLIENTS.first(),
+                11 => SPECIAL_CLIENTS.get(1),
+                13 => SPECIAL_CLIENTS.get(2),
+                17 => SPECIAL_CLIENTS.get(3),
+                _ => None,
+            };
+            match special {
+                Some(name) => (*name).to_owned(),
+                None => {
+                    let mut d = Draws::new(seed, k, CLIENTS);
+                    let prefix = CLIENT_PREFIXES
+                        .get(d.below(CLIENT_PREFIXES.len() as u64) as usize)
+                        .copied()
+                        .unwrap_or("host");
+                    format!("{prefix}-{k:04}.example.com")
+                }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::sim::test_config as config;
+
+    #[test]
+    fn jobs_are_pure_functions_of_seed_and_index() {
+        let a = Dataset::new(&config(1000));
+        let b = Dataset::new(&config(5));
+        assert_eq!(a.job(3), b.job(3));
+        assert_eq!(a.job(1000), None);
+        let other = Dataset::new(&SimConfig {
+            seed: 43,
+            ..config(1000)
+        });
+        assert!((0..50).any(|i| a.job(i) != other.job(i)));
+    }
+
+    #[test]
+    fn jobs_are_consistent_and_varied() {
+        let cfg = config(50_000);
+        let data = Dataset::new(&cfg);
+        let anchor = cfg.anchor_ms();
+        let mut huge = 0;
+        let mut states = std::collections::BTreeSet::new();
+        let mut types = std::collections::BTreeSet::new();
+        let (mut string_ids, mut no_dedup, mut sparse) = (0, 0, 0);
+        for job in data.jobs() {
+            assert!(job.start_ms <= job.last_update_ms);
+            match job.state {
+                Some(JobState::Done) => {
+                    let end = job.end_ms.expect("finished jobs end");
+                    assert!(job.start_ms <= end && end <= anchor);
+                    assert!(end >= anchor - cfg.history_ms());
+                    assert!(job.last_update_ms >= end);
+                }
+                _ => {
+                    assert_eq!(job.end_ms, None);
+                    assert_eq!(job.dedup_ratio, None);
+                    assert!(matches!(job.status, Some(0) | None));
+                }
+            }
+            if let Some(kb) = job.kilobytes {
+                assert!(kb <= u64::MAX / 1024);
+                if kb > 1 << 50 {
+                    huge += 1;
+                }
+            }
+            if job.job_type == Some("IMAGEDELETE") {
+                assert_eq!(job.policy_type, None);
+            }
+            states.insert(job.state.map(JobState::as_str));
+            types.insert(job.job_type);
+            string_ids += u32::from(job.id_as_string);
+            no_dedup += u32::from(job.dedup_ratio.is_none());
+            sparse += u32::from(job.job_type.is_none() || job.status.is_none());
+        }
+        assert!(huge > 5, "{huge}");
+        assert_eq!(states.len(), 7, "{states:?}");
+        assert!(types.len() >= 12);
+        assert!(string_ids > 20_000 && string_ids < 30_000);
+        assert!(no_dedup > 1000);
+        assert!(sparse > 100);
+    }
+}

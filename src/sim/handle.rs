@@ -1,0 +1,157 @@
+//! The running simulator: start, inspect, inject faults, shut down.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::config::SimConfig;
+use super::data::Dataset;
+use super::fault::{Fault, FaultTarget};
+use super::log::RequestRecord;
+use super::server::{Shared, router};
+use super::truth::SimTruth;
+
+/// How long [`Simulator::shutdown`] waits for in-flight requests before aborting the server.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A simulated NetBackup primary server listening on a local port.
+///
+/// Dropping it stops the server too (in-flight requests are released, the task is aborted);
+/// [`Simulator::shutdown`] does it gracefully and waits.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Simulator {
+    /// Binds `addr` (port 0 picks a free port) and serves `config` in a background task.
+    pub async fn start(config: SimConfig, addr: SocketAddr) -> io::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = watch::channel(false);
+        let shared = Arc::new(Shared::new(config, signal.clone()));
+        let app = router(shared.clone());
+        let mut stop = signal;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|down| *down).await;
+                })
+                .await
+        });
+        Ok(Simulator {
+            shared,
+            addr,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, `http://127.0.0.1:PORT/netbackup` (a wildcard bind address is
+    /// replaced by the loopback address of its family).
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}/netbackup", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The configuration served.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// The dataset served.
+    pub fn dataset(&self) -> &Dataset {
+        &self.shared.dataset
+    }
+
+    /// Every request recorded so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.log.snapshot()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Schedules `fault` for the next `times` requests covered by `target` (`None`: until
+    /// [`Simulator::clear_faults`]). Rules apply in the order they were added.
+    pub fn set_fault(&self, target: FaultTarget, fault: Fault, times: Option<u32>) {
+        self.shared.faults.add(target, fault, times);
+    }
+
+    /// Removes every scheduled fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// What a correct agent reports for a jobs window starting at `cutoff`. Walks every job
+    /// synchronously (about 0.1 s per million jobs in release builds).
+    pub fn truth(&self, cutoff: DateTime<Utc>) -> SimTruth {
+        SimTruth::of_dataset(&self.shared.dataset, cutoff)
+    }
+
+    /// Stops accepting connections, releases hanging requests, and waits (up to five seconds,
+    /// then aborts) for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Serves `config` on `addr` until `signal` completes, then shuts down gracefully. The base URL
+/// is logged at `info` level once listening. For `nbu-otel sim`.
+pub async fn serve_until(
+    config: SimConfig,
+    addr: SocketAddr,
+    signal: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let simulator = Simulator::start(config, addr).await?;
+    tracing::info!(
+        base_url = %simulator.base_url(),
+        jobs = simulator.config().jobs,
+        storage_units = simulator.config().storage_units,
+        "NetBackup API simulator listening"
+    );
+    signal.await;
+    simulator.shutdown().await;
+    Ok(())
+}
+
+/// Serves `config` on `addr` until the process ends (returns only on a bind error).
+pub async fn serve_forever(config: SimConfig, addr: SocketAddr) -> io::Result<()> {
+    serve_until(config, addr, std::future::pending()).await
+}

@@ -1,0 +1,267 @@
+//! `GET /netbackup/admin/jobs`: cursor pagination over the lazily generated jobs.
+//!
+//! - `filter`: see [`super::filter`]; a bad filter is a 400 naming the problem.
+//! - `page[limit]`: 0 to 100, default 10 (otherwise 400). A limit of 0 returns no jobs and no
+//!   `next`.
+//! - `page[after]`: a cursor, which is a `jobId` in decimal; the page starts after it in the
+//!   sort order. `page[before]` is refused (400).
+//! - `sort`: `jobId` or `-jobId`; the default is `-jobId` (newest first), the closest cheap
+//!   equivalent of the vendor's default (descending start time). Anything else is a 400.
+//!
+//! `meta.pagination` has `limit`, `next` (cursor of the last item, absent when no matching job
+//! follows) and `prev` (cursor of the first item, when `page[after]` was given); `links` has
+//! `self`, `first` and `next`. The walk starts at the cursor and stops one match past the page,
+//! so walking all pages of N jobs touches O(N) jobs.
+
+use std::sync::Arc;
+
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use url::form_urlencoded;
+
+use super::data::{Dataset, Job};
+use super::filter::Filter;
+use super::render_jobs::{JobsPage, render_jobs_page};
+use super::response::{bad_request, error, ok_json};
+use super::server::Shared;
+use crate::netbackup::ApiVersion;
+
+/// Largest `page[limit]` of `/admin/jobs`.
+pub(crate) const MAX_LIMIT: u64 = 100;
+/// Default `page[limit]`.
+const DEFAULT_LIMIT: u64 = 10;
+const PATH: &str = "/netbackup/admin/jobs";
+
+/// The parsed query of a jobs request.
+#[derive(Debug, Clone, Default)]
+struct JobsQuery {
+    filter_text: Option<String>,
+    filter: Filter,
+    limit: u64,
+    after: Option<u64>,
+    ascending: bool,
+    sort_text: Option<String>,
+}
+
+fn parse_query(raw: &str) -> Result<JobsQuery, String> {
+    let mut query = JobsQuery {
+        limit: DEFAULT_LIMIT,
+        ..JobsQuery::default()
+    };
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        match name.as_ref() {
+            "filter" => {
+                query.filter =
+                    Filter::parse(&value).map_err(|e| format!("Invalid filter: {e}."))?;
+                query.filter_text = Some(value.into_owned());
+            }
+            "page[limit]" => {
+                query.limit = value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| *l <= MAX_LIMIT)
+                    .ok_or_else(|| {
+                        format!("Invalid value '{value}' for page[limit]: expected an integer from 0 to {MAX_LIMIT}.")
+                    })?;
+            }
+            "page[after]" => {
+                let cursor = value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("Invalid cursor '{value}' for page[after]."))?;
+                query.after = Some(cursor);
+            }
+            "page[before]" => {
+                return Err("page[before] is not supported by the simulator.".to_owned());
+            }
+            "sort" => {
+                query.ascending = match value.as_ref() {
+                    "jobId" => true,
+                    "-jobId" => false,
+                    other => {
+                        return Err(format!(
+                            "Unsupported sort '{other}': the simulator sorts on jobId or -jobId."
+                        ));
+                    }
+                };
+                query.sort_text = Some(value.into_owned());
+            }
+            _ => {}
+        }
+    }
+    if query.sort_text.is_none() {
+        query.ascending = false;
+    }
+    Ok(query)
+}
+
+/// The jobs of one page, and whether another matching job follows.
+fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery) -> (Vec<Job<'a>>, bool) {
+    if query.limit == 0 {
+        return (Vec::new(), false);
+    }
+    let (lo, hi) = query.filter.job_id_bounds();
+    let lo = lo.max(1);
+    let hi = hi.min(dataset.job_count());
+    let ids: Box<dyn Iterator<Item = u64>> = if query.ascending {
+        let start = query.after.map_or(lo, |c| c.saturating_add(1).max(lo));
+        Box::new(start..=hi)
+    } else {
+        let start = query.after.map_or(hi, |c| c.saturating_sub(1).min(hi));
+        Box::new((lo..=start).rev())
+    };
+    let mut items = Vec::with_capacity(usize::try_from(query.limit).unwrap_or(0));
+    for id in ids {
+        let Some(job) = dataset.job(id - 1) else {
+            continue;
+        };
+        if !query.filter.matches(&job) {
+            continue;
+        }
+        if items.len() as u64 == query.limit {
+            return (items, true);
+        }
+        items.push(job);
+    }
+    (items, false)
+}
+
+fn href(query: &JobsQuery, after: Option<u64>) -> String {
+    let mut params = form_urlencoded::Serializer::new(String::new());
+    if let Some(filter) = &query.filter_text {
+        params.append_pair("filter", filter);
+    }
+    params.append_pair("page[limit]", &query.limit.to_string());
+    if let Some(after) = after {
+        params.append_pair("page[after]", &after.to_string());
+    }
+    if let Some(sort) = &query.sort_text {
+        params.append_pair("sort", sort);
+    }
+    format!("{PATH}?{}", params.finish())
+}
+
+/// The absolute API base for per-job links, from the `Host` header.
+pub(crate) fn base_from_host(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/netbackup")
+}
+
+fn render(dataset: &Dataset, query: &JobsQuery, base: &str) -> String {
+    let (items, more) = walk(dataset, query);
+    let next = if more {
+        items.last().map(|j| j.job_id)
+    } else {
+        None
+    };
+    let prev = query.after.and(items.first().map(|j| j.job_id));
+    let page = JobsPage {
+        limit: query.limit,
+        next,
+        prev,
+        self_href: href(query, query.after),
+        first_href: href(query, None),
+        next_href: next.map(|n| href(query, Some(n))),
+        items,
+    };
+    render_jobs_page(dataset, &page, base)
+}
+
+/// Handler of `GET /netbackup/admin/jobs`. The walk runs on the blocking pool: a selective
+/// filter may scan many jobs for one page.
+pub(crate) async fn get_jobs(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = match parse_query(raw.as_deref().unwrap_or("")) {
+        Ok(query) => query,
+        Err(message) => return bad_request(version, message),
+    };
+    let base = base_from_host(&headers);
+    let work = tokio::task::spawn_blocking(move || render(&shared.dataset, &query, &base));
+    match work.await {
+        Ok(body) => ok_json(version, body),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            version,
+            "The simulator failed to build the page.",
+            &[],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::test_config;
+
+    fn ids(dataset: &Dataset, raw: &str) -> (Vec<u64>, bool) {
+        let query = parse_query(raw).expect(raw);
+        let (items, more) = walk(dataset, &query);
+        (items.iter().map(|j| j.job_id).collect(), more)
+    }
+
+    #[test]
+    fn walks_from_the_cursor_in_both_directions() {
+        let data = Dataset::new(&test_config(20));
+        assert_eq!(
+            ids(&data, "sort=jobId&page[limit]=3"),
+            (vec![1, 2, 3], true)
+        );
+        assert_eq!(
+            ids(&data, "sort=jobId&page[limit]=3&page[after]=18"),
+            (vec![19, 20], false)
+        );
+        assert_eq!(
+            ids(&data, "sort=jobId&page[limit]=2&page[after]=18"),
+            (vec![19, 20], false)
+        );
+        assert_eq!(ids(&data, "page[limit]=3"), (vec![20, 19, 18], true));
+        assert_eq!(
+            ids(&data, "sort=-jobId&page[limit]=3&page[after]=3"),
+            (vec![2, 1], false)
+        );
+        assert_eq!(ids(&data, "sort=jobId&page[after]=20"), (vec![], false));
+        assert_eq!(
+            ids(&data, "sort=jobId&page[after]=18446744073709551615").0,
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(&data, "page[after]=18446744073709551615&page[limit]=1"),
+            (vec![20], true)
+        );
+        assert_eq!(ids(&data, "sort=jobId&page[limit]=0"), (vec![], false));
+        assert_eq!(
+            ids(
+                &data,
+                "sort=jobId&filter=jobId%20gt%205%20and%20jobId%20le%207"
+            ),
+            (vec![6, 7], false)
+        );
+        assert_eq!(
+            ids(&Dataset::new(&test_config(0)), "sort=jobId"),
+            (vec![], false)
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let err = |raw: &str| parse_query(raw).expect_err(raw);
+        assert!(err("page[limit]=101").contains("page[limit]"));
+        assert!(err("page[limit]=-1").contains("page[limit]"));
+        assert!(err("page[limit]=ten").contains("page[limit]"));
+        assert!(err("page[after]=abc").contains("cursor"));
+        assert!(err("page[after]=99999999999999999999").contains("cursor"));
+        assert!(err("page[before]=3").contains("page[before]"));
+        assert!(err("sort=startTime").contains("startTime"));
+        assert!(err("filter=nope%20eq%201").contains("unknown filter field 'nope'"));
+        assert!(parse_query("page%5Blimit%5D=100&unknown=1").is_ok());
+    }
+}

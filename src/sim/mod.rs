@@ -1,0 +1,65 @@
+//! A NetBackup REST API simulator, for demo mode, tests and benchmarks.
+//!
+//! It serves `GET /netbackup/admin/jobs` (cursor pagination, OData filter subset) and
+//! `GET /netbackup/storage/storage-units` (offset pagination) from a deterministic dataset built
+//! from the vendor's OpenAPI schemas, checks `Authorization` and the versioned `Accept` media
+//! type like a primary server, records every request, injects faults on demand, and computes
+//! the ground truth ([`SimTruth`]) a correct agent must report.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use nbu_otel::sim::{SimConfig, Simulator};
+//! let config = SimConfig { jobs: 1_000, ..SimConfig::default() };
+//! let sim = Simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+//! println!("{}", sim.base_url());
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod accept;
+mod catalog;
+mod config;
+pub mod data;
+pub mod fault;
+pub mod filter;
+mod handle;
+mod jobs_endpoint;
+mod json;
+mod log;
+mod render_jobs;
+mod render_storage;
+mod response;
+mod rng;
+mod server;
+mod storage_endpoint;
+mod timefmt;
+pub mod truth;
+pub mod units;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::SimConfig;
+pub use data::{Dataset, Job, JobState};
+pub use fault::{Fault, FaultTarget};
+pub use filter::{Filter, FilterError};
+pub use handle::{Simulator, serve_forever, serve_until};
+pub use log::RequestRecord;
+pub use truth::SimTruth;
+pub use units::{StorageUnit, UnitKind};
+
+/// A fixed, reproducible configuration for tests.
+#[cfg(test)]
+pub(crate) fn test_config(jobs: u64) -> SimConfig {
+    use chrono::TimeZone;
+    SimConfig {
+        seed: 42,
+        jobs,
+        anchor: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
+            .single()
+            .unwrap_or_default(),
+        ..SimConfig::default()
+    }
+}

@@ -1,0 +1,192 @@
+//! The HTTP surface: routes under `/netbackup`, and the gate every request passes
+//! (request log, latency, `Authorization`, `Accept` negotiation, faults).
+//!
+//! Order of checks: a wrong or missing API key is a 401, then an unsupported `Accept` is a 406;
+//! both carry the vendor error body in a NetBackup media type (the negotiated one when there is
+//! one, else the newest supported). Unknown paths are a 404 and other methods a 405, in the same
+//! shape, once the request passed the gate.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use super::accept::negotiate;
+use super::config::SimConfig;
+use super::data::Dataset;
+use super::fault::{self, Endpoint, Fault, FaultSchedule};
+use super::jobs_endpoint::get_jobs;
+use super::log::{RequestLog, RequestRecord};
+use super::response::error;
+use super::storage_endpoint::get_units;
+use crate::netbackup::ApiVersion;
+
+/// State shared by every request.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The configuration served.
+    pub config: SimConfig,
+    /// The dataset of `config`.
+    pub dataset: Dataset,
+    /// Every request seen.
+    pub log: RequestLog,
+    /// Scheduled faults.
+    pub faults: FaultSchedule,
+    /// Becomes `true` (or closes) when the simulator shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Shared state for a configuration.
+    pub(crate) fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
+        Shared {
+            dataset: Dataset::new(&config),
+            log: RequestLog::new(config.request_log_capacity),
+            faults: FaultSchedule::default(),
+            shutdown,
+            config,
+        }
+    }
+
+    /// The media type version of errors raised before negotiation succeeded.
+    fn fallback_version(&self) -> ApiVersion {
+        self.config
+            .supported_versions
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(ApiVersion::V14_0)
+    }
+}
+
+/// The application: routes plus the gate.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/netbackup/admin/jobs",
+            get(get_jobs).fallback(method_not_allowed),
+        )
+        .route(
+            "/netbackup/storage/storage-units",
+            get(get_units).fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+async fn not_found(request: Request) -> Response {
+    let version = negotiated(&request);
+    let path = request.uri().path().to_owned();
+    error(
+        StatusCode::NOT_FOUND,
+        version,
+        "The requested resource was not found.",
+        &[format!("The simulator does not serve {path}.")],
+    )
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let version = negotiated(&request);
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        version,
+        "Method not allowed. The specified HTTP operation is invalid.",
+        &[],
+    )
+}
+
+fn negotiated(request: &Request) -> ApiVersion {
+    request
+        .extensions()
+        .get::<ApiVersion>()
+        .copied()
+        .unwrap_or(ApiVersion::V14_0)
+}
+
+/// Logs, delays, authenticates and negotiates every request, then serves it or its fault.
+async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let negotiation = negotiate(
+        headers.get(header::ACCEPT),
+        &shared.config.supported_versions,
+    );
+    let authorization = headers.get(header::AUTHORIZATION);
+    let record = RequestRecord {
+        at: Instant::now(),
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().unwrap_or("").to_owned(),
+        accept_version: negotiation.requested.clone(),
+        authorized: authorization.is_some(),
+        status: 0,
+        authorization_matched: authorization
+            .is_some_and(|key| key.as_bytes() == shared.config.api_key.as_bytes()),
+    };
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let response = if !record.authorization_matched {
+        error(
+            StatusCode::UNAUTHORIZED,
+            negotiation
+                .version
+                .unwrap_or_else(|| shared.fallback_version()),
+            "The Authorization header is missing, the token is invalid, or you do not have permission for this action.",
+            &[],
+        )
+    } else if let Some(version) = negotiation.version {
+        request.extensions_mut().insert(version);
+        match shared.faults.take(Endpoint::of_path(&record.path)) {
+            None => next.run(request).await,
+            Some(Fault::Hang) => {
+                shared.log.push(record);
+                let mut shutdown = shared.shutdown.clone();
+                let _ = shutdown.wait_for(|down| *down).await;
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    version,
+                    "The simulator is shutting down.",
+                    &[],
+                );
+            }
+            Some(fault) => {
+                fault::apply(fault, version, shared.shutdown.clone(), next.run(request)).await
+            }
+        }
+    } else {
+        let supported: Vec<&str> = shared
+            .config
+            .supported_versions
+            .iter()
+            .map(|v| v.as_str())
+            .collect();
+        let asked = negotiation.requested.as_deref().unwrap_or("none");
+        error(
+            StatusCode::NOT_ACCEPTABLE,
+            shared.fallback_version(),
+            "Invalid Accept type. Make sure your Accept header matches what this API produces.",
+            &[format!(
+                "Requested version: {asked}; supported: application/vnd.netbackup+json;version= {}.",
+                supported.join(", ")
+            )],
+        )
+    };
+    tracing::debug!(
+        method = %record.method,
+        path = %record.path,
+        status = response.status().as_u16(),
+        "simulator request"
+    );
+    shared.log.push(RequestRecord {
+        status: response.status().as_u16(),
+        ..record
+    });
+    response
+}

@@ -1,0 +1,718 @@
+//! End-to-end tests over real HTTP.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, RETRY_AFTER};
+use serde_json::Value;
+
+use super::*;
+use crate::collect::summary::{
+    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, JobKey, JobsSummary, UNKNOWN,
+};
+use crate::netbackup::ApiVersion;
+
+const KEY_HEADER: &str = "test-key-xyz";
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn config(jobs: u64) -> SimConfig {
+    SimConfig {
+        api_key: KEY_HEADER.to_owned(),
+        unfinished_fraction: 0.2,
+        sparse_fraction: 0.05,
+        ..test_config(jobs)
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    retry_after: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+async fn fetch(sim: &Simulator, path_and_query: &str, key: Option<&str>, accept: &str) -> Reply {
+    let url = format!("{}{path_and_query}", sim.base_url());
+    let mut request = reqwest::Client::new()
+        .get(url)
+        .header(ACCEPT, accept)
+        .header(HOST, "nbu.test:1556");
+    if let Some(key) = key {
+        request = request.header(AUTHORIZATION, key);
+    }
+    let response = request.send().await.expect("response");
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header(CONTENT_TYPE).unwrap_or_default();
+    let retry_after = header(RETRY_AFTER);
+    let status = response.status().as_u16();
+    let body = response.bytes().await.expect("body").to_vec();
+    Reply {
+        status,
+        content_type,
+        retry_after,
+        body,
+    }
+}
+
+async fn get(sim: &Simulator, path_and_query: &str) -> Reply {
+    fetch(
+        sim,
+        path_and_query,
+        Some(KEY_HEADER),
+        ApiVersion::V14_0.media_type(),
+    )
+    .await
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn timestamp(ms: DateTime<Utc>) -> String {
+    ms.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Walks every page of a jobs query; returns the items and the number of pages.
+async fn walk(sim: &Simulator, filter: &str, sort: &str, limit: u32) -> (Vec<Value>, u64) {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!(
+            "/admin/jobs?page[limit]={limit}&sort={sort}&filter={}",
+            encode(filter)
+        );
+        if let Some(cursor) = &after {
+            path.push_str(&format!("&page[after]={cursor}"));
+        }
+        let reply = get(sim, &path).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let doc = reply.json();
+        pages += 1;
+        let data = doc["data"].as_array().expect("data").clone();
+        assert!(data.len() <= limit as usize);
+        let pagination = &doc["meta"]["pagination"];
+        assert_eq!(pagination["limit"], limit);
+        match pagination.get("next").and_then(Value::as_str) {
+            Some(next) => {
+                assert_eq!(data.len(), limit as usize);
+                assert_eq!(
+                    data.last().map(|d| d["meta"]["page"]["cursor"].clone()),
+                    Some(next.into())
+                );
+                assert!(
+                    doc["links"]["next"]["href"]
+                        .as_str()
+                        .is_some_and(|h| h.contains(next))
+                );
+                after = Some(next.to_owned());
+            }
+            None => {
+                items.extend(data);
+                return (items, pages);
+            }
+        }
+        items.extend(data);
+        assert!(pages < 10_000, "runaway walk");
+    }
+}
+
+fn job_ids(items: &[Value]) -> Vec<u64> {
+    items
+        .iter()
+        .map(|item| item["attributes"]["jobId"].as_u64().expect("jobId"))
+        .collect()
+}
+
+/// A straightforward fold of JSON items, standing in for the agent in these tests.
+fn fold(summary: &mut JobsSummary, item: &Value) {
+    let a = &item["attributes"];
+    let text = |name: &str, absent: &str| {
+        a.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(absent)
+            .to_owned()
+    };
+    let number = |name: &str| a.get(name).and_then(Value::as_u64);
+    let action = text("jobType", "");
+    let policy_type = text("policyType", "");
+    let status = number("status").map_or_else(|| UNKNOWN.to_owned(), |s| s.to_string());
+    let state = text("state", UNKNOWN);
+    let key = JobKey {
+        action: action.clone(),
+        policy_type: policy_type.clone(),
+        status: status.clone(),
+    };
+    *summary.counts.entry(key.clone()).or_default() += 1;
+    let bytes = summary.bytes.entry(key).or_default();
+    *bytes = bytes.saturating_add(
+        number("kilobytesTransferred")
+            .unwrap_or(0)
+            .saturating_mul(1024),
+    );
+    *summary
+        .status_counts
+        .entry(ActionStatusKey {
+            action: action.clone(),
+            status,
+        })
+        .or_default() += 1;
+    *summary
+        .state_counts
+        .entry(ActionStateKey {
+            action: action.clone(),
+            state: state.clone(),
+        })
+        .or_default() += 1;
+    if state == "QUEUED" || state == "REQUEUED" {
+        let reason = number("jobQueueReason").map_or_else(|| UNKNOWN.to_owned(), |r| r.to_string());
+        *summary
+            .queued_counts
+            .entry(ActionReasonKey {
+                action: action.clone(),
+                reason,
+            })
+            .or_default() += 1;
+    }
+    let ap = ActionPolicyKey {
+        action,
+        policy_type,
+    };
+    *summary.files.entry(ap.clone()).or_default() += number("numberOfFiles").unwrap_or(0);
+    if let Some(ratio) = a.get("dedupRatio").and_then(Value::as_f64) {
+        summary
+            .dedup_ratio
+            .entry(ap.clone())
+            .or_default()
+            .add(ratio);
+    }
+    let time = |name: &str| {
+        a.get(name)
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+    };
+    if state == "DONE"
+        && let (Some(start), Some(end)) = (time("startTime"), time("endTime"))
+    {
+        let seconds = (end - start).num_milliseconds() as f64 / 1000.0;
+        summary.durations.entry(ap).or_default().record(seconds);
+    }
+    summary.jobs += 1;
+}
+
+#[tokio::test]
+async fn pagination_walks_every_matching_job_once_and_matches_the_truth() {
+    let sim = Simulator::start(config(400), local()).await.expect("start");
+    let cutoff = sim.config().anchor - chrono::Duration::hours(12);
+    let finished_filter = format!("state eq 'DONE' and endTime gt {}", timestamp(cutoff));
+    let (finished, finished_pages) = walk(&sim, &finished_filter, "jobId", 7).await;
+    let (unfinished, unfinished_pages) = walk(&sim, "state ne 'DONE'", "jobId", 7).await;
+
+    let finished_ids = job_ids(&finished);
+    let unfinished_ids = job_ids(&unfinished);
+    let expected = |f: &dyn Fn(&Job<'_>) -> bool| -> Vec<u64> {
+        sim.dataset()
+            .jobs()
+            .filter(|j| f(j))
+            .map(|j| j.job_id)
+            .collect()
+    };
+    assert_eq!(
+        finished_ids,
+        expected(&|j| j.state == Some(JobState::Done) && j.end_ms > Some(cutoff.timestamp_millis()))
+    );
+    assert_eq!(
+        unfinished_ids,
+        expected(&|j| j.state != Some(JobState::Done))
+    );
+    let all: HashSet<u64> = finished_ids
+        .iter()
+        .chain(&unfinished_ids)
+        .copied()
+        .collect();
+    assert_eq!(
+        all.len(),
+        finished_ids.len() + unfinished_ids.len(),
+        "a job was returned twice"
+    );
+    assert!(finished_ids.len() > 50 && unfinished_ids.len() > 30);
+    assert_eq!(
+        finished_pages,
+        (finished_ids.len() as u64).div_ceil(7).max(1)
+    );
+    assert!(unfinished_pages >= 5);
+
+    let mut agent = JobsSummary::default();
+    for item in finished.iter().chain(&unfinished) {
+        fold(&mut agent, item);
+    }
+    let truth = sim.truth(cutoff);
+    assert_eq!(agent, truth.jobs);
+    assert_eq!(truth.jobs.jobs, all.len() as u64);
+
+    // Descending (the default sort) visits the same jobs in reverse.
+    let (descending, _) = walk(&sim, "state ne 'DONE'", "-jobId", 9).await;
+    let mut reversed = job_ids(&descending);
+    reversed.reverse();
+    assert_eq!(reversed, unfinished_ids);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn filters_select_the_right_jobs() {
+    let sim = Simulator::start(config(300), local()).await.expect("start");
+    let check = |filter: &'static str, f: fn(&Job<'_>) -> bool| {
+        let sim = &sim;
+        async move {
+            let (items, _) = walk(sim, filter, "jobId", 100).await;
+            let want: Vec<u64> = sim
+                .dataset()
+                .jobs()
+                .filter(|j| f(j))
+                .map(|j| j.job_id)
+                .collect();
+            assert_eq!(job_ids(&items), want, "{filter}");
+            assert!(!want.is_empty(), "{filter} matches nothing");
+        }
+    };
+    check("jobType eq 'BACKUP' and policyType ne 'VMWARE'", |j| {
+        j.job_type == Some("BACKUP") && j.policy_type != Some("VMWARE")
+    })
+    .await;
+    check("status gt 0", |j| j.status.is_some_and(|s| s > 0)).await;
+    check("state eq 'QUEUED'", |j| j.state == Some(JobState::Queued)).await;
+    check("policyType eq null", |j| j.policy_type.is_none()).await;
+    check("jobId ge 100 and jobId lt 150 and state eq 'DONE'", |j| {
+        (100..150).contains(&j.job_id) && j.state == Some(JobState::Done)
+    })
+    .await;
+    let special = sim
+        .dataset()
+        .jobs()
+        .find(|j| j.client_name.contains('\''))
+        .map(|j| j.client_name.to_owned());
+    if let Some(name) = special {
+        let filter = format!("clientName eq '{}'", name.replace('\'', "''"));
+        let (items, _) = walk(&sim, &filter, "jobId", 50).await;
+        assert!(!items.is_empty());
+        assert!(
+            items
+                .iter()
+                .all(|i| i["attributes"]["clientName"] == name.as_str())
+        );
+    }
+
+    let reply = get(
+        &sim,
+        &format!("/admin/jobs?filter={}", encode("color eq 'red'")),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.content_type, ApiVersion::V14_0.media_type());
+    let body = reply.json();
+    assert_eq!(body["errorCode"], 400);
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("'color'")),
+        "{body}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn authentication_and_version_negotiation() {
+    let cfg = SimConfig {
+        supported_versions: vec![ApiVersion::V13_0, ApiVersion::V12_0],
+        ..config(20)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    let v13 = ApiVersion::V13_0.media_type();
+
+    let reply = fetch(&sim, "/admin/jobs", None, v13).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.content_type, v13);
+    let body = reply.json();
+    assert_eq!(body["errorCode"], 401);
+    assert!(body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(
+        fetch(&sim, "/admin/jobs", Some("wrong"), v13).await.status,
+        401
+    );
+    assert_eq!(
+        fetch(
+            &sim,
+            "/admin/jobs",
+            Some(&format!("Bearer {KEY_HEADER}")),
+            v13
+        )
+        .await
+        .status,
+        401
+    );
+
+    let reply = fetch(
+        &sim,
+        "/admin/jobs",
+        Some(KEY_HEADER),
+        ApiVersion::V14_0.media_type(),
+    )
+    .await;
+    assert_eq!(reply.status, 406);
+    assert_eq!(reply.content_type, v13);
+    let body = reply.json();
+    assert_eq!(body["errorCode"], 406);
+    assert!(
+        body["errorDetails"][0]
+            .as_str()
+            .is_some_and(|d| d.contains("13.0")),
+        "{body}"
+    );
+    assert_eq!(
+        fetch(&sim, "/admin/jobs", Some(KEY_HEADER), "application/json")
+            .await
+            .status,
+        406
+    );
+
+    let reply = fetch(
+        &sim,
+        "/admin/jobs",
+        Some(KEY_HEADER),
+        "application/vnd.netbackup+json; version=12.0",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type, ApiVersion::V12_0.media_type());
+    assert_eq!(reply.json()["data"].as_array().map(Vec::len), Some(10));
+
+    let records = sim.requests();
+    assert_eq!(records.len(), 6);
+    let summary: Vec<(u16, bool, bool, Option<&str>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.status,
+                r.authorized,
+                r.authorization_matched,
+                r.accept_version.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (401, false, false, Some("13.0")),
+            (401, true, false, Some("13.0")),
+            (401, true, false, Some("13.0")),
+            (406, true, true, Some("14.0")),
+            (406, true, true, None),
+            (200, true, true, Some("12.0")),
+        ]
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.path == "/netbackup/admin/jobs" && r.method == "GET")
+    );
+    assert!(!format!("{records:?}").contains(KEY_HEADER));
+    sim.clear_requests();
+    assert!(sim.requests().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn parameter_limits_and_unknown_routes() {
+    let sim = Simulator::start(config(20), local()).await.expect("start");
+    for (path, needle) in [
+        ("/admin/jobs?page[limit]=101", "page[limit]"),
+        ("/admin/jobs?page[limit]=-1", "page[limit]"),
+        ("/admin/jobs?page[after]=x", "cursor"),
+        ("/admin/jobs?sort=startTime", "sort"),
+        ("/storage/storage-units?page[limit]=501", "page[limit]"),
+        ("/storage/storage-units?page[offset]=-3", "page[offset]"),
+    ] {
+        let reply = get(&sim, path).await;
+        assert_eq!(reply.status, 400, "{path}");
+        let body = reply.json();
+        assert_eq!(body["errorCode"], 400);
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains(needle)),
+            "{path}: {body}"
+        );
+    }
+    assert_eq!(get(&sim, "/admin/jobs?page[limit]=100").await.status, 200);
+    let reply = get(&sim, "/admin/nothing").await;
+    assert_eq!(
+        (reply.status, reply.json()["errorCode"].as_u64()),
+        (404, Some(404))
+    );
+    let url = format!("{}/admin/jobs", sim.base_url());
+    let response = reqwest::Client::new()
+        .post(url)
+        .header(AUTHORIZATION, KEY_HEADER)
+        .header(ACCEPT, ApiVersion::V14_0.media_type())
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status().as_u16(), 405);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn storage_units_paginate_by_offset() {
+    let cfg = SimConfig {
+        storage_units: 23,
+        ..config(1)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    let mut names = Vec::new();
+    let mut offset = Some(0);
+    let mut pages = 0;
+    while let Some(at) = offset {
+        let doc = get(
+            &sim,
+            &format!("/storage/storage-units?page[offset]={at}&page[limit]=5"),
+        )
+        .await
+        .json();
+        let p = &doc["meta"]["pagination"];
+        assert_eq!(
+            (p["count"].as_u64(), p["pages"].as_u64(), p["last"].as_u64()),
+            (Some(23), Some(5), Some(20))
+        );
+        assert_eq!(
+            (
+                p["offset"].as_u64(),
+                p["limit"].as_u64(),
+                p["page"].as_u64()
+            ),
+            (Some(at), Some(5), Some(pages))
+        );
+        for item in doc["data"].as_array().expect("data") {
+            assert_eq!(item["type"], "storageUnit");
+            assert_eq!(item["id"], item["attributes"]["name"]);
+            names.push(item["id"].as_str().expect("id").to_owned());
+        }
+        offset = p.get("next").and_then(Value::as_u64);
+        pages += 1;
+    }
+    assert_eq!(pages, 5);
+    let expected: Vec<String> = sim
+        .dataset()
+        .storage_units()
+        .iter()
+        .map(|u| u.name.clone())
+        .collect();
+    assert_eq!(names, expected);
+    let kinds: BTreeSet<String> = sim
+        .dataset()
+        .storage_units()
+        .iter()
+        .map(|u| u.storage_category.to_owned())
+        .collect();
+    assert!(kinds.len() >= 6, "{kinds:?}");
+    let truth = sim.truth(Utc::now());
+    assert_eq!(truth.storage.units.len(), 23);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn same_seed_same_bytes() {
+    let a = Simulator::start(config(500), local()).await.expect("start");
+    let b = Simulator::start(config(500), local()).await.expect("start");
+    for path in [
+        "/admin/jobs?page[limit]=100&sort=jobId&page[after]=250",
+        "/admin/jobs?filter=state%20ne%20%27DONE%27",
+        "/storage/storage-units?page[limit]=500",
+    ] {
+        let (x, y) = (get(&a, path).await, get(&b, path).await);
+        assert_eq!(x.status, 200);
+        assert!(x.body.len() > 1000);
+        assert!(x.body == y.body, "{path} differs");
+    }
+    let other = Simulator::start(
+        SimConfig {
+            seed: 7,
+            ..config(500)
+        },
+        local(),
+    )
+    .await
+    .expect("start");
+    let path = "/admin/jobs?page[limit]=100";
+    assert!(get(&a, path).await.body != get(&other, path).await.body);
+    a.shutdown().await;
+    b.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_apply_then_clear() {
+    let sim = Simulator::start(config(50), local()).await.expect("start");
+    let jobs = "/admin/jobs?page[limit]=5";
+    let storage = "/storage/storage-units";
+
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 429,
+            retry_after: Some("2".to_owned()),
+            body: None,
+        },
+        Some(1),
+    );
+    assert_eq!(get(&sim, storage).await.status, 200);
+    let reply = get(&sim, jobs).await;
+    assert_eq!(
+        (reply.status, reply.retry_after.as_deref()),
+        (429, Some("2"))
+    );
+    assert_eq!(reply.json()["errorCode"], 429);
+    assert_eq!(get(&sim, jobs).await.status, 200);
+
+    sim.set_fault(FaultTarget::Any, Fault::TruncatedJson, None);
+    for path in [jobs, storage] {
+        let reply = get(&sim, path).await;
+        assert_eq!(
+            (reply.status, reply.content_type.as_str()),
+            (200, ApiVersion::V14_0.media_type())
+        );
+        assert!(!reply.body.is_empty());
+        assert!(serde_json::from_slice::<Value>(&reply.body).is_err());
+    }
+    sim.clear_faults();
+    assert!(serde_json::from_slice::<Value>(&get(&sim, jobs).await.body).is_ok());
+
+    sim.set_fault(FaultTarget::Jobs, Fault::WrongContentType, Some(1));
+    sim.set_fault(FaultTarget::Jobs, Fault::InvalidUtf8, Some(1));
+    sim.set_fault(FaultTarget::Jobs, Fault::EmptyBody, Some(1));
+    sim.set_fault(FaultTarget::Jobs, Fault::HtmlBody, Some(1));
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+            body: Some("busy".to_owned()),
+        },
+        Some(1),
+    );
+    let reply = get(&sim, jobs).await;
+    assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (200, "text/plain")
+    );
+    assert!(serde_json::from_slice::<Value>(&reply.body).is_ok());
+    let reply = get(&sim, jobs).await;
+    assert!(std::str::from_utf8(&reply.body).is_err());
+    let reply = get(&sim, jobs).await;
+    assert_eq!((reply.status, reply.body.len()), (200, 0));
+    let reply = get(&sim, jobs).await;
+    assert!(reply.content_type.starts_with("text/html"));
+    let reply = get(&sim, jobs).await;
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (503, b"busy".as_slice())
+    );
+    assert_eq!(get(&sim, jobs).await.status, 200);
+
+    let normal = get(&sim, "/storage/storage-units?page[limit]=1").await.body;
+    sim.set_fault(
+        FaultTarget::Storage,
+        Fault::SlowBody {
+            bytes_per_second: 4000,
+        },
+        Some(1),
+    );
+    let started = Instant::now();
+    let slow = get(&sim, "/storage/storage-units?page[limit]=1").await.body;
+    assert_eq!(slow, normal);
+    let expected = Duration::from_millis(normal.len() as u64 * 1000 / 4000);
+    assert!(
+        started.elapsed() + Duration::from_millis(150) >= expected,
+        "{:?}",
+        started.elapsed()
+    );
+
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&429) && statuses.contains(&503));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn hanging_requests_are_released_by_shutdown() {
+    let sim = Simulator::start(config(10), local()).await.expect("start");
+    sim.set_fault(FaultTarget::Any, Fault::Hang, None);
+    let url = format!("{}/admin/jobs", sim.base_url());
+    let hung = tokio::spawn(async move {
+        reqwest::Client::new()
+            .get(url)
+            .header(AUTHORIZATION, KEY_HEADER)
+            .header(ACCEPT, ApiVersion::V14_0.media_type())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!hung.is_finished());
+    assert_eq!(sim.requests().last().map(|r| r.status), Some(0));
+    let started = Instant::now();
+    sim.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let outcome = tokio::time::timeout(Duration::from_secs(3), hung)
+        .await
+        .expect("released");
+    assert!(matches!(outcome, Ok(Ok(503)) | Ok(Err(_))), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn latency_is_added_and_drop_stops_the_server() {
+    let cfg = SimConfig {
+        latency: Duration::from_millis(150),
+        ..config(5)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    let started = Instant::now();
+    assert_eq!(get(&sim, "/admin/jobs").await.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    let addr = sim.addr();
+    drop(sim);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn serve_until_stops_on_signal() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_until(config(5), local(), async {
+        let _ = rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = tx.send(());
+    let result = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+}

@@ -1,0 +1,614 @@
+//! The metric catalog: every instrument, once.
+//!
+//! Instruments are registered from [`CATALOG`], `once --format json` reads series through it,
+//! and `docs/metrics.md` is rendered from it ([`render_markdown`]); a test fails when the file
+//! drifts. The Prometheus bridge exposes each instrument under its name with dots turned into
+//! underscores, which gives exactly the legacy `nbu_exporter` names.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::collect::SiteSnapshot;
+use crate::collect::summary::{DurationHistogram, StorageUnitValues};
+
+/// How an instrument is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An observable gauge read from the latest snapshot.
+    Gauge,
+    /// A monotonic counter (`_total` in Prometheus).
+    Counter,
+    /// A histogram recorded as events happen.
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Which source's data a metric reads (and whose staleness hides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Site health, always present.
+    Site,
+    /// The jobs source.
+    Jobs,
+    /// The storage source.
+    Storage,
+    /// The agent itself.
+    Agent,
+}
+
+/// One observed value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// An integer value.
+    U64(u64),
+    /// A floating-point value.
+    F64(f64),
+    /// A histogram (only `once` reads these from snapshots; the agent records events).
+    Histogram(&'a DurationHistogram),
+}
+
+/// Receives one series: label pairs (besides `site`) and a value.
+pub type Emit<'e> = dyn FnMut(&[(&'static str, &str)], Value<'_>) + 'e;
+
+/// Reads the series of one metric from a snapshot.
+pub type Reader = fn(&SiteSnapshot, &mut Emit<'_>);
+
+/// One instrument.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    /// OpenTelemetry instrument name; the bridge name is this with `.` turned into `_`.
+    pub name: &'static str,
+    /// Instrument kind.
+    pub kind: Kind,
+    /// Values are floating point (else unsigned integers).
+    pub float: bool,
+    /// UCUM unit (empty where the legacy name already carries the unit word).
+    pub unit: &'static str,
+    /// What it means.
+    pub description: &'static str,
+    /// Attributes besides `site`.
+    pub labels: &'static [&'static str],
+    /// The source it reads.
+    pub source: Source,
+    /// Part of the legacy `nbu_exporter` contract.
+    pub legacy: bool,
+    /// How to read it from a snapshot; `None` for instruments the agent records itself.
+    pub read: Option<Reader>,
+}
+
+impl MetricDef {
+    /// The name the Prometheus bridge exposes (counters get `_total` appended by the bridge).
+    pub fn prometheus_name(&self) -> String {
+        let base = self.name.replace('.', "_");
+        match self.kind {
+            Kind::Counter => format!("{base}_total"),
+            _ => base,
+        }
+    }
+}
+
+/// The legacy Prometheus histogram bucket bounds of `nbu_job_duration_seconds`.
+pub use crate::collect::summary::DURATION_BUCKETS;
+
+/// The name of the job duration histogram.
+pub const JOB_DURATION: &str = "nbu.job.duration.seconds";
+/// The name of the collection error counter.
+pub const COLLECTION_ERRORS: &str = "nbu.collection.errors";
+/// The name of the build info gauge (the only series without `site`).
+pub const BUILD_INFO: &str = "nbu.exporter.build_info";
+
+fn seconds_since_epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn disk(unit: &StorageUnitValues) -> [(&'static str, Option<u64>); 2] {
+    [("free", unit.free_bytes), ("used", unit.used_bytes)]
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// Every instrument of nbu-otel.
+pub const CATALOG: &[MetricDef] = &[
+    MetricDef {
+        name: "nbu.up",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "1",
+        description: "1 when the last collection of the site succeeded, else 0.",
+        labels: &[],
+        source: Source::Site,
+        legacy: true,
+        read: Some(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
+    },
+    MetricDef {
+        name: "nbu.api_version",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "1",
+        description: "1 for the NetBackup API version in use (negotiated or pinned).",
+        labels: &["version"],
+        source: Source::Site,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(v) = s.api_version {
+                emit(&[("version", v.as_str())], Value::U64(1));
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.response_time_ms",
+        kind: Kind::Gauge,
+        float: true,
+        unit: "",
+        description: "Duration of the last API version probe, in milliseconds.",
+        labels: &[],
+        source: Source::Site,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(d) = s.response_time {
+                emit(&[], Value::F64(d.as_secs_f64() * 1000.0));
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.last_scrape_timestamp_seconds",
+        kind: Kind::Gauge,
+        float: true,
+        unit: "s",
+        description: "Unix time of the last successful collection of a source; stays at the last success while the source fails.",
+        labels: &["source"],
+        source: Source::Site,
+        legacy: true,
+        read: Some(|s, emit| {
+            for (source, at) in [
+                ("jobs", s.jobs_last_success),
+                ("storage", s.storage_last_success),
+            ] {
+                if let Some(at) = at {
+                    emit(&[("source", source)], Value::F64(seconds_since_epoch(at)));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_count",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{job}",
+        description: "Jobs in the window (finished within it, or not finished) by type, policy type and status.",
+        labels: &["action", "policy_type", "status"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.counts {
+                    let labels = [
+                        ("action", k.action.as_str()),
+                        ("policy_type", k.policy_type.as_str()),
+                        ("status", k.status.as_str()),
+                    ];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_bytes",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "By",
+        description: "Bytes transferred (kilobytesTransferred x 1024) by jobs in the window.",
+        labels: &["action", "policy_type", "status"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.bytes {
+                    let labels = [
+                        ("action", k.action.as_str()),
+                        ("policy_type", k.policy_type.as_str()),
+                        ("status", k.status.as_str()),
+                    ];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.status_count",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{job}",
+        description: "Jobs in the window by type and status code.",
+        labels: &["action", "status"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.status_counts {
+                    let labels = [("action", k.action.as_str()), ("status", k.status.as_str())];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_state_count",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{job}",
+        description: "Jobs in the window by type and state (UNKNOWN when absent).",
+        labels: &["action", "state"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.state_counts {
+                    let labels = [("action", k.action.as_str()), ("state", k.state.as_str())];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_queued_count",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{job}",
+        description: "Queued and re-queued jobs by type and queue reason code.",
+        labels: &["action", "reason"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.queued_counts {
+                    let labels = [("action", k.action.as_str()), ("reason", k.reason.as_str())];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_files_count",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{file}",
+        description: "Files protected (numberOfFiles) by jobs in the window.",
+        labels: &["action", "policy_type"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, v) in &j.summary.files {
+                    let labels = [
+                        ("action", k.action.as_str()),
+                        ("policy_type", k.policy_type.as_str()),
+                    ];
+                    emit(&labels, Value::U64(*v));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.jobs_dedup_ratio",
+        kind: Kind::Gauge,
+        float: true,
+        unit: "1",
+        description: "Mean deduplication ratio (dedupRatio) of the jobs in the window that report one.",
+        labels: &["action", "policy_type"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, mean) in &j.summary.dedup_ratio {
+                    if let Some(v) = mean.value() {
+                        let labels = [
+                            ("action", k.action.as_str()),
+                            ("policy_type", k.policy_type.as_str()),
+                        ];
+                        emit(&labels, Value::F64(v));
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: JOB_DURATION,
+        kind: Kind::Histogram,
+        float: true,
+        unit: "s",
+        description: "Duration (endTime - startTime) of finished jobs, each recorded once when the agent first sees it finished; cumulative since the agent started.",
+        labels: &["action", "policy_type"],
+        source: Source::Jobs,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(j) = &s.jobs {
+                for (k, h) in &j.summary.durations {
+                    let labels = [
+                        ("action", k.action.as_str()),
+                        ("policy_type", k.policy_type.as_str()),
+                    ];
+                    emit(&labels, Value::Histogram(h));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.disk_bytes",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "By",
+        description: "Free and used bytes of disk storage units (tape units are left out).",
+        labels: &["name", "type", "size"],
+        source: Source::Storage,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(st) = &s.storage {
+                for (k, unit) in &st.summary.units {
+                    for (size, value) in disk(unit) {
+                        if let Some(v) = value {
+                            let labels = [
+                                ("name", k.name.as_str()),
+                                ("type", k.server_type.as_str()),
+                                ("size", size),
+                            ];
+                            emit(&labels, Value::U64(v));
+                        }
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.disk_capacity_bytes",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "By",
+        description: "Total capacity of disk storage units.",
+        labels: &["name", "type"],
+        source: Source::Storage,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(st) = &s.storage {
+                for (k, unit) in &st.summary.units {
+                    if let Some(v) = unit.capacity_bytes {
+                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
+                        emit(&labels, Value::U64(v));
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.storage_max_concurrent_jobs",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{job}",
+        description: "Maximum concurrent jobs of storage units that report it.",
+        labels: &["name", "type"],
+        source: Source::Storage,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(st) = &s.storage {
+                for (k, unit) in &st.summary.units {
+                    if let Some(v) = unit.max_concurrent_jobs {
+                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
+                        emit(&labels, Value::U64(v));
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.storage_max_fragment_size_bytes",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "By",
+        description: "Maximum fragment size of storage units, in bytes.",
+        labels: &["name", "type"],
+        source: Source::Storage,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(st) = &s.storage {
+                for (k, unit) in &st.summary.units {
+                    if let Some(v) = unit.max_fragment_size_bytes {
+                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
+                        emit(&labels, Value::U64(v));
+                    }
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: "nbu.storage_info",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "1",
+        description: "Always 1; the labels describe the storage unit.",
+        labels: &[
+            "name",
+            "type",
+            "subtype",
+            "is_cloud",
+            "worm_capable",
+            "use_worm",
+            "replication_capable",
+            "instant_access",
+        ],
+        source: Source::Storage,
+        legacy: true,
+        read: Some(|s, emit| {
+            if let Some(st) = &s.storage {
+                for (k, unit) in &st.summary.units {
+                    let i = &unit.info;
+                    let labels = [
+                        ("name", k.name.as_str()),
+                        ("type", k.server_type.as_str()),
+                        ("subtype", i.subtype.as_str()),
+                        ("is_cloud", yes_no(i.is_cloud)),
+                        ("worm_capable", yes_no(i.worm_capable)),
+                        ("use_worm", yes_no(i.use_worm)),
+                        ("replication_capable", yes_no(i.replication_capable)),
+                        ("instant_access", yes_no(i.instant_access)),
+                    ];
+                    emit(&labels, Value::U64(1));
+                }
+            }
+        }),
+    },
+    MetricDef {
+        name: BUILD_INFO,
+        kind: Kind::Gauge,
+        float: false,
+        unit: "1",
+        description: "Always 1; the labels give the agent version and the Rust toolchain that built it. The only series without `site`.",
+        labels: &["version", "rustversion"],
+        source: Source::Agent,
+        legacy: true,
+        read: None,
+    },
+    MetricDef {
+        name: COLLECTION_ERRORS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{error}",
+        description: "Failed collections by source and error kind (unauthorized, timeout, decode, ...).",
+        labels: &["source", "kind"],
+        source: Source::Agent,
+        legacy: false,
+        read: None,
+    },
+];
+
+/// Renders `docs/metrics.md` from [`CATALOG`].
+pub fn render_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("# Metrics\n\n");
+    out.push_str(
+        "<!-- Generated from src/telemetry/catalog.rs by `cargo test catalog`; do not edit. -->\n\n",
+    );
+    out.push_str(
+        "Every series carries the `site` attribute except `nbu_exporter_build_info`. The \
+         Prometheus name is the OpenTelemetry name with dots turned into underscores (counters \
+         get `_total`). Legacy metrics keep the names and labels of the Go `nbu_exporter`.\n\n",
+    );
+    out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | legacy | description |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for m in CATALOG {
+        let labels = if m.labels.is_empty() {
+            "-".to_owned()
+        } else {
+            m.labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let unit = if m.unit.is_empty() { "-" } else { m.unit };
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} | `{}` | {} | {} | {} |",
+            m.prometheus_name(),
+            m.name,
+            m.kind.as_str(),
+            unit,
+            labels,
+            if m.legacy { "yes" } else { "no" },
+            m.description
+        );
+    }
+    let _ = write!(
+        out,
+        "\nBuckets of `nbu_job_duration_seconds` (seconds): {}.\n",
+        DURATION_BUCKETS
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_doc_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md");
+        let expected = render_markdown();
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        if actual != expected {
+            if std::env::var_os("NBU_OTEL_BLESS").is_some() {
+                std::fs::write(path, &expected).unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                panic!(
+                    "docs/metrics.md is out of date; regenerate with NBU_OTEL_BLESS=1 cargo test catalog"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_legacy_names_match_the_contract() {
+        let mut names: Vec<String> = CATALOG.iter().map(|m| m.prometheus_name()).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate metric names");
+        let legacy: Vec<String> = CATALOG
+            .iter()
+            .filter(|m| m.legacy)
+            .map(|m| m.prometheus_name())
+            .collect();
+        for expected in [
+            "nbu_up",
+            "nbu_api_version",
+            "nbu_response_time_ms",
+            "nbu_last_scrape_timestamp_seconds",
+            "nbu_jobs_count",
+            "nbu_jobs_bytes",
+            "nbu_status_count",
+            "nbu_jobs_state_count",
+            "nbu_jobs_queued_count",
+            "nbu_jobs_files_count",
+            "nbu_jobs_dedup_ratio",
+            "nbu_job_duration_seconds",
+            "nbu_disk_bytes",
+            "nbu_disk_capacity_bytes",
+            "nbu_storage_max_concurrent_jobs",
+            "nbu_storage_max_fragment_size_bytes",
+            "nbu_storage_info",
+            "nbu_exporter_build_info",
+        ] {
+            assert!(legacy.iter().any(|n| n == expected), "missing {expected}");
+        }
+        assert_eq!(legacy.len(), 18);
+    }
+
+    #[test]
+    fn new_metrics_are_lint_clean_names() {
+        for m in CATALOG.iter().filter(|m| !m.legacy) {
+            let name = m.prometheus_name();
+            assert!(
+                !name.ends_with("_count"),
+                "{name}: gauges must not end in _count"
+            );
+            if m.kind == Kind::Counter {
+                assert!(name.ends_with("_total"), "{name}");
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Telemetry: the metric catalog, OpenTelemetry instruments, OTLP export, the Prometheus
+//! bridge, traces and logs.
+
+pub mod bridge;
+pub mod catalog;
+pub mod instruments;
+pub mod otlp;
+pub mod pipeline;

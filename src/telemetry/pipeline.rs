@@ -1,0 +1,179 @@
+//! Builds the binary's telemetry from config: resource, meter provider with its readers,
+//! tracer provider, and the log subscriber. The library never installs global providers; the
+//! binary does this once, here.
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use super::bridge::PrometheusBridge;
+use super::otlp;
+use crate::config::{Config, LogFormat, LoggingConfig};
+
+/// The telemetry of a running binary.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The meter provider the agent registers its instruments on.
+    pub meter_provider: SdkMeterProvider,
+    /// The tracer provider, when traces are enabled.
+    pub tracer_provider: Option<SdkTracerProvider>,
+    /// The Prometheus bridge, when enabled.
+    pub bridge: Option<PrometheusBridge>,
+}
+
+/// The resource: `service.name` (config, or `OTEL_SERVICE_NAME`), `service.version`,
+/// `service.instance.id`, `host.name`, plus `OTEL_RESOURCE_ATTRIBUTES`.
+pub fn resource(config: &Config, instance_id: &str) -> Resource {
+    let mut builder = Resource::builder();
+    let env_names_service = std::env::var_os("OTEL_SERVICE_NAME").is_some()
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
+    if !env_names_service {
+        builder = builder.with_service_name(config.service.name.clone());
+    }
+    builder
+        .with_attributes([
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("service.instance.id", instance_id.to_owned()),
+            KeyValue::new("host.name", host_name()),
+        ])
+        .build()
+}
+
+/// The machine's host name, or `unknown`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A random-enough instance id: host name, process id and start time.
+pub fn default_instance_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{}-{:x}",
+        host_name(),
+        std::process::id(),
+        nanos & 0xffff_ffff
+    )
+}
+
+impl Pipeline {
+    /// Builds the providers. Must run inside a Tokio runtime (the OTLP channel is lazy but
+    /// spawns its worker on the current runtime).
+    pub fn build(config: &Config) -> Result<Self, String> {
+        let instance_id = config
+            .service
+            .instance_id
+            .clone()
+            .unwrap_or_else(default_instance_id);
+        let resource = resource(config, &instance_id);
+        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        if config.otlp.enabled {
+            let exporter = otlp::metric_exporter(&config.otlp).map_err(|e| e.to_string())?;
+            let reader = PeriodicReader::builder(exporter)
+                .with_interval(otlp::export_interval(&config.otlp))
+                .build();
+            builder = builder.with_reader(reader);
+        }
+        let mut bridge = None;
+        if config.server.prometheus_bridge {
+            let (b, reader) = PrometheusBridge::new()?;
+            builder = builder.with_reader(reader);
+            bridge = Some(b);
+        }
+        let tracer_provider = if config.traces.enabled {
+            let exporter = otlp::span_exporter(&config.otlp).map_err(|e| e.to_string())?;
+            let ratio = config.traces.sampling_ratio;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+                    .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                        ratio,
+                    ))))
+                    .with_resource(resource)
+                    .build(),
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            meter_provider: builder.build(),
+            tracer_provider,
+            bridge,
+        })
+    }
+
+    /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).
+    /// `RUST_LOG` wins over `logging.level`.
+    pub fn init_logging(&self, logging: &LoggingConfig) -> Result<(), String> {
+        install_subscriber(logging, self.tracer_provider.as_ref())
+    }
+
+    /// Flushes and shuts down the providers, waiting at most `deadline` in total.
+    pub async fn shutdown(self, deadline: Duration) {
+        let Pipeline {
+            meter_provider,
+            tracer_provider,
+            ..
+        } = self;
+        let work = tokio::task::spawn_blocking(move || {
+            if let Some(t) = tracer_provider {
+                let _ = t.force_flush();
+                let _ = t.shutdown_with_timeout(deadline);
+            }
+            let _ = meter_provider.shutdown_with_timeout(deadline);
+        });
+        if tokio::time::timeout(deadline, work).await.is_err() {
+            tracing::warn!(
+                deadline_s = deadline.as_secs(),
+                "telemetry did not flush before the shutdown deadline; exiting anyway"
+            );
+        }
+    }
+}
+
+/// Installs a log subscriber: text or JSON lines on stderr, filtered by `RUST_LOG` or the
+/// configured level; with a tracer provider, spans are also exported over OTLP.
+pub fn install_subscriber(
+    logging: &LoggingConfig,
+    tracer_provider: Option<&SdkTracerProvider>,
+) -> Result<(), String> {
+    let quiet = ",h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn";
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(format!("{}{quiet}", logging.level)))
+        .map_err(|e| format!("logging.level: {e}"))?;
+    let fmt_layer: Box<dyn Layer<Registry> + Send + Sync> = match logging.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    let otel_layer = tracer_provider.map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("nbu-otel"))
+            .with_location(false)
+            .with_threads(false)
+    });
+    tracing_subscriber::registry()
+        .with(fmt_layer)
+        .with(otel_layer)
+        .with(filter)
+        .try_init()
+        .map_err(|e| e.to_string())
+}

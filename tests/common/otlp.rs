@@ -1,0 +1,143 @@
+//! An in-process OTLP/gRPC receiver built on opentelemetry-proto's tonic services.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as AnyValue};
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+/// What the receiver got.
+#[derive(Default)]
+pub struct Received {
+    pub metrics: Vec<ExportMetricsServiceRequest>,
+    pub traces: Vec<ExportTraceServiceRequest>,
+    /// Metadata (headers) of every metrics export.
+    pub metric_headers: Vec<Vec<(String, String)>>,
+}
+
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Received>>);
+
+#[tonic::async_trait]
+impl MetricsService for Sink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .iter()
+            .filter_map(|kv| match kv {
+                tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                    Some((k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut r = self.0.lock().unwrap();
+        r.metric_headers.push(headers);
+        r.metrics.push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().traces.push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A running receiver.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Received>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Starts a receiver on `addr` (port 0 for any).
+    pub async fn start(addr: SocketAddr) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sink = Sink::default();
+        let received = sink.0.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = Server::builder()
+                .add_service(
+                    MetricsServiceServer::new(sink.clone())
+                        .accept_compressed(CompressionEncoding::Gzip),
+                )
+                .add_service(
+                    TraceServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip),
+                )
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Receiver {
+            addr,
+            received,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs `f` on what was received so far.
+    pub fn with<T>(&self, f: impl FnOnce(&Received) -> T) -> T {
+        f(&self.received.lock().unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The string form of an attribute value.
+pub fn attr(attributes: &[KeyValue], key: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        .map(|v| match v {
+            AnyValue::StringValue(s) => s.clone(),
+            AnyValue::IntValue(i) => i.to_string(),
+            AnyValue::DoubleValue(d) => d.to_string(),
+            AnyValue::BoolValue(b) => b.to_string(),
+            other => format!("{other:?}"),
+        })
+}
