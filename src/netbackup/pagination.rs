@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use tracing::Instrument as _;
+use tracing::{Instrument as _, Span};
 
 use super::client::SiteClient;
 use super::error::{ApiError, DecodeKind};
@@ -65,14 +65,7 @@ where
             .await?;
         stats.requests += u64::from(body.attempts);
         stats.pages += 1;
-        let page: JobsPage<'_> = serde_json::from_slice(&body.bytes).map_err(|e| {
-            client.decode_error(
-                JOBS_ENDPOINT,
-                DecodeKind::InvalidJson,
-                e.to_string(),
-                &body.bytes,
-            )
-        })?;
+        let page: JobsPage<'_> = decode(client, JOBS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(client, JOBS_ENDPOINT, page.data.len(), page_size)?;
         for resource in &page.data {
@@ -141,14 +134,8 @@ where
             .await?;
         stats.requests += u64::from(body.attempts);
         stats.pages += 1;
-        let page: StorageUnitsPage<'_> = serde_json::from_slice(&body.bytes).map_err(|e| {
-            client.decode_error(
-                STORAGE_UNITS_ENDPOINT,
-                DecodeKind::InvalidJson,
-                e.to_string(),
-                &body.bytes,
-            )
-        })?;
+        let page: StorageUnitsPage<'_> =
+            decode(client, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(client, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
         for resource in &page.data {
@@ -195,6 +182,24 @@ where
             }
         }
     }
+}
+
+/// Parses a page. The whole body must be UTF-8 (serde skips unread strings unchecked, and a
+/// corrupt body is a broken server even where the corruption is in a field we do not read).
+fn decode<'a, T: serde::Deserialize<'a>>(
+    client: &SiteClient,
+    endpoint: &str,
+    bytes: &'a [u8],
+    span: &Span,
+) -> Result<T, ApiError> {
+    let parsed = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+    parsed.map_err(|detail| {
+        span.record("error.type", "decode");
+        span.record("otel.status_code", "error");
+        client.decode_error(endpoint, DecodeKind::InvalidJson, detail, bytes)
+    })
 }
 
 fn check_page_size(

@@ -1,0 +1,269 @@
+//! Typed errors for refused keys, rate limits and malformed responses; never a panic.
+
+use std::time::Duration;
+
+use nbu_otel::collect::SiteCollector;
+use nbu_otel::netbackup::{ApiError, ApiVersion, DecodeKind};
+use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+
+use crate::common::{site, start_sim};
+
+const KEY: &str = "k-errors-0123456789";
+
+async fn sim() -> Simulator {
+    start_sim(SimConfig {
+        jobs: 300,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await
+}
+
+fn collector(sim: &Simulator, key: &str, collection: &str) -> SiteCollector {
+    SiteCollector::new(site("errsite", &sim.base_url(), key, collection)).expect("client builds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_names_the_site_and_never_the_key() {
+    let sim = sim().await;
+    let wrong = "WRONG-key-abcdefghijkl";
+    let c = collector(&sim, wrong, "");
+    let err = c.negotiate().await.expect_err("401");
+    assert!(
+        matches!(err, ApiError::Unauthorized { status: 401, .. }),
+        "{err:?}"
+    );
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("errsite"), "{text}");
+    assert!(!text.contains(wrong) && !text.contains(KEY), "{text}");
+    assert_eq!(err.kind(), "unauthorized");
+    // Not retried: a refused key does not get better by asking again.
+    assert_eq!(sim.requests().len(), 1);
+    sim.shutdown().await;
+}
+
+async fn retry_after_is_honoured(retry_after: String, expected: Duration) {
+    let sim = sim().await;
+    let c = collector(&sim, KEY, "");
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 429,
+            retry_after: Some(retry_after.clone()),
+            body: None,
+        },
+        Some(1),
+    );
+    let version = c.negotiate().await.expect("retried after the 429");
+    assert_eq!(version, ApiVersion::V14_0);
+    let log = sim.requests();
+    assert_eq!(log.len(), 2, "one 429 then one success");
+    assert_eq!(log[0].status, 429);
+    assert_eq!(log[1].status, 200);
+    let waited = log[1].at.duration_since(log[0].at);
+    assert!(
+        waited >= expected.saturating_sub(Duration::from_millis(1100))
+            && waited <= expected + Duration::from_millis(1500),
+        "Retry-After {retry_after:?}: waited {waited:?}, expected about {expected:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_the_retry_after_seconds() {
+    // Seconds: exact, so the lower bound is strict.
+    let sim = sim().await;
+    let c = collector(&sim, KEY, "");
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 429,
+            retry_after: Some("2".into()),
+            body: None,
+        },
+        Some(1),
+    );
+    c.negotiate().await.expect("retried");
+    let log = sim.requests();
+    let waited = log[1].at.duration_since(log[0].at);
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_millis(3500),
+        "{waited:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_an_http_date() {
+    // HTTP dates have one-second resolution: allow a second of rounding.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    retry_after_is_honoured(date, Duration::from_secs(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+    let sim = sim().await;
+    let c = collector(&sim, KEY, "");
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 429,
+            retry_after: Some("3600".into()),
+            body: None,
+        },
+        None,
+    );
+    let started = std::time::Instant::now();
+    let err = c.negotiate().await.expect_err("rate limited");
+    assert!(matches!(err, ApiError::RateLimited { .. }), "{err:?}");
+    assert!(err.to_string().contains("retry budget"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(sim.requests().len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_a_bounded_number_of_times() {
+    let sim = sim().await;
+    let c = collector(&sim, KEY, "      max_retries: 2\n");
+    sim.set_fault(
+        FaultTarget::Any,
+        Fault::Status {
+            code: 503,
+            retry_after: Some("0".into()),
+            body: Some(r#"{"errorCode":503,"errorMessage":"maintenance"}"#.into()),
+        },
+        None,
+    );
+    let err = c.negotiate().await.expect_err("503 every time");
+    match &err {
+        ApiError::Status {
+            status: 503,
+            attempts: 3,
+            snippet,
+            ..
+        } => assert!(snippet.contains("maintenance"), "{snippet}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.requests().len(), 3);
+    sim.shutdown().await;
+}
+
+async fn fault_gives(fault: Fault, check: impl Fn(&ApiError) -> bool, what: &str) {
+    let sim = sim().await;
+    let c = collector(
+        &sim,
+        KEY,
+        "      request_timeout: 1s\n      max_retries: 0\n",
+    );
+    let version = c.negotiate().await.expect("negotiates before the fault");
+    sim.set_fault(FaultTarget::Jobs, fault.clone(), Some(1));
+    let outcome = c
+        .collect_jobs(version, chrono::Utc::now(), |_, _, _| {})
+        .await;
+    let err = outcome.result.expect_err(what);
+    assert!(check(&err), "{what}: got {err:?}");
+    let text = err.to_string();
+    assert!(text.contains("errsite") && !text.contains(KEY), "{text}");
+    // The next collection, without the fault, succeeds: nothing is left broken.
+    let again = c
+        .collect_jobs(version, chrono::Utc::now(), |_, _, _| {})
+        .await;
+    assert!(
+        again.result.is_ok(),
+        "{what}: recovery failed: {:?}",
+        again.result.err()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_malformed_response_gives_its_typed_error() {
+    fault_gives(
+        Fault::HtmlBody,
+        |e| matches!(e, ApiError::Decode { kind: DecodeKind::NotJson, snippet, .. } if snippet.contains("<")),
+        "an HTML page",
+    )
+    .await;
+    fault_gives(
+        Fault::TruncatedJson,
+        |e| {
+            matches!(
+                e,
+                ApiError::Decode {
+                    kind: DecodeKind::InvalidJson,
+                    ..
+                }
+            )
+        },
+        "truncated JSON",
+    )
+    .await;
+    fault_gives(
+        Fault::WrongContentType,
+        |e| {
+            matches!(
+                e,
+                ApiError::Decode {
+                    kind: DecodeKind::NotJson,
+                    ..
+                }
+            )
+        },
+        "a wrong content type",
+    )
+    .await;
+    fault_gives(
+        Fault::InvalidUtf8,
+        |e| {
+            matches!(
+                e,
+                ApiError::Decode {
+                    kind: DecodeKind::InvalidJson,
+                    ..
+                }
+            )
+        },
+        "invalid UTF-8",
+    )
+    .await;
+    fault_gives(
+        Fault::EmptyBody,
+        |e| {
+            matches!(
+                e,
+                ApiError::Decode {
+                    kind: DecodeKind::Empty,
+                    ..
+                }
+            )
+        },
+        "an empty body",
+    )
+    .await;
+    fault_gives(
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+            body: Some("<html>Internal error</html>".into()),
+        },
+        |e| matches!(e, ApiError::Status { status: 500, .. }),
+        "a 500",
+    )
+    .await;
+    fault_gives(
+        Fault::Hang,
+        |e| matches!(e, ApiError::Timeout { .. }),
+        "a server that never answers",
+    )
+    .await;
+    fault_gives(
+        Fault::SlowBody {
+            bytes_per_second: 1,
+        },
+        |e| matches!(e, ApiError::Timeout { .. }),
+        "a body dribbling one byte per second",
+    )
+    .await;
+}

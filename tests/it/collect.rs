@@ -1,0 +1,94 @@
+//! Collected aggregates equal the simulator's ground truth.
+
+use nbu_otel::collect::SiteCollector;
+use nbu_otel::sim::SimConfig;
+
+use crate::common::{anchor, cutoff_from_requests, site, start_sim};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_of_25000_jobs_over_250_pages_equal_the_ground_truth() {
+    let sim = start_sim(SimConfig {
+        seed: 7,
+        jobs: 25_000,
+        storage_units: 30,
+        api_key: "k-collect".into(),
+        anchor: chrono::Utc::now(),
+        ..SimConfig::default()
+    })
+    .await;
+    // A 24 h window over 48 h of history: about half the finished jobs are outside it.
+    let site = site(
+        "alpha",
+        &sim.base_url(),
+        "k-collect",
+        "      jobs_window: 24h\n      jobs_page_size: 50\n      storage_page_size: 7\n",
+    );
+    let collector = SiteCollector::new(site).expect("client builds");
+    let report = collector.collect_all().await;
+    let mut jobs = report.jobs.result.clone().expect("jobs collected");
+    let mut storage = report.storage.result.clone().expect("storage collected");
+
+    let cutoff = cutoff_from_requests(&sim);
+    let truth = sim.truth(cutoff);
+    assert!(jobs.pages >= 250, "only {} pages", jobs.pages);
+    assert!(storage.pages >= 4, "storage walked {} pages", storage.pages);
+    assert!(
+        truth.jobs.jobs < 20_000 && truth.jobs.jobs > 10_000,
+        "the window must exclude part of the dataset: {} counted",
+        truth.jobs.jobs
+    );
+    jobs.pages = 0;
+    storage.pages = 0;
+    assert_eq!(jobs.invalid_values, 0);
+    assert_eq!(jobs, truth.jobs);
+    assert_eq!(storage, truth.storage);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_asks_only_for_the_window_and_unfinished_jobs() {
+    let sim = start_sim(SimConfig {
+        jobs: 2_000,
+        api_key: "k-window".into(),
+        anchor: anchor(),
+        ..SimConfig::default()
+    })
+    .await;
+    let site = site(
+        "beta",
+        &sim.base_url(),
+        "k-window",
+        "      jobs_window: 1h\n",
+    );
+    let collector = SiteCollector::new(site).expect("client builds");
+    let version = collector.negotiate().await.expect("negotiates");
+    let outcome = collector
+        .collect_jobs(version, anchor(), |_, _, _| {})
+        .await;
+    let summary = outcome.result.expect("jobs collected");
+    let filters: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/admin/jobs"))
+        .flat_map(|r| {
+            url::form_urlencoded::parse(r.query.as_bytes())
+                .filter(|(k, _)| k == "filter")
+                .map(|(_, v)| v.into_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        filters.iter().any(|f| f == "state ne 'DONE'"),
+        "{filters:?}"
+    );
+    assert!(
+        filters
+            .iter()
+            .any(|f| f.starts_with("state eq 'DONE' and endTime gt ")),
+        "{filters:?}"
+    );
+    let mut expected = sim.truth(anchor() - chrono::Duration::hours(1)).jobs;
+    expected.pages = summary.pages;
+    assert_eq!(summary, expected);
+    sim.shutdown().await;
+}

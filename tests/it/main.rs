@@ -1,0 +1,9 @@
+//! Integration tests: the agent against the NetBackup simulator over real HTTP.
+
+mod common;
+
+mod client_errors;
+mod collect;
+mod negotiation;
+mod pipeline;
+mod prometheus;

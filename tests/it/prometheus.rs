@@ -1,0 +1,202 @@
+//! The Prometheus bridge against a real Prometheus and promtool (Debian's `prometheus`).
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nbu_otel::sim::SimConfig;
+
+use crate::common::{start_sim, wait_for};
+use crate::pipeline::{KEY, Running};
+
+/// Parses text exposition lines into metric name -> (sorted labels -> value).
+pub fn parse_exposition(body: &str) -> BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>> {
+    let mut out: BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>> = BTreeMap::new();
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let mut pairs = Vec::new();
+        let mut rest = labels;
+        while let Some((k, after)) = rest.split_once("=\"") {
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let mut end = after.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            value.push(if n == 'n' { '\n' } else { n });
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            pairs.push((k.trim_start_matches(',').to_owned(), value));
+            rest = &after[end..];
+        }
+        pairs.sort();
+        let v: f64 = value.parse().expect("sample value");
+        out.entry(name.to_owned()).or_default().insert(pairs, v);
+    }
+    out
+}
+
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|p| p.join(name))
+        .find(|p| p.is_file())
+}
+
+fn skip(what: &str) {
+    eprintln!(
+        "\n*** SKIPPED: `{what}` is not installed (Debian package `prometheus`); .ci/run installs it ***\n"
+    );
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} must be installed in CI (.ci/run installs the prometheus package)"
+    );
+}
+
+/// Findings promtool 2.42 reports for the legacy names themselves: the contract keeps them.
+const ALLOWED_FINDINGS: &[&str] = &[
+    "nbu_jobs_count",
+    "nbu_jobs_files_count",
+    "nbu_jobs_queued_count",
+    "nbu_jobs_state_count",
+    "nbu_status_count",
+    "nbu_response_time_ms",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_finds_only_the_legacy_name_habits() {
+    let Some(promtool) = tool("promtool") else {
+        return skip("promtool");
+    };
+    let sim = start_sim(SimConfig {
+        jobs: 800,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = crate::common::otlp::Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let running = Running::start(&sim, &receiver.endpoint(), "1s").await;
+    let body = wait_for("a populated /metrics", Duration::from_secs(20), || async {
+        let body = reqwest::get(&running.metrics_url)
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        body.contains("nbu_disk_bytes").then_some(body)
+    })
+    .await;
+    let mut child = tokio::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(body.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut legacy_findings = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let allowed = ALLOWED_FINDINGS
+            .iter()
+            .any(|name| line.starts_with(&format!("{name} ")));
+        assert!(
+            allowed,
+            "promtool finding outside the legacy contract: {line}\n{text}"
+        );
+        legacy_findings += 1;
+    }
+    assert!(
+        legacy_findings >= 4,
+        "expected the known legacy findings, got:\n{text}"
+    );
+    running.stop().await;
+    receiver.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_the_bridge() {
+    let Some(prometheus) = tool("prometheus") else {
+        return skip("prometheus");
+    };
+    let sim = start_sim(SimConfig {
+        jobs: 800,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = crate::common::otlp::Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let running = Running::start(&sim, &receiver.endpoint(), "1s").await;
+    let target = running
+        .metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: nbu\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    let query = format!("http://127.0.0.1:{port}/api/v1/query?query=sum(nbu_jobs_count)");
+    let total = wait_for(
+        "Prometheus to have nbu_jobs_count",
+        Duration::from_secs(60),
+        || async {
+            let json: serde_json::Value = reqwest::get(&query).await.ok()?.json().await.ok()?;
+            let value = json["data"]["result"][0]["value"][1].as_str()?.to_owned();
+            value.parse::<f64>().ok()
+        },
+    )
+    .await;
+    let truth = sim.truth(sim.config().anchor - chrono::Duration::hours(72));
+    assert_eq!(total as u64, truth.jobs.jobs);
+    let _ = child.kill().await;
+    running.stop().await;
+    receiver.stop().await;
+    sim.shutdown().await;
+}
