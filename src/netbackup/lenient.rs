@@ -71,9 +71,8 @@ impl FromJsonNumber for i64 {
     fn from_f64(v: f64) -> Option<Self> {
         (v.is_finite()
             && v.fract() == 0.0
-            && v >= -9_223_372_036_854_775_808.0
-            && v < 9_223_372_036_854_775_808.0)
-            .then_some(v as i64)
+            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v))
+        .then_some(v as i64)
     }
 }
 

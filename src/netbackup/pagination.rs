@@ -148,10 +148,10 @@ where
             }
         }
         let pagination = page.meta.as_ref().and_then(|m| m.pagination.as_ref());
-        if expected_pages.is_none() {
-            if let Some(count) = pagination.and_then(|p| p.count.valid()) {
-                expected_pages = Some(count.div_ceil(u64::from(page_size.max(1))));
-            }
+        if expected_pages.is_none()
+            && let Some(count) = pagination.and_then(|p| p.count.valid())
+        {
+            expected_pages = Some(count.div_ceil(u64::from(page_size.max(1))));
         }
         let next = pagination.and_then(|p| p.next.valid());
         match next {

@@ -23,6 +23,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The `Authorization` header was exactly the configured API key.
     pub authorization_matched: bool,
+    /// The W3C `traceparent` header the client sent, if any.
+    pub traceparent: Option<String>,
 }
 
 /// A bounded, thread-safe list of records; the oldest go first when it is full.
@@ -84,6 +86,7 @@ mod tests {
             authorized: false,
             status,
             authorization_matched: false,
+            traceparent: None,
         }
     }
 

@@ -128,6 +128,10 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         status: 0,
         authorization_matched: authorization
             .is_some_and(|key| key.as_bytes() == shared.config.api_key.as_bytes()),
+        traceparent: headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod binary;
 mod client_errors;
 mod collect;
 mod negotiation;

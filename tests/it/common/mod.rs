@@ -86,12 +86,12 @@ where
 pub fn cutoff_from_requests(sim: &Simulator) -> DateTime<Utc> {
     for r in sim.requests() {
         for (k, v) in url::form_urlencoded::parse(r.query.as_bytes()) {
-            if k == "filter" {
-                if let Some(at) = v.split("endTime gt ").nth(1) {
-                    return DateTime::parse_from_rfc3339(at.trim())
-                        .expect("cutoff parses")
-                        .with_timezone(&Utc);
-                }
+            if k == "filter"
+                && let Some(at) = v.split("endTime gt ").nth(1)
+            {
+                return DateTime::parse_from_rfc3339(at.trim())
+                    .expect("cutoff parses")
+                    .with_timezone(&Utc);
             }
         }
     }

@@ -1,0 +1,220 @@
+//! Spans of the agent's own work, pushed over OTLP, and the API key kept out of every span,
+//! log line (at trace level), error and `Debug` output. Its own test binary: it installs the
+//! process-wide tracing subscriber.
+
+#[path = "it/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nbu_otel::Agent;
+use nbu_otel::collect::SiteCollector;
+use nbu_otel::sim::{Fault, FaultTarget, SimConfig};
+use nbu_otel::telemetry::pipeline::Pipeline;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use common::otlp::{Receiver, attr};
+use common::{load, start_sim, wait_for};
+
+const KEY: &str = "TRACE-k3y-must-never-leak-7f3a";
+
+/// A log writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn all_spans(receiver: &Receiver) -> Vec<Span> {
+    receiver.with(|r| {
+        r.traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
+    let sim = start_sim(SimConfig {
+        jobs: 400,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let yaml = format!(
+        "sites:\n{}otlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 1s\ntraces:\n  enabled: true\n  sampling_ratio: 1.0\n",
+        common::site_yaml(
+            "tracesite",
+            &sim.base_url(),
+            "      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_page_size: 100\n      max_retries: 1\n"
+        ),
+        receiver.endpoint()
+    );
+    let config = load(&yaml, &[("NBU_KEY", KEY)]);
+    let pipeline = Pipeline::build(&config).expect("pipeline builds");
+    let tracer = pipeline
+        .tracer_provider
+        .as_ref()
+        .expect("traces enabled")
+        .tracer("nbu-otel");
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_ansi(false),
+        )
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .init();
+
+    // Faults along the way: a 503 that is retried, an HTML page, a refused key.
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 503,
+            retry_after: Some("0".into()),
+            body: Some(format!("<html>echo of {KEY}</html>")),
+        },
+        Some(1),
+    );
+    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
+    agent.start();
+    wait_for("a few collections", Duration::from_secs(30), || async {
+        let n = sim
+            .requests()
+            .iter()
+            .filter(|r| r.query.contains("state%20ne"))
+            .count();
+        (n >= 2).then_some(())
+    })
+    .await;
+    sim.set_fault(FaultTarget::Jobs, Fault::HtmlBody, Some(1));
+    // A second, misconfigured collector: its 401 and errors must not show the key either.
+    let mut wrong = config.sites[0].clone();
+    wrong.api_key = secrecy::SecretString::from(format!("{KEY}-wrong"));
+    let wrong_collector = SiteCollector::new(wrong).unwrap();
+    let report = wrong_collector.collect_all().await;
+    let errors: Vec<String> = report
+        .errors()
+        .iter()
+        .map(|e| format!("{e} {e:?}"))
+        .collect();
+    assert!(!errors.is_empty());
+
+    wait_for(
+        "request spans at the receiver",
+        Duration::from_secs(30),
+        || async {
+            let spans = all_spans(&receiver);
+            spans
+                .iter()
+                .any(|s| {
+                    s.name == "GET /admin/jobs" && attr(&s.attributes, "nbu.records").is_some()
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    agent.shutdown().await;
+
+    let spans = all_spans(&receiver);
+    let by_id: HashMap<Vec<u8>, &Span> = spans.iter().map(|s| (s.span_id.clone(), s)).collect();
+    let request = spans
+        .iter()
+        .find(|s| {
+            s.name == "GET /admin/jobs"
+                && attr(&s.attributes, "http.response.status_code").as_deref() == Some("200")
+                && attr(&s.attributes, "nbu.page").as_deref() == Some("1")
+        })
+        .expect("a request span");
+    assert_eq!(request.kind, 3, "client span");
+    assert_eq!(
+        attr(&request.attributes, "http.request.method").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        attr(&request.attributes, "url.path").as_deref(),
+        Some("/netbackup/admin/jobs")
+    );
+    assert_eq!(
+        attr(&request.attributes, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        attr(&request.attributes, "server.port"),
+        Some(sim.addr().port().to_string())
+    );
+    assert!(attr(&request.attributes, "nbu.api_version").is_some());
+    assert!(attr(&request.attributes, "nbu.records").is_some());
+    // request -> jobs source -> cycle.
+    let source = by_id
+        .get(&request.parent_span_id)
+        .expect("parent span exported");
+    assert_eq!(source.name, "nbu.collect.jobs");
+    let cycle = by_id
+        .get(&source.parent_span_id)
+        .expect("cycle span exported");
+    assert_eq!(cycle.name, "nbu.collect");
+    assert_eq!(
+        attr(&cycle.attributes, "site").as_deref(),
+        Some("tracesite")
+    );
+    assert!(cycle.parent_span_id.is_empty(), "the cycle is a root span");
+    // A failed request carries error.type.
+    assert!(
+        spans
+            .iter()
+            .any(|s| attr(&s.attributes, "error.type").is_some()),
+        "no span recorded error.type"
+    );
+    // W3C trace context reached NetBackup, with the request's trace id.
+    let trace_hex: String = request
+        .trace_id
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        sim.requests()
+            .iter()
+            .filter_map(|r| r.traceparent.clone())
+            .any(|tp| tp.contains(&trace_hex)),
+        "no traceparent with trace id {trace_hex}"
+    );
+
+    // The key appears nowhere: spans (attributes, events, status), logs, errors, Debug.
+    let span_text = format!("{spans:?}");
+    assert!(!span_text.contains(KEY), "key in a span");
+    let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        log_text.contains("TRACE") || log_text.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(!log_text.contains(KEY), "key in a log line");
+    for e in &errors {
+        assert!(!e.contains(KEY), "key in an error: {e}");
+    }
+    let debug = format!("{config:?} {wrong_collector:?}");
+    assert!(!debug.contains(KEY), "key in Debug output");
+    pipeline.shutdown(Duration::from_secs(5)).await;
+    receiver.stop().await;
+    sim.shutdown().await;
+}
