@@ -8,3 +8,4 @@ mod collect;
 mod negotiation;
 mod pipeline;
 mod prometheus;
+mod vendor_schema;
