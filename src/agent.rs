@@ -2,27 +2,44 @@
 //!
 //! Build it with a validated [`Config`] and an injected [`SdkMeterProvider`]; nothing global
 //! is touched. Every site has its own client, schedule, snapshot, limits and error state, so a
-//! hanging site never delays another.
+//! hanging site never delays another. [`Agent::reload`] applies a new configuration by
+//! restarting only the sites that changed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::Utc;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::collect::summary::{JobsSummary, StorageSummary};
 use crate::collect::{SiteCollector, SiteSnapshot, SourceData, SourceOutcome};
 use crate::config::{Config, SiteConfig};
-use crate::netbackup::{ApiError, ApiVersion};
+use crate::netbackup::{ApiError, ApiVersion, SiteClient};
+use crate::readiness::Readiness;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
 
 /// How many intervals a source's data stays current without a successful collection.
 pub const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Sites started.
+    pub added: Vec<String>,
+    /// Sites stopped and forgotten.
+    pub removed: Vec<String>,
+    /// Sites restarted with new settings.
+    pub changed: Vec<String>,
+    /// Sections that changed but take effect only at the next start.
+    pub needs_restart: Vec<&'static str>,
+}
 
 /// A running (or ready to run) agent.
 #[derive(Debug)]
@@ -30,8 +47,22 @@ pub struct Agent {
     config: Arc<Config>,
     store: SnapshotStore,
     recorders: Recorders,
+    readiness: Readiness,
+    sites: BTreeMap<String, RunningSite>,
+}
+
+#[derive(Debug)]
+struct RunningSite {
+    config: SiteConfig,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    task: JoinHandle<Carry>,
+}
+
+/// What a site task hands to its successor when a reload restarts it.
+#[derive(Debug, Default)]
+struct Carry {
+    snapshot: Option<SiteSnapshot>,
+    recorded_jobs: HashSet<u64>,
 }
 
 impl Agent {
@@ -40,27 +71,25 @@ impl Agent {
         let meter = meter_provider.meter("nbu-otel");
         let store = SnapshotStore::new();
         let recorders = register(&meter, &store);
-        let (stop, _) = watch::channel(false);
+        let readiness = Readiness::new(
+            store.clone(),
+            config.server.ready_cache,
+            config.server.ready_min_sites,
+        );
         Self {
             config: Arc::new(config),
             store,
             recorders,
-            stop,
-            tasks: Vec::new(),
+            readiness,
+            sites: BTreeMap::new(),
         }
     }
 
     /// Starts one collection task per site. Must be called inside a Tokio runtime.
     pub fn start(&mut self) {
-        for site in &self.config.sites {
-            self.store.publish(SiteSnapshot::empty(&site.name));
-            let task = SiteTask {
-                site: site.clone(),
-                store: self.store.clone(),
-                recorders: self.recorders.clone(),
-                stop: self.stop.subscribe(),
-            };
-            self.tasks.push(tokio::spawn(task.run()));
+        let sites = self.config.sites.clone();
+        for site in sites {
+            self.spawn_site(site, Carry::default());
         }
     }
 
@@ -69,18 +98,144 @@ impl Agent {
         &self.store
     }
 
+    /// Readiness of the sites, for `/readyz`.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
     /// The configuration the agent runs on.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// Applies a new, already validated configuration: sites added are started, sites
+    /// removed are stopped, sites whose settings changed are restarted with a new client (the
+    /// old key is never sent again). A site keeps its data and the record of finished jobs
+    /// across a restart unless its URL changed, so an in-flight collection is neither lost
+    /// nor counted twice.
+    pub async fn reload(&mut self, new: Config) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
+        let wanted: BTreeMap<String, SiteConfig> = new
+            .sites
+            .iter()
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect();
+        let current: Vec<String> = self.sites.keys().cloned().collect();
+        for name in current {
+            match wanted.get(&name) {
+                None => {
+                    self.stop_site(&name).await;
+                    self.store.remove(&name);
+                    self.readiness.remove(&name);
+                    summary.removed.push(name);
+                }
+                Some(site) if !same_site(&self.sites[&name].config, site) => {
+                    let url_changed = self.sites[&name].config.url != site.url;
+                    let mut carry = self.stop_site(&name).await;
+                    if url_changed {
+                        // Another backend: its data and connections are not ours.
+                        carry = Carry::default();
+                        self.store.publish(SiteSnapshot::empty(&name));
+                    }
+                    self.spawn_site(site.clone(), carry);
+                    summary.changed.push(name);
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, site) in &wanted {
+            if !self.sites.contains_key(name) {
+                self.spawn_site(site.clone(), Carry::default());
+                summary.added.push(name.clone());
+            }
+        }
+        let old = &self.config;
+        for (section, changed) in [
+            ("server", old.server != new.server),
+            (
+                "otlp",
+                format!("{:?}", old.otlp) != format!("{:?}", new.otlp),
+            ),
+            ("traces", old.traces != new.traces),
+            ("logging", old.logging != new.logging),
+            ("service", old.service != new.service),
+        ] {
+            if changed {
+                summary.needs_restart.push(section);
+            }
+        }
+        self.config = Arc::new(new);
+        summary
+    }
+
+    /// Records the outcome of a reload attempt (`nbu.config.reloads`).
+    pub fn count_reload(&self, ok: bool) {
+        self.recorders.config_reload(ok);
+    }
+
     /// Stops every site task (in-flight requests are cancelled) and waits for them.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+    pub async fn shutdown(mut self) {
+        let names: Vec<String> = self.sites.keys().cloned().collect();
+        for name in names {
+            self.stop_site(&name).await;
         }
     }
+
+    async fn stop_site(&mut self, name: &str) -> Carry {
+        let Some(site) = self.sites.remove(name) else {
+            return Carry::default();
+        };
+        let _ = site.stop.send(true);
+        site.task.await.unwrap_or_default()
+    }
+
+    fn spawn_site(&mut self, site: SiteConfig, carry: Carry) {
+        let name = site.name.clone();
+        let recorders = self.recorders.clone();
+        let observer_site = name.clone();
+        let built = SiteClient::new(&site).and_then(|client| {
+            let client = client.with_observer(Arc::new(move |endpoint, outcome| {
+                recorders.api_request(&observer_site, endpoint, outcome);
+            }));
+            SiteCollector::with_client(client, site.clone())
+        });
+        let collector = built.map(Arc::new);
+        if let Ok(c) = &collector {
+            self.readiness.register(c.clone());
+        }
+        let snapshot = carry
+            .snapshot
+            .clone()
+            .unwrap_or_else(|| SiteSnapshot::empty(&name));
+        self.store.publish(snapshot);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = SiteTask {
+            site: site.clone(),
+            store: self.store.clone(),
+            recorders: self.recorders.clone(),
+            stop: stop_rx,
+        };
+        let handle = tokio::spawn(task.run(collector, carry));
+        self.sites.insert(
+            name,
+            RunningSite {
+                config: site,
+                stop,
+                task: handle,
+            },
+        );
+    }
+}
+
+/// Whether two site configurations are the same in every respect (the key included).
+fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
+    a.name == b.name
+        && a.url == b.url
+        && a.api_key.expose_secret() == b.api_key.expose_secret()
+        && a.api_key_file == b.api_key_file
+        && a.api_version == b.api_version
+        && a.tls == b.tls
+        && a.collection == b.collection
 }
 
 /// One site's collection loop.
@@ -93,7 +248,7 @@ struct SiteTask {
 
 /// What a site task keeps between cycles.
 struct SiteState {
-    collector: SiteCollector,
+    collector: Arc<SiteCollector>,
     version: Option<ApiVersion>,
     snapshot: SiteSnapshot,
     /// Finished jobs already recorded in the duration histogram (those still in the window).
@@ -102,10 +257,10 @@ struct SiteState {
 }
 
 impl SiteTask {
-    async fn run(self) {
+    async fn run(self, collector: Result<Arc<SiteCollector>, ApiError>, carry: Carry) -> Carry {
         let name = self.site.name.clone();
         let mut stop = self.stop.clone();
-        let collector = match SiteCollector::new(self.site.clone()) {
+        let collector = match collector {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(site = %name, error = %e, "site cannot be collected");
@@ -114,14 +269,14 @@ impl SiteTask {
                 snapshot.last_error = Some(e.to_string());
                 self.store.publish(snapshot);
                 let _ = stop.wait_for(|stop| *stop).await;
-                return;
+                return carry;
             }
         };
         let mut state = SiteState {
             collector,
-            version: None,
-            snapshot: SiteSnapshot::empty(&name),
-            recorded_jobs: HashSet::new(),
+            version: carry.snapshot.as_ref().and_then(|s| s.api_version),
+            snapshot: carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name)),
+            recorded_jobs: carry.recorded_jobs,
             storage_fetched: None,
         };
         let interval = self.site.collection.jobs_interval;
@@ -130,7 +285,7 @@ impl SiteTask {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
             }
             next = Instant::now() + interval;
             let deadline = interval.max(self.site.collection.request_timeout * 2);
@@ -145,9 +300,8 @@ impl SiteTask {
                         state.snapshot.last_error = Some(e);
                     }
                 }
-                _ = stop.wait_for(|stop| *stop) => return,
+                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
             }
-            expire_stale(&mut state.snapshot, &self.site, SystemTime::now());
             self.store.publish(state.snapshot.clone());
         }
     }
@@ -177,9 +331,9 @@ impl SiteTask {
                 .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
             let recorders = &self.recorders;
             let recorded = &state.recorded_jobs;
+            let collector = state.collector.clone();
             let mut seen_finished = HashSet::new();
-            let jobs = state
-                .collector
+            let jobs = collector
                 .collect_jobs(version, Utc::now(), |action, policy, done| {
                     if !recorded.contains(&done.job_id) {
                         recorders.job_finished(name, action, policy, done.seconds);
@@ -189,7 +343,7 @@ impl SiteTask {
                 .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
             let storage = async {
                 if storage_due {
-                    Some(state.collector.collect_storage(version).await)
+                    Some(collector.collect_storage(version).await)
                 } else {
                     None
                 }
@@ -212,7 +366,7 @@ impl SiteTask {
     fn apply_jobs(
         &self,
         state: &mut SiteState,
-        outcome: SourceOutcome<crate::collect::summary::JobsSummary>,
+        outcome: SourceOutcome<JobsSummary>,
         seen_finished: HashSet<u64>,
     ) -> bool {
         match outcome.result {
@@ -224,6 +378,7 @@ impl SiteTask {
                 state.snapshot.jobs = Some(SourceData {
                     summary: Arc::new(summary),
                     collected_at: outcome.finished_at,
+                    max_age: self.site.collection.jobs_interval * STALE_AFTER_INTERVALS,
                 });
                 state.snapshot.jobs_last_success = Some(outcome.finished_at);
                 true
@@ -237,17 +392,15 @@ impl SiteTask {
         }
     }
 
-    fn apply_storage(
-        &self,
-        state: &mut SiteState,
-        outcome: SourceOutcome<crate::collect::summary::StorageSummary>,
-    ) -> bool {
+    fn apply_storage(&self, state: &mut SiteState, outcome: SourceOutcome<StorageSummary>) -> bool {
         match outcome.result {
             Ok(summary) => {
+                let c = &self.site.collection;
                 state.storage_fetched = Some(Instant::now());
                 state.snapshot.storage = Some(SourceData {
                     summary: Arc::new(summary),
                     collected_at: outcome.finished_at,
+                    max_age: c.storage_ttl.max(c.jobs_interval) * STALE_AFTER_INTERVALS,
                 });
                 state.snapshot.storage_last_success = Some(outcome.finished_at);
                 true
@@ -272,26 +425,12 @@ impl SiteTask {
     }
 }
 
-/// Drops source data older than its maximum age ([`STALE_AFTER_INTERVALS`] intervals), so
-/// its series disappear instead of being reported as current.
-fn expire_stale(snapshot: &mut SiteSnapshot, site: &SiteConfig, now: SystemTime) {
-    let c = &site.collection;
-    let jobs_max = c.jobs_interval * STALE_AFTER_INTERVALS;
-    let storage_max = c.storage_ttl.max(c.jobs_interval) * STALE_AFTER_INTERVALS;
-    let older = |at: SystemTime, max: Duration| now.duration_since(at).is_ok_and(|age| age > max);
-    if snapshot
-        .jobs
-        .as_ref()
-        .is_some_and(|d| older(d.collected_at, jobs_max))
-    {
-        snapshot.jobs = None;
-    }
-    if snapshot
-        .storage
-        .as_ref()
-        .is_some_and(|d| older(d.collected_at, storage_max))
-    {
-        snapshot.storage = None;
+impl SiteState {
+    fn into_carry(self) -> Carry {
+        Carry {
+            snapshot: Some(self.snapshot),
+            recorded_jobs: self.recorded_jobs,
+        }
     }
 }
 

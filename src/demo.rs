@@ -39,6 +39,7 @@ pub fn config(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str) -> Result<
         server: ServerConfig {
             listen: Some(listen),
             prometheus_bridge: true,
+            ..ServerConfig::default()
         },
         otlp: OtlpConfig {
             endpoint,

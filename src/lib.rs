@@ -21,6 +21,8 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod netbackup;
+pub mod readiness;
+pub mod reload;
 pub mod report;
 pub mod server;
 pub mod sim;

@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::config::{self, Config};
+use nbu_otel::reload::{self, ConfigWatcher};
 use nbu_otel::report::{self, CheckResult};
 use nbu_otel::server;
 use nbu_otel::sim::{SimConfig, Simulator};
@@ -189,11 +190,12 @@ async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    run_agent(config).await
+    run_agent(config, Some(path)).await
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then shuts down within [`SHUTDOWN_TIMEOUT`].
-async fn run_agent(config: Config) -> anyhow::Result<ExitCode> {
+/// With a config file, SIGHUP or a change of the file (or of a file it references) reloads it.
+async fn run_agent(config: Config, path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::build(&config).map_err(anyhow::Error::msg)?;
     pipeline
         .init_logging(&config.logging)
@@ -214,12 +216,37 @@ async fn run_agent(config: Config) -> anyhow::Result<ExitCode> {
     );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = listener.map(|listener| {
-        let router = server::router(agent.snapshots().clone(), pipeline.bridge.clone());
+        let router = server::router(agent.readiness().clone(), pipeline.bridge.clone());
         tokio::spawn(server::serve(listener, router, async {
             let _ = server_stopped.await;
         }))
     });
-    wait_for_signal().await?;
+    let mut watcher = path.map(|p| ConfigWatcher::new(p, agent.config()));
+    let mut signals = Signals::new()?;
+    let mut poll = tokio::time::interval(reload::POLL_INTERVAL);
+    loop {
+        tokio::select! {
+            signal = signals.next() => {
+                if matches!(signal, Signal::Terminate) {
+                    break;
+                }
+                if let (Some(path), Some(w)) = (path, watcher.as_mut()) {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = reload::reload(&mut agent, path).await;
+                    w.rebase(agent.config());
+                }
+            }
+            _ = poll.tick() => {
+                if let (Some(path), Some(w)) = (path, watcher.as_mut())
+                    && w.changed(agent.config())
+                {
+                    tracing::info!("configuration files changed: reloading");
+                    let _ = reload::reload(&mut agent, path).await;
+                    w.rebase(agent.config());
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
     let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
     let _ = tokio::time::timeout_at(deadline, agent.shutdown()).await;
@@ -230,6 +257,50 @@ async fn run_agent(config: Config) -> anyhow::Result<ExitCode> {
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     pipeline.shutdown(left.max(Duration::from_secs(1))).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signals the agent reacts to.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The next signal: SIGTERM or SIGINT ends the agent, SIGHUP reloads.
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => Signal::Terminate,
+            _ = tokio::signal::ctrl_c() => Signal::Terminate,
+            _ = self.hup.recv() => Signal::Hangup,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Terminate
+        }
+    }
+}
+
+/// A signal the agent acts on.
+enum Signal {
+    Terminate,
+    Hangup,
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
@@ -274,7 +345,7 @@ async fn run_demo(
          Press Ctrl-C to stop.",
         simulator.base_url()
     );
-    let code = run_agent(config).await?;
+    let code = run_agent(config, None).await?;
     simulator.shutdown().await;
     Ok(code)
 }

@@ -1,9 +1,9 @@
 //! The agent's HTTP server: `/metrics` (Prometheus bridge, when enabled), `/healthz`
-//! (liveness) and `/readyz` (every site finished a successful collection).
+//! (liveness) and `/readyz` (every site, or `server.ready_min_sites`, answered recently).
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,22 +11,21 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 
+use crate::readiness::Readiness;
 use crate::telemetry::bridge::{CONTENT_TYPE, PrometheusBridge};
-use crate::telemetry::instruments::SnapshotStore;
 
 /// Longest time one request may take before it is answered with 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct AppState {
-    store: SnapshotStore,
+    readiness: Readiness,
     bridge: Option<PrometheusBridge>,
 }
 
 /// The router: `/healthz`, `/readyz` and, with a bridge, `/metrics`.
-pub fn router(store: SnapshotStore, bridge: Option<PrometheusBridge>) -> Router {
+pub fn router(readiness: Readiness, bridge: Option<PrometheusBridge>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
@@ -35,7 +34,7 @@ pub fn router(store: SnapshotStore, bridge: Option<PrometheusBridge>) -> Router 
     }
     router
         .layer(middleware::from_fn(request_timeout))
-        .with_state(AppState { store, bridge })
+        .with_state(AppState { readiness, bridge })
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
@@ -81,45 +80,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let snapshots = state.store.all();
-    let mut all_ready = !snapshots.is_empty();
-    let sites: Vec<_> = snapshots
-        .iter()
-        .map(|s| {
-            let ready = s.jobs_last_success.is_some() && s.api_version.is_some();
-            all_ready &= ready;
-            let reason = if ready {
-                None
-            } else {
-                Some(
-                    s.last_error
-                        .clone()
-                        .unwrap_or_else(|| "no successful collection yet".to_owned()),
-                )
-            };
-            let last_success = s
-                .jobs_last_success
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs_f64());
-            json!({
-                "site": s.site,
-                "ready": ready,
-                "up": s.up,
-                "api_version": s.api_version.map(|v| v.as_str()),
-                "last_success_unix": last_success,
-                "last_error": s.last_error,
-                "reason": reason,
-            })
-        })
-        .collect();
-    let status = if all_ready {
+    let report = state.readiness.check().await;
+    let status = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        axum::Json(json!({ "ready": all_ready, "sites": sites })),
-    )
-        .into_response()
+    (status, axum::Json(report)).into_response()
 }

@@ -91,7 +91,11 @@ pub struct SiteCollector {
 impl SiteCollector {
     /// A collector for `site`, with a fresh client.
     pub fn new(site: SiteConfig) -> Result<Self, ApiError> {
-        let client = SiteClient::new(&site)?;
+        Self::with_client(SiteClient::new(&site)?, site)
+    }
+
+    /// A collector for `site` using `client` (built for that site, with observers attached).
+    pub fn with_client(client: SiteClient, site: SiteConfig) -> Result<Self, ApiError> {
         if site.tls.insecure_skip_verify {
             tracing::warn!(
                 site = %site.name,

@@ -13,6 +13,18 @@ pub struct SourceData<T> {
     pub summary: Arc<T>,
     /// When the collection that produced it finished.
     pub collected_at: SystemTime,
+    /// How long the data counts as current.
+    pub max_age: Duration,
+}
+
+impl<T> SourceData<T> {
+    /// Whether the data is still current at `now`.
+    pub fn is_current(&self, now: SystemTime) -> bool {
+        match now.duration_since(self.collected_at) {
+            Ok(age) => age <= self.max_age,
+            Err(_) => true,
+        }
+    }
 }
 
 /// What is known about one site at one moment. Published whole and never changed; readers
@@ -40,6 +52,20 @@ pub struct SiteSnapshot {
 }
 
 impl SiteSnapshot {
+    /// The jobs data, if it is current now (stale data is not reported).
+    pub fn current_jobs(&self) -> Option<&SourceData<JobsSummary>> {
+        self.jobs
+            .as_ref()
+            .filter(|d| d.is_current(SystemTime::now()))
+    }
+
+    /// The storage data, if it is current now.
+    pub fn current_storage(&self) -> Option<&SourceData<StorageSummary>> {
+        self.storage
+            .as_ref()
+            .filter(|d| d.is_current(SystemTime::now()))
+    }
+
     /// A snapshot of a site nothing is known about yet.
     pub fn empty(site: &str) -> Self {
         Self {
@@ -61,10 +87,12 @@ impl From<&super::SiteReport> for SiteSnapshot {
         let jobs = report.jobs.result.as_ref().ok().map(|s| SourceData {
             summary: Arc::new(s.clone()),
             collected_at: report.jobs.finished_at,
+            max_age: Duration::MAX,
         });
         let storage = report.storage.result.as_ref().ok().map(|s| SourceData {
             summary: Arc::new(s.clone()),
             collected_at: report.storage.finished_at,
+            max_age: Duration::MAX,
         });
         Self {
             site: report.site.clone(),

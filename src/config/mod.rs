@@ -176,12 +176,28 @@ impl Default for CollectionConfig {
 }
 
 /// The agent's own HTTP server. The default has no listen address and no bridge.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Listen address of `/healthz`, `/readyz` and (when enabled) `/metrics`; `None` = no server.
     pub listen: Option<SocketAddr>,
     /// Serve the Prometheus compatibility bridge on `/metrics`.
     pub prometheus_bridge: bool,
+    /// `/readyz` is 200 when at least this many sites are ready; `None` = every site.
+    pub ready_min_sites: Option<u32>,
+    /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
+    /// requests never becomes a flood of NetBackup requests.
+    pub ready_cache: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            prometheus_bridge: false,
+            ready_min_sites: None,
+            ready_cache: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Compression of OTLP requests.

@@ -69,6 +69,8 @@ pub(super) struct RawCollection {
 pub(super) struct RawServer {
     pub listen: Option<Scalar>,
     pub prometheus_bridge: Option<Scalar>,
+    pub ready_min_sites: Option<Scalar>,
+    pub ready_cache: Option<Scalar>,
 }
 
 /// `otlp`.
@@ -318,7 +320,14 @@ mod tests {
     fn probe_finds_struct_fields() {
         assert_eq!(
             struct_fields::<RawServer>(),
-            Some(&["listen", "prometheus_bridge"][..])
+            Some(
+                &[
+                    "listen",
+                    "prometheus_bridge",
+                    "ready_min_sites",
+                    "ready_cache"
+                ][..]
+            )
         );
         assert_eq!(struct_fields::<BTreeMap<String, Scalar>>(), None);
     }

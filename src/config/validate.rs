@@ -818,9 +818,21 @@ impl Validator<'_> {
                 "needs server.listen (the address that serves /metrics)",
             );
         }
+        let ready_min_sites = self.integer(
+            "server.ready_min_sites",
+            raw.ready_min_sites,
+            1,
+            100_000,
+            "",
+        );
+        let ready_cache = self
+            .duration("server.ready_cache", raw.ready_cache, false)
+            .unwrap_or(default.ready_cache);
         (self.errors.len() == before).then_some(ServerConfig {
             listen,
             prometheus_bridge: bridge,
+            ready_min_sites,
+            ready_cache,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The HTTP client of one site: headers, limits, retries, status and body checks.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::propagation::TextMapPropagator as _;
@@ -35,9 +36,12 @@ pub struct Body {
     pub attempts: u32,
 }
 
+/// Sees every HTTP exchange of a client: the endpoint and the outcome (`"200"`, `"429"`,
+/// `"timeout"`, `"connect"`, `"tls"`, `"too_large"`). Used to count requests.
+pub type RequestObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
-#[derive(Debug)]
 pub struct SiteClient {
     site: String,
     base: Url,
@@ -47,6 +51,20 @@ pub struct SiteClient {
     timeout: Duration,
     max_retries: u32,
     max_retry_time: Duration,
+    observer: Option<RequestObserver>,
+    last_success: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for SiteClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteClient")
+            .field("site", &self.site)
+            .field("base", &self.base.as_str())
+            .field("key", &self.key)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SiteClient {
@@ -90,7 +108,26 @@ impl SiteClient {
             timeout: collection.request_timeout,
             max_retries: collection.max_retries,
             max_retry_time: collection.max_retry_time,
+            observer: None,
+            last_success: Mutex::new(None),
         })
+    }
+
+    /// Calls `observer` for every HTTP exchange from now on.
+    pub fn with_observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// When the server last answered a request successfully (2xx).
+    pub fn last_success(&self) -> Option<Instant> {
+        *self.last_success.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn observe(&self, endpoint: &str, outcome: &str) {
+        if let Some(observer) = &self.observer {
+            observer(endpoint, outcome);
+        }
     }
 
     /// The site name.
@@ -268,6 +305,10 @@ impl SiteClient {
         };
         let status = response.status().as_u16();
         Span::current().record("http.response.status_code", status);
+        self.observe(endpoint, &status.to_string());
+        if response.status().is_success() {
+            *self.last_success.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -405,6 +446,16 @@ impl SiteClient {
     }
 
     fn transport_error(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
+        let attempt = self.classify_transport(endpoint, attempts, e);
+        let kind = match &attempt {
+            Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
+            Attempt::Done(Ok(_)) => "ok",
+        };
+        self.observe(endpoint, kind);
+        attempt
+    }
+
+    fn classify_transport(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
         let detail = error_chain(e);
         let site = self.site.clone();
         let endpoint = endpoint.to_owned();

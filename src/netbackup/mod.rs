@@ -10,7 +10,7 @@ mod pagination;
 mod retry;
 mod version;
 
-pub use client::{Body, MAX_BODY_BYTES, SiteClient};
+pub use client::{Body, MAX_BODY_BYTES, RequestObserver, SiteClient};
 pub use error::{ApiError, DecodeKind};
 pub use limit::RequestLimiter;
 pub use pagination::{

@@ -103,7 +103,11 @@ pub use crate::collect::summary::DURATION_BUCKETS;
 pub const JOB_DURATION: &str = "nbu.job.duration.seconds";
 /// The name of the collection error counter.
 pub const COLLECTION_ERRORS: &str = "nbu.collection.errors";
-/// The name of the build info gauge (the only series without `site`).
+/// The name of the NetBackup request counter.
+pub const API_REQUESTS: &str = "nbu.api.requests";
+/// The name of the config reload counter.
+pub const CONFIG_RELOADS: &str = "nbu.config.reloads";
+/// The name of the build info gauge (a series without `site`).
 pub const BUILD_INFO: &str = "nbu.exporter.build_info";
 
 fn seconds_since_epoch(t: SystemTime) -> f64 {
@@ -183,6 +187,22 @@ pub const CATALOG: &[MetricDef] = &[
         }),
     },
     MetricDef {
+        name: "nbu.source.stale",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "1",
+        description: "1 when a source has no current data (never collected, or older than its maximum age) so its series are not reported; 0 when current.",
+        labels: &["source"],
+        source: Source::Site,
+        legacy: false,
+        read: Some(|s, emit| {
+            let jobs = s.current_jobs().is_none();
+            let storage = s.current_storage().is_none();
+            emit(&[("source", "jobs")], Value::U64(u64::from(jobs)));
+            emit(&[("source", "storage")], Value::U64(u64::from(storage)));
+        }),
+    },
+    MetricDef {
         name: "nbu.jobs_count",
         kind: Kind::Gauge,
         float: false,
@@ -192,7 +212,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.counts {
                     let labels = [
                         ("action", k.action.as_str()),
@@ -214,7 +234,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.bytes {
                     let labels = [
                         ("action", k.action.as_str()),
@@ -236,7 +256,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.status_counts {
                     let labels = [("action", k.action.as_str()), ("status", k.status.as_str())];
                     emit(&labels, Value::U64(*v));
@@ -254,7 +274,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.state_counts {
                     let labels = [("action", k.action.as_str()), ("state", k.state.as_str())];
                     emit(&labels, Value::U64(*v));
@@ -272,7 +292,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.queued_counts {
                     let labels = [("action", k.action.as_str()), ("reason", k.reason.as_str())];
                     emit(&labels, Value::U64(*v));
@@ -290,7 +310,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.files {
                     let labels = [
                         ("action", k.action.as_str()),
@@ -311,7 +331,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, mean) in &j.summary.dedup_ratio {
                     if let Some(v) = mean.value() {
                         let labels = [
@@ -334,7 +354,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(j) = &s.jobs {
+            if let Some(j) = s.current_jobs() {
                 for (k, h) in &j.summary.durations {
                     let labels = [
                         ("action", k.action.as_str()),
@@ -355,7 +375,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(st) = &s.storage {
+            if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     for (size, value) in disk(unit) {
                         if let Some(v) = value {
@@ -381,7 +401,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(st) = &s.storage {
+            if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     if let Some(v) = unit.capacity_bytes {
                         let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
@@ -401,7 +421,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(st) = &s.storage {
+            if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     if let Some(v) = unit.max_concurrent_jobs {
                         let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
@@ -421,7 +441,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(st) = &s.storage {
+            if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     if let Some(v) = unit.max_fragment_size_bytes {
                         let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
@@ -450,7 +470,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         read: Some(|s, emit| {
-            if let Some(st) = &s.storage {
+            if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     let i = &unit.info;
                     let labels = [
@@ -490,6 +510,28 @@ pub const CATALOG: &[MetricDef] = &[
         legacy: false,
         read: None,
     },
+    MetricDef {
+        name: API_REQUESTS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{request}",
+        description: "HTTP requests sent to NetBackup by endpoint and outcome (status code, or timeout, connect, tls).",
+        labels: &["endpoint", "status"],
+        source: Source::Agent,
+        legacy: false,
+        read: None,
+    },
+    MetricDef {
+        name: CONFIG_RELOADS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{reload}",
+        description: "Configuration reloads by result (success, failure). Has no `site` attribute.",
+        labels: &["result"],
+        source: Source::Agent,
+        legacy: false,
+        read: None,
+    },
 ];
 
 /// Renders `docs/metrics.md` from [`CATALOG`].
@@ -500,7 +542,8 @@ pub fn render_markdown() -> String {
         "<!-- Generated from src/telemetry/catalog.rs by `cargo test catalog`; do not edit. -->\n\n",
     );
     out.push_str(
-        "Every series carries the `site` attribute except `nbu_exporter_build_info`. The \
+        "Every series carries the `site` attribute except `nbu_exporter_build_info` and \
+         `nbu_config_reloads_total`. The \
          Prometheus name is the OpenTelemetry name with dots turned into underscores (counters \
          get `_total`). Legacy metrics keep the names and labels of the Go `nbu_exporter`.\n\n",
     );

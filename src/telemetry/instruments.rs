@@ -11,7 +11,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
 
 use super::catalog::{
-    BUILD_INFO, CATALOG, COLLECTION_ERRORS, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value,
+    API_REQUESTS, BUILD_INFO, CATALOG, COLLECTION_ERRORS, CONFIG_RELOADS, DURATION_BUCKETS,
+    JOB_DURATION, Kind, MetricDef, Value,
 };
 use crate::collect::SiteSnapshot;
 
@@ -60,6 +61,10 @@ pub struct Recorders {
     pub job_duration: Histogram<f64>,
     /// `nbu.collection.errors`: failed collections by site, source and kind.
     pub collection_errors: Counter<u64>,
+    /// `nbu.api.requests`: requests to NetBackup by site, endpoint and outcome.
+    pub api_requests: Counter<u64>,
+    /// `nbu.config.reloads`: reloads by result.
+    pub config_reloads: Counter<u64>,
 }
 
 impl Recorders {
@@ -73,6 +78,25 @@ impl Recorders {
                 KeyValue::new("kind", kind),
             ],
         );
+    }
+
+    /// Counts one HTTP exchange with NetBackup.
+    pub fn api_request(&self, site: &str, endpoint: &str, outcome: &str) {
+        self.api_requests.add(
+            1,
+            &[
+                KeyValue::new("site", site.to_owned()),
+                KeyValue::new("endpoint", endpoint.to_owned()),
+                KeyValue::new("status", outcome.to_owned()),
+            ],
+        );
+    }
+
+    /// Counts one configuration reload attempt.
+    pub fn config_reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.config_reloads
+            .add(1, &[KeyValue::new("result", result)]);
     }
 
     /// Records the duration of a finished job.
@@ -169,19 +193,24 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
         })
         .build();
     let duration = def(JOB_DURATION);
-    let errors = def(COLLECTION_ERRORS);
+    let counter = |name: &'static str| {
+        let m = def(name);
+        meter
+            .u64_counter(name)
+            .with_description(m.map_or("", |m| m.description))
+            .with_unit(m.map_or("", |m| m.unit))
+            .build()
+    };
     Recorders {
+        api_requests: counter(API_REQUESTS),
+        config_reloads: counter(CONFIG_RELOADS),
         job_duration: meter
             .f64_histogram(JOB_DURATION)
             .with_description(duration.map_or("", |m| m.description))
             .with_unit(duration.map_or("", |m| m.unit))
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build(),
-        collection_errors: meter
-            .u64_counter(COLLECTION_ERRORS)
-            .with_description(errors.map_or("", |m| m.description))
-            .with_unit(errors.map_or("", |m| m.unit))
-            .build(),
+        collection_errors: counter(COLLECTION_ERRORS),
     }
 }
 

@@ -75,7 +75,7 @@ impl Running {
         agent.start();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = server::router(agent.snapshots().clone(), pipeline.bridge.clone());
+        let router = server::router(agent.readiness().clone(), pipeline.bridge.clone());
         let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server::serve(listener, router, async {
             let _ = stopped.await;
@@ -106,10 +106,12 @@ fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
     snapshot.jobs = Some(SourceData {
         summary: std::sync::Arc::new(truth.jobs),
         collected_at: std::time::SystemTime::now(),
+        max_age: Duration::MAX,
     });
     snapshot.storage = Some(SourceData {
         summary: std::sync::Arc::new(truth.storage),
         collected_at: std::time::SystemTime::now(),
+        max_age: Duration::MAX,
     });
     let mut out = BTreeMap::new();
     for m in CATALOG

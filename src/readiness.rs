@@ -1,0 +1,200 @@
+//! Readiness that proves the backend: a site is ready when it answered a cheap versioned
+//! request recently and its API version is known.
+//!
+//! A collection's own requests count as proof, so a busy agent sends nothing extra. Otherwise
+//! one probe (`GET /admin/jobs?page[limit]=1`) per site is sent, single-flight, and its result
+//! is reused for `server.ready_cache`: a flood of `/readyz` requests never becomes a flood of
+//! NetBackup requests.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::collect::SiteCollector;
+use crate::netbackup::JOBS_ENDPOINT;
+use crate::telemetry::instruments::SnapshotStore;
+
+/// Longest a readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One site's readiness, as `/readyz` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReadiness {
+    /// Site name.
+    pub site: String,
+    /// Ready: reachable recently and API version known.
+    pub ready: bool,
+    /// The server answered the last request or probe.
+    pub reachable: bool,
+    /// The API version in use.
+    pub api_version: Option<&'static str>,
+    /// Unix time of the last successful jobs collection.
+    pub last_success_unix: Option<f64>,
+    /// The last collection or probe error.
+    pub last_error: Option<String>,
+    /// Why the site is not ready.
+    pub reason: Option<String>,
+}
+
+/// The readiness verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadinessReport {
+    /// Enough sites are ready.
+    pub ready: bool,
+    /// Sites needed (`server.ready_min_sites`, or all of them).
+    pub required: usize,
+    /// Each site.
+    pub sites: Vec<SiteReadiness>,
+}
+
+struct Probe {
+    collector: Arc<SiteCollector>,
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+/// Shared readiness state: the sites' collectors, registered by the agent.
+#[derive(Clone)]
+pub struct Readiness {
+    sites: Arc<RwLock<BTreeMap<String, Arc<Probe>>>>,
+    store: SnapshotStore,
+    cache: Duration,
+    min_sites: Option<usize>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("cache", &self.cache)
+            .field("min_sites", &self.min_sites)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Readiness {
+    /// Readiness over the snapshots in `store`, reusing probe results for `cache`.
+    pub fn new(store: SnapshotStore, cache: Duration, min_sites: Option<u32>) -> Self {
+        Self {
+            sites: Arc::default(),
+            store,
+            cache,
+            min_sites: min_sites.map(|n| n as usize),
+        }
+    }
+
+    /// Registers (or replaces) the collector of a site.
+    pub fn register(&self, collector: Arc<SiteCollector>) {
+        let name = collector.site().name.clone();
+        let probe = Arc::new(Probe {
+            collector,
+            last: tokio::sync::Mutex::new(None),
+        });
+        let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
+        sites.insert(name, probe);
+    }
+
+    /// Forgets a removed site.
+    pub fn remove(&self, site: &str) {
+        let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
+        sites.remove(site);
+    }
+
+    /// Checks every site (concurrently) and gives the verdict.
+    pub async fn check(&self) -> ReadinessReport {
+        let probes: Vec<Arc<Probe>> = {
+            let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+            sites.values().cloned().collect()
+        };
+        let mut checks = tokio::task::JoinSet::new();
+        for probe in probes {
+            let this = self.clone();
+            checks.spawn(async move { this.check_site(&probe).await });
+        }
+        let mut sites = Vec::new();
+        while let Some(done) = checks.join_next().await {
+            if let Ok(site) = done {
+                sites.push(site);
+            }
+        }
+        sites.sort_by(|a, b| a.site.cmp(&b.site));
+        let ready_count = sites.iter().filter(|s| s.ready).count();
+        let required = self
+            .min_sites
+            .unwrap_or(sites.len())
+            .min(sites.len().max(1));
+        ReadinessReport {
+            ready: !sites.is_empty() && ready_count >= required,
+            required,
+            sites,
+        }
+    }
+
+    async fn check_site(&self, probe: &Probe) -> SiteReadiness {
+        let site = probe.collector.site().name.clone();
+        let snapshot = self.store.get(&site);
+        let version = snapshot.as_ref().and_then(|s| s.api_version);
+        let last_error = snapshot.as_ref().and_then(|s| s.last_error.clone());
+        let last_success_unix = snapshot
+            .as_ref()
+            .and_then(|s| s.jobs_last_success)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64());
+        let mut out = SiteReadiness {
+            site,
+            ready: false,
+            reachable: false,
+            api_version: version.map(|v| v.as_str()),
+            last_success_unix,
+            last_error,
+            reason: None,
+        };
+        let Some(version) = version else {
+            out.reason = Some(
+                out.last_error
+                    .clone()
+                    .unwrap_or_else(|| "API version not known yet".to_owned()),
+            );
+            return out;
+        };
+        let client = probe.collector.client();
+        // Recent traffic of the collection proves the backend without a request.
+        if client
+            .last_success()
+            .is_some_and(|t| t.elapsed() <= self.cache)
+        {
+            out.ready = true;
+            out.reachable = true;
+            return out;
+        }
+        let mut last = probe.last.lock().await;
+        let result = match last.as_ref() {
+            Some((at, result)) if at.elapsed() <= self.cache => result.clone(),
+            _ => {
+                let query = [("page[limit]", "1".to_owned())];
+                let answer =
+                    tokio::time::timeout(PROBE_TIMEOUT, client.get(JOBS_ENDPOINT, &query, version))
+                        .await;
+                let result = match answer {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("readiness probe timed out after {PROBE_TIMEOUT:?}")),
+                };
+                *last = Some((Instant::now(), result.clone()));
+                result
+            }
+        };
+        match result {
+            Ok(()) => {
+                out.ready = true;
+                out.reachable = true;
+            }
+            Err(e) => {
+                out.reason = Some(e.clone());
+                out.last_error = Some(e);
+            }
+        }
+        out
+    }
+}
