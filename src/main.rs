@@ -40,6 +40,9 @@ enum Command {
         /// The YAML configuration file.
         #[arg(short, long, env = "NBU_OTEL_CONFIG")]
         config: PathBuf,
+        /// Reload only on SIGHUP, not when the file (or a key file) changes.
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Start the built-in NetBackup simulator and the agent against it.
     Demo {
@@ -132,7 +135,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run { config } => run(&config).await,
+            Command::Run { config, no_watch } => run(&config, !no_watch).await,
             Command::Demo {
                 listen,
                 sim_listen,
@@ -185,17 +188,20 @@ fn init_plain_logging() {
     let _ = install_subscriber(&config::LoggingConfig::default(), None);
 }
 
-async fn run(path: &Path) -> anyhow::Result<ExitCode> {
+async fn run(path: &Path, watch: bool) -> anyhow::Result<ExitCode> {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    run_agent(config, Some(path)).await
+    run_agent(config, Some((path, watch))).await
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then shuts down within [`SHUTDOWN_TIMEOUT`].
-/// With a config file, SIGHUP or a change of the file (or of a file it references) reloads it.
-async fn run_agent(config: Config, path: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// With a config file, SIGHUP reloads it, and so does a change of the file (or of a file it
+/// references) when `watch` is on.
+async fn run_agent(config: Config, file: Option<(&Path, bool)>) -> anyhow::Result<ExitCode> {
+    let path = file.map(|(p, _)| p);
+    let watch = file.is_some_and(|(_, w)| w);
     let pipeline = Pipeline::build(&config).map_err(anyhow::Error::msg)?;
     pipeline
         .init_logging(&config.logging)
@@ -237,7 +243,7 @@ async fn run_agent(config: Config, path: Option<&Path>) -> anyhow::Result<ExitCo
                 }
             }
             _ = poll.tick() => {
-                if let (Some(path), Some(w)) = (path, watcher.as_mut())
+                if let (true, Some(path), Some(w)) = (watch, path, watcher.as_mut())
                     && w.changed(agent.config())
                 {
                     tracing::info!("configuration files changed: reloading");

@@ -251,3 +251,186 @@ async fn sigterm_exits_0_in_time_with_the_collector_unreachable() {
     }
     sim.shutdown().await;
 }
+
+/// `sum(nbu_jobs_count)` on the bridge, if there is any.
+async fn jobs_total(metrics_url: &str) -> Option<f64> {
+    let body = reqwest::get(metrics_url).await.ok()?.text().await.ok()?;
+    let families = crate::prometheus::parse_exposition(&body);
+    Some(families.get("nbu_jobs_count")?.values().sum())
+}
+
+fn reload_config(
+    dir: &std::path::Path,
+    sim: &nbu_otel::sim::Simulator,
+    key: &str,
+    port: u16,
+) -> String {
+    std::fs::write(dir.join(format!("{key}.key")), key).unwrap();
+    format!(
+        "sites:\n  - name: moving\n    url: {}\n    api_key_file: {key}.key\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_window: 72h\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        sim.base_url()
+    )
+}
+
+/// Runs `nbu-otel run` on `path`, returning the child once `/readyz` is 200.
+async fn spawn_agent(path: &std::path::Path, port: u16, extra: &[&str]) -> tokio::process::Child {
+    let child = tokio::process::Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(path)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    wait_for("the agent to be ready", Duration::from_secs(30), || async {
+        let r = reqwest::get(&readyz).await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    child
+}
+
+async fn switches_backend(
+    old: &nbu_otel::sim::Simulator,
+    new: &nbu_otel::sim::Simulator,
+    metrics_url: &str,
+    what: &str,
+) {
+    let expected = new
+        .truth(new.config().anchor - chrono::Duration::hours(72))
+        .jobs
+        .jobs as f64;
+    wait_for(what, Duration::from_secs(30), || async {
+        (jobs_total(metrics_url).await? == expected).then_some(())
+    })
+    .await;
+    // From now on the old backend (and its key) hears nothing.
+    old.clear_requests();
+    new.clear_requests();
+    wait_for("two more collections", Duration::from_secs(20), || async {
+        (new.requests().len() >= 4).then_some(())
+    })
+    .await;
+    assert!(
+        old.requests().is_empty(),
+        "{what}: the old site was still asked"
+    );
+    assert!(
+        new.requests().iter().all(|r| r.authorization_matched),
+        "{what}: a request without the new key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
+    let sim_a = start_sim(SimConfig {
+        jobs: 300,
+        api_key: "key-A-1111".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let sim_b = start_sim(SimConfig {
+        jobs: 700,
+        api_key: "key-B-2222".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &reload_config(dir.path(), &sim_a, "key-A-1111", port),
+    );
+
+    // 1. Watched: an editor-style atomic rename is picked up without a signal.
+    let child = spawn_agent(&path, port, &[]).await;
+    let staged = dir.path().join("staged.yaml");
+    std::fs::write(
+        &staged,
+        reload_config(dir.path(), &sim_b, "key-B-2222", port),
+    )
+    .unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    switches_backend(
+        &sim_a,
+        &sim_b,
+        &metrics_url,
+        "the rename to reach the agent",
+    )
+    .await;
+
+    // 2. An invalid file changes nothing, and is reported.
+    std::fs::write(&path, "sites:\n  - name: broken\n    url: nope\n").unwrap();
+    wait_for(
+        "the failed reload to be counted",
+        Duration::from_secs(20),
+        || async {
+            let body = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+            body.lines()
+                .any(|l| l.starts_with("nbu_config_reloads_total{result=\"failure\"}"))
+                .then_some(())
+        },
+    )
+    .await;
+    sim_b.clear_requests();
+    wait_for("collection to go on", Duration::from_secs(10), || async {
+        (!sim_b.requests().is_empty()).then_some(())
+    })
+    .await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status();
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sites[0].url"),
+        "the bad field is logged:\n{stderr}"
+    );
+    assert!(stderr.contains("previous configuration"), "{stderr}");
+    assert!(!stderr.contains("key-A-1111") && !stderr.contains("key-B-2222"));
+
+    // 3. Not watched: only SIGHUP reloads.
+    std::fs::write(&path, reload_config(dir.path(), &sim_a, "key-A-1111", port)).unwrap();
+    let child = spawn_agent(&path, port, &["--no-watch"]).await;
+    std::fs::write(&path, reload_config(dir.path(), &sim_b, "key-B-2222", port)).unwrap();
+    // Several poll periods (2 s each) pass without a reload: four more 1 s cycles...
+    let a_total = sim_a
+        .truth(sim_a.config().anchor - chrono::Duration::hours(72))
+        .jobs
+        .jobs as f64;
+    sim_a.clear_requests();
+    wait_for(
+        "four cycles on the unchanged site",
+        Duration::from_secs(20),
+        || async {
+            let cycles = sim_a
+                .requests()
+                .iter()
+                .filter(|r| r.query.contains("state%20ne"))
+                .count();
+            (cycles >= 5).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(jobs_total(&metrics_url).await, Some(a_total));
+    // ...until SIGHUP.
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().unwrap().to_string()])
+        .status();
+    switches_backend(&sim_a, &sim_b, &metrics_url, "SIGHUP to reload").await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status();
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    sim_a.shutdown().await;
+    sim_b.shutdown().await;
+}

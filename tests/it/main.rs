@@ -6,6 +6,7 @@ mod binary;
 mod client_errors;
 mod collect;
 mod negotiation;
+mod operations;
 mod pipeline;
 mod prometheus;
 mod vendor_schema;

@@ -69,7 +69,11 @@ impl Running {
                 "      jobs_window: 72h\n      jobs_interval: 1s\n      request_timeout: 900ms\n      storage_ttl: 1h\n"
             )
         );
-        let config = load(&yaml, &[("NBU_KEY", KEY)]);
+        Running::start_with(load(&yaml, &[("NBU_KEY", KEY)])).await
+    }
+
+    /// Starts an agent, its telemetry and its HTTP server for `config`.
+    pub async fn start_with(config: nbu_otel::config::Config) -> Running {
         let pipeline = Pipeline::build(&config).expect("pipeline builds");
         let mut agent = Agent::new(config, &pipeline.meter_provider);
         agent.start();

@@ -9,9 +9,15 @@ use nbu_otel::sim::SimConfig;
 use crate::common::{start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
 
+/// Series of one family: sorted label pairs -> value.
+pub type Family = BTreeMap<Vec<(String, String)>, f64>;
+
+/// Metric name -> its series.
+pub type Exposition = BTreeMap<String, Family>;
+
 /// Parses text exposition lines into metric name -> (sorted labels -> value).
-pub fn parse_exposition(body: &str) -> BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>> {
-    let mut out: BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>> = BTreeMap::new();
+pub fn parse_exposition(body: &str) -> Exposition {
+    let mut out = Exposition::new();
     for line in body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

@@ -1,0 +1,400 @@
+//! Day-to-day operation: storage TTL, readiness, staleness, hot reload, isolated sites.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nbu_otel::Agent;
+use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_otel::telemetry::pipeline::Pipeline;
+
+use crate::common::otlp::{Receiver, attr};
+use crate::common::{load, site_yaml, start_sim, wait_for};
+use crate::pipeline::{KEY, Running};
+use crate::prometheus::{Exposition, parse_exposition};
+
+fn sim_config(key: &str) -> SimConfig {
+    SimConfig {
+        jobs: 300,
+        storage_units: 8,
+        api_key: key.into(),
+        ..SimConfig::default()
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn walks(sim: &Simulator, path: &str, first_page: &str) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path.ends_with(path) && r.status == 200 && r.query.contains(first_page))
+        .filter(|r| !r.query.contains("page%5Bafter%5D"))
+        .count()
+}
+
+async fn metrics(running: &Running) -> Exposition {
+    let body = reqwest::get(&running.metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    parse_exposition(&body)
+}
+
+fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    families.get(name)?.iter().find_map(|(k, v)| {
+        labels
+            .iter()
+            .all(|(lk, lv)| k.iter().any(|(a, b)| a == lk && b == lv))
+            .then_some(*v)
+    })
+}
+
+fn yaml(sites: &str, server_extra: &str) -> String {
+    format!(
+        "sites:\n{sites}server:\n  listen: \"127.0.0.1:0\"\n  prometheus_bridge: true\n{server_extra}otlp:\n  enabled: false\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_is_walked_once_per_ttl_whatever_the_jobs_interval() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let site = site_yaml(
+        "ttl",
+        &sim.base_url(),
+        "      jobs_interval: 1s\n      storage_ttl: 5s\n      request_timeout: 900ms\n",
+    );
+    let running = Running::start_with(load(&yaml(&site, ""), &[("NBU_KEY", KEY)])).await;
+    // Readers do not trigger collections: scrape often meanwhile.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        let _ = reqwest::get(&running.metrics_url).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let storage = walks(&sim, "/storage/storage-units", "page%5Boffset%5D=0");
+    let jobs = walks(&sim, "/admin/jobs", "state%20eq%20%27DONE%27");
+    assert!(
+        storage <= 3,
+        "{storage} storage walks in 12 s with a 5 s TTL"
+    );
+    assert!(storage >= 2, "{storage} storage walks: the TTL must expire");
+    assert!(jobs >= 8, "{jobs} job walks in 12 s at a 1 s interval");
+    // The request counter makes the caching visible.
+    let families = metrics(&running).await;
+    let counted = value(
+        &families,
+        "nbu_api_requests_total",
+        &[
+            ("endpoint", "/storage/storage-units"),
+            ("status", "200"),
+            ("site", "ttl"),
+        ],
+    )
+    .unwrap_or(0.0);
+    assert!(
+        counted >= storage as f64 && counted <= 3.0 * 2.0,
+        "{counted}"
+    );
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_backends_and_probes_are_cached() {
+    let addr_b = free_addr();
+    let sim_a = start_sim(sim_config(KEY)).await;
+    let sites = format!(
+        "{}{}",
+        site_yaml(
+            "a",
+            &sim_a.base_url(),
+            "      jobs_interval: 1h\n      request_timeout: 1s\n"
+        ),
+        site_yaml(
+            "b",
+            &format!("http://{addr_b}/netbackup"),
+            "      jobs_interval: 1s\n      request_timeout: 500ms\n      max_retries: 0\n"
+        ),
+    );
+    let running = Running::start_with(load(
+        &yaml(&sites, "  ready_cache: 2s\n"),
+        &[("NBU_KEY", KEY)],
+    ))
+    .await;
+    // Site b's server is not up: 503, with the reason per site.
+    let body: serde_json::Value =
+        wait_for("a 503 naming site b", Duration::from_secs(20), || async {
+            let r = reqwest::get(&running.readyz_url).await.ok()?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.ok()?;
+            let a_ready = body["sites"][0]["ready"] == true;
+            (status == 503 && a_ready).then_some(body)
+        })
+        .await;
+    assert_eq!(body["sites"][1]["site"], "b");
+    assert_eq!(body["sites"][1]["ready"], false);
+    assert!(body["sites"][1]["reason"].is_string());
+
+    // b comes up: 200.
+    let sim_b = Simulator::start(sim_config(KEY), addr_b).await.unwrap();
+    wait_for("/readyz 200", Duration::from_secs(20), || async {
+        let r = reqwest::get(&running.readyz_url).await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+
+    // Site a collects once an hour: readiness probes it, at most once per cache period,
+    // however many probes arrive at once.
+    tokio::time::sleep(Duration::from_millis(2100)).await; // let a's last answer age past the cache
+    sim_a.clear_requests();
+    let probes = (0..100).map(|_| {
+        let url = running.readyz_url.clone();
+        tokio::spawn(async move { reqwest::get(&url).await.map(|r| r.status().as_u16()) })
+    });
+    let mut statuses = Vec::new();
+    for p in probes.collect::<Vec<_>>() {
+        statuses.push(p.await.unwrap().unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let sent = sim_a.requests().len();
+    assert!(
+        sent <= 1,
+        "100 concurrent /readyz sent {sent} requests to site a"
+    );
+
+    // a's server stops: within a cache period /readyz turns 503.
+    sim_a.shutdown().await;
+    let body = wait_for(
+        "/readyz 503 after a stops",
+        Duration::from_secs(20),
+        || async {
+            let r = reqwest::get(&running.readyz_url).await.ok()?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.ok()?;
+            (status == 503).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(body["sites"][0]["site"], "a");
+    assert_eq!(body["sites"][0]["reachable"], false);
+    running.stop().await;
+    sim_b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_series_disappear_and_return_on_recovery() {
+    let addr = free_addr();
+    let sim = Simulator::start(sim_config(KEY), addr).await.unwrap();
+    let site = site_yaml(
+        "stale",
+        &sim.base_url(),
+        "      jobs_interval: 1s\n      storage_ttl: 1s\n      request_timeout: 500ms\n      max_retries: 0\n",
+    );
+    let running = Running::start_with(load(&yaml(&site, ""), &[("NBU_KEY", KEY)])).await;
+    let families = wait_for("jobs series", Duration::from_secs(20), || async {
+        let f = metrics(&running).await;
+        f.contains_key("nbu_jobs_count").then_some(f)
+    })
+    .await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "stale")]), Some(1.0));
+    assert_eq!(
+        value(&families, "nbu_source_stale", &[("source", "jobs")]),
+        Some(0.0)
+    );
+    sim.shutdown().await;
+    let stopped_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+
+    let families = wait_for(
+        "the series to go stale",
+        Duration::from_secs(20),
+        || async {
+            let f = metrics(&running).await;
+            (!f.contains_key("nbu_jobs_count") && !f.contains_key("nbu_disk_bytes")).then_some(f)
+        },
+    )
+    .await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "stale")]), Some(0.0));
+    assert_eq!(
+        value(&families, "nbu_source_stale", &[("source", "jobs")]),
+        Some(1.0)
+    );
+    let last = value(
+        &families,
+        "nbu_last_scrape_timestamp_seconds",
+        &[("source", "jobs")],
+    )
+    .expect("the timestamp stays");
+    assert!(
+        last <= stopped_at + 0.5,
+        "timestamp {last} after the stop at {stopped_at}"
+    );
+
+    let sim = Simulator::start(sim_config(KEY), addr).await.unwrap();
+    let families = wait_for("recovery", Duration::from_secs(20), || async {
+        let f = metrics(&running).await;
+        f.contains_key("nbu_jobs_count").then_some(f)
+    })
+    .await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "stale")]), Some(1.0));
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+fn task_count() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_reloads_leak_no_tasks_or_descriptors() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_a = dir.path().join("a.key");
+    let key_b = dir.path().join("b.key");
+    std::fs::write(&key_a, KEY).unwrap();
+    std::fs::write(&key_b, format!("{KEY}\n")).unwrap();
+    let config = |key: &std::path::Path, interval: &str| {
+        load(
+            &format!(
+                "sites:\n  - name: r\n    url: {}\n    api_key_file: {}\n    collection:\n      jobs_interval: {interval}\n      request_timeout: 500ms\notlp:\n  enabled: false\n",
+                sim.base_url(),
+                key.display()
+            ),
+            &[],
+        )
+    };
+    let pipeline = Pipeline::build(&config(&key_a, "1s")).unwrap();
+    let mut agent = Agent::new(config(&key_a, "1s"), &pipeline.meter_provider);
+    agent.start();
+    wait_for("a first collection", Duration::from_secs(20), || async {
+        agent
+            .snapshots()
+            .get("r")
+            .and_then(|s| s.jobs_last_success)
+            .map(|_| ())
+    })
+    .await;
+    let (tasks0, fds0) = (task_count(), fd_count());
+    for i in 0..200 {
+        let (key, interval) = if i % 2 == 0 {
+            (&key_b, "2s")
+        } else {
+            (&key_a, "1s")
+        };
+        let summary = agent.reload(config(key, interval)).await;
+        assert_eq!(summary.changed, vec!["r".to_owned()]);
+    }
+    // Back on the first config; let connections of stopped clients close.
+    wait_for(
+        "tasks and descriptors back to baseline",
+        Duration::from_secs(20),
+        || async {
+            let (tasks, fds) = (task_count(), fd_count());
+            (tasks <= tasks0 + 2 && fds <= fds0 + 4).then_some(())
+        },
+    )
+    .await;
+    // And the agent still collects.
+    sim.clear_requests();
+    wait_for(
+        "a collection after the reloads",
+        Duration::from_secs(20),
+        || async { (!sim.requests().is_empty()).then_some(()) },
+    )
+    .await;
+    agent.shutdown().await;
+    pipeline.shutdown(Duration::from_secs(5)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_site_never_delays_another() {
+    let healthy = start_sim(sim_config(KEY)).await;
+    let hanging = start_sim(sim_config(KEY)).await;
+    hanging.set_fault(FaultTarget::Any, Fault::Hang, None);
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let sites = format!(
+        "{}{}",
+        site_yaml(
+            "fine",
+            &healthy.base_url(),
+            "      jobs_interval: 1s\n      request_timeout: 900ms\n"
+        ),
+        site_yaml(
+            "stuck",
+            &hanging.base_url(),
+            "      jobs_interval: 1s\n      request_timeout: 900ms\n"
+        ),
+    );
+    let yaml = format!(
+        "sites:\n{sites}otlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 1s\n",
+        receiver.endpoint()
+    );
+    let running = Running::start_with(load(&yaml, &[("NBU_KEY", KEY)])).await;
+    wait_for("eight exports", Duration::from_secs(30), || async {
+        (receiver.with(|r| r.metrics.len()) >= 8).then_some(())
+    })
+    .await;
+    // Every export after the first collection shows "fine" up with fresh data, and "stuck" down.
+    let exports = receiver.with(|r| r.metrics.clone());
+    let mut checked = 0;
+    for export in exports.iter().skip(2) {
+        let points: Vec<_> = export
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .filter(|m| m.name == "nbu.last_scrape_timestamp_seconds")
+            .flat_map(|m| match &m.data {
+                Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => {
+                    g.data_points.clone()
+                }
+                _ => vec![],
+            })
+            .collect();
+        let fine = points
+            .iter()
+            .find(|p| {
+                attr(&p.attributes, "site").as_deref() == Some("fine")
+                    && attr(&p.attributes, "source").as_deref() == Some("jobs")
+            })
+            .expect("fine has a jobs timestamp in every export");
+        let exported_at = fine.time_unix_nano as f64 / 1e9;
+        let scraped = match fine.value {
+            Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(
+                d,
+            )) => d,
+            _ => panic!("timestamp is a double"),
+        };
+        assert!(
+            exported_at - scraped < 3.0,
+            "fine's data was {:.1} s old at an export",
+            exported_at - scraped
+        );
+        assert!(
+            !points
+                .iter()
+                .any(|p| attr(&p.attributes, "site").as_deref() == Some("stuck")),
+            "stuck never succeeded"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5);
+    running.stop().await;
+    receiver.stop().await;
+    healthy.shutdown().await;
+    hanging.shutdown().await;
+}
