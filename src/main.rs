@@ -210,6 +210,12 @@ async fn run_agent(config: Config, file: Option<(&Path, bool)>) -> anyhow::Resul
         Some(addr) => Some(server::bind(addr).await?),
         None => None,
     };
+    let tls = match (&config.server.tls_cert_file, &config.server.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            Some(server::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
     agent.start();
     tracing::info!(
@@ -222,8 +228,12 @@ async fn run_agent(config: Config, file: Option<(&Path, bool)>) -> anyhow::Resul
     );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = listener.map(|listener| {
-        let router = server::router(agent.readiness().clone(), pipeline.bridge.clone());
-        tokio::spawn(server::serve(listener, router, async {
+        let router = server::router_with_auth(
+            agent.readiness().clone(),
+            pipeline.bridge.clone(),
+            &config.server.metrics_auth,
+        );
+        tokio::spawn(server::serve(listener, router, tls, async {
             let _ = server_stopped.await;
         }))
     });

@@ -36,14 +36,18 @@ fn site_json(report: &SiteReport) -> Json {
                     "count": h.count,
                 }),
             };
-            series.push(json!({ "name": name, "labels": map, "value": value }));
+            let mut entry = Map::new();
+            entry.insert("name".to_owned(), Json::String(name.clone()));
+            entry.insert("labels".to_owned(), Json::Object(map));
+            entry.insert("value".to_owned(), value);
+            series.push(Json::Object(entry));
         });
     }
     let errors: Vec<Json> = source_errors(report)
         .into_iter()
         .map(|(source, e)| json!({ "source": source, "kind": e.kind(), "message": e.to_string() }))
         .collect();
-    json!({
+    let mut out = json!({
         "site": report.site,
         "ok": report.is_ok(),
         "api_version": report.api_version.as_ref().ok().map(|v| v.as_str()),
@@ -57,8 +61,11 @@ fn site_json(report: &SiteReport) -> Json {
             "elapsed_ms": report.storage.elapsed.as_millis() as u64,
         })),
         "errors": errors,
-        "series": series,
-    })
+    });
+    if let Json::Object(map) = &mut out {
+        map.insert("series".to_owned(), Json::Array(series));
+    }
+    out
 }
 
 fn source_errors(report: &SiteReport) -> Vec<(&'static str, &ApiError)> {

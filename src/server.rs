@@ -1,22 +1,46 @@
 //! The agent's HTTP server: `/metrics` (Prometheus bridge, when enabled), `/healthz`
 //! (liveness) and `/readyz` (every site, or `server.ready_min_sites`, answered recently).
+//!
+//! Plain HTTP or HTTPS (`server.tls_cert_file`, `server.tls_key_file`); `/metrics` can require
+//! basic auth or a bearer token while `/healthz` and `/readyz` stay open for probes. Slow
+//! clients are cut off: headers must arrive within [`HEADER_TIMEOUT`], a TLS handshake within
+//! [`HANDSHAKE_TIMEOUT`], and a request is answered within [`REQUEST_TIMEOUT`].
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine as _;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::config::MetricsAuth;
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::{CONTENT_TYPE, PrometheusBridge};
 
 /// Longest time one request may take before it is answered with 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a client may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest time a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 struct AppState {
@@ -24,28 +48,161 @@ struct AppState {
     bridge: Option<PrometheusBridge>,
 }
 
-/// The router: `/healthz`, `/readyz` and, with a bridge, `/metrics`.
+/// The credentials `/metrics` accepts, as the exact `Authorization` header values.
+#[derive(Clone)]
+struct Credentials {
+    accepted: Arc<Vec<SecretString>>,
+    challenge: &'static str,
+}
+
+impl Credentials {
+    fn from_config(auth: &MetricsAuth) -> Option<Self> {
+        let mut accepted = Vec::new();
+        if let Some((user, password)) = &auth.basic {
+            let raw = format!("{user}:{}", password.expose_secret());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+            accepted.push(SecretString::from(format!("Basic {encoded}")));
+        }
+        if let Some(token) = &auth.bearer {
+            accepted.push(SecretString::from(format!(
+                "Bearer {}",
+                token.expose_secret()
+            )));
+        }
+        let challenge = if auth.basic.is_some() {
+            "Basic realm=\"nbu-otel\""
+        } else {
+            "Bearer realm=\"nbu-otel\""
+        };
+        (!accepted.is_empty()).then(|| Self {
+            accepted: Arc::new(accepted),
+            challenge,
+        })
+    }
+
+    fn allows(&self, header: Option<&HeaderValue>) -> bool {
+        let given = header.map_or(&[][..], |h| h.as_bytes());
+        // Compare against every credential, in constant time for each.
+        self.accepted.iter().fold(false, |ok, want| {
+            ok | constant_time_eq(given, want.expose_secret().as_bytes())
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The router: `/healthz`, `/readyz` and, with a bridge, `/metrics` (behind `auth` when set).
 pub fn router(readiness: Readiness, bridge: Option<PrometheusBridge>) -> Router {
+    router_with_auth(readiness, bridge, &MetricsAuth::default())
+}
+
+/// [`router`] with credentials required on `/metrics`.
+pub fn router_with_auth(
+    readiness: Readiness,
+    bridge: Option<PrometheusBridge>,
+    auth: &MetricsAuth,
+) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if bridge.is_some() {
-        router = router.route("/metrics", get(metrics));
+        let metrics_route = match Credentials::from_config(auth) {
+            Some(credentials) => get(metrics).route_layer(middleware::from_fn_with_state(
+                credentials,
+                require_credentials,
+            )),
+            None => get(metrics),
+        };
+        router = router.route("/metrics", metrics_route);
     }
     router
         .layer(middleware::from_fn(request_timeout))
         .with_state(AppState { readiness, bridge })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Builds the TLS acceptor from PEM files, naming the field whose file is wrong.
+pub fn tls_acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("server.tls_cert_file {}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "server.tls_cert_file {}: no certificate in the file",
+            cert_file.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("server.tls_key_file {}: {e}", key_file.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("server TLS: {e}"))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("server.tls_key_file: does not match the certificate: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// lets in-flight requests finish for a few seconds.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let builder = builder.http1_only();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn.into_owned()).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    Ok(())
 }
 
 /// Binds `addr`, naming it in the error.
@@ -59,6 +216,23 @@ async fn request_timeout(request: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "request timed out\n").into_response(),
+    }
+}
+
+async fn require_credentials(
+    State(credentials): State<Credentials>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if credentials.allows(request.headers().get(header::AUTHORIZATION)) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, credentials.challenge)],
+            "credentials required\n",
+        )
+            .into_response()
     }
 }
 
@@ -87,4 +261,35 @@ async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(report)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abd", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer ab", b"Bearer abc"));
+    }
+
+    #[test]
+    fn credentials_accept_basic_and_bearer() {
+        let auth = MetricsAuth {
+            basic: Some(("prom".into(), SecretString::from("s3cret".to_owned()))),
+            bearer: Some(SecretString::from("tok".to_owned())),
+        };
+        let c = Credentials::from_config(&auth).unwrap_or_else(|| unreachable!());
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("prom:s3cret")
+        );
+        assert!(c.allows(Some(
+            &HeaderValue::from_str(&basic).unwrap_or_else(|e| panic!("{e}"))
+        )));
+        assert!(c.allows(Some(&HeaderValue::from_static("Bearer tok"))));
+        assert!(!c.allows(Some(&HeaderValue::from_static("Bearer nope"))));
+        assert!(!c.allows(None));
+    }
 }

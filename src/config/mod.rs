@@ -187,7 +187,50 @@ pub struct ServerConfig {
     /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
     /// requests never becomes a flood of NetBackup requests.
     pub ready_cache: Duration,
+    /// Serve HTTPS with this certificate chain (PEM); needs `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Credentials required on `/metrics` (`/healthz` and `/readyz` stay open).
+    pub metrics_auth: MetricsAuth,
 }
+
+/// Credentials accepted on `/metrics`: basic auth, a bearer token, either, or none.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAuth {
+    /// `Authorization: Basic` user name and password.
+    pub basic: Option<(String, SecretString)>,
+    /// `Authorization: Bearer` token.
+    pub bearer: Option<SecretString>,
+}
+
+impl MetricsAuth {
+    /// Whether any credential is required.
+    pub fn is_required(&self) -> bool {
+        self.basic.is_some() || self.bearer.is_some()
+    }
+}
+
+impl PartialEq for MetricsAuth {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        let basic = match (&self.basic, &other.basic) {
+            (None, None) => true,
+            (Some((u1, p1)), Some((u2, p2))) => {
+                u1 == u2 && p1.expose_secret() == p2.expose_secret()
+            }
+            _ => false,
+        };
+        let bearer = match (&self.bearer, &other.bearer) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            _ => false,
+        };
+        basic && bearer
+    }
+}
+
+impl Eq for MetricsAuth {}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -196,6 +239,9 @@ impl Default for ServerConfig {
             prometheus_bridge: false,
             ready_min_sites: None,
             ready_cache: Duration::from_secs(5),
+            tls_cert_file: None,
+            tls_key_file: None,
+            metrics_auth: MetricsAuth::default(),
         }
     }
 }

@@ -71,6 +71,11 @@ pub(super) struct RawServer {
     pub prometheus_bridge: Option<Scalar>,
     pub ready_min_sites: Option<Scalar>,
     pub ready_cache: Option<Scalar>,
+    pub tls_cert_file: Option<Scalar>,
+    pub tls_key_file: Option<Scalar>,
+    pub metrics_username: Option<Scalar>,
+    pub metrics_password: Option<Scalar>,
+    pub metrics_bearer_token: Option<Scalar>,
 }
 
 /// `otlp`.

@@ -21,8 +21,8 @@ use super::raw::{
     RawTraces, Scalar, Section,
 };
 use super::{
-    CollectionConfig, Config, LogFormat, LoggingConfig, OtlpCompression, OtlpConfig, ServerConfig,
-    ServiceConfig, SiteConfig, TlsConfig, TracesConfig,
+    CollectionConfig, Config, LogFormat, LoggingConfig, MetricsAuth, OtlpCompression, OtlpConfig,
+    ServerConfig, ServiceConfig, SiteConfig, TlsConfig, TracesConfig,
 };
 use crate::netbackup::ApiVersion;
 
@@ -828,11 +828,58 @@ impl Validator<'_> {
         let ready_cache = self
             .duration("server.ready_cache", raw.ready_cache, false)
             .unwrap_or(default.ready_cache);
+        let cert_text = self.optional_text("server.tls_cert_file", raw.tls_cert_file);
+        let key_text = self.optional_text("server.tls_key_file", raw.tls_key_file);
+        let tls_cert_file = cert_text
+            .as_ref()
+            .and_then(|t| self.readable_file("server.tls_cert_file", t));
+        let tls_key_file = key_text
+            .as_ref()
+            .and_then(|t| self.readable_file("server.tls_key_file", t));
+        match (&cert_text, &key_text) {
+            (Some(_), None) => self.err(
+                "server.tls_key_file",
+                "required when server.tls_cert_file is set",
+            ),
+            (None, Some(_)) => self.err(
+                "server.tls_cert_file",
+                "required when server.tls_key_file is set",
+            ),
+            _ => {}
+        }
+        let username = self.optional_text("server.metrics_username", raw.metrics_username);
+        let password = self
+            .optional_text("server.metrics_password", raw.metrics_password)
+            .and_then(|p| self.secret("server.metrics_password", "the password", p));
+        let bearer = self
+            .optional_text("server.metrics_bearer_token", raw.metrics_bearer_token)
+            .and_then(|t| self.secret("server.metrics_bearer_token", "the token", t));
+        let basic = match (username, password) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (Some(_), None) => {
+                self.err(
+                    "server.metrics_password",
+                    "required when server.metrics_username is set",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.err(
+                    "server.metrics_username",
+                    "required when server.metrics_password is set",
+                );
+                None
+            }
+            (None, None) => None,
+        };
         (self.errors.len() == before).then_some(ServerConfig {
             listen,
             prometheus_bridge: bridge,
             ready_min_sites,
             ready_cache,
+            tls_cert_file,
+            tls_key_file,
+            metrics_auth: MetricsAuth { basic, bearer },
         })
     }
 

@@ -46,6 +46,7 @@ pub use fault::{Fault, FaultTarget};
 pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;
+pub use render_jobs::{JobsPage, render_jobs_page};
 pub use truth::SimTruth;
 pub use units::{StorageUnit, UnitKind};
 

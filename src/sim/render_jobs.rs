@@ -15,7 +15,7 @@ const RENDER: u64 = 0x7265_6e64;
 
 /// One page of jobs and its navigation.
 #[derive(Debug)]
-pub(crate) struct JobsPage<'a> {
+pub struct JobsPage<'a> {
     /// The jobs of the page, in walk order.
     pub items: Vec<Job<'a>>,
     /// `meta.pagination.limit`.
@@ -34,7 +34,7 @@ pub(crate) struct JobsPage<'a> {
 
 /// Renders a whole page. `base` is the absolute API base (`http://host:port/netbackup`) used in
 /// the per-job `file-lists` and `try-logs` links.
-pub(crate) fn render_jobs_page(dataset: &Dataset, page: &JobsPage<'_>, base: &str) -> String {
+pub fn render_jobs_page(dataset: &Dataset, page: &JobsPage<'_>, base: &str) -> String {
     let mut out = JsonOut::with_capacity(512 + page.items.len() * 3200);
     out.begin_object();
     out.key("data").begin_array();

@@ -81,7 +81,7 @@ impl Running {
         let addr = listener.local_addr().unwrap();
         let router = server::router(agent.readiness().clone(), pipeline.bridge.clone());
         let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, router, async {
+        tokio::spawn(server::serve(listener, router, None, async {
             let _ = stopped.await;
         }));
         Running {
