@@ -9,4 +9,5 @@ mod negotiation;
 mod operations;
 mod pipeline;
 mod prometheus;
+mod resilience;
 mod vendor_schema;

@@ -29,8 +29,31 @@ pub struct Received {
     pub metric_headers: Vec<Vec<(String, String)>>,
 }
 
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Received>>);
+/// How the receiver answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Accept everything.
+    Accept,
+    /// Refuse every export with this gRPC status.
+    Refuse(tonic::Code),
+    /// Never answer.
+    Hang,
+}
+
+#[derive(Clone)]
+struct Sink(Arc<Mutex<Received>>, Behaviour);
+
+impl Sink {
+    async fn misbehave(&self) -> Result<(), tonic::Status> {
+        match self.1 {
+            Behaviour::Accept => Ok(()),
+            Behaviour::Refuse(code) => {
+                Err(tonic::Status::new(code, "refused by the test receiver"))
+            }
+            Behaviour::Hang => std::future::pending().await,
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl MetricsService for Sink {
@@ -38,6 +61,7 @@ impl MetricsService for Sink {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.misbehave().await?;
         let headers = request
             .metadata()
             .iter()
@@ -63,6 +87,7 @@ impl TraceService for Sink {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.misbehave().await?;
         self.0.lock().unwrap().traces.push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -81,9 +106,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver on `addr` (port 0 for any).
     pub async fn start(addr: SocketAddr) -> Receiver {
+        Receiver::start_with(addr, Behaviour::Accept).await
+    }
+
+    /// Starts a receiver that answers as `behaviour` says.
+    pub async fn start_with(addr: SocketAddr, behaviour: Behaviour) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sink = Sink::default();
+        let sink = Sink(Arc::default(), behaviour);
         let received = sink.0.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
