@@ -330,7 +330,12 @@ mod tests {
                     "listen",
                     "prometheus_bridge",
                     "ready_min_sites",
-                    "ready_cache"
+                    "ready_cache",
+                    "tls_cert_file",
+                    "tls_key_file",
+                    "metrics_username",
+                    "metrics_password",
+                    "metrics_bearer_token",
                 ][..]
             )
         );
