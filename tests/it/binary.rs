@@ -434,3 +434,146 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     sim_a.shutdown().await;
     sim_b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_requires_credentials_while_probes_stay_open() {
+    let sim = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "sites:\n  - name: auth\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\n  metrics_username: prom\n  metrics_password: ${{PROM_PASSWORD}}\n  metrics_bearer_token: tok-123\notlp:\n  enabled: false\n",
+            sim.base_url()
+        ),
+    );
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("PROM_PASSWORD", "pw-456")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for("the agent to be ready", Duration::from_secs(30), || async {
+        let r = reqwest::get(format!("{base}/readyz")).await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let get = |auth: Option<&'static str>| {
+        let mut req = client.get(format!("{base}/metrics"));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.send()
+    };
+    let denied = get(None).await.unwrap();
+    assert_eq!(denied.status(), 401);
+    assert!(denied.headers().contains_key("www-authenticate"));
+    assert_eq!(get(Some("Bearer wrong")).await.unwrap().status(), 401);
+    // prom:pw-456
+    assert_eq!(
+        get(Some("Basic cHJvbTpwdy00NTY=")).await.unwrap().status(),
+        200
+    );
+    let body = get(Some("Bearer tok-123"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("nbu_up{site=\"auth\"} 1"), "{body}");
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_sends_its_headers_is_cut_off() {
+    let sim = start_sim(SimConfig {
+        jobs: 10,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "sites:\n  - name: slow\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  enabled: false\n",
+            sim.base_url()
+        ),
+    );
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut stream = wait_for("the server to listen", Duration::from_secs(30), || async {
+        tokio::net::TcpStream::connect(&addr).await.ok()
+    })
+    .await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Never finish the headers: the server must close the connection by itself.
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        nbu_otel::server::HEADER_TIMEOUT + Duration::from_secs(5),
+        stream.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after the header timeout"
+    );
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    sim.shutdown().await;
+}
