@@ -76,6 +76,7 @@ fn render_input(pages: u64, page_size: u64) -> Input {
                 .filter(|_| more)
                 .map(|n| format!("{path}&page%5Blimit%5D={page_size}&page%5Bafter%5D={n}")),
             items,
+            hostile: false,
         };
         bodies.push(sim::render_jobs_page(&dataset, &page, base).into_bytes());
     }

@@ -3,7 +3,9 @@
 //! A fault applies to requests that passed authentication and version negotiation (so that a
 //! broken body can still carry the negotiated media type). Rules are consulted in the order they
 //! were added; the first rule covering the endpoint fires and counts down, and exhausted rules
-//! are removed. New kinds of fault are new [`Fault`] variants handled in [`apply`].
+//! are removed. New kinds of fault are new [`Fault`] variants handled in `apply`, or, when
+//! they reshape a page (`PageShape`), by the endpoints, which find the shape in the request
+//! extensions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,17 +20,23 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use super::conn::ConnectionHandle;
 use super::response::{error_body, with_media_type};
 use crate::netbackup::ApiVersion;
+
+/// How long [`Fault::ResetMidBody`] waits between the partial body and the reset, so that the
+/// bytes already written reach the client before the RST discards anything still queued.
+const RESET_PAUSE: Duration = Duration::from_millis(50);
 
 /// A way to misbehave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
     /// Answer with this status instead of serving the request, e.g. 429 with `Retry-After: 2`
-    /// (or an HTTP-date), or 500/502/503/504. Without `body`, the vendor error body in the
-    /// negotiated media type; with one, that text as `text/plain` (or as the media type when
-    /// it starts with `{`). A code outside 100..=999 becomes 500.
+    /// (or an HTTP-date), or 401/403/404/500/502/503/504. Without `body`, the vendor error
+    /// body (`errorCode` = the status, a vendor-style `errorMessage`, empty `errorDetails`) in
+    /// the negotiated media type; with one, that text as `text/plain` (or as the media type
+    /// when it starts with `{`). A code outside 100..=999 becomes 500.
     Status {
         /// HTTP status code.
         code: u16,
@@ -54,6 +62,68 @@ pub enum Fault {
     },
     /// Never answer; the request is only released when the simulator shuts down.
     Hang,
+    /// The real response's status line and headers, with the `Content-Length` of the whole
+    /// body, then the first half of the body, then (after a short pause, so that those bytes
+    /// reach the client) the connection is reset: the server closes it with `SO_LINGER` 0, so
+    /// the client sees a TCP RST (or, at worst, an early EOF) before the body is complete. A
+    /// client gets its headers, then a body or transport error, never a clean short body.
+    /// Keep-alive is lost: the next request needs a new connection. An empty real body is
+    /// sent whole.
+    ResetMidBody,
+    /// Pagination that does not advance. Jobs: `meta.pagination.next` (and `links.next`) is
+    /// the request's `page[after]` cursor, or on a first page the cursor of its last job, even
+    /// when no job follows; the request after it gets the same `next` again, forever. Storage
+    /// units: `next` is the request's own `page[offset]`, even on the last page. The items are
+    /// the real ones.
+    RepeatCursor,
+    /// A page of `items` entries whatever `page[limit]` asked (even 0; the parameters are
+    /// still validated, so an out-of-range limit is a 400 as usual), fewer only when the
+    /// matching data runs out; capped at [`OVERSIZED_PAGE_CAP`].
+    /// `meta.pagination.limit` still echoes the requested limit; `next` continues after the
+    /// last item sent, so following it visits every item once.
+    OversizedPage {
+        /// Entries in the page.
+        items: u32,
+    },
+    /// Syntactically valid JSON in the negotiated media type and with sane pagination, whose
+    /// items are hostile. Jobs rotate (by `jobId`) through: nulls, missing attributes (down to
+    /// no `jobId`, `attributes` null or an array), integers beyond 2^63 and 2^64
+    /// (`9223372036854775808`, `123456789012345678901234567890`), floats such as `1e308` and
+    /// `-1e308`, negative `kilobytesTransferred` and `numberOfFiles`, strings where numbers belong
+    /// (`"status":"abc"`), numbers where strings belong (`"jobType":12`), and an `id` that is
+    /// an object; every job also carries unknown fields holding nested objects and arrays.
+    /// Storage units rotate through capacities that are huge, `1e308`, null, negative or
+    /// strings, booleans as strings (`"isCloudSTU":"true"`) or numbers, and odd `id`s.
+    HostileValues,
+}
+
+/// Largest page [`Fault::OversizedPage`] renders, to bound the memory of one response.
+pub const OVERSIZED_PAGE_CAP: u32 = 100_000;
+
+/// How a fault reshapes a page the endpoint renders itself (read by the handlers from the
+/// request extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageShape {
+    /// See [`Fault::RepeatCursor`].
+    RepeatCursor,
+    /// See [`Fault::OversizedPage`]; already capped.
+    Oversized(u64),
+    /// See [`Fault::HostileValues`].
+    Hostile,
+}
+
+impl Fault {
+    /// The page shape of a fault the endpoints implement, if it is one.
+    pub(crate) fn page_shape(&self) -> Option<PageShape> {
+        match self {
+            Fault::RepeatCursor => Some(PageShape::RepeatCursor),
+            Fault::OversizedPage { items } => Some(PageShape::Oversized(u64::from(
+                (*items).min(OVERSIZED_PAGE_CAP),
+            ))),
+            Fault::HostileValues => Some(PageShape::Hostile),
+            _ => None,
+        }
+    }
 }
 
 /// Which requests a fault applies to.
@@ -154,11 +224,14 @@ const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</ti
 server.</p></body></html>\n";
 
 /// Produces the response of `fault` (anything but [`Fault::Hang`], which the server handles);
-/// `serve` is the real response, awaited only when the fault needs it.
+/// `serve` is the real response, awaited only when the fault needs it (page-shaping faults are
+/// implemented by the endpoints: `serve` already carries them). `connection` is the connection
+/// the request came on, when known.
 pub(crate) async fn apply(
     fault: Fault,
     version: ApiVersion,
     shutdown: watch::Receiver<bool>,
+    connection: Option<ConnectionHandle>,
     serve: impl Future<Output = Response>,
 ) -> Response {
     match fault {
@@ -202,6 +275,35 @@ pub(crate) async fn apply(
                 Body::new(SlowBody::new(bytes, bytes_per_second, shutdown)),
             )
         }
+        Fault::ResetMidBody => {
+            let (mut parts, body) = serve.await.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            Response::from_parts(parts, Body::new(ResetBody::new(bytes, connection)))
+        }
+        Fault::RepeatCursor | Fault::OversizedPage { .. } | Fault::HostileValues => serve.await,
+    }
+}
+
+/// The vendor-style message of an error status.
+fn status_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad request. The request is invalid.",
+        401 => {
+            "The Authorization header is missing, the token is invalid, or you do not have permission for this action."
+        }
+        403 => "Forbidden. You do not have the required permissions for this operation.",
+        404 => "No entity found.",
+        429 => "Too many requests. Retry later.",
+        500 => "An internal server error occurred.",
+        502 => "Bad gateway. The server received an invalid response from an upstream server.",
+        503 => "The service is temporarily unavailable.",
+        504 => "Gateway timeout. The upstream server did not answer in time.",
+        _ => status.canonical_reason().unwrap_or("Simulated failure."),
     }
 }
 
@@ -223,10 +325,11 @@ fn status_response(
             text,
         )
             .into_response(),
-        None => {
-            let message = status.canonical_reason().unwrap_or("Simulated failure.");
-            with_media_type(status, version, error_body(status, message, &[]))
-        }
+        None => with_media_type(
+            status,
+            version,
+            error_body(status, status_message(status), &[]),
+        ),
     };
     if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -314,6 +417,73 @@ impl http_body::Body for SlowBody {
     }
 }
 
+/// The body of [`Fault::ResetMidBody`]: a first part, a pause, then an error, which makes
+/// hyper abort the connection (and the connection handle turns the close into a reset).
+struct ResetBody {
+    head: Bytes,
+    /// Declared bytes not yet sent.
+    remaining: u64,
+    pause: Option<Pin<Box<Sleep>>>,
+    connection: Option<ConnectionHandle>,
+    failed: bool,
+}
+
+impl ResetBody {
+    fn new(mut data: Bytes, connection: Option<ConnectionHandle>) -> Self {
+        let remaining = data.len() as u64;
+        data.truncate(data.len() / 2);
+        ResetBody {
+            head: data,
+            remaining,
+            pause: None,
+            connection,
+            failed: false,
+        }
+    }
+}
+
+impl http_body::Body for ResetBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.failed || this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        if !this.head.is_empty() {
+            let head = std::mem::take(&mut this.head);
+            this.remaining = this.remaining.saturating_sub(head.len() as u64);
+            return Poll::Ready(Some(Ok(Frame::data(head))));
+        }
+        let pause = this
+            .pause
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(RESET_PAUSE)));
+        if pause.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(connection) = &this.connection {
+            connection.reset_on_close();
+        }
+        this.failed = true;
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection reset",
+        ))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +501,26 @@ mod tests {
         assert_eq!(schedule.take(Endpoint::Other), Some(Fault::HtmlBody));
         schedule.clear();
         assert_eq!(schedule.take(Endpoint::Jobs), None);
+    }
+
+    #[test]
+    fn page_shapes_are_capped() {
+        assert_eq!(
+            Fault::OversizedPage { items: u32::MAX }.page_shape(),
+            Some(PageShape::Oversized(u64::from(OVERSIZED_PAGE_CAP)))
+        );
+        assert_eq!(
+            Fault::OversizedPage { items: 0 }.page_shape(),
+            Some(PageShape::Oversized(0))
+        );
+        assert_eq!(Fault::HostileValues.page_shape(), Some(PageShape::Hostile));
+        assert_eq!(Fault::ResetMidBody.page_shape(), None);
+        let r = status_response(403, None, None, ApiVersion::V14_0);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            ApiVersion::V14_0.media_type()
+        );
     }
 
     #[test]

@@ -11,11 +11,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::config::SimConfig;
+use super::conn::{ConnectionHandle, CountingListener};
 use super::data::Dataset;
 use super::fault::{Fault, FaultTarget};
 use super::log::RequestRecord;
 use super::server::{Shared, router};
 use super::truth::SimTruth;
+use crate::netbackup::ApiVersion;
 
 /// How long [`Simulator::shutdown`] waits for in-flight requests before aborting the server.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -39,7 +41,8 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let (shutdown, signal) = watch::channel(false);
         let shared = Arc::new(Shared::new(config, signal.clone()));
-        let app = router(shared.clone());
+        let listener = CountingListener::new(listener, shared.connections.clone());
+        let app = router(shared.clone()).into_make_service_with_connect_info::<ConnectionHandle>();
         let mut stop = signal;
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -72,9 +75,36 @@ impl Simulator {
         format!("http://{}/netbackup", SocketAddr::new(ip, self.addr.port()))
     }
 
-    /// The configuration served.
+    /// The configuration the simulator started with. The API versions served now may differ
+    /// from its `supported_versions`: see [`Simulator::supported_versions`].
     pub fn config(&self) -> &SimConfig {
         &self.shared.config
+    }
+
+    /// The API versions served now: the configured ones, unless changed by
+    /// [`Simulator::set_supported_versions`].
+    pub fn supported_versions(&self) -> Vec<ApiVersion> {
+        self.shared.supported_versions()
+    }
+
+    /// Changes the API versions served, from the next request on. Requests asking for another
+    /// version get HTTP 406 (an empty list refuses every version); 406 and 401 bodies use the
+    /// newest version of the new list (14.0 when it is empty).
+    pub fn set_supported_versions(&self, versions: Vec<ApiVersion>) {
+        self.shared.set_supported_versions(versions);
+    }
+
+    /// TCP connections currently open to the simulator: accepted and not yet closed on the
+    /// server side. A connection the client closed is counted until the server notices (it
+    /// reads the end of stream at once on an idle keep-alive connection), so poll with a
+    /// deadline rather than expecting 0 right after a client went away.
+    pub fn open_connections(&self) -> usize {
+        self.shared.connections.open()
+    }
+
+    /// TCP connections accepted since the simulator started.
+    pub fn accepted_connections(&self) -> u64 {
+        self.shared.connections.accepted()
     }
 
     /// The dataset served.

@@ -21,6 +21,7 @@ use axum::response::Response;
 use url::form_urlencoded;
 
 use super::data::{Dataset, Job};
+use super::fault::PageShape;
 use super::filter::Filter;
 use super::render_jobs::{JobsPage, render_jobs_page};
 use super::response::{bad_request, error, ok_json};
@@ -112,7 +113,7 @@ fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery) -> (Vec<Job<'a>>, bool) {
         let start = query.after.map_or(hi, |c| c.saturating_sub(1).min(hi));
         Box::new((lo..=start).rev())
     };
-    let mut items = Vec::with_capacity(usize::try_from(query.limit).unwrap_or(0));
+    let mut items = Vec::with_capacity(usize::try_from(query.limit.min(MAX_LIMIT)).unwrap_or(0));
     for id in ids {
         let Some(job) = dataset.job(id - 1) else {
             continue;
@@ -152,13 +153,31 @@ pub(crate) fn base_from_host(headers: &HeaderMap) -> String {
     format!("http://{host}/netbackup")
 }
 
-fn render(dataset: &Dataset, query: &JobsQuery, base: &str) -> String {
-    let (items, more) = walk(dataset, query);
-    let next = if more {
+/// Renders the page of `query`, reshaped by a page-shaping fault if any.
+fn render(dataset: &Dataset, query: &JobsQuery, base: &str, shape: Option<PageShape>) -> String {
+    let (items, more) = match shape {
+        Some(PageShape::Oversized(items)) => {
+            let oversized = JobsQuery {
+                limit: items,
+                ..query.clone()
+            };
+            walk(dataset, &oversized)
+        }
+        _ => walk(dataset, query),
+    };
+    let mut next = if more {
         items.last().map(|j| j.job_id)
     } else {
         None
     };
+    if shape == Some(PageShape::RepeatCursor) {
+        next = Some(
+            query
+                .after
+                .or_else(|| items.last().map(|j| j.job_id))
+                .unwrap_or(0),
+        );
+    }
     let prev = query.after.and(items.first().map(|j| j.job_id));
     let page = JobsPage {
         limit: query.limit,
@@ -168,6 +187,7 @@ fn render(dataset: &Dataset, query: &JobsQuery, base: &str) -> String {
         first_href: href(query, None),
         next_href: next.map(|n| href(query, Some(n))),
         items,
+        hostile: shape == Some(PageShape::Hostile),
     };
     render_jobs_page(dataset, &page, base)
 }
@@ -177,6 +197,7 @@ fn render(dataset: &Dataset, query: &JobsQuery, base: &str) -> String {
 pub(crate) async fn get_jobs(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
+    shape: Option<Extension<PageShape>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -185,7 +206,8 @@ pub(crate) async fn get_jobs(
         Err(message) => return bad_request(version, message),
     };
     let base = base_from_host(&headers);
-    let work = tokio::task::spawn_blocking(move || render(&shared.dataset, &query, &base));
+    let shape = shape.map(|Extension(s)| s);
+    let work = tokio::task::spawn_blocking(move || render(&shared.dataset, &query, &base, shape));
     match work.await {
         Ok(body) => ok_json(version, body),
         Err(_) => error(

@@ -102,6 +102,14 @@ impl JsonOut {
         self
     }
 
+    /// Writes `token` verbatim as a value: the caller guarantees it is one valid JSON value
+    /// (used for numbers no Rust type holds, such as `123456789012345678901234567890`).
+    pub(crate) fn raw(&mut self, token: &str) -> &mut Self {
+        self.separate();
+        self.buf.push_str(token);
+        self
+    }
+
     /// Writes `true` or `false`.
     pub(crate) fn bool(&mut self, value: bool) -> &mut Self {
         self.separate();

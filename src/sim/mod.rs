@@ -3,8 +3,9 @@
 //! It serves `GET /netbackup/admin/jobs` (cursor pagination, OData filter subset) and
 //! `GET /netbackup/storage/storage-units` (offset pagination) from a deterministic dataset built
 //! from the vendor's OpenAPI schemas, checks `Authorization` and the versioned `Accept` media
-//! type like a primary server, records every request, injects faults on demand, and computes
-//! the ground truth ([`SimTruth`]) a correct agent must report.
+//! type like a primary server, records every request, injects faults on demand, counts TCP
+//! connections (so tests can check an agent closed its own), and computes the ground truth
+//! ([`SimTruth`]) a correct agent must report.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,10 +21,12 @@
 mod accept;
 mod catalog;
 mod config;
+mod conn;
 pub mod data;
 pub mod fault;
 pub mod filter;
 mod handle;
+mod hostile;
 mod jobs_endpoint;
 mod json;
 mod log;
@@ -42,7 +45,7 @@ mod tests;
 
 pub use config::SimConfig;
 pub use data::{Dataset, Job, JobState};
-pub use fault::{Fault, FaultTarget};
+pub use fault::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;

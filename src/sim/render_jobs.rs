@@ -6,6 +6,7 @@
 
 use super::catalog::{MEDIA_SERVERS, PRIMARY_SERVER, SCHEDULES, TIERS, policy_prefix};
 use super::data::{Dataset, Job, JobState};
+use super::hostile::render_hostile_job;
 use super::json::JsonOut;
 use super::rng::Draws;
 use super::timefmt::{write_duration, write_timestamp};
@@ -30,6 +31,8 @@ pub struct JobsPage<'a> {
     pub first_href: String,
     /// `links.next.href`.
     pub next_href: Option<String>,
+    /// Render hostile items (`Fault::HostileValues`) instead of the real ones.
+    pub hostile: bool,
 }
 
 /// Renders a whole page. `base` is the absolute API base (`http://host:port/netbackup`) used in
@@ -39,7 +42,11 @@ pub fn render_jobs_page(dataset: &Dataset, page: &JobsPage<'_>, base: &str) -> S
     out.begin_object();
     out.key("data").begin_array();
     for job in &page.items {
-        render_job(&mut out, dataset, job, base);
+        if page.hostile {
+            render_hostile_job(&mut out, job);
+        } else {
+            render_job(&mut out, dataset, job, base);
+        }
     }
     out.end_array();
     out.key("meta")
@@ -423,6 +430,7 @@ mod tests {
             self_href: "/netbackup/admin/jobs?x=\"1\"".to_owned(),
             first_href: "/netbackup/admin/jobs".to_owned(),
             next_href: None,
+            hostile: false,
         };
         let text = render_jobs_page(&data, &page, "http://127.0.0.1:1/netbackup");
         let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -490,6 +498,7 @@ mod tests {
                 self_href: String::new(),
                 first_href: String::new(),
                 next_href: None,
+                hostile: false,
             };
             bytes += render_jobs_page(&data, &page, "http://h/netbackup").len();
         }

@@ -1,5 +1,6 @@
 //! JSON:API documents of `/storage/storage-units`, following the 11.0 `storage.yaml` schema.
 
+use super::hostile::render_hostile_unit;
 use super::json::JsonOut;
 use super::units::{StorageUnit, UnitKind};
 
@@ -42,27 +43,56 @@ impl OffsetPage {
     }
 }
 
+/// What a page shows beyond its [`OffsetPage`]: normally `limit` units and the natural `next`,
+/// different under page-shaping faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageView {
+    /// Units rendered from `offset` on.
+    pub take: u64,
+    /// `next` offset (meta and links).
+    pub next: Option<u64>,
+    /// Render hostile units (`Fault::HostileValues`).
+    pub hostile: bool,
+}
+
+impl PageView {
+    /// The faithful view of `page`.
+    pub(crate) fn of(page: &OffsetPage) -> Self {
+        PageView {
+            take: page.limit,
+            next: page.next(),
+            hostile: false,
+        }
+    }
+}
+
 /// Renders a page of units; `href` turns an offset into a page link.
 pub(crate) fn render_storage_page(
     units: &[StorageUnit],
     page: &OffsetPage,
+    view: &PageView,
     href: impl Fn(u64) -> String,
 ) -> String {
     let start = usize::try_from(page.offset).unwrap_or(usize::MAX);
-    let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let take = usize::try_from(view.take).unwrap_or(usize::MAX);
     let items = units.iter().skip(start).take(take);
     let mut out = JsonOut::with_capacity(1024 + take.min(units.len()) * 1200);
     out.begin_object();
     out.key("data").begin_array();
-    for unit in items {
-        render_unit(&mut out, unit);
+    for (position, unit) in items.enumerate() {
+        if view.hostile {
+            let index = page.offset.saturating_add(position as u64);
+            render_hostile_unit(&mut out, unit, index);
+        } else {
+            render_unit(&mut out, unit);
+        }
     }
     out.end_array();
     out.key("links").begin_object();
     out.key("self").href(format_args!("{}", href(page.offset)));
     out.key("first").href(format_args!("{}", href(0)));
     out.key("last").href(format_args!("{}", href(page.last())));
-    if let Some(next) = page.next() {
+    if let Some(next) = view.next {
         out.key("next").href(format_args!("{}", href(next)));
     }
     if let Some(prev) = page.prev() {
@@ -80,7 +110,7 @@ pub(crate) fn render_storage_page(
     out.key("limit").u64(page.limit);
     out.key("first").u64(0);
     out.key("last").u64(page.last());
-    if let Some(next) = page.next() {
+    if let Some(next) = view.next {
         out.key("next").u64(next);
     }
     if let Some(prev) = page.prev() {
@@ -211,7 +241,9 @@ mod tests {
             limit: 500,
             count: 12,
         };
-        let text = render_storage_page(&units, &page, |o| format!("/x?page[offset]={o}"));
+        let text = render_storage_page(&units, &page, &PageView::of(&page), |o| {
+            format!("/x?page[offset]={o}")
+        });
         let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         let data = doc["data"].as_array().expect("data");
         assert_eq!(data.len(), 12);

@@ -6,11 +6,11 @@
 //! one, else the newest supported). Unknown paths are a 404 and other methods a 405, in the same
 //! shape, once the request passed the gate.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use super::accept::negotiate;
 use super::config::SimConfig;
+use super::conn::{ConnectionHandle, ConnectionStats};
 use super::data::Dataset;
 use super::fault::{self, Endpoint, Fault, FaultSchedule};
 use super::jobs_endpoint::get_jobs;
@@ -40,6 +41,10 @@ pub(crate) struct Shared {
     pub faults: FaultSchedule,
     /// Becomes `true` (or closes) when the simulator shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// Connection counters of the listener.
+    pub connections: Arc<ConnectionStats>,
+    /// API versions served now (starts as `config.supported_versions`).
+    supported: RwLock<Vec<ApiVersion>>,
 }
 
 impl Shared {
@@ -50,19 +55,32 @@ impl Shared {
             log: RequestLog::new(config.request_log_capacity),
             faults: FaultSchedule::default(),
             shutdown,
+            connections: Arc::default(),
+            supported: RwLock::new(config.supported_versions.clone()),
             config,
         }
     }
 
-    /// The media type version of errors raised before negotiation succeeded.
-    fn fallback_version(&self) -> ApiVersion {
-        self.config
-            .supported_versions
-            .iter()
-            .max()
-            .copied()
-            .unwrap_or(ApiVersion::V14_0)
+    /// The API versions served now.
+    pub(crate) fn supported_versions(&self) -> Vec<ApiVersion> {
+        self.supported
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
+
+    /// Replaces the API versions served.
+    pub(crate) fn set_supported_versions(&self, versions: Vec<ApiVersion>) {
+        *self
+            .supported
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = versions;
+    }
+}
+
+/// The media type version of errors raised before negotiation succeeded: the newest supported.
+fn fallback_version(supported: &[ApiVersion]) -> ApiVersion {
+    supported.iter().max().copied().unwrap_or(ApiVersion::V14_0)
 }
 
 /// The application: routes plus the gate.
@@ -112,11 +130,9 @@ fn negotiated(request: &Request) -> ApiVersion {
 
 /// Logs, delays, authenticates and negotiates every request, then serves it or its fault.
 async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let supported = shared.supported_versions();
     let headers = request.headers();
-    let negotiation = negotiate(
-        headers.get(header::ACCEPT),
-        &shared.config.supported_versions,
-    );
+    let negotiation = negotiate(headers.get(header::ACCEPT), &supported);
     let authorization = headers.get(header::AUTHORIZATION);
     let record = RequestRecord {
         at: Instant::now(),
@@ -141,7 +157,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
             StatusCode::UNAUTHORIZED,
             negotiation
                 .version
-                .unwrap_or_else(|| shared.fallback_version()),
+                .unwrap_or_else(|| fallback_version(&supported)),
             "The Authorization header is missing, the token is invalid, or you do not have permission for this action.",
             &[],
         )
@@ -161,24 +177,33 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
                 );
             }
             Some(fault) => {
-                fault::apply(fault, version, shared.shutdown.clone(), next.run(request)).await
+                if let Some(shape) = fault.page_shape() {
+                    request.extensions_mut().insert(shape);
+                }
+                let connection = request
+                    .extensions()
+                    .get::<ConnectInfo<ConnectionHandle>>()
+                    .map(|info| info.0.clone());
+                fault::apply(
+                    fault,
+                    version,
+                    shared.shutdown.clone(),
+                    connection,
+                    next.run(request),
+                )
+                .await
             }
         }
     } else {
-        let supported: Vec<&str> = shared
-            .config
-            .supported_versions
-            .iter()
-            .map(|v| v.as_str())
-            .collect();
+        let names: Vec<&str> = supported.iter().map(|v| v.as_str()).collect();
         let asked = negotiation.requested.as_deref().unwrap_or("none");
         error(
             StatusCode::NOT_ACCEPTABLE,
-            shared.fallback_version(),
+            fallback_version(&supported),
             "Invalid Accept type. Make sure your Accept header matches what this API produces.",
             &[format!(
                 "Requested version: {asked}; supported: application/vnd.netbackup+json;version= {}.",
-                supported.join(", ")
+                names.join(", ")
             )],
         )
     };

@@ -11,7 +11,8 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use url::form_urlencoded;
 
-use super::render_storage::{OffsetPage, render_storage_page};
+use super::fault::PageShape;
+use super::render_storage::{OffsetPage, PageView, render_storage_page};
 use super::response::{bad_request, ok_json};
 use super::server::Shared;
 use super::units::StorageUnit;
@@ -85,10 +86,28 @@ fn href(query: &StorageQuery, offset: u64) -> String {
     format!("{PATH}?{}", params.finish())
 }
 
+/// The view of `page` under a page-shaping fault.
+fn view(page: &OffsetPage, shape: Option<PageShape>) -> PageView {
+    let mut view = PageView::of(page);
+    match shape {
+        None => {}
+        Some(PageShape::RepeatCursor) => view.next = Some(page.offset),
+        Some(PageShape::Oversized(items)) => {
+            let sent = page.count.saturating_sub(page.offset).min(items);
+            let after = page.offset.saturating_add(sent);
+            view.take = items;
+            view.next = (after < page.count).then_some(after);
+        }
+        Some(PageShape::Hostile) => view.hostile = true,
+    }
+    view
+}
+
 /// Handler of `GET /netbackup/storage/storage-units`.
 pub(crate) async fn get_units(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
+    shape: Option<Extension<PageShape>>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = match parse_query(raw.as_deref().unwrap_or("")) {
@@ -108,9 +127,10 @@ pub(crate) async fn get_units(
         limit: query.limit,
         count: ordered.len() as u64,
     };
+    let view = view(&page, shape.map(|Extension(s)| s));
     ok_json(
         version,
-        render_storage_page(ordered, &page, |o| href(&query, o)),
+        render_storage_page(ordered, &page, &view, |o| href(&query, o)),
     )
 }
 

@@ -716,3 +716,392 @@ async fn serve_until_stops_on_signal() {
     let result = tokio::time::timeout(Duration::from_secs(5), server).await;
     assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
 }
+
+/// Polls `condition` every few milliseconds until it holds or `within` elapses.
+async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How a raw HTTP/1.1 exchange ended.
+struct RawExchange {
+    head: String,
+    body: Vec<u8>,
+    end: std::io::Result<()>,
+}
+
+/// Sends one GET over a fresh TCP connection and reads until the server closes it (or the
+/// deadline passes, which fails the test).
+async fn raw_get(sim: &Simulator, path_and_query: &str) -> RawExchange {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /netbackup{path_and_query} HTTP/1.1\r\nHost: nbu.test:1556\r\nAuthorization: {KEY_HEADER}\r\nAccept: {}\r\n\r\n",
+        ApiVersion::V14_0.media_type()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut received = Vec::new();
+    let read_all = async {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let end = tokio::time::timeout(Duration::from_secs(10), read_all)
+        .await
+        .expect("the server ends the exchange");
+    let split = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    RawExchange {
+        head: String::from_utf8_lossy(&received[..split]).into_owned(),
+        body: received[split + 4..].to_vec(),
+        end,
+    }
+}
+
+fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn reset_mid_body_sends_headers_and_part_of_the_body_then_resets() {
+    let sim = Simulator::start(config(100), local()).await.expect("start");
+    let path = "/admin/jobs?page[limit]=20";
+    let full = get(&sim, path).await.body;
+    assert!(full.len() > 10_000);
+
+    sim.set_fault(FaultTarget::Jobs, Fault::ResetMidBody, Some(1));
+    let raw = raw_get(&sim, path).await;
+    assert!(raw.head.starts_with("HTTP/1.1 200"), "{}", raw.head);
+    assert!(
+        raw.head.contains(ApiVersion::V14_0.media_type()),
+        "{}",
+        raw.head
+    );
+    assert_eq!(content_length(&raw.head), Some(full.len()), "{}", raw.head);
+    assert_eq!(raw.body, full[..full.len() / 2]);
+    let kind = raw.end.as_ref().err().map(std::io::Error::kind);
+    assert_eq!(
+        kind,
+        Some(std::io::ErrorKind::ConnectionReset),
+        "{:?}",
+        raw.end
+    );
+
+    // A real client gets the status and headers, then a body error.
+    sim.set_fault(FaultTarget::Any, Fault::ResetMidBody, Some(1));
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", sim.base_url()))
+        .header(AUTHORIZATION, KEY_HEADER)
+        .header(ACCEPT, ApiVersion::V14_0.media_type())
+        .header(HOST, "nbu.test:1556")
+        .send()
+        .await
+        .expect("headers arrive");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.content_length(), Some(full.len() as u64));
+    let body = response.bytes().await;
+    assert!(body.is_err(), "a short body was accepted: {body:?}");
+
+    // The fault is spent: the next request is whole.
+    assert_eq!(get(&sim, path).await.body, full);
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200]);
+    assert!(eventually(Duration::from_secs(5), || sim.open_connections() == 0).await);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn repeat_cursor_never_advances() {
+    let cfg = SimConfig {
+        storage_units: 12,
+        ..config(100)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    sim.set_fault(FaultTarget::Any, Fault::RepeatCursor, None);
+
+    let first = get(&sim, "/admin/jobs?page[limit]=10&sort=jobId")
+        .await
+        .json();
+    let next = first["meta"]["pagination"]["next"]
+        .as_str()
+        .expect("next")
+        .to_owned();
+    assert_eq!(next, "10");
+    for _ in 0..3 {
+        let doc = get(
+            &sim,
+            &format!("/admin/jobs?page[limit]=10&sort=jobId&page[after]={next}"),
+        )
+        .await
+        .json();
+        assert_eq!(doc["meta"]["pagination"]["next"], next.as_str());
+        assert!(
+            doc["links"]["next"]["href"]
+                .as_str()
+                .is_some_and(|h| h.contains(&format!("page%5Bafter%5D={next}")))
+        );
+        assert_eq!(doc["data"].as_array().map(Vec::len), Some(10));
+        assert_eq!(doc["data"][0]["attributes"]["jobId"], 11);
+    }
+    // Even past the last job.
+    let doc = get(
+        &sim,
+        "/admin/jobs?page[limit]=10&sort=jobId&page[after]=100",
+    )
+    .await
+    .json();
+    assert_eq!(doc["meta"]["pagination"]["next"], "100");
+
+    for offset in [0, 5, 10] {
+        let doc = get(
+            &sim,
+            &format!("/storage/storage-units?page[offset]={offset}&page[limit]=5"),
+        )
+        .await
+        .json();
+        assert_eq!(doc["meta"]["pagination"]["next"], offset);
+        assert_eq!(doc["meta"]["pagination"]["offset"], offset);
+        assert!(
+            doc["links"]["next"]["href"]
+                .as_str()
+                .is_some_and(|h| h.contains(&format!("page%5Boffset%5D={offset}&")))
+        );
+    }
+    sim.clear_faults();
+    let doc = get(&sim, "/storage/storage-units?page[offset]=10&page[limit]=5")
+        .await
+        .json();
+    assert!(doc["meta"]["pagination"].get("next").is_none());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_pages_ignore_the_limit() {
+    let cfg = SimConfig {
+        storage_units: 40,
+        ..config(400)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    sim.set_fault(FaultTarget::Jobs, Fault::OversizedPage { items: 150 }, None);
+    for limit in [5, 0, 100] {
+        let doc = get(&sim, &format!("/admin/jobs?page[limit]={limit}&sort=jobId"))
+            .await
+            .json();
+        assert_eq!(doc["data"].as_array().map(Vec::len), Some(150), "{limit}");
+        assert_eq!(doc["meta"]["pagination"]["limit"], limit);
+        assert_eq!(doc["meta"]["pagination"]["next"], "150");
+    }
+    let doc = get(&sim, "/admin/jobs?page[limit]=5&sort=jobId&page[after]=300")
+        .await
+        .json();
+    assert_eq!(doc["data"].as_array().map(Vec::len), Some(100));
+    assert!(doc["meta"]["pagination"].get("next").is_none());
+
+    sim.set_fault(
+        FaultTarget::Storage,
+        Fault::OversizedPage { items: 25 },
+        None,
+    );
+    let doc = get(&sim, "/storage/storage-units?page[limit]=5")
+        .await
+        .json();
+    assert_eq!(doc["data"].as_array().map(Vec::len), Some(25));
+    let p = &doc["meta"]["pagination"];
+    assert_eq!(
+        (p["limit"].as_u64(), p["next"].as_u64()),
+        (Some(5), Some(25))
+    );
+    let doc = get(&sim, "/storage/storage-units?page[limit]=5&page[offset]=25")
+        .await
+        .json();
+    assert_eq!(doc["data"].as_array().map(Vec::len), Some(15));
+    assert!(doc["meta"]["pagination"].get("next").is_none());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_values_are_valid_json_with_every_kind_of_bad_value() {
+    let cfg = SimConfig {
+        storage_units: 10,
+        ..config(60)
+    };
+    let sim = Simulator::start(cfg, local()).await.expect("start");
+    sim.set_fault(FaultTarget::Any, Fault::HostileValues, None);
+
+    let reply = get(&sim, "/admin/jobs?page[limit]=20&sort=jobId").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type, ApiVersion::V14_0.media_type());
+    let text = String::from_utf8(reply.body.clone()).expect("UTF-8");
+    for needle in [
+        "\"kilobytesTransferred\":123456789012345678901234567890",
+        "\"kilobytesTransferred\":1e308",
+        "\"kilobytesTransferred\":-1024",
+        "\"numberOfFiles\":-5",
+        "\"status\":\"abc\"",
+        "\"jobType\":12",
+        "\"status\":null",
+        "\"id\":{",
+        "\"attributes\":null",
+        "\"xSimUnknownObject\":{\"level1\":{",
+    ] {
+        assert!(text.contains(needle), "missing {needle}");
+    }
+    let doc = reply.json();
+    let data = doc["data"].as_array().expect("data");
+    assert_eq!(data.len(), 20);
+    assert!(data.iter().any(|j| j["attributes"].is_array()));
+    assert!(
+        data.iter()
+            .any(|j| j["attributes"].as_object().is_some_and(|a| a.len() == 5))
+    );
+    assert_eq!(doc["meta"]["pagination"]["next"], "20");
+
+    // Pagination stays sane: a walk over hostile pages ends.
+    let (items, pages) = walk(&sim, "jobId gt 0", "jobId", 25).await;
+    assert_eq!((items.len(), pages), (60, 3));
+
+    let reply = get(&sim, "/storage/storage-units?page[limit]=10").await;
+    assert_eq!(reply.content_type, ApiVersion::V14_0.media_type());
+    let text = String::from_utf8(reply.body.clone()).expect("UTF-8");
+    for needle in [
+        "\"freeCapacityBytes\":123456789012345678901234567890",
+        "\"totalCapacityBytes\":1e308",
+        "\"totalCapacityBytes\":null",
+        "\"usedCapacityBytes\":-5",
+        "\"isCloudSTU\":\"true\"",
+        "\"accelerator\":\"false\"",
+    ] {
+        assert!(text.contains(needle), "missing {needle}");
+    }
+    assert_eq!(reply.json()["data"].as_array().map(Vec::len), Some(10));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_faults_carry_the_vendor_error_body() {
+    let sim = Simulator::start(config(5), local()).await.expect("start");
+    for code in [401u16, 403, 404, 500, 502, 503] {
+        sim.set_fault(
+            FaultTarget::Jobs,
+            Fault::Status {
+                code,
+                retry_after: None,
+                body: None,
+            },
+            Some(1),
+        );
+        let reply = get(&sim, "/admin/jobs").await;
+        assert_eq!(reply.status, code);
+        assert_eq!(reply.content_type, ApiVersion::V14_0.media_type());
+        let body = reply.json();
+        assert_eq!(body["errorCode"], code);
+        assert!(
+            body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(body["errorDetails"].is_array(), "{body}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn supported_versions_change_at_runtime() {
+    let sim = Simulator::start(config(5), local()).await.expect("start");
+    let all = sim.config().supported_versions.clone();
+    assert_eq!(sim.supported_versions(), all);
+    assert_eq!(get(&sim, "/admin/jobs").await.status, 200);
+
+    sim.set_supported_versions(Vec::new());
+    assert!(sim.supported_versions().is_empty());
+    assert_eq!(sim.config().supported_versions, all);
+    for version in ApiVersion::NEWEST_FIRST {
+        let reply = fetch(&sim, "/admin/jobs", Some(KEY_HEADER), version.media_type()).await;
+        assert_eq!(reply.status, 406, "{version:?}");
+        assert_eq!(reply.json()["errorCode"], 406);
+    }
+
+    sim.set_supported_versions(vec![ApiVersion::V12_0]);
+    let reply = get(&sim, "/admin/jobs").await;
+    assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (406, ApiVersion::V12_0.media_type())
+    );
+    let reply = fetch(
+        &sim,
+        "/admin/jobs",
+        Some(KEY_HEADER),
+        ApiVersion::V12_0.media_type(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+
+    sim.set_supported_versions(all);
+    assert_eq!(get(&sim, "/admin/jobs").await.status, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_are_counted_while_open() {
+    let sim = Simulator::start(config(5), local()).await.expect("start");
+    assert_eq!((sim.open_connections(), sim.accepted_connections()), (0, 0));
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/admin/jobs", sim.base_url());
+    for _ in 0..3 {
+        let response = client
+            .get(&url)
+            .header(AUTHORIZATION, KEY_HEADER)
+            .header(ACCEPT, ApiVersion::V14_0.media_type())
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status().as_u16(), 200);
+        response.bytes().await.expect("body");
+    }
+    // One keep-alive connection served the three requests.
+    assert_eq!((sim.open_connections(), sim.accepted_connections()), (1, 1));
+
+    let raw = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .expect("connect");
+    assert!(eventually(Duration::from_secs(5), || sim.open_connections() == 2).await);
+    assert_eq!(sim.accepted_connections(), 2);
+
+    drop(client);
+    assert!(
+        eventually(Duration::from_secs(5), || sim.open_connections() == 1).await,
+        "the dropped client's connection is still open"
+    );
+    drop(raw);
+    assert!(
+        eventually(Duration::from_secs(5), || sim.open_connections() == 0).await,
+        "the raw connection is still open"
+    );
+    assert_eq!(sim.accepted_connections(), 2);
+    sim.shutdown().await;
+}
