@@ -254,6 +254,8 @@ struct SiteState {
     /// Finished jobs already recorded in the duration histogram (those still in the window).
     recorded_jobs: HashSet<u64>,
     storage_fetched: Option<Instant>,
+    /// Failures of the current cycle, logged together once at its end.
+    cycle_errors: Vec<(&'static str, ApiError)>,
 }
 
 impl SiteTask {
@@ -278,6 +280,7 @@ impl SiteTask {
             snapshot: carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name)),
             recorded_jobs: carry.recorded_jobs,
             storage_fetched: None,
+            cycle_errors: Vec::new(),
         };
         let interval = self.site.collection.jobs_interval;
         // A small start delay spreads sites (and agents) over the interval.
@@ -307,6 +310,32 @@ impl SiteTask {
     }
 
     async fn cycle(&self, state: &mut SiteState) {
+        self.collect(state).await;
+        self.log_failures(state);
+    }
+
+    /// One line per failed cycle, whatever the number of failed sources: a site that is down
+    /// fills no log.
+    fn log_failures(&self, state: &mut SiteState) {
+        let errors = std::mem::take(&mut state.cycle_errors);
+        let Some((_, first)) = errors.first() else {
+            return;
+        };
+        let sources: Vec<&str> = errors.iter().map(|(s, _)| *s).collect();
+        let details: Vec<String> = errors
+            .iter()
+            .map(|(source, e)| format!("{source}: {e}"))
+            .collect();
+        tracing::warn!(
+            site = %self.site.name,
+            sources = ?sources,
+            error_type = first.kind(),
+            error = %details.join("; "),
+            "collection failed"
+        );
+    }
+
+    async fn collect(&self, state: &mut SiteState) {
         let name = self.site.name.as_str();
         let span = tracing::info_span!("nbu.collect", site = %name, nbu.api_version = tracing::field::Empty);
         async {
@@ -413,7 +442,7 @@ impl SiteTask {
     }
 
     fn failed(&self, state: &mut SiteState, source: &'static str, e: &ApiError) {
-        tracing::warn!(site = %self.site.name, source, error_type = e.kind(), error = %e, "collection failed");
+        state.cycle_errors.push((source, e.clone()));
         self.recorders
             .collection_error(&self.site.name, source, e.kind());
         if matches!(e, ApiError::VersionUnsupported { .. }) {

@@ -90,6 +90,14 @@ impl SiteClient {
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 setup_error(format!("CA file {} is not PEM: {e}", ca_file.display()))
             })?;
+            if certs.is_empty() {
+                // An empty trust store would refuse every server with a confusing
+                // "UnknownIssuer"; say what is actually wrong.
+                return Err(setup_error(format!(
+                    "CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    ca_file.display()
+                )));
+            }
             builder = builder.tls_certs_only(certs);
         }
         if site.tls.insecure_skip_verify {

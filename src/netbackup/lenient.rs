@@ -69,10 +69,13 @@ impl FromJsonNumber for i64 {
         Some(v)
     }
     fn from_f64(v: f64) -> Option<Self> {
+        // Both ends open: integers just below -2^63 (such as -9223372036854775809) arrive
+        // rounded to exactly -2^63.0 and must not pass as i64::MIN.
         (v.is_finite()
             && v.fract() == 0.0
-            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v))
-        .then_some(v as i64)
+            && v > -9_223_372_036_854_775_808.0
+            && v < 9_223_372_036_854_775_808.0)
+            .then_some(v as i64)
     }
 }
 
@@ -347,6 +350,9 @@ mod tests {
         assert_eq!(p.n, Num::Invalid);
         let p = probe(r#"{"n":99999999999999999999999999}"#);
         assert_eq!(p.n, Num::Invalid);
+        // Rounds to exactly -2^63 as a float: still beyond 64 bits.
+        let p = probe(r#"{"i":-9223372036854775809}"#);
+        assert_eq!(p.i, Num::Invalid);
     }
 
     #[test]

@@ -203,6 +203,27 @@ pub const CATALOG: &[MetricDef] = &[
         }),
     },
     MetricDef {
+        name: "nbu.source.invalid_values",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{value}",
+        description: "Values skipped in the last collection of a source because they cannot be right (negative sizes, numbers beyond 64 bits, an end before the start, text where a number belongs).",
+        labels: &["source"],
+        source: Source::Site,
+        legacy: false,
+        read: Some(|s, emit| {
+            if let Some(j) = s.current_jobs() {
+                emit(&[("source", "jobs")], Value::U64(j.summary.invalid_values));
+            }
+            if let Some(st) = s.current_storage() {
+                emit(
+                    &[("source", "storage")],
+                    Value::U64(st.summary.invalid_values),
+                );
+            }
+        }),
+    },
+    MetricDef {
         name: "nbu.jobs_count",
         kind: Kind::Gauge,
         float: false,

@@ -2,6 +2,7 @@
 //! tracer provider, and the log subscriber. The library never installs global providers; the
 //! binary does this once, here.
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -162,6 +163,8 @@ pub fn install_subscriber(
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            // Colours only on a terminal: log files and journald get plain text.
+            .with_ansi(std::io::stderr().is_terminal())
             .boxed(),
     };
     let otel_layer = tracer_provider.map(|p| {

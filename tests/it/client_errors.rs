@@ -267,3 +267,31 @@ async fn each_malformed_response_gives_its_typed_error() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagination_faults_stop_with_a_pagination_error() {
+    for fault in [Fault::RepeatCursor, Fault::OversizedPage { items: 1_000 }] {
+        let sim = sim().await;
+        let c = collector(
+            &sim,
+            KEY,
+            "      max_retries: 0\n      jobs_page_size: 50\n      jobs_window: 72h\n",
+        );
+        let version = c.negotiate().await.expect("negotiates");
+        sim.set_fault(FaultTarget::Jobs, fault.clone(), None);
+        let outcome = c
+            .collect_jobs(version, chrono::Utc::now(), |_, _, _| {})
+            .await;
+        let err = outcome.result.expect_err("pagination must fail");
+        assert!(
+            matches!(err, ApiError::Pagination { .. }),
+            "{fault:?}: {err:?}"
+        );
+        assert!(
+            sim.requests().len() < 20,
+            "{fault:?}: {} requests",
+            sim.requests().len()
+        );
+        sim.shutdown().await;
+    }
+}

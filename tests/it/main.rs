@@ -5,6 +5,7 @@ mod common;
 mod binary;
 mod client_errors;
 mod collect;
+mod faults;
 mod negotiation;
 mod operations;
 mod pipeline;

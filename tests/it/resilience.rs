@@ -1,110 +1,14 @@
 //! Reliability under load and failure: scrapers, rate limits, misbehaving Collectors,
 //! restarts, and the API key kept secret everywhere.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::sim::{Fault, FaultTarget, SimConfig};
 
 use crate::common::otlp::{Behaviour, Receiver};
+use crate::common::process::{AgentProcess, free_port, rss_kib};
 use crate::common::{site, start_sim, wait_for};
-
-const BIN: &str = env!("CARGO_BIN_EXE_nbu-otel");
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real binary, with its output drained into memory as it comes (a full pipe would block
-/// the agent).
-struct Agent {
-    child: tokio::process::Child,
-    stdout: tokio::task::JoinHandle<String>,
-    stderr: tokio::task::JoinHandle<String>,
-}
-
-impl Agent {
-    fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
-fn drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    pipe: Option<R>,
-) -> tokio::task::JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut text = Vec::new();
-        if let Some(mut pipe) = pipe {
-            use tokio::io::AsyncReadExt;
-            let _ = pipe.read_to_end(&mut text).await;
-        }
-        String::from_utf8_lossy(&text).into_owned()
-    })
-}
-
-/// Starts the real binary on `yaml` and waits for `/readyz` at `port`.
-async fn spawn_binary(dir: &std::path::Path, yaml: &str, port: u16, env: &[(&str, &str)]) -> Agent {
-    let path = dir.join("agent.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    wait_for("the agent to be ready", Duration::from_secs(30), || async {
-        let r = reqwest::get(&readyz).await.ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
-    Agent {
-        child,
-        stdout,
-        stderr,
-    }
-}
-
-async fn terminate(mut agent: Agent) -> (String, String) {
-    let pid = agent.child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(15), async {
-        let status = agent.child.wait().await.unwrap();
-        let stdout = agent.stdout.await.unwrap_or_default();
-        let stderr = agent.stderr.await.unwrap_or_default();
-        (status, stdout, stderr)
-    })
-    .await
-    .expect("exits in time");
-    assert_eq!(out.0.code(), Some(0), "exit status; stderr:\n{}", out.2);
-    (out.1, out.2)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_scrapers_for_ten_seconds() {
@@ -120,8 +24,8 @@ async fn a_hundred_concurrent_scrapers_for_ten_seconds() {
         "sites:\n  - name: load\n    url: {}\n    api_key: k-load\n    collection:\n      jobs_interval: 2s\n      request_timeout: 1s\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
         sim.base_url()
     );
-    let child = spawn_binary(dir.path(), &yaml, port, &[]).await;
-    let pid = child.id().unwrap();
+    let child = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let pid = child.pid();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let client = reqwest::Client::new();
     let baseline = rss_kib(pid);
@@ -179,7 +83,7 @@ async fn a_hundred_concurrent_scrapers_for_ten_seconds() {
         end < mid + 16 * 1024,
         "RSS grew from {mid} to {end} KiB under steady load"
     );
-    terminate(child).await;
+    child.terminate().await;
     sim.shutdown().await;
 }
 
@@ -237,8 +141,8 @@ async fn collector_misbehaving_keeps_collection_and_memory_bounded(behaviour: Be
         sim.base_url(),
         receiver.endpoint()
     );
-    let child = spawn_binary(dir.path(), &yaml, port, &[]).await;
-    let pid = child.id().unwrap();
+    let child = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let pid = child.pid();
     let cycles = || {
         sim.requests()
             .iter()
@@ -261,7 +165,7 @@ async fn collector_misbehaving_keeps_collection_and_memory_bounded(behaviour: Be
         late < early + 8 * 1024,
         "{behaviour:?}: RSS grew {early} -> {late} KiB"
     );
-    let (_, stderr) = terminate(child).await;
+    let (_, stderr) = child.terminate().await;
     let warnings = stderr.matches("OTLP metric export failing").count();
     assert!(warnings <= 1, "{behaviour:?}: {warnings} export warnings");
     receiver.stop().await;
@@ -325,7 +229,7 @@ async fn the_key_appears_nowhere_at_trace_level_through_faults_and_a_reload() {
             receiver.endpoint()
         )
     };
-    let child = spawn_binary(
+    let child = AgentProcess::start(
         dir.path(),
         &yaml(&sim.base_url(), "a.key"),
         port,
@@ -392,7 +296,7 @@ async fn the_key_appears_nowhere_at_trace_level_through_faults_and_a_reload() {
         receiver.with(|r| (!r.traces.is_empty()).then_some(()))
     })
     .await;
-    let (stdout, stderr) = terminate(child).await;
+    let (stdout, stderr) = child.terminate().await;
     assert!(
         stderr.contains("TRACE") || stderr.contains("DEBUG"),
         "trace logging was on"
@@ -411,4 +315,89 @@ async fn the_key_appears_nowhere_at_trace_level_through_faults_and_a_reload() {
     receiver.stop().await;
     sim.shutdown().await;
     sim_b.shutdown().await;
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_agent_restarts_leave_nothing_behind() {
+    let sim = start_sim(SimConfig {
+        jobs: 200,
+        api_key: "k-restart".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let yaml = format!(
+        "sites:\n{}server:\n  listen: \"127.0.0.1:0\"\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        crate::common::site_yaml(
+            "restart",
+            &sim.base_url(),
+            "      jobs_interval: 1s\n      request_timeout: 900ms\n"
+        )
+    );
+    let config = crate::common::load(&yaml, &[("NBU_KEY", "k-restart")]);
+    let run_once = || async {
+        let pipeline = nbu_otel::telemetry::pipeline::Pipeline::build(&config).unwrap();
+        let mut agent = nbu_otel::Agent::new(config.clone(), &pipeline.meter_provider);
+        agent.start();
+        wait_for("a collection", Duration::from_secs(20), || async {
+            agent
+                .snapshots()
+                .get("restart")
+                .and_then(|s| s.jobs_last_success)
+                .map(|_| ())
+        })
+        .await;
+        agent.shutdown().await;
+        pipeline.shutdown(Duration::from_secs(5)).await;
+    };
+    // Warm up lazily created resources (runtime blocking threads, DNS, ...), then measure.
+    run_once().await;
+    wait_for(
+        "the warm-up's connections to close",
+        Duration::from_secs(20),
+        || async { (sim.open_connections() == 0).then_some(()) },
+    )
+    .await;
+    let baseline = (
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        fd_count(),
+        thread_count(),
+    );
+    let accepted_before = sim.accepted_connections();
+    for _ in 0..100 {
+        run_once().await;
+    }
+    assert!(
+        sim.accepted_connections() > accepted_before,
+        "the agents did connect"
+    );
+    wait_for(
+        "tasks, descriptors, threads and connections back to baseline",
+        Duration::from_secs(30),
+        || async {
+            let now = (
+                tokio::runtime::Handle::current()
+                    .metrics()
+                    .num_alive_tasks(),
+                fd_count(),
+                thread_count(),
+            );
+            let back = now.0 <= baseline.0 + 1
+                && now.1 <= baseline.1 + 2
+                && now.2 <= baseline.2 + 2
+                && sim.open_connections() == 0;
+            back.then_some(())
+        },
+    )
+    .await;
+    sim.shutdown().await;
 }

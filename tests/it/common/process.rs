@@ -1,0 +1,136 @@
+//! The real `nbu-otel` binary as a child process, its output captured as it comes (a full
+//! pipe would block the agent).
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::wait_for;
+
+/// Path of the binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_nbu-otel");
+
+/// A running agent process.
+pub struct AgentProcess {
+    child: tokio::process::Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn capture<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    pipe: Option<R>,
+    into: Arc<Mutex<String>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(mut pipe) = pipe else { return };
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+}
+
+impl AgentProcess {
+    /// Writes `yaml` to `dir/agent.yaml`, starts `nbu-otel run` on it with `env`, and waits for
+    /// `/readyz` on `port` to answer 200.
+    pub async fn start(
+        dir: &std::path::Path,
+        yaml: &str,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> AgentProcess {
+        let path = dir.join("agent.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let mut child = tokio::process::Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&path)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let readers = vec![
+            capture(child.stdout.take(), stdout.clone()),
+            capture(child.stderr.take(), stderr.clone()),
+        ];
+        let readyz = format!("http://127.0.0.1:{port}/readyz");
+        wait_for("the agent to be ready", Duration::from_secs(30), || async {
+            let r = reqwest::get(&readyz).await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+        AgentProcess {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM, asserts exit code 0 within 15 s, returns (stdout, stderr).
+    pub async fn terminate(mut self) -> (String, String) {
+        let pid = self.pid();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("exits within the shutdown timeout")
+            .unwrap();
+        for r in self.readers {
+            let _ = r.await;
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        assert_eq!(status.code(), Some(0), "exit status; stderr:\n{stderr}");
+        (stdout, stderr)
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,307 @@
+//! The fault matrix: every way a NetBackup server can misbehave, one at a time, against the
+//! real binary, while a second, healthy site is collected beside it.
+//!
+//! For every fault: the process keeps running; the error is typed and counted as
+//! `nbu_collection_errors_total{site,source,kind}`; it is logged at most once per cycle;
+//! `nbu_up` is 0 for the faulty site and 1 for the healthy one, whose data stays fresh; and
+//! the faulty site recovers within about one interval after the fault clears.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nbu_otel::netbackup::ApiVersion;
+use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+
+use crate::common::process::{AgentProcess, free_port};
+use crate::common::{start_sim, wait_for};
+use crate::prometheus::{Exposition, parse_exposition};
+
+const KEY: &str = "k-faults";
+const INTERVAL: Duration = Duration::from_secs(1);
+
+fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    families.get(name)?.iter().find_map(|(k, v)| {
+        labels
+            .iter()
+            .all(|(lk, lv)| k.iter().any(|(a, b)| a == lk && b == lv))
+            .then_some(*v)
+    })
+}
+
+struct Matrix {
+    agent: AgentProcess,
+    metrics_url: String,
+    bad: Simulator,
+    bad_addr: SocketAddr,
+}
+
+impl Matrix {
+    async fn scrape(&self) -> Exposition {
+        let body = reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        parse_exposition(&body)
+    }
+
+    fn errors(families: &Exposition, source: &str, kind: &str) -> f64 {
+        value(
+            families,
+            "nbu_collection_errors_total",
+            &[("site", "bad"), ("source", source), ("kind", kind)],
+        )
+        .unwrap_or(0.0)
+    }
+
+    /// Applies a fault with `inject`, checks the effects, clears it with `clear`, checks
+    /// recovery.
+    async fn check(
+        &mut self,
+        name: &str,
+        source: &str,
+        kind: &str,
+        inject: impl AsyncFnOnce(&mut Matrix),
+        clear: impl AsyncFnOnce(&mut Matrix),
+    ) {
+        let before = Self::errors(&self.scrape().await, source, kind);
+        let log_offset = self.agent.stderr().len();
+        let started = Instant::now();
+        inject(self).await;
+        let families = wait_for(
+            &format!("{name}: a {kind} error counted for {source}"),
+            Duration::from_secs(30),
+            || async {
+                let f = self.scrape().await;
+                (Self::errors(&f, source, kind) > before
+                    && value(&f, "nbu_up", &[("site", "bad")]) == Some(0.0))
+                .then_some(f)
+            },
+        )
+        .await;
+        // Let a few more failing cycles pass, then look at the healthy site and the log.
+        tokio::time::sleep(INTERVAL * 2).await;
+        let families_late = self.scrape().await;
+        for f in [&families, &families_late] {
+            assert_eq!(
+                value(f, "nbu_up", &[("site", "ok")]),
+                Some(1.0),
+                "{name}: ok site down"
+            );
+            let ok_age = now()
+                - value(
+                    f,
+                    "nbu_last_scrape_timestamp_seconds",
+                    &[("site", "ok"), ("source", "jobs")],
+                )
+                .unwrap();
+            assert!(
+                ok_age < 3.5,
+                "{name}: the healthy site's data is {ok_age:.1} s old"
+            );
+        }
+        let elapsed = started.elapsed();
+        let log = self.agent.stderr()[log_offset..].to_owned();
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("collection failed") && l.contains("site=bad"))
+            .count();
+        let cycles = elapsed.as_secs_f64() / INTERVAL.as_secs_f64() + 2.0;
+        assert!(lines >= 1, "{name}: the failure was not logged:\n{log}");
+        assert!(
+            (lines as f64) <= cycles,
+            "{name}: {lines} log lines in {elapsed:?} (at most one per cycle)"
+        );
+        assert!(!log.contains(KEY), "{name}: the key was logged");
+        assert!(self.agent.is_running(), "{name}: the agent died");
+
+        clear(self).await;
+        let cleared = Instant::now();
+        wait_for(
+            &format!("{name}: recovery"),
+            Duration::from_secs(30),
+            || async {
+                let f = self.scrape().await;
+                (value(&f, "nbu_up", &[("site", "bad")]) == Some(1.0)).then_some(())
+            },
+        )
+        .await;
+        let recovery = cleared.elapsed();
+        // One interval, plus a cycle in flight when the fault cleared (bounded by its timeout).
+        assert!(
+            recovery <= INTERVAL * 4,
+            "{name}: recovered only after {recovery:?}"
+        );
+    }
+
+    async fn fault(&mut self, name: &str, kind: &str, fault: Fault) {
+        let f2 = fault.clone();
+        self.check(
+            name,
+            "jobs",
+            kind,
+            async move |m: &mut Matrix| m.bad.set_fault(FaultTarget::Jobs, f2, None),
+            async |m: &mut Matrix| m.bad.clear_faults(),
+        )
+        .await;
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn status(code: u16, retry_after: Option<&str>) -> Fault {
+    Fault::Status {
+        code,
+        retry_after: retry_after.map(str::to_owned),
+        body: None,
+    }
+}
+
+fn sim_config() -> SimConfig {
+    SimConfig {
+        jobs: 400,
+        storage_units: 6,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_is_typed_counted_isolated_and_recovered_from() {
+    let ok = start_sim(sim_config()).await;
+    let bad_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bad = Simulator::start(sim_config(), bad_addr).await.unwrap();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let collection = "    collection:\n      jobs_interval: 1s\n      storage_ttl: 1s\n      request_timeout: 800ms\n      max_retries: 1\n      max_retry_time: 3s\n      jobs_window: 72h\n      jobs_page_size: 50\n";
+    let yaml = format!(
+        "sites:\n  - name: ok\n    url: {}\n    api_key: {KEY}\n{collection}  - name: bad\n    url: {}\n    api_key: {KEY}\n{collection}server:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        ok.base_url(),
+        bad.base_url()
+    );
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let mut m = Matrix {
+        agent,
+        metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+        bad,
+        bad_addr,
+    };
+
+    m.fault("HTTP 401", "unauthorized", status(401, None)).await;
+    m.fault("HTTP 403", "unauthorized", status(403, None)).await;
+    m.fault("HTTP 404", "server_status", status(404, None))
+        .await;
+    m.fault("HTTP 500", "server_status", status(500, None))
+        .await;
+    m.fault("HTTP 502", "server_status", status(502, Some("0")))
+        .await;
+    m.fault("HTTP 503", "server_status", status(503, Some("0")))
+        .await;
+    m.fault(
+        "429, Retry-After in seconds",
+        "rate_limited",
+        status(429, Some("1")),
+    )
+    .await;
+    let date = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    m.fault(
+        "429, Retry-After as a date",
+        "rate_limited",
+        status(429, Some(&date)),
+    )
+    .await;
+    m.fault("an HTML page with 200", "not_json", Fault::HtmlBody)
+        .await;
+    m.fault("truncated JSON", "decode", Fault::TruncatedJson)
+        .await;
+    m.fault("a wrong content type", "not_json", Fault::WrongContentType)
+        .await;
+    m.fault("invalid UTF-8", "decode", Fault::InvalidUtf8).await;
+    m.fault("an empty body", "decode", Fault::EmptyBody).await;
+    m.fault(
+        "a cursor that repeats forever",
+        "pagination",
+        Fault::RepeatCursor,
+    )
+    .await;
+    m.fault(
+        "far more items than asked",
+        "pagination",
+        Fault::OversizedPage { items: 1_000 },
+    )
+    .await;
+    m.fault("a reset mid-body", "connect", Fault::ResetMidBody)
+        .await;
+    m.fault("a request timeout", "timeout", Fault::Hang).await;
+    m.fault(
+        "a body dribbling one byte per second",
+        "timeout",
+        Fault::SlowBody {
+            bytes_per_second: 1,
+        },
+    )
+    .await;
+    m.check(
+        "406 for every version",
+        "version",
+        "version_unsupported",
+        async |m: &mut Matrix| m.bad.set_supported_versions(vec![]),
+        async |m: &mut Matrix| {
+            m.bad
+                .set_supported_versions(ApiVersion::NEWEST_FIRST.to_vec())
+        },
+    )
+    .await;
+    m.check(
+        "connection refused",
+        "jobs",
+        "connect",
+        async |m: &mut Matrix| {
+            let stopped = Simulator::start(sim_config(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            let old = std::mem::replace(&mut m.bad, stopped);
+            old.shutdown().await;
+        },
+        async |m: &mut Matrix| {
+            let back = Simulator::start(sim_config(), m.bad_addr).await.unwrap();
+            let old = std::mem::replace(&mut m.bad, back);
+            old.shutdown().await;
+        },
+    )
+    .await;
+
+    // Nulls, missing and unknown fields, numbers beyond 2^63, 1e308: not an error. The page is
+    // used, the bad values are skipped and counted, the site stays up.
+    m.bad
+        .set_fault(FaultTarget::Jobs, Fault::HostileValues, None);
+    let families = wait_for(
+        "hostile values counted",
+        Duration::from_secs(20),
+        || async {
+            let f = m.scrape().await;
+            let skipped = value(
+                &f,
+                "nbu_source_invalid_values",
+                &[("site", "bad"), ("source", "jobs")],
+            )?;
+            (skipped > 0.0).then_some(f)
+        },
+    )
+    .await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "bad")]), Some(1.0));
+    m.bad.clear_faults();
+
+    assert!(m.agent.is_running());
+    m.agent.terminate().await;
+    ok.shutdown().await;
+    m.bad.shutdown().await;
+}
