@@ -81,6 +81,27 @@ impl SiteReport {
     }
 }
 
+/// Warns when a key file can be read by users other than its owner.
+fn warn_if_readable_by_others(site: &str, file: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(file) {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    site,
+                    file = %file.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the API key file is readable by other users; chmod 600 it"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (site, file);
+}
+
 /// Collects one site. Owns the site's HTTP client: dropping the collector closes its pool.
 #[derive(Debug)]
 pub struct SiteCollector {
@@ -101,6 +122,15 @@ impl SiteCollector {
                 site = %site.name,
                 "TLS certificate verification is OFF for this site (insecure_skip_verify: true)"
             );
+        }
+        if site.url.scheme() == "http" {
+            tracing::warn!(
+                site = %site.name,
+                "the site URL is plain http://: the API key travels unencrypted; use https://"
+            );
+        }
+        if let Some(file) = &site.api_key_file {
+            warn_if_readable_by_others(&site.name, file);
         }
         Ok(Self { site, client })
     }

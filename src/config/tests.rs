@@ -649,9 +649,9 @@ fn example_file_loads_and_shows_the_defaults() {
     let key_file = dir.path().join("b.key");
     std::fs::write(&key_file, "example-key-b\n").expect("write key");
     let text = include_str!("../../examples/nbu-otel.yaml");
-    assert!(text.contains("/run/credentials/nbu-otel/b.key"));
+    assert!(text.contains("/run/credentials/nbu-otel.service/b.key"));
     let text = text.replace(
-        "/run/credentials/nbu-otel/b.key",
+        "/run/credentials/nbu-otel.service/b.key",
         &key_file.display().to_string(),
     );
     let config = load_str_with_env(
