@@ -577,3 +577,84 @@ async fn a_client_that_never_sends_its_headers_is_cut_off() {
     assert_eq!(status.code(), Some(0));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_otel_variables_win_over_the_file() {
+    let sim = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    // The file points OTLP at a port where nothing listens and sends a header the variable
+    // replaces; the variables redirect the push, name the service and add attributes.
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "sites:\n  - name: envsite\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 5m\n  headers:\n    x-tenant: from-file\n    x-other: kept\nservice:\n  name: from-file\n",
+            sim.base_url()
+        ),
+    );
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=from-env")
+        .env("OTEL_SERVICE_NAME", "from-env")
+        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // OTEL_METRIC_EXPORT_INTERVAL (500 ms) beats the file's 5 minutes: exports arrive.
+    let (resource, headers) = wait_for(
+        "exports at the endpoint from the variable",
+        Duration::from_secs(30),
+        || async {
+            receiver.with(|r| {
+                let req = r.metrics.last()?;
+                let resource = req.resource_metrics.first()?.resource.clone()?;
+                Some((resource, r.metric_headers.last()?.clone()))
+            })
+        },
+    )
+    .await;
+    use crate::common::otlp::attr;
+    assert_eq!(
+        attr(&resource.attributes, "service.name").as_deref(),
+        Some("from-env")
+    );
+    assert_eq!(
+        attr(&resource.attributes, "deployment.environment").as_deref(),
+        Some("test")
+    );
+    let header = |k: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("x-tenant").as_deref(), Some("from-env"));
+    assert_eq!(header("x-other").as_deref(), Some("kept"));
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    receiver.stop().await;
+    sim.shutdown().await;
+}
