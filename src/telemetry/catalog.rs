@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collect::SiteSnapshot;
-use crate::collect::summary::{DurationHistogram, StorageUnitValues};
+use std::collections::BTreeMap;
+
+use crate::collect::summary::{DurationHistogram, JobKey, JobsSummary, StorageUnitValues};
 
 /// How an instrument is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,40 @@ pub const BUILD_INFO: &str = "nbu.exporter.build_info";
 fn seconds_since_epoch(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Emits one series per job key of a `JobsSummary` map (`nbu_jobs_count`, `nbu_jobs_bytes`).
+fn job_key_series(
+    s: &SiteSnapshot,
+    emit: &mut Emit<'_>,
+    field: fn(&JobsSummary) -> &BTreeMap<JobKey, u64>,
+) {
+    if let Some(j) = s.current_jobs() {
+        for (k, v) in field(&j.summary) {
+            let labels = [
+                ("action", k.action.as_str()),
+                ("policy_type", k.policy_type.as_str()),
+                ("status", k.status.as_str()),
+            ];
+            emit(&labels, Value::U64(*v));
+        }
+    }
+}
+
+/// Emits one series per storage unit that reports `field`.
+fn storage_unit_series(
+    s: &SiteSnapshot,
+    emit: &mut Emit<'_>,
+    field: fn(&StorageUnitValues) -> Option<u64>,
+) {
+    if let Some(st) = s.current_storage() {
+        for (k, unit) in &st.summary.units {
+            if let Some(v) = field(unit) {
+                let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
+                emit(&labels, Value::U64(v));
+            }
+        }
+    }
 }
 
 fn disk(unit: &StorageUnitValues) -> [(&'static str, Option<u64>); 2] {
@@ -232,18 +268,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
-        read: Some(|s, emit| {
-            if let Some(j) = s.current_jobs() {
-                for (k, v) in &j.summary.counts {
-                    let labels = [
-                        ("action", k.action.as_str()),
-                        ("policy_type", k.policy_type.as_str()),
-                        ("status", k.status.as_str()),
-                    ];
-                    emit(&labels, Value::U64(*v));
-                }
-            }
-        }),
+        read: Some(|s, emit| job_key_series(s, emit, |j| &j.counts)),
     },
     MetricDef {
         name: "nbu.jobs_bytes",
@@ -254,18 +279,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
-        read: Some(|s, emit| {
-            if let Some(j) = s.current_jobs() {
-                for (k, v) in &j.summary.bytes {
-                    let labels = [
-                        ("action", k.action.as_str()),
-                        ("policy_type", k.policy_type.as_str()),
-                        ("status", k.status.as_str()),
-                    ];
-                    emit(&labels, Value::U64(*v));
-                }
-            }
-        }),
+        read: Some(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
     },
     MetricDef {
         name: "nbu.status_count",
@@ -421,16 +435,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
-        read: Some(|s, emit| {
-            if let Some(st) = s.current_storage() {
-                for (k, unit) in &st.summary.units {
-                    if let Some(v) = unit.capacity_bytes {
-                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
-                        emit(&labels, Value::U64(v));
-                    }
-                }
-            }
-        }),
+        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
     },
     MetricDef {
         name: "nbu.storage_max_concurrent_jobs",
@@ -441,16 +446,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
-        read: Some(|s, emit| {
-            if let Some(st) = s.current_storage() {
-                for (k, unit) in &st.summary.units {
-                    if let Some(v) = unit.max_concurrent_jobs {
-                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
-                        emit(&labels, Value::U64(v));
-                    }
-                }
-            }
-        }),
+        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
     },
     MetricDef {
         name: "nbu.storage_max_fragment_size_bytes",
@@ -461,16 +457,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
-        read: Some(|s, emit| {
-            if let Some(st) = s.current_storage() {
-                for (k, unit) in &st.summary.units {
-                    if let Some(v) = unit.max_fragment_size_bytes {
-                        let labels = [("name", k.name.as_str()), ("type", k.server_type.as_str())];
-                        emit(&labels, Value::U64(v));
-                    }
-                }
-            }
-        }),
+        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
     },
     MetricDef {
         name: "nbu.storage_info",

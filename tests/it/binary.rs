@@ -1,14 +1,13 @@
 //! The real `nbu-otel` binary: exit codes, `once`, `check`, and SIGTERM handling.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use nbu_otel::sim::SimConfig;
+use nbu_otel::sim::{SimConfig, Simulator};
 
-use crate::common::otlp::Receiver;
+use crate::common::otlp::{Receiver, attr};
+use crate::common::process::{AgentProcess, BIN, free_port};
 use crate::common::{start_sim, wait_for};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nbu-otel");
 const KEY: &str = "k-binary-9d8c";
 
 fn write_config(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
@@ -144,52 +143,22 @@ async fn sigterm_flushes_a_last_export_and_exits_0() {
     })
     .await;
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     // A long export interval: the only export is the one shutdown flushes.
-    let path = write_config(
-        dir.path(),
-        &format!(
-            "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  export_interval: 5m\n",
-            sim.base_url(),
-            receiver.endpoint()
-        ),
+    let yaml = format!(
+        "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  export_interval: 5m\n",
+        sim.base_url(),
+        receiver.endpoint()
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    wait_for("the agent to be ready", Duration::from_secs(30), || async {
-        let r = reqwest::get(&readyz).await.ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
     assert_eq!(
         receiver.with(|r| r.metrics.len()),
         0,
         "no export before the signal"
     );
-    let pid = child.id().unwrap();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits within the shutdown timeout")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    let exported_up = receiver.with(|r| {
+    agent.terminate().await;
+    let exported = receiver.with(|r| {
         r.metrics.iter().any(|req| {
             req.resource_metrics
                 .iter()
@@ -198,7 +167,7 @@ async fn sigterm_flushes_a_last_export_and_exits_0() {
                 .any(|m| m.name == "nbu.jobs_count")
         })
     });
-    assert!(exported_up, "the last export was flushed at shutdown");
+    assert!(exported, "the last export was flushed at shutdown");
     receiver.stop().await;
     sim.shutdown().await;
 }
@@ -211,44 +180,27 @@ async fn sigterm_exits_0_in_time_with_the_collector_unreachable() {
         ..SimConfig::default()
     })
     .await;
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        dir.path(),
-        &format!(
-            "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 1s\n  timeout: 1s\n",
-            sim.base_url()
-        ),
+    let yaml = format!(
+        "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 1s\n  timeout: 1s\n",
+        sim.base_url()
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for("a collection", Duration::from_secs(30), || async {
-        (sim.requests().len() > 3).then_some(())
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    // Several failed exports.
+    let cycles = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.query.contains("state%20ne"))
+            .count()
+    };
+    wait_for("four collections", Duration::from_secs(30), || async {
+        (cycles() >= 4).then_some(())
     })
     .await;
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits within the shutdown timeout")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    let stderr = child.stderr.take();
-    if let Some(mut stderr) = stderr {
-        use tokio::io::AsyncReadExt;
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        let warnings = text.matches("OTLP metric export failing").count();
-        assert!(warnings <= 1, "one warning, not one per interval:\n{text}");
-    }
+    let (_, stderr) = agent.terminate().await;
+    let warnings = stderr.matches("OTLP metric export failing").count();
+    assert_eq!(warnings, 1, "one warning, not one per interval:\n{stderr}");
     sim.shutdown().await;
 }
 
@@ -259,45 +211,17 @@ async fn jobs_total(metrics_url: &str) -> Option<f64> {
     Some(families.get("nbu_jobs_count")?.values().sum())
 }
 
-fn reload_config(
-    dir: &std::path::Path,
-    sim: &nbu_otel::sim::Simulator,
-    key: &str,
-    port: u16,
-) -> String {
-    std::fs::write(dir.join(format!("{key}.key")), key).unwrap();
+fn reload_config(dir: &std::path::Path, sim: &Simulator, key: &str, port: u16) -> String {
+    // The file is named after the backend, not after the key.
+    let file = format!("{}.key", sim.addr().port());
+    std::fs::write(dir.join(&file), key).unwrap();
     format!(
-        "sites:\n  - name: moving\n    url: {}\n    api_key_file: {key}.key\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_window: 72h\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        "sites:\n  - name: moving\n    url: {}\n    api_key_file: {file}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_window: 72h\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
         sim.base_url()
     )
 }
 
-/// Runs `nbu-otel run` on `path`, returning the child once `/readyz` is 200.
-async fn spawn_agent(path: &std::path::Path, port: u16, extra: &[&str]) -> tokio::process::Child {
-    let child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(path)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    wait_for("the agent to be ready", Duration::from_secs(30), || async {
-        let r = reqwest::get(&readyz).await.ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
-    child
-}
-
-async fn switches_backend(
-    old: &nbu_otel::sim::Simulator,
-    new: &nbu_otel::sim::Simulator,
-    metrics_url: &str,
-    what: &str,
-) {
+async fn switches_backend(old: &Simulator, new: &Simulator, metrics_url: &str, what: &str) {
     let expected = new
         .truth(new.config().anchor - chrono::Duration::hours(72))
         .jobs
@@ -337,11 +261,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
         ..SimConfig::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(
@@ -350,7 +270,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     );
 
     // 1. Watched: an editor-style atomic rename is picked up without a signal.
-    let child = spawn_agent(&path, port, &[]).await;
+    let agent = AgentProcess::start_file(&path, port, &[], &[]).await;
     let staged = dir.path().join("staged.yaml");
     std::fs::write(
         &staged,
@@ -384,22 +304,22 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
         (!sim_b.requests().is_empty()).then_some(())
     })
     .await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status();
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = agent.terminate().await;
     assert!(
         stderr.contains("sites[0].url"),
         "the bad field is logged:\n{stderr}"
     );
     assert!(stderr.contains("previous configuration"), "{stderr}");
-    assert!(!stderr.contains("key-A-1111") && !stderr.contains("key-B-2222"));
+    for line in stderr.lines() {
+        assert!(
+            !line.contains("key-A-1111") && !line.contains("key-B-2222"),
+            "a key in the log: {line}"
+        );
+    }
 
     // 3. Not watched: only SIGHUP reloads.
     std::fs::write(&path, reload_config(dir.path(), &sim_a, "key-A-1111", port)).unwrap();
-    let child = spawn_agent(&path, port, &["--no-watch"]).await;
+    let agent = AgentProcess::start_file(&path, port, &[], &["--no-watch"]).await;
     std::fs::write(&path, reload_config(dir.path(), &sim_b, "key-B-2222", port)).unwrap();
     // Several poll periods (2 s each) pass without a reload: four more 1 s cycles...
     let a_total = sim_a
@@ -422,15 +342,9 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     .await;
     assert_eq!(jobs_total(&metrics_url).await, Some(a_total));
     // ...until SIGHUP.
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().unwrap().to_string()])
-        .status();
+    agent.signal("HUP");
     switches_backend(&sim_a, &sim_b, &metrics_url, "SIGHUP to reload").await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status();
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    agent.terminate().await;
     sim_a.shutdown().await;
     sim_b.shutdown().await;
 }
@@ -443,34 +357,14 @@ async fn metrics_requires_credentials_while_probes_stay_open() {
         ..SimConfig::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        dir.path(),
-        &format!(
-            "sites:\n  - name: auth\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\n  metrics_username: prom\n  metrics_password: ${{PROM_PASSWORD}}\n  metrics_bearer_token: tok-123\notlp:\n  enabled: false\n",
-            sim.base_url()
-        ),
+    let yaml = format!(
+        "sites:\n  - name: auth\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\n  metrics_username: prom\n  metrics_password: ${{PROM_PASSWORD}}\n  metrics_bearer_token: tok-123\notlp:\n  enabled: false\n",
+        sim.base_url()
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("PROM_PASSWORD", "pw-456")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[("PROM_PASSWORD", "pw-456")]).await;
     let base = format!("http://127.0.0.1:{port}");
-    wait_for("the agent to be ready", Duration::from_secs(30), || async {
-        let r = reqwest::get(format!("{base}/readyz")).await.ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
     let client = reqwest::Client::new();
     let get = |auth: Option<&'static str>| {
         let mut req = client.get(format!("{base}/metrics"));
@@ -502,16 +396,7 @@ async fn metrics_requires_credentials_while_probes_stay_open() {
             .status(),
         200
     );
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    agent.terminate().await;
     sim.shutdown().await;
 }
 
@@ -523,32 +408,16 @@ async fn a_client_that_never_sends_its_headers_is_cut_off() {
         ..SimConfig::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        dir.path(),
-        &format!(
-            "sites:\n  - name: slow\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  enabled: false\n",
-            sim.base_url()
-        ),
+    let yaml = format!(
+        "sites:\n  - name: slow\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  enabled: false\n",
+        sim.base_url()
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
         .unwrap();
-    let addr = format!("127.0.0.1:{port}");
-    let mut stream = wait_for("the server to listen", Duration::from_secs(30), || async {
-        tokio::net::TcpStream::connect(&addr).await.ok()
-    })
-    .await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -565,16 +434,7 @@ async fn a_client_that_never_sends_its_headers_is_cut_off() {
         closed.is_ok(),
         "the connection was still open after the header timeout"
     );
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    agent.terminate().await;
     sim.shutdown().await;
 }
 
@@ -587,34 +447,28 @@ async fn standard_otel_variables_win_over_the_file() {
     })
     .await;
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     // The file points OTLP at a port where nothing listens and sends a header the variable
     // replaces; the variables redirect the push, name the service and add attributes.
-    let path = write_config(
-        dir.path(),
-        &format!(
-            "sites:\n  - name: envsite\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 5m\n  headers:\n    x-tenant: from-file\n    x-other: kept\nservice:\n  name: from-file\n",
-            sim.base_url()
-        ),
+    let yaml = format!(
+        "sites:\n  - name: envsite\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 5m\n  headers:\n    x-tenant: from-file\n    x-other: kept\nservice:\n  name: from-file\n",
+        sim.base_url()
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=from-env")
-        .env("OTEL_SERVICE_NAME", "from-env")
-        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let endpoint = receiver.endpoint();
+    let agent = AgentProcess::start(
+        dir.path(),
+        &yaml,
+        port,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=from-env"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ],
+    )
+    .await;
     // OTEL_METRIC_EXPORT_INTERVAL (500 ms) beats the file's 5 minutes: exports arrive.
     let (resource, headers) = wait_for(
         "exports at the endpoint from the variable",
@@ -628,7 +482,6 @@ async fn standard_otel_variables_win_over_the_file() {
         },
     )
     .await;
-    use crate::common::otlp::attr;
     assert_eq!(
         attr(&resource.attributes, "service.name").as_deref(),
         Some("from-env")
@@ -645,16 +498,7 @@ async fn standard_otel_variables_win_over_the_file() {
     };
     assert_eq!(header("x-tenant").as_deref(), Some("from-env"));
     assert_eq!(header("x-other").as_deref(), Some("kept"));
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    agent.terminate().await;
     receiver.stop().await;
     sim.shutdown().await;
 }

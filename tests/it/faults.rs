@@ -14,19 +14,10 @@ use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::process::{AgentProcess, free_port};
 use crate::common::{start_sim, wait_for};
-use crate::prometheus::{Exposition, parse_exposition};
+use crate::prometheus::{Exposition, parse_exposition, value};
 
 const KEY: &str = "k-faults";
 const INTERVAL: Duration = Duration::from_secs(1);
-
-fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    families.get(name)?.iter().find_map(|(k, v)| {
-        labels
-            .iter()
-            .all(|(lk, lv)| k.iter().any(|(a, b)| a == lk && b == lv))
-            .then_some(*v)
-    })
-}
 
 struct Matrix {
     agent: AgentProcess,

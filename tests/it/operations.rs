@@ -10,7 +10,7 @@ use nbu_otel::telemetry::pipeline::Pipeline;
 use crate::common::otlp::{Receiver, attr};
 use crate::common::{load, site_yaml, start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
-use crate::prometheus::{Exposition, parse_exposition};
+use crate::prometheus::{Exposition, parse_exposition, value};
 
 fn sim_config(key: &str) -> SimConfig {
     SimConfig {
@@ -44,15 +44,6 @@ async fn metrics(running: &Running) -> Exposition {
         .await
         .unwrap();
     parse_exposition(&body)
-}
-
-fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    families.get(name)?.iter().find_map(|(k, v)| {
-        labels
-            .iter()
-            .all(|(lk, lv)| k.iter().any(|(a, b)| a == lk && b == lv))
-            .then_some(*v)
-    })
 }
 
 fn yaml(sites: &str, server_extra: &str) -> String {

@@ -57,6 +57,16 @@ pub fn parse_exposition(body: &str) -> Exposition {
     out
 }
 
+/// The value of the first series of `name` whose labels include `labels`.
+pub fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    families.get(name)?.iter().find_map(|(k, v)| {
+        labels
+            .iter()
+            .all(|(lk, lv)| k.iter().any(|(a, b)| a == lk && b == lv))
+            .then_some(*v)
+    })
+}
+
 fn tool(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -48,9 +48,20 @@ impl AgentProcess {
     ) -> AgentProcess {
         let path = dir.join("agent.yaml");
         std::fs::write(&path, yaml).unwrap();
+        AgentProcess::start_file(&path, port, env, &[]).await
+    }
+
+    /// Starts `nbu-otel run --config path args...` with `env` and waits for `/readyz` on `port`.
+    pub async fn start_file(
+        path: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> AgentProcess {
         let mut child = tokio::process::Command::new(BIN)
             .args(["run", "--config"])
-            .arg(&path)
+            .arg(path)
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -92,13 +103,18 @@ impl AgentProcess {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Sends SIGTERM, asserts exit code 0 within 15 s, returns (stdout, stderr).
-    pub async fn terminate(mut self) -> (String, String) {
-        let pid = self.pid();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+    /// Sends a signal (`"TERM"`, `"HUP"`, ...).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
             .status()
             .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Sends SIGTERM, asserts exit code 0 within 15 s, returns (stdout, stderr).
+    pub async fn terminate(mut self) -> (String, String) {
+        self.signal("TERM");
         let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
             .await
             .expect("exits within the shutdown timeout")
