@@ -45,6 +45,8 @@ pub struct ReloadSummary {
 #[derive(Debug)]
 pub struct Agent {
     config: Arc<Config>,
+    /// The contents of the server and OTLP certificate files the running config uses.
+    global_files: u64,
     store: SnapshotStore,
     recorders: Recorders,
     readiness: Readiness,
@@ -54,6 +56,8 @@ pub struct Agent {
 #[derive(Debug)]
 struct RunningSite {
     config: SiteConfig,
+    /// The contents of the files the site reads (its CA file), to notice a rotation.
+    files: u64,
     stop: watch::Sender<bool>,
     task: JoinHandle<Carry>,
 }
@@ -63,6 +67,7 @@ struct RunningSite {
 struct Carry {
     snapshot: Option<SiteSnapshot>,
     recorded_jobs: HashSet<u64>,
+    recorded_floor: Option<u64>,
 }
 
 impl Agent {
@@ -77,6 +82,7 @@ impl Agent {
             config.server.ready_min_sites,
         );
         Self {
+            global_files: global_files(&config),
             config: Arc::new(config),
             store,
             recorders,
@@ -129,7 +135,10 @@ impl Agent {
                     self.readiness.remove(&name);
                     summary.removed.push(name);
                 }
-                Some(site) if !same_site(&self.sites[&name].config, site) => {
+                Some(site)
+                    if !same_site(&self.sites[&name].config, site)
+                        || self.sites[&name].files != site_files(site) =>
+                {
                     let url_changed = self.sites[&name].config.url != site.url;
                     let mut carry = self.stop_site(&name).await;
                     if url_changed {
@@ -151,11 +160,11 @@ impl Agent {
         }
         let old = &self.config;
         for (section, changed) in [
-            ("server", old.server != new.server),
             (
-                "otlp",
-                format!("{:?}", old.otlp) != format!("{:?}", new.otlp),
+                "server",
+                old.server != new.server || self.global_files != global_files(&new),
             ),
+            ("otlp", !same_otlp(&old.otlp, &new.otlp)),
             ("traces", old.traces != new.traces),
             ("logging", old.logging != new.logging),
             ("service", old.service != new.service),
@@ -164,6 +173,7 @@ impl Agent {
                 summary.needs_restart.push(section);
             }
         }
+        self.global_files = global_files(&new);
         self.config = Arc::new(new);
         summary
     }
@@ -200,8 +210,9 @@ impl Agent {
             SiteCollector::with_client(client, site.clone())
         });
         let collector = built.map(Arc::new);
-        if let Ok(c) = &collector {
-            self.readiness.register(c.clone());
+        match &collector {
+            Ok(c) => self.readiness.register(c.clone()),
+            Err(e) => self.readiness.register_failed(&name, e.to_string()),
         }
         let snapshot = carry
             .snapshot
@@ -219,12 +230,65 @@ impl Agent {
         self.sites.insert(
             name,
             RunningSite {
+                files: site_files(&site),
                 config: site,
                 stop,
                 task: handle,
             },
         );
     }
+}
+
+/// A hash of the contents of `files` (absent files hash as absent).
+fn files_hash<'a>(files: impl IntoIterator<Item = &'a std::path::Path>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files {
+        std::fs::read(file).ok().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// The contents of the files a site reads besides its key (which the config holds).
+fn site_files(site: &SiteConfig) -> u64 {
+    files_hash(site.tls.ca_file.as_deref())
+}
+
+/// The contents of the certificate files of the server and of the OTLP exporter.
+fn global_files(config: &Config) -> u64 {
+    let s = &config.server;
+    let o = &config.otlp;
+    files_hash(
+        [
+            &s.tls_cert_file,
+            &s.tls_key_file,
+            &o.ca_file,
+            &o.client_cert_file,
+            &o.client_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path()),
+    )
+}
+
+/// Whether two OTLP configurations are the same, header values included.
+fn same_otlp(a: &crate::config::OtlpConfig, b: &crate::config::OtlpConfig) -> bool {
+    let headers = |c: &crate::config::OtlpConfig| -> Vec<(String, String)> {
+        c.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
+            .collect()
+    };
+    a.enabled == b.enabled
+        && a.endpoint == b.endpoint
+        && a.timeout == b.timeout
+        && a.export_interval == b.export_interval
+        && a.compression == b.compression
+        && a.ca_file == b.ca_file
+        && a.client_cert_file == b.client_cert_file
+        && a.client_key_file == b.client_key_file
+        && headers(a) == headers(b)
 }
 
 /// Whether two site configurations are the same in every respect (the key included).
@@ -253,6 +317,8 @@ struct SiteState {
     snapshot: SiteSnapshot,
     /// Finished jobs already recorded in the duration histogram (those still in the window).
     recorded_jobs: HashSet<u64>,
+    /// The lowest job id of the last complete walk of finished jobs.
+    recorded_floor: Option<u64>,
     storage_fetched: Option<Instant>,
     /// Failures of the current cycle, logged together once at its end.
     cycle_errors: Vec<(&'static str, ApiError)>,
@@ -274,15 +340,24 @@ impl SiteTask {
                 return carry;
             }
         };
+        // A version carried over a reload is kept unless the reload pinned another one.
+        let carried_version = carry
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.api_version)
+            .filter(|v| self.site.api_version.is_none_or(|pin| pin == *v));
         let mut state = SiteState {
             collector,
-            version: carry.snapshot.as_ref().and_then(|s| s.api_version),
+            version: carried_version,
             snapshot: carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name)),
             recorded_jobs: carry.recorded_jobs,
+            recorded_floor: carry.recorded_floor,
             storage_fetched: None,
             cycle_errors: Vec::new(),
         };
         let interval = self.site.collection.jobs_interval;
+        let cycle_timeout = self.site.collection.cycle_timeout;
+        let mut overrunning = false;
         // A small start delay spreads sites (and agents) over the interval.
         let mut next = Instant::now() + start_delay(&name, interval);
         loop {
@@ -290,22 +365,48 @@ impl SiteTask {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
             }
-            next = Instant::now() + interval;
-            let deadline = interval.max(self.site.collection.request_timeout * 2);
-            let cycle = tokio::time::timeout(deadline, self.cycle(&mut state));
+            let started = Instant::now();
+            let cycle = tokio::time::timeout(cycle_timeout, self.cycle(&mut state));
             tokio::select! {
                 finished = cycle => {
                     if finished.is_err() {
-                        let e = format!("collection did not finish within {deadline:?}");
+                        let e = format!(
+                            "collection abandoned after cycle_timeout ({cycle_timeout:?})"
+                        );
                         tracing::warn!(site = %name, "{e}");
                         self.recorders.collection_error(&name, "cycle", "timeout");
+                        state.cycle_errors.clear();
                         state.snapshot.up = false;
                         state.snapshot.last_error = Some(e);
                     }
                 }
                 _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
             }
+            if let Some(mean) = state.collector.client().take_mean_request_time() {
+                state.snapshot.response_time = Some(mean);
+            }
             self.store.publish(state.snapshot.clone());
+            // A collection longer than the interval delays the next one by a whole interval:
+            // a slow NetBackup is not asked again at once.
+            let took = started.elapsed();
+            if took > interval {
+                if !overrunning {
+                    tracing::warn!(
+                        site = %name,
+                        took_s = took.as_secs_f64(),
+                        interval_s = interval.as_secs_f64(),
+                        "a collection took longer than jobs_interval; the next starts one interval after it ended"
+                    );
+                    overrunning = true;
+                }
+                next = Instant::now() + interval;
+            } else {
+                if overrunning {
+                    tracing::info!(site = %name, "collections fit in jobs_interval again");
+                    overrunning = false;
+                }
+                next = started + interval;
+            }
         }
     }
 
@@ -359,12 +460,14 @@ impl SiteTask {
                 .storage_fetched
                 .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
             let recorders = &self.recorders;
-            let recorded = &state.recorded_jobs;
+            // Updated in place, so a collection cancelled half-way (timeout, reload) keeps the
+            // record of what it already put in the histogram.
+            let recorded = &mut state.recorded_jobs;
             let collector = state.collector.clone();
             let mut seen_finished = HashSet::new();
             let jobs = collector
                 .collect_jobs(version, Utc::now(), |action, policy, done| {
-                    if !recorded.contains(&done.job_id) {
+                    if recorded.insert(done.job_id) {
                         recorders.job_finished(name, action, policy, done.seconds);
                     }
                     seen_finished.insert(done.job_id);
@@ -401,20 +504,27 @@ impl SiteTask {
         match outcome.result {
             Ok(summary) => {
                 // Forget jobs that left the window; they will never be returned again.
+                state.recorded_floor = seen_finished.iter().min().copied();
                 state.recorded_jobs = seen_finished;
-                let requests = summary.pages.max(1) as u32;
-                state.snapshot.response_time = Some(outcome.elapsed / requests);
+                let interval = self.site.collection.jobs_interval;
                 state.snapshot.jobs = Some(SourceData {
                     summary: Arc::new(summary),
                     collected_at: outcome.finished_at,
-                    max_age: self.site.collection.jobs_interval * STALE_AFTER_INTERVALS,
+                    // A site slower than its interval gets as much slack as it needs.
+                    max_age: interval
+                        .max(outcome.elapsed)
+                        .saturating_mul(STALE_AFTER_INTERVALS),
                 });
                 state.snapshot.jobs_last_success = Some(outcome.finished_at);
                 true
             }
             Err(e) => {
-                // Jobs seen before the failure were recorded: keep them recorded.
-                state.recorded_jobs.extend(seen_finished);
+                // Jobs seen before the failure stay recorded; ids older than anything the last
+                // complete walk returned have left the window, so the record stays bounded.
+                if let Some(floor) = state.recorded_floor {
+                    state.recorded_jobs.retain(|id| *id >= floor);
+                }
+                drop(seen_finished);
                 self.failed(state, "jobs", &e);
                 false
             }
@@ -429,7 +539,11 @@ impl SiteTask {
                 state.snapshot.storage = Some(SourceData {
                     summary: Arc::new(summary),
                     collected_at: outcome.finished_at,
-                    max_age: c.storage_ttl.max(c.jobs_interval) * STALE_AFTER_INTERVALS,
+                    max_age: c
+                        .storage_ttl
+                        .max(c.jobs_interval)
+                        .max(outcome.elapsed)
+                        .saturating_mul(STALE_AFTER_INTERVALS),
                 });
                 state.snapshot.storage_last_success = Some(outcome.finished_at);
                 true
@@ -459,6 +573,7 @@ impl SiteState {
         Carry {
             snapshot: Some(self.snapshot),
             recorded_jobs: self.recorded_jobs,
+            recorded_floor: self.recorded_floor,
         }
     }
 }

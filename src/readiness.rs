@@ -17,9 +17,6 @@ use crate::collect::SiteCollector;
 use crate::netbackup::JOBS_ENDPOINT;
 use crate::telemetry::instruments::SnapshotStore;
 
-/// Longest a readiness probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// One site's readiness, as `/readyz` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteReadiness {
@@ -51,7 +48,9 @@ pub struct ReadinessReport {
 }
 
 struct Probe {
-    collector: Arc<SiteCollector>,
+    site: String,
+    /// The site's collector, or why it could not be built.
+    collector: Result<Arc<SiteCollector>, String>,
     last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -87,12 +86,22 @@ impl Readiness {
     /// Registers (or replaces) the collector of a site.
     pub fn register(&self, collector: Arc<SiteCollector>) {
         let name = collector.site().name.clone();
+        self.insert(name, Ok(collector));
+    }
+
+    /// Registers (or replaces) a site whose client could not be built: never ready.
+    pub fn register_failed(&self, site: &str, error: String) {
+        self.insert(site.to_owned(), Err(error));
+    }
+
+    fn insert(&self, site: String, collector: Result<Arc<SiteCollector>, String>) {
         let probe = Arc::new(Probe {
+            site: site.clone(),
             collector,
             last: tokio::sync::Mutex::new(None),
         });
         let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-        sites.insert(name, probe);
+        sites.insert(site, probe);
     }
 
     /// Forgets a removed site.
@@ -132,7 +141,7 @@ impl Readiness {
     }
 
     async fn check_site(&self, probe: &Probe) -> SiteReadiness {
-        let site = probe.collector.site().name.clone();
+        let site = probe.site.clone();
         let snapshot = self.store.get(&site);
         let version = snapshot.as_ref().and_then(|s| s.api_version);
         let last_error = snapshot.as_ref().and_then(|s| s.last_error.clone());
@@ -150,6 +159,14 @@ impl Readiness {
             last_error,
             reason: None,
         };
+        let collector = match &probe.collector {
+            Ok(c) => c,
+            Err(e) => {
+                out.reason = Some(e.clone());
+                out.last_error = Some(e.clone());
+                return out;
+            }
+        };
         let Some(version) = version else {
             out.reason = Some(
                 out.last_error
@@ -158,12 +175,11 @@ impl Readiness {
             );
             return out;
         };
-        let client = probe.collector.client();
+        let client = collector.client();
+        let request_timeout = collector.site().collection.request_timeout;
         // Recent traffic of the collection proves the backend without a request.
-        if client
-            .last_success()
-            .is_some_and(|t| t.elapsed() <= self.cache)
-        {
+        let recent = self.cache.max(request_timeout);
+        if client.last_success().is_some_and(|t| t.elapsed() <= recent) {
             out.ready = true;
             out.reachable = true;
             return out;
@@ -173,13 +189,14 @@ impl Readiness {
             Some((at, result)) if at.elapsed() <= self.cache => result.clone(),
             _ => {
                 let query = [("page[limit]", "1".to_owned())];
+                // The client's own timeout bounds the probe; this only guards the retries.
+                let bound = request_timeout.saturating_mul(2);
                 let answer =
-                    tokio::time::timeout(PROBE_TIMEOUT, client.get(JOBS_ENDPOINT, &query, version))
-                        .await;
+                    tokio::time::timeout(bound, client.get(JOBS_ENDPOINT, &query, version)).await;
                 let result = match answer {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("readiness probe timed out after {PROBE_TIMEOUT:?}")),
+                    Err(_) => Err(format!("readiness probe timed out after {bound:?}")),
                 };
                 *last = Some((Instant::now(), result.clone()));
                 result

@@ -65,9 +65,16 @@ fn fingerprint(path: &Path, config: &Config) -> u64 {
         }
     }
     let otlp = &config.otlp;
-    for file in [&otlp.ca_file, &otlp.client_cert_file, &otlp.client_key_file]
-        .into_iter()
-        .flatten()
+    let server = &config.server;
+    for file in [
+        &otlp.ca_file,
+        &otlp.client_cert_file,
+        &otlp.client_key_file,
+        &server.tls_cert_file,
+        &server.tls_key_file,
+    ]
+    .into_iter()
+    .flatten()
     {
         add(file);
     }

@@ -39,7 +39,7 @@ pub struct SiteReport {
     pub site: String,
     /// The API version used, or why none could be agreed.
     pub api_version: Result<ApiVersion, ApiError>,
-    /// Time of the version probe (the site's response time).
+    /// Mean duration of one request of the collection (sent until the last byte of the body).
     pub response_time: Duration,
     /// The jobs source.
     pub jobs: SourceOutcome<JobsSummary>,
@@ -234,7 +234,10 @@ impl SiteCollector {
                 SiteReport {
                     site: self.site.name.clone(),
                     api_version: version,
-                    response_time,
+                    response_time: self
+                        .client
+                        .take_mean_request_time()
+                        .unwrap_or(response_time),
                     jobs,
                     storage,
                 }

@@ -104,8 +104,11 @@ fn load(
     let mut failed = BTreeSet::new();
     expand_tree(&mut tree, env, &from_env, &mut errors, &mut failed);
 
+    let mut paths = selected.paths.clone();
+    apply_standard_otlp_endpoint(&mut tree, env, &mut paths);
+
     let root = Section::<RawConfig>::from_value(tree);
-    match validate(root, base_dir, &selected.paths) {
+    match validate(root, base_dir, &paths) {
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(ConfigError::new(errors)),
         Err(mut problems) => {
@@ -115,6 +118,35 @@ fn load(
             errors.extend(problems);
             Err(ConfigError::new(errors))
         }
+    }
+}
+
+/// The standard `OTEL_EXPORTER_OTLP_ENDPOINT` wins over `otlp.endpoint`: it is applied here, so
+/// the effective endpoint is the one validated (scheme, TLS files) and used.
+fn apply_standard_otlp_endpoint(
+    tree: &mut serde_json::Value,
+    env: &HashMap<String, String>,
+    paths: &mut BTreeMap<String, String>,
+) {
+    const VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    let Some(endpoint) = env.get(VAR).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let Some(root) = tree.as_object_mut() else {
+        return;
+    };
+    let otlp = root
+        .entry("otlp")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if otlp.is_null() {
+        *otlp = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let Some(otlp) = otlp.as_object_mut() {
+        otlp.insert(
+            "endpoint".to_owned(),
+            serde_json::Value::String(endpoint.to_owned()),
+        );
+        paths.insert("otlp.endpoint".to_owned(), VAR.to_owned());
     }
 }
 

@@ -156,6 +156,9 @@ pub struct CollectionConfig {
     pub requests_per_second: f64,
     /// Requests in flight to this site, at most.
     pub max_concurrent_requests: u32,
+    /// Longest one collection of the site (every page of every source) may take before it is
+    /// abandoned; a collection longer than `jobs_interval` delays the next one instead.
+    pub cycle_timeout: Duration,
 }
 
 impl Default for CollectionConfig {
@@ -171,6 +174,7 @@ impl Default for CollectionConfig {
             max_retry_time: Duration::from_secs(60),
             requests_per_second: 10.0,
             max_concurrent_requests: 4,
+            cycle_timeout: Duration::from_secs(600),
         }
     }
 }

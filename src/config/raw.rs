@@ -61,6 +61,7 @@ pub(super) struct RawCollection {
     pub max_retry_time: Option<Scalar>,
     pub requests_per_second: Option<Scalar>,
     pub max_concurrent_requests: Option<Scalar>,
+    pub cycle_timeout: Option<Scalar>,
 }
 
 /// `server`.

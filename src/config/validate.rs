@@ -26,6 +26,9 @@ use super::{
 };
 use crate::netbackup::ApiVersion;
 
+/// The longest duration any setting accepts.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// One problem with the configuration: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -293,6 +296,8 @@ impl Validator<'_> {
         }
     }
 
+    /// Durations are capped so that arithmetic on them (three intervals, twice a timeout, a
+    /// deadline from now) can never overflow.
     fn duration(
         &mut self,
         field: &str,
@@ -325,6 +330,10 @@ impl Validator<'_> {
         match parsed {
             Ok(d) if d.is_zero() && !allow_zero => {
                 self.err(field, "must be greater than zero");
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.err(field, "must be at most 366 days");
                 None
             }
             Ok(d) => Some(d),
@@ -673,6 +682,7 @@ impl Validator<'_> {
             request_timeout: self.duration(&f("request_timeout"), raw.request_timeout, false),
             max_retries: self.integer(&f("max_retries"), raw.max_retries, 0, 10, ""),
             max_retry_time: self.duration(&f("max_retry_time"), raw.max_retry_time, true),
+            cycle_timeout: self.duration(&f("cycle_timeout"), raw.cycle_timeout, false),
             requests_per_second: self.number(&f("requests_per_second"), raw.requests_per_second),
             max_concurrent_requests: self.integer(
                 &f("max_concurrent_requests"),
@@ -756,6 +766,18 @@ impl Validator<'_> {
                     ),
                 );
             }
+        }
+
+        if applies("cycle_timeout", "request_timeout") && c.cycle_timeout <= c.request_timeout {
+            self.err(
+                field("cycle_timeout"),
+                format!(
+                    "must be longer than request_timeout ({} is {}), got {}",
+                    origin("request_timeout"),
+                    fmt_duration(c.request_timeout),
+                    fmt_duration(c.cycle_timeout)
+                ),
+            );
         }
 
         if applies("max_retries", "max_retry_time")
@@ -1158,6 +1180,7 @@ struct CollectionPatch {
     max_retry_time: Option<Duration>,
     requests_per_second: Option<f64>,
     max_concurrent_requests: Option<u32>,
+    cycle_timeout: Option<Duration>,
     /// The section itself was unusable (not a map); reported.
     broken: bool,
     /// Keys whose value was invalid (or unknown keys); reported.
@@ -1179,6 +1202,7 @@ impl CollectionPatch {
             max_concurrent_requests: self
                 .max_concurrent_requests
                 .unwrap_or(base.max_concurrent_requests),
+            cycle_timeout: self.cycle_timeout.unwrap_or(base.cycle_timeout),
         }
     }
 
@@ -1200,6 +1224,7 @@ impl CollectionPatch {
             "request_timeout" => self.request_timeout.is_some(),
             "max_retries" => self.max_retries.is_some(),
             "max_retry_time" => self.max_retry_time.is_some(),
+            "cycle_timeout" => self.cycle_timeout.is_some(),
             _ => false,
         }
     }

@@ -53,6 +53,8 @@ pub struct SiteClient {
     max_retry_time: Duration,
     observer: Option<RequestObserver>,
     last_success: Mutex<Option<Instant>>,
+    /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
+    timed: Mutex<(u32, Duration)>,
 }
 
 impl std::fmt::Debug for SiteClient {
@@ -118,6 +120,7 @@ impl SiteClient {
             max_retry_time: collection.max_retry_time,
             observer: None,
             last_success: Mutex::new(None),
+            timed: Mutex::new((0, Duration::ZERO)),
         })
     }
 
@@ -130,6 +133,14 @@ impl SiteClient {
     /// When the server last answered a request successfully (2xx).
     pub fn last_success(&self) -> Option<Instant> {
         *self.last_success.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The mean duration of the requests answered since the last call (sent until the last
+    /// byte of the body, waits for the rate limit excluded), and resets it.
+    pub fn take_mean_request_time(&self) -> Option<Duration> {
+        let mut timed = self.timed.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, total) = std::mem::take(&mut *timed);
+        (count > 0).then(|| total / count)
     }
 
     fn observe(&self, endpoint: &str, outcome: &str) {
@@ -245,6 +256,12 @@ impl SiteClient {
                         span.record("otel.status_code", "error");
                         return Err(error);
                     }
+                    if let Some(asked) = wait
+                        && asked <= budget_left
+                    {
+                        // The server asked the whole client to wait, not only this request.
+                        self.limiter.pause_for(asked).await;
+                    }
                     let wait = wait.unwrap_or_else(|| backoff(attempts));
                     if wait > budget_left {
                         return Err(with_detail(
@@ -304,6 +321,7 @@ impl SiteClient {
         version: ApiVersion,
     ) -> Attempt {
         let _permit = self.limiter.acquire().await;
+        let sent_at = Instant::now();
         let mut headers = headers.clone();
         inject_trace_context(&mut headers);
         let sent = self.http.get(url.clone()).headers(headers).send().await;
@@ -340,6 +358,11 @@ impl SiteClient {
             }
             Err(BodyError::Transport(e)) => return self.transport_error(endpoint, attempts, &e),
         };
+        {
+            let mut timed = self.timed.lock().unwrap_or_else(|p| p.into_inner());
+            timed.0 = timed.0.saturating_add(1);
+            timed.1 = timed.1.saturating_add(sent_at.elapsed());
+        }
         let answer = Answer {
             status,
             retry_after,
@@ -464,7 +487,7 @@ impl SiteClient {
     }
 
     fn classify_transport(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
-        let detail = error_chain(e);
+        let detail = transport_detail(e);
         let site = self.site.clone();
         let endpoint = endpoint.to_owned();
         if e.is_timeout() {
@@ -474,7 +497,7 @@ impl SiteClient {
                 timeout: self.timeout,
             }));
         }
-        if looks_like_tls(&detail) {
+        if is_certificate_error(e) {
             return Attempt::Done(Err(ApiError::Tls {
                 site,
                 endpoint,
@@ -587,10 +610,20 @@ fn is_json_media_type(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// The error and its sources, joined: reqwest's top-level message alone hides the cause.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
+/// What went wrong on the wire, without the URL (reqwest puts it in its own message): the
+/// kind of failure, then the sources' messages.
+fn transport_detail(e: &reqwest::Error) -> String {
+    let what = if e.is_connect() {
+        "connecting failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the response failed"
+    } else if e.is_request() {
+        "sending the request failed"
+    } else {
+        "the request failed"
+    };
+    let mut parts = vec![what.to_owned()];
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
         if parts.last() != Some(&text) {
@@ -601,17 +634,29 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-fn looks_like_tls(detail: &str) -> bool {
-    let lower = detail.to_ascii_lowercase();
-    [
-        "certificate",
-        "tls",
-        "handshake",
-        "unknownissuer",
-        "notvalidforname",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
+/// Whether the failure is a TLS verdict (untrusted or mismatched certificate, refused
+/// handshake), found by type in the error's sources, never by words in its message. A
+/// connection dropped during the handshake is a connection error, and is retried.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if wraps_rustls_error(s) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Whether `e` is a rustls error, or an io::Error wrapping one (at any depth: an io::Error's
+/// source() skips the error it wraps, so look inside).
+fn wraps_rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<tokio_rustls::rustls::Error>() {
+        return true;
+    }
+    e.downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .is_some_and(|inner| wraps_rustls_error(inner))
 }
 
 #[cfg(test)]

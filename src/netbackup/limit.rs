@@ -51,6 +51,16 @@ impl RequestLimiter {
     }
 }
 
+impl RequestLimiter {
+    /// Holds every request of the site until `wait` has passed: the server asked for it (a
+    /// `Retry-After`), and it applies to the whole site, not only to the request that got it.
+    pub async fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut next = self.next_slot.lock().await;
+        *next = (*next).max(until);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +74,15 @@ mod tests {
         }
         // 11 requests at 5/s need 10 intervals of 200 ms on the paused clock.
         assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_the_next_requests() {
+        let limiter = RequestLimiter::new(100.0, 4);
+        let start = Instant::now();
+        limiter.pause_for(Duration::from_secs(3)).await;
+        drop(limiter.acquire().await);
+        assert!(start.elapsed() >= Duration::from_secs(3));
     }
 
     #[tokio::test(start_paused = true)]

@@ -192,7 +192,7 @@ pub const CATALOG: &[MetricDef] = &[
         kind: Kind::Gauge,
         float: true,
         unit: "",
-        description: "Duration of the last API version probe, in milliseconds.",
+        description: "Mean duration of one NetBackup request in the last collection (sent until the last byte of the body; rate-limit waits excluded), in milliseconds.",
         labels: &[],
         source: Source::Site,
         legacy: true,

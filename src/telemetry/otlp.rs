@@ -1,9 +1,10 @@
 //! OTLP/gRPC exporters for metrics and spans, and a wrapper that keeps a failing Collector
 //! from flooding the logs.
 //!
-//! Precedence: the standard `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS` and
-//! `OTEL_METRIC_EXPORT_INTERVAL` variables win over the config file when set (headers are
-//! merged, the variable winning for a repeated name). Connections are made lazily: the agent
+//! Precedence: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (applied when the config is loaded),
+//! `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_METRIC_EXPORT_INTERVAL` variables win over the config
+//! file when set (headers are merged, the variable winning for a repeated name). An `https://`
+//! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are made lazily: the agent
 //! starts and collects with the Collector down.
 
 use std::sync::Mutex;
@@ -44,10 +45,6 @@ pub enum ExporterError {
     Build(String),
 }
 
-fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
-}
-
 fn read(field: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ExporterError> {
     std::fs::read(path).map_err(|source| ExporterError::File {
         field,
@@ -73,9 +70,11 @@ fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
         return Ok(None);
     }
     let mut tls = ClientTlsConfig::new();
-    if let Some(ca) = &config.ca_file {
-        tls = tls.ca_certificate(Certificate::from_pem(read("ca_file", ca)?));
-    }
+    tls = match &config.ca_file {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(read("ca_file", ca)?)),
+        // A Collector with a publicly trusted certificate: the Mozilla root set.
+        None => tls.with_webpki_roots(),
+    };
     if let (Some(cert), Some(key)) = (&config.client_cert_file, &config.client_key_file) {
         tls = tls.identity(Identity::from_pem(
             read("client_cert_file", cert)?,
@@ -89,13 +88,12 @@ fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
 macro_rules! configure {
     ($builder:expr, $config:expr) => {{
         let config: &OtlpConfig = $config;
+        // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
         let mut builder = $builder
             .with_tonic()
             .with_timeout(config.timeout)
-            .with_metadata(metadata(config)?);
-        if !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            builder = builder.with_endpoint(config.endpoint.as_str().trim_end_matches('/'));
-        }
+            .with_metadata(metadata(config)?)
+            .with_endpoint(config.endpoint.as_str().trim_end_matches('/'));
         if config.compression == OtlpCompression::Gzip {
             builder = builder.with_compression(Compression::Gzip);
         }

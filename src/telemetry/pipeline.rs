@@ -8,7 +8,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, Stream};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -27,6 +27,23 @@ pub struct Pipeline {
     pub tracer_provider: Option<SdkTracerProvider>,
     /// The Prometheus bridge, when enabled.
     pub bridge: Option<PrometheusBridge>,
+}
+
+/// Series one instrument may hold per collection before the SDK folds the rest into an
+/// `otel_metric_overflow` series. The SDK's default (2,000) is below what one agent for many
+/// sites reaches (`nbu_jobs_count` has a series per site, type, policy type and status).
+pub const CARDINALITY_LIMIT: usize = 100_000;
+
+/// Raises the SDK's cardinality limit for the agent's instruments. Library users who build
+/// their own `SdkMeterProvider` should add it with `.with_view(cardinality_view)`.
+pub fn cardinality_view(instrument: &Instrument) -> Option<Stream> {
+    if !instrument.name().starts_with("nbu.") {
+        return None;
+    }
+    Stream::builder()
+        .with_cardinality_limit(CARDINALITY_LIMIT)
+        .build()
+        .ok()
 }
 
 /// The resource: `service.name` (config, or `OTEL_SERVICE_NAME`), `service.version`,
@@ -81,7 +98,9 @@ impl Pipeline {
             .clone()
             .unwrap_or_else(default_instance_id);
         let resource = resource(config, &instance_id);
-        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut builder = SdkMeterProvider::builder()
+            .with_resource(resource.clone())
+            .with_view(cardinality_view);
         if config.otlp.enabled {
             let exporter = otlp::metric_exporter(&config.otlp).map_err(|e| e.to_string())?;
             let reader = PeriodicReader::builder(exporter)

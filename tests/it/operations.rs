@@ -393,3 +393,193 @@ async fn a_hanging_site_never_delays_another() {
     healthy.shutdown().await;
     hanging.shutdown().await;
 }
+
+/// `sum(nbu_job_duration_seconds_count)` on the bridge.
+async fn durations_recorded(running: &Running) -> f64 {
+    metrics(running)
+        .await
+        .get("nbu_job_duration_seconds_count")
+        .map_or(0.0, |f| f.values().sum())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_mid_collection_neither_loses_nor_double_counts() {
+    // Slow pages: a walk takes a few seconds, so reloads land in the middle of one.
+    let sim = start_sim(SimConfig {
+        jobs: 1_500,
+        api_key: KEY.into(),
+        latency: Duration::from_millis(60),
+        ..SimConfig::default()
+    })
+    .await;
+    let site = |rps: u32| {
+        site_yaml(
+            "mid",
+            &sim.base_url(),
+            &format!(
+                "      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_window: 72h\n      jobs_page_size: 20\n      requests_per_second: {rps}\n"
+            ),
+        )
+    };
+    let mut running = Running::start_with(load(&yaml(&site(500), ""), &[("NBU_KEY", KEY)])).await;
+    let finished: u64 = sim
+        .truth(sim.config().anchor - chrono::Duration::hours(72))
+        .jobs
+        .durations
+        .values()
+        .map(|h| h.count)
+        .sum();
+    // Reload three times while walks are in flight, starting with the very first walk: jobs
+    // recorded by a cancelled walk must stay recorded (each reload changes the site: a restart).
+    for rps in [400, 450, 500] {
+        let before = sim.requests().len();
+        wait_for("a walk in flight", Duration::from_secs(20), || async {
+            (sim.requests().len() > before + 3).then_some(())
+        })
+        .await;
+        let summary = running
+            .agent
+            .reload(load(&yaml(&site(rps), ""), &[("NBU_KEY", KEY)]))
+            .await;
+        assert_eq!(summary.changed, vec!["mid".to_owned()]);
+    }
+    assert!(
+        durations_recorded(&running).await < finished as f64,
+        "the reloads were meant to interrupt the first walk"
+    );
+    // Two complete walks after the last reload.
+    let walks = |sim: &Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.query.contains("state%20ne") && r.status == 200)
+            .count()
+    };
+    let before = walks(&sim);
+    wait_for(
+        "two more complete walks",
+        Duration::from_secs(60),
+        || async { (walks(&sim) >= before + 2).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        durations_recorded(&running).await,
+        finished as f64,
+        "finished jobs were recorded again (or lost) across reloads"
+    );
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_ca_file_or_a_new_pin_restarts_the_site() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not yet a certificate\n").unwrap();
+    let config = |pin: &str| {
+        load(
+            &format!(
+                "sites:\n  - name: rot\n    url: {}\n    api_key: {KEY}\n{pin}    tls:\n      ca_file: {}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\notlp:\n  enabled: false\n",
+                sim.base_url(),
+                ca.display()
+            ),
+            &[],
+        )
+    };
+    let pipeline = Pipeline::build(&config("")).unwrap();
+    let mut agent = Agent::new(config(""), &pipeline.meter_provider);
+    agent.start();
+    // Same file, same contents: nothing to do.
+    assert_eq!(agent.reload(config("")).await.changed, Vec::<String>::new());
+    // Same path, new contents (a renewed CA): the site gets a new client.
+    std::fs::write(&ca, "a renewed CA, still not PEM\n").unwrap();
+    assert_eq!(
+        agent.reload(config("")).await.changed,
+        vec!["rot".to_owned()]
+    );
+    agent.shutdown().await;
+
+    // A pinned version set by a reload is used at once, not only after a 406.
+    std::fs::remove_file(&ca).unwrap();
+    let plain = |pin: &str| {
+        load(
+            &format!(
+                "sites:\n  - name: pin\n    url: {}\n    api_key: {KEY}\n{pin}    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\notlp:\n  enabled: false\n",
+                sim.base_url()
+            ),
+            &[],
+        )
+    };
+    let mut agent = Agent::new(plain(""), &pipeline.meter_provider);
+    agent.start();
+    wait_for("14.0 negotiated", Duration::from_secs(20), || async {
+        agent
+            .snapshots()
+            .get("pin")
+            .and_then(|s| s.api_version)
+            .filter(|v| *v == nbu_otel::netbackup::ApiVersion::V14_0)
+    })
+    .await;
+    agent.reload(plain("    api_version: \"12.0\"\n")).await;
+    sim.clear_requests();
+    wait_for(
+        "requests with the pinned version",
+        Duration::from_secs(20),
+        || async {
+            let asked: Vec<_> = sim
+                .requests()
+                .iter()
+                .filter_map(|r| r.accept_version.clone())
+                .collect();
+            (asked.len() >= 3).then_some(asked)
+        },
+    )
+    .await
+    .iter()
+    .for_each(|v| assert_eq!(v, "12.0"));
+    agent.shutdown().await;
+    pipeline.shutdown(Duration::from_secs(5)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_slower_than_its_interval_still_reports_current_data() {
+    // About 25 pages at 250 ms each: a collection takes longer than the 1 s interval.
+    let sim = start_sim(SimConfig {
+        jobs: 2_400,
+        api_key: KEY.into(),
+        latency: Duration::from_millis(250),
+        ..SimConfig::default()
+    })
+    .await;
+    let site = site_yaml(
+        "slow",
+        &sim.base_url(),
+        "      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_window: 72h\n      cycle_timeout: 2m\n",
+    );
+    let running = Running::start_with(load(&yaml(&site, ""), &[("NBU_KEY", KEY)])).await;
+    wait_for(
+        "the first slow collection",
+        Duration::from_secs(60),
+        || async {
+            metrics(&running)
+                .await
+                .contains_key("nbu_jobs_count")
+                .then_some(())
+        },
+    )
+    .await;
+    // From now on the data never goes stale, although every collection overruns.
+    let until = tokio::time::Instant::now() + Duration::from_secs(12);
+    while tokio::time::Instant::now() < until {
+        let f = metrics(&running).await;
+        assert_eq!(
+            value(&f, "nbu_source_stale", &[("source", "jobs")]),
+            Some(0.0)
+        );
+        assert_eq!(value(&f, "nbu_up", &[("site", "slow")]), Some(1.0));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    running.stop().await;
+    sim.shutdown().await;
+}
