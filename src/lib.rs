@@ -13,6 +13,7 @@
 //! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub use agent::Agent;
 
