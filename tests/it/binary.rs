@@ -10,6 +10,16 @@ use crate::common::{start_sim, wait_for};
 
 const KEY: &str = "k-binary-9d8c";
 
+/// A simulator of `jobs` jobs accepting [`KEY`].
+async fn sim_with(jobs: u64) -> Simulator {
+    start_sim(SimConfig {
+        jobs,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await
+}
+
 fn write_config(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
     let path = dir.join("nbu-otel.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -51,12 +61,7 @@ fn a_missing_config_file_exits_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_prints_json_and_fails_when_a_site_fails() {
-    let sim = start_sim(SimConfig {
-        jobs: 300,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(300).await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
@@ -136,12 +141,7 @@ async fn check_prints_a_verdict_per_site() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_flushes_a_last_export_and_exits_0() {
-    let sim = start_sim(SimConfig {
-        jobs: 300,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(300).await;
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
@@ -174,12 +174,7 @@ async fn sigterm_flushes_a_last_export_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_0_in_time_with_the_collector_unreachable() {
-    let sim = start_sim(SimConfig {
-        jobs: 50,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(50).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -351,12 +346,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_requires_credentials_while_probes_stay_open() {
-    let sim = start_sim(SimConfig {
-        jobs: 50,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(50).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -402,12 +392,7 @@ async fn metrics_requires_credentials_while_probes_stay_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_sends_its_headers_is_cut_off() {
-    let sim = start_sim(SimConfig {
-        jobs: 10,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(10).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -440,12 +425,7 @@ async fn a_client_that_never_sends_its_headers_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_otel_variables_win_over_the_file() {
-    let sim = start_sim(SimConfig {
-        jobs: 50,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(50).await;
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
