@@ -23,6 +23,7 @@ use crate::collect::{SiteCollector, SiteSnapshot, SourceData, SourceOutcome};
 use crate::config::{Config, SiteConfig};
 use crate::netbackup::{ApiError, ApiVersion, SiteClient};
 use crate::readiness::Readiness;
+use crate::reload;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
 
 /// How many intervals a source's data stays current without a successful collection.
@@ -239,37 +240,14 @@ impl Agent {
     }
 }
 
-/// A hash of the contents of `files` (absent files hash as absent).
-fn files_hash<'a>(files: impl IntoIterator<Item = &'a std::path::Path>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for file in files {
-        std::fs::read(file).ok().hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
-/// The contents of the files a site reads besides its key (which the config holds).
+/// The contents of the files a site reads (its CA file; its key file, too).
 fn site_files(site: &SiteConfig) -> u64 {
-    files_hash(site.tls.ca_file.as_deref())
+    reload::contents_hash(reload::site_files(site))
 }
 
 /// The contents of the certificate files of the server and of the OTLP exporter.
 fn global_files(config: &Config) -> u64 {
-    let s = &config.server;
-    let o = &config.otlp;
-    files_hash(
-        [
-            &s.tls_cert_file,
-            &s.tls_key_file,
-            &o.ca_file,
-            &o.client_cert_file,
-            &o.client_key_file,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|p| p.as_path()),
-    )
+    reload::contents_hash(reload::global_files(config))
 }
 
 /// Whether two OTLP configurations are the same, header values included.
@@ -524,7 +502,6 @@ impl SiteTask {
                 if let Some(floor) = state.recorded_floor {
                     state.recorded_jobs.retain(|id| *id >= floor);
                 }
-                drop(seen_finished);
                 self.failed(state, "jobs", &e);
                 false
             }

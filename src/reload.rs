@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::agent::{Agent, ReloadSummary};
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, SiteConfig};
 
 /// How often the configuration files are compared with what is running.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -50,23 +50,36 @@ impl ConfigWatcher {
 /// A hash of the file and every file the configuration references (absent files hash as
 /// absent, so a file that disappears or comes back is a change too).
 fn fingerprint(path: &Path, config: &Config) -> u64 {
+    let referenced = config.sites.iter().flat_map(site_files);
+    contents_hash(
+        std::iter::once(path)
+            .chain(referenced)
+            .chain(global_files(config)),
+    )
+}
+
+/// A hash of the names and contents of `files` (an absent file hashes as absent).
+pub(crate) fn contents_hash<'a>(files: impl IntoIterator<Item = &'a Path>) -> u64 {
     let mut hasher = DefaultHasher::new();
-    let mut add = |p: &Path| {
-        p.hash(&mut hasher);
-        std::fs::read(p).ok().hash(&mut hasher);
-    };
-    add(path);
-    for site in &config.sites {
-        for file in [&site.api_key_file, &site.tls.ca_file]
-            .into_iter()
-            .flatten()
-        {
-            add(file);
-        }
+    for file in files {
+        file.hash(&mut hasher);
+        std::fs::read(file).ok().hash(&mut hasher);
     }
-    let otlp = &config.otlp;
-    let server = &config.server;
-    for file in [
+    hasher.finish()
+}
+
+/// The files one site reads: its key file and its CA file.
+pub(crate) fn site_files(site: &SiteConfig) -> impl Iterator<Item = &Path> {
+    [&site.api_key_file, &site.tls.ca_file]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+}
+
+/// The certificate files of the agent's server and of the OTLP exporter.
+pub(crate) fn global_files(config: &Config) -> impl Iterator<Item = &Path> {
+    let (server, otlp) = (&config.server, &config.otlp);
+    [
         &otlp.ca_file,
         &otlp.client_cert_file,
         &otlp.client_key_file,
@@ -75,10 +88,7 @@ fn fingerprint(path: &Path, config: &Config) -> u64 {
     ]
     .into_iter()
     .flatten()
-    {
-        add(file);
-    }
-    hasher.finish()
+    .map(PathBuf::as_path)
 }
 
 /// Loads `path` and applies it to `agent`. An invalid file changes nothing: the agent runs

@@ -14,7 +14,7 @@ use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::process::{AgentProcess, free_port};
 use crate::common::{start_sim, wait_for};
-use crate::prometheus::{Exposition, parse_exposition, value};
+use crate::prometheus::{Exposition, scrape, value};
 
 const KEY: &str = "k-faults";
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -28,13 +28,7 @@ struct Matrix {
 
 impl Matrix {
     async fn scrape(&self) -> Exposition {
-        let body = reqwest::get(&self.metrics_url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_exposition(&body)
+        scrape(&self.metrics_url).await
     }
 
     fn errors(families: &Exposition, source: &str, kind: &str) -> f64 {

@@ -10,7 +10,7 @@ use nbu_otel::telemetry::pipeline::Pipeline;
 use crate::common::otlp::{Receiver, attr};
 use crate::common::{load, site_yaml, start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
-use crate::prometheus::{Exposition, parse_exposition, value};
+use crate::prometheus::{Exposition, scrape, value};
 
 fn sim_config(key: &str) -> SimConfig {
     SimConfig {
@@ -37,13 +37,7 @@ fn walks(sim: &Simulator, path: &str, first_page: &str) -> usize {
 }
 
 async fn metrics(running: &Running) -> Exposition {
-    let body = reqwest::get(&running.metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_exposition(&body)
+    scrape(&running.metrics_url).await
 }
 
 fn yaml(sites: &str, server_extra: &str) -> String {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use nbu_otel::sim::SimConfig;
+use nbu_otel::sim::{SimConfig, Simulator};
+
+use crate::common::otlp::Receiver;
 
 use crate::common::{start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
@@ -57,6 +59,12 @@ pub fn parse_exposition(body: &str) -> Exposition {
     out
 }
 
+/// Scrapes `url` and parses the exposition.
+pub async fn scrape(url: &str) -> Exposition {
+    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+    parse_exposition(&body)
+}
+
 /// The value of the first series of `name` whose labels include `labels`.
 pub fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     families.get(name)?.iter().find_map(|(k, v)| {
@@ -84,6 +92,20 @@ fn skip(what: &str) {
     );
 }
 
+/// A simulator of 800 jobs, an OTLP receiver, and an agent reading the one and pushing to the
+/// other, with the bridge on.
+async fn agent_with_bridge() -> (Simulator, Receiver, Running) {
+    let sim = start_sim(SimConfig {
+        jobs: 800,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let running = Running::start(&sim, &receiver.endpoint(), "1s").await;
+    (sim, receiver, running)
+}
+
 /// Findings promtool 2.42 reports for the legacy names themselves: the contract keeps them.
 const ALLOWED_FINDINGS: &[&str] = &[
     "nbu_jobs_count",
@@ -99,14 +121,7 @@ async fn promtool_finds_only_the_legacy_name_habits() {
     let Some(promtool) = tool("promtool") else {
         return skip("promtool");
     };
-    let sim = start_sim(SimConfig {
-        jobs: 800,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
-    let receiver = crate::common::otlp::Receiver::start("127.0.0.1:0".parse().unwrap()).await;
-    let running = Running::start(&sim, &receiver.endpoint(), "1s").await;
+    let (sim, receiver, running) = agent_with_bridge().await;
     let body = wait_for("a populated /metrics", Duration::from_secs(20), || async {
         let body = reqwest::get(&running.metrics_url)
             .await
@@ -159,14 +174,7 @@ async fn a_real_prometheus_scrapes_the_bridge() {
     let Some(prometheus) = tool("prometheus") else {
         return skip("prometheus");
     };
-    let sim = start_sim(SimConfig {
-        jobs: 800,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
-    let receiver = crate::common::otlp::Receiver::start("127.0.0.1:0".parse().unwrap()).await;
-    let running = Running::start(&sim, &receiver.endpoint(), "1s").await;
+    let (sim, receiver, running) = agent_with_bridge().await;
     let target = running
         .metrics_url
         .trim_start_matches("http://")
