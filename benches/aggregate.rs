@@ -7,8 +7,8 @@
 //! - `baseline_value`: `serde_json::from_slice::<serde_json::Value>` of every page, the
 //!   reference the other two are reported against;
 //! - `parse`: `serde_json::from_slice::<JobsPage>` of every page (what `walk_jobs` does);
-//! - `parse_fold`: the parse, plus every job folded into a `JobsAggregator` and the aggregate
-//!   finished, as one collection does.
+//! - `parse_fold`: the parse, plus every job put in a job store and the aggregates folded from
+//!   it, as a full walk does.
 //!
 //! `Throughput::Elements` is the number of jobs, so criterion prints jobs/s.
 //!
@@ -22,7 +22,7 @@ use std::hint::black_box;
 
 use chrono::TimeZone;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use nbu_otel::collect::JobsAggregator;
+use nbu_otel::collect::{JobBatch, JobStore};
 use nbu_otel::netbackup::models::JobsPage;
 use nbu_otel::sim::{self, Dataset, SimConfig};
 
@@ -101,23 +101,23 @@ fn parse_pages(input: &Input) -> u64 {
     seen
 }
 
-/// The parse, plus the fold of one collection.
+/// The parse, plus what a full walk does with the jobs: records into a batch, the batch into
+/// a job store (finished jobs reported once), and the legacy aggregates folded from the store.
 fn parse_and_fold(input: &Input) -> u64 {
-    let mut aggregator = JobsAggregator::new();
-    let mut finished = 0u64;
+    let mut store = JobStore::new();
+    let mut batch = JobBatch::for_store(&store);
     for body in &input.bodies {
         let page: JobsPage<'_> = serde_json::from_slice(body).expect("rendered pages parse");
         for resource in &page.data {
-            if let Some(job) = &resource.attributes
-                && aggregator.add(job).is_some()
-            {
-                finished += 1;
+            if let Some(job) = &resource.attributes {
+                batch.add(job);
             }
         }
-        aggregator.add_page();
         black_box(page.meta.as_ref().and_then(|m| m.pagination.as_ref()));
     }
-    let summary = aggregator.finish();
+    let mut finished = 0u64;
+    store.replace(batch, i64::MIN, |_| finished += 1);
+    let summary = store.summary();
     black_box(&summary);
     summary.jobs + finished
 }

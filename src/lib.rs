@@ -9,6 +9,8 @@
 //! - [`netbackup`]: the REST client (version negotiation, pagination, retry, rate limit).
 //! - [`collect`]: per-site collection and the aggregates it produces.
 //! - [`telemetry`]: the metric catalog and OpenTelemetry plumbing.
+//! - [`agent`]: the runtime: one task per site, the service loop, hot reload.
+//! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`report`]: rendering of `once` results as a table or JSON.
 //! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
@@ -23,7 +25,6 @@ pub mod config;
 pub mod demo;
 pub mod netbackup;
 pub mod readiness;
-pub mod reload;
 pub mod report;
 pub mod server;
 pub mod sim;

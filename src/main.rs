@@ -3,24 +3,22 @@
 //! Exit codes: 0 success, 1 a site failed (`once`, `check`) or the agent could not start,
 //! 2 invalid configuration or arguments.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use nbu_otel::collect::SiteCollector;
+use nbu_otel::collect::{FillProgress, ProgressSink, SiteCollector};
 use nbu_otel::config::{self, Config};
-use nbu_otel::reload::{self, ConfigWatcher};
+use nbu_otel::agent::service;
 use nbu_otel::report::{self, CheckResult};
-use nbu_otel::server;
 use nbu_otel::sim::{SimConfig, Simulator};
-use nbu_otel::telemetry::pipeline::{Pipeline, install_subscriber};
-use nbu_otel::{Agent, demo};
-
-/// How long shutdown may take: stop collection, flush metrics and spans.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
+use nbu_otel::telemetry::pipeline::install_subscriber;
+use nbu_otel::demo;
 
 #[derive(Parser)]
 #[command(
@@ -196,144 +194,10 @@ async fn run(path: &Path, watch: bool) -> anyhow::Result<ExitCode> {
     run_agent(config, Some((path, watch))).await
 }
 
-/// Runs the agent until SIGTERM or SIGINT, then shuts down within [`SHUTDOWN_TIMEOUT`].
-/// With a config file, SIGHUP reloads it, and so does a change of the file (or of a file it
-/// references) when `watch` is on.
+/// Runs the agent as a service; a failure to start is exit code 1.
 async fn run_agent(config: Config, file: Option<(&Path, bool)>) -> anyhow::Result<ExitCode> {
-    let path = file.map(|(p, _)| p);
-    let watch = file.is_some_and(|(_, w)| w);
-    let pipeline = Pipeline::build(&config).map_err(anyhow::Error::msg)?;
-    pipeline
-        .init_logging(&config.logging)
-        .map_err(anyhow::Error::msg)?;
-    let listener = match config.server.listen {
-        Some(addr) => Some(server::bind(addr).await?),
-        None => None,
-    };
-    let tls = match (&config.server.tls_cert_file, &config.server.tls_key_file) {
-        (Some(cert), Some(key)) => {
-            Some(server::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?)
-        }
-        _ => None,
-    };
-    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
-    agent.start();
-    tracing::info!(
-        sites = config.sites.len(),
-        otlp = config
-            .otlp
-            .enabled
-            .then(|| config.otlp.endpoint.to_string()),
-        "nbu-otel started"
-    );
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_task = listener.map(|listener| {
-        let router = server::router_with_auth(
-            agent.readiness().clone(),
-            pipeline.bridge.clone(),
-            &config.server.metrics_auth,
-        );
-        tokio::spawn(server::serve(listener, router, tls, async {
-            let _ = server_stopped.await;
-        }))
-    });
-    let mut watcher = path.map(|p| ConfigWatcher::new(p, agent.config()));
-    let mut signals = Signals::new()?;
-    let mut poll = tokio::time::interval(reload::POLL_INTERVAL);
-    loop {
-        tokio::select! {
-            signal = signals.next() => {
-                if matches!(signal, Signal::Terminate) {
-                    break;
-                }
-                if let (Some(path), Some(w)) = (path, watcher.as_mut()) {
-                    tracing::info!("SIGHUP: reloading the configuration");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
-                }
-            }
-            _ = poll.tick() => {
-                if let (true, Some(path), Some(w)) = (watch, path, watcher.as_mut())
-                    && w.changed(agent.config())
-                {
-                    tracing::info!("configuration files changed: reloading");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
-                }
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
-    let _ = tokio::time::timeout_at(deadline, agent.shutdown()).await;
-    let _ = stop_server.send(());
-    if let Some(task) = server_task {
-        let _ = tokio::time::timeout_at(deadline, task).await;
-    }
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    pipeline.shutdown(left.max(Duration::from_secs(1))).await;
+    service::run(config, file).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The signals the agent reacts to.
-struct Signals {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Self {
-                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// The next signal: SIGTERM or SIGINT ends the agent, SIGHUP reloads.
-    async fn next(&mut self) -> Signal {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.term.recv() => Signal::Terminate,
-            _ = tokio::signal::ctrl_c() => Signal::Terminate,
-            _ = self.hup.recv() => Signal::Hangup,
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            Signal::Terminate
-        }
-    }
-}
-
-/// A signal the agent acts on.
-enum Signal {
-    Terminate,
-    Hangup,
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::select! {
-            _ = term.recv() => {}
-            r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    Ok(())
 }
 
 async fn run_demo(
@@ -405,14 +269,24 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     init_plain_logging();
-    let runs = config.sites.iter().cloned().map(|site| async move {
-        let name = site.name.clone();
-        match SiteCollector::new(site) {
-            Ok(collector) => collector.collect_all().await,
-            Err(e) => nbu_otel::collect::SiteReport::failed(&name, e),
+    // On a terminal, a progress bar per site; otherwise the walk logs its progress.
+    let bars = std::io::stderr()
+        .is_terminal()
+        .then(indicatif::MultiProgress::new);
+    let runs = config.sites.iter().cloned().map(|site| {
+        let sink = bars.as_ref().map(|bars| progress_bar(bars, &site.name));
+        async move {
+            let name = site.name.clone();
+            match SiteCollector::new(site) {
+                Ok(collector) => collector.collect_all_with_progress(sink).await,
+                Err(e) => nbu_otel::collect::SiteReport::failed(&name, e),
+            }
         }
     });
     let reports = futures_join_all(runs).await;
+    if let Some(bars) = bars {
+        let _ = bars.clear();
+    }
     match format {
         Format::Table => print!("{}", report::once_table(&reports)),
         Format::Json => println!(
@@ -424,6 +298,21 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// A progress bar for the jobs walk of `site`, fed by the walk's progress.
+fn progress_bar(bars: &indicatif::MultiProgress, site: &str) -> ProgressSink {
+    let bar = bars.add(indicatif::ProgressBar::new(1000));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix:>12} [{bar:40}] {percent:>3}% {msg} (eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(site.to_owned());
+    Arc::new(move |p: &FillProgress| {
+        bar.set_position((p.fraction * 1000.0) as u64);
+        bar.set_message(format!("{} jobs, {} pages", p.jobs, p.pages));
     })
 }
 
@@ -465,7 +354,7 @@ async fn sim(
         "NetBackup simulator on {} ({jobs} jobs, {storage_units} storage units); Ctrl-C to stop",
         simulator.base_url()
     );
-    wait_for_signal().await?;
+    service::wait_for_termination().await?;
     simulator.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
 use nbu_otel::collect::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, JobKey, JobsSummary, UNKNOWN,
 };
-use nbu_otel::collect::{JobsAggregator, StorageAggregator};
+use nbu_otel::collect::{JobBatch, JobStore, StorageAggregator};
 use nbu_otel::config::{self, Config, ConfigError};
 use nbu_otel::netbackup::models::{ErrorBody, JobsPage, StorageUnitsPage};
 use nbu_otel::netbackup::{ApiVersion, SiteClient, filter};
@@ -282,32 +282,35 @@ fn fold_jobs_page(text: &str) -> Result<bool, TestCaseError> {
     let Ok(page) = serde_json::from_str::<JobsPage<'_>>(text) else {
         return Ok(false);
     };
-    let mut agg = JobsAggregator::new();
-    agg.add_page();
+    let store = JobStore::new();
+    let mut batch = JobBatch::for_store(&store);
     let mut folded = 0u64;
-    let mut finished = 0u64;
     for resource in &page.data {
-        match &resource.attributes {
-            Some(attributes) => {
-                folded += 1;
-                finished += u64::from(agg.add(attributes).is_some());
-            }
-            None => agg.add_invalid(1),
+        if let Some(attributes) = &resource.attributes {
+            folded += 1;
+            batch.add(attributes);
         }
     }
+    let unkeyed = batch.unkeyed;
+    let read = batch.len() as u64;
+    prop_assert_eq!(read + unkeyed, folded, "every job is stored or counted as unkeyed");
+    let mut store = store;
+    let mut timed = 0u64;
+    store.replace(batch, i64::MIN, |f| timed += u64::from(f.seconds.is_some()));
     // The cursor is read as the walker reads it.
     let _next = page
         .meta
         .as_ref()
         .and_then(|m| m.pagination.as_ref())
         .and_then(|p| p.next.as_str());
-    let summary = agg.finish();
-    prop_assert_eq!(summary.jobs, folded);
-    prop_assert_eq!(summary.counts.values().sum::<u64>(), folded);
-    prop_assert_eq!(summary.status_counts.values().sum::<u64>(), folded);
-    prop_assert_eq!(summary.state_counts.values().sum::<u64>(), folded);
-    prop_assert!(summary.durations.values().map(|h| h.count).sum::<u64>() >= finished);
-    prop_assert_eq!(summary.pages, 1);
+    let summary = store.summary();
+    // Jobs met twice (same jobId) are stored once.
+    prop_assert!(summary.jobs <= read);
+    prop_assert_eq!(summary.jobs, store.len() as u64);
+    prop_assert_eq!(summary.counts.values().sum::<u64>(), summary.jobs);
+    prop_assert_eq!(summary.status_counts.values().sum::<u64>(), summary.jobs);
+    prop_assert_eq!(summary.state_counts.values().sum::<u64>(), summary.jobs);
+    prop_assert_eq!(summary.durations.values().map(|h| h.count).sum::<u64>(), timed);
     Ok(true)
 }
 
@@ -749,7 +752,7 @@ fn expected(jobs: &[GenJob]) -> Expected {
                 (TimeIs::Absent, _) | (_, TimeIs::Absent) => {}
                 (TimeIs::At(s), TimeIs::At(end)) if end >= s => {
                     *e.duration_counts.entry(ap).or_default() += 1;
-                    e.finished_with_id += u64::from(matches!(j.job_id.is, NumIs::Valid(_)));
+                    e.finished_with_id += 1;
                 }
                 // Junk text, or an end before the start.
                 _ => e.invalid += 1,
@@ -764,6 +767,15 @@ fn saturate(v: u128) -> u64 {
 }
 
 fn fold_generated(jobs: &[GenJob]) -> (JobsSummary, u64) {
+    // The store keys jobs by jobId: give each generated job its own.
+    let jobs: Vec<GenJob> = jobs
+        .iter()
+        .zip(1u64..)
+        .map(|(j, id)| GenJob {
+            job_id: attr(id.to_string(), NumIs::Valid(id)),
+            ..j.clone()
+        })
+        .collect();
     let text = format!(
         "{{\"data\":[{}],\"meta\":{{\"pagination\":{{\"next\":null}}}}}}",
         jobs.iter()
@@ -774,16 +786,18 @@ fn fold_generated(jobs: &[GenJob]) -> (JobsSummary, u64) {
     let page: JobsPage<'_> = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("generated page must parse: {e}\n{text}"));
     assert_eq!(page.data.len(), jobs.len());
-    let mut agg = JobsAggregator::new();
-    let mut finished = 0;
+    let mut store = JobStore::new();
+    let mut batch = JobBatch::for_store(&store);
     for resource in &page.data {
         let attributes = resource
             .attributes
             .as_ref()
             .unwrap_or_else(|| panic!("every generated job has attributes"));
-        finished += u64::from(agg.add(attributes).is_some());
+        batch.add(attributes);
     }
-    (agg.finish(), finished)
+    let mut finished = 0;
+    store.replace(batch, i64::MIN, |f| finished += u64::from(f.seconds.is_some()));
+    (store.summary(), finished)
 }
 
 proptest! {

@@ -99,10 +99,14 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
     agent.start();
     wait_for("a few collections", Duration::from_secs(30), || async {
+        // Cycles begun: the newest-job probe of a full walk, or the first page of a delta.
         let n = sim
             .requests()
             .iter()
-            .filter(|r| r.query.contains("state%20ne"))
+            .filter(|r| {
+                r.query.contains("sort=-jobId")
+                    || (r.query.contains("lastUpdateTime") && !r.query.contains("page%5Bafter%5D"))
+            })
             .count();
         (n >= 2).then_some(())
     })

@@ -1,22 +1,26 @@
-//! Collection: per-site walks of the NetBackup API folded into immutable summaries.
+//! Collection: per-site walks of the NetBackup API kept in job stores and folded into
+//! immutable summaries.
 //!
 //! # The jobs window
 //!
-//! Each jobs collection makes two cursor walks of `/admin/jobs`, sorted by `jobId`:
-//! - finished jobs: `state eq 'DONE' and endTime gt <now - jobs_window>`;
-//! - unfinished jobs: `state ne 'DONE'` (active, queued, re-queued, suspended, incomplete),
-//!   whatever their age, because operators need to see what is running or stuck now.
+//! A site's jobs window holds:
+//! - finished jobs: `state eq 'DONE'` that ended after NetBackup's clock minus `jobs_window`;
+//! - unfinished jobs (active, queued, re-queued, suspended, incomplete), whatever their age,
+//!   because operators need to see what is running or stuck now.
 //!
-//! The two filters are disjoint, so no job is counted twice. The simulator's ground truth
-//! follows the same rule.
+//! The jobs live in a per-site [`JobStore`], filled by a concurrent full walk and kept current
+//! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
+//! rule with its own code.
 
-pub mod jobs;
 mod site;
 mod snapshot;
 pub mod storage;
+pub mod store;
 pub mod summary;
+pub mod sync;
 
-pub use jobs::{FinishedJob, JobsAggregator};
 pub use site::{SiteCollector, SiteReport, SourceOutcome};
 pub use snapshot::{SiteSnapshot, SourceData};
 pub use storage::StorageAggregator;
+pub use store::{FinishedJob, JobBatch, JobStore};
+pub use sync::{CycleReport, FillProgress, JobSync, JobsSettings, ProgressSink, WalkKind};

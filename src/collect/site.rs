@@ -2,14 +2,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::jobs::{FinishedJob, JobsAggregator};
 use super::storage::StorageAggregator;
+use super::store::FinishedJob;
 use super::summary::{JobsSummary, StorageSummary};
+use super::sync::{CycleReport, JobSync, JobsSettings, ProgressSink};
 use crate::config::SiteConfig;
-use crate::netbackup::{ApiError, ApiVersion, SiteClient, filter, walk_jobs, walk_storage_units};
+use crate::netbackup::{ApiError, ApiVersion, SiteClient, walk_storage_units};
 
 /// The result of collecting one source once.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct SourceOutcome<T> {
 }
 
 impl<T> SourceOutcome<T> {
-    fn timed(started: Instant, result: Result<T, ApiError>) -> Self {
+    pub(crate) fn timed(started: Instant, result: Result<T, ApiError>) -> Self {
         Self {
             result,
             elapsed: started.elapsed(),
@@ -150,53 +150,39 @@ impl SiteCollector {
         self.client.negotiate(self.site.api_version).await
     }
 
-    /// Collects jobs: finished jobs that ended after `now - jobs_window`, plus every
-    /// unfinished job (see the module docs of [`crate::collect`]). `on_finished` sees each
-    /// finished job with its action and policy type.
-    pub async fn collect_jobs<F>(
+    /// Brings `sync`'s job store up to date (a full walk or a delta, see [`super::sync`]).
+    /// `on_finished` sees each finished job once, when the store first holds it finished.
+    pub async fn sync_jobs(
+        &self,
+        sync: &mut JobSync,
+        version: ApiVersion,
+        on_finished: impl FnMut(&FinishedJob<'_>),
+    ) -> SourceOutcome<CycleReport> {
+        let started = Instant::now();
+        let settings = JobsSettings::from(&self.site.collection);
+        let result = sync
+            .cycle(&self.client, version, &settings, on_finished)
+            .await;
+        SourceOutcome::timed(started, result)
+    }
+
+    /// Collects the jobs window once, into a new store: finished jobs that ended within
+    /// `jobs_window` before NetBackup's clock, plus every unfinished job.
+    pub async fn collect_jobs(
         &self,
         version: ApiVersion,
-        now: DateTime<Utc>,
-        mut on_finished: F,
-    ) -> SourceOutcome<JobsSummary>
-    where
-        F: FnMut(&str, &str, FinishedJob),
-    {
-        let started = Instant::now();
-        let window = chrono::Duration::from_std(self.site.collection.jobs_window)
-            .unwrap_or(chrono::Duration::MAX);
-        let cutoff = now
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let page_size = self.site.collection.jobs_page_size;
-        let mut aggregator = JobsAggregator::new();
-        let mut result = Ok(());
-        for query in [
-            filter::finished_jobs_since(cutoff),
-            filter::unfinished_jobs(),
-        ] {
-            let walked = walk_jobs(&self.client, version, &query, page_size, |job| {
-                if let Some(done) = aggregator.add(job) {
-                    let action = job.job_type.as_str().unwrap_or("");
-                    let policy = job.policy_type.as_str().unwrap_or("");
-                    on_finished(action, policy, done);
-                }
-            })
-            .await;
-            match walked {
-                Ok(stats) => {
-                    for _ in 0..stats.pages {
-                        aggregator.add_page();
-                    }
-                    aggregator.add_invalid(stats.invalid_items);
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+        progress: Option<ProgressSink>,
+    ) -> SourceOutcome<JobsSummary> {
+        let mut sync = JobSync::new();
+        if let Some(sink) = progress {
+            sync = sync.with_progress(sink);
         }
-        SourceOutcome::timed(started, result.map(|()| aggregator.finish()))
+        let outcome = self.sync_jobs(&mut sync, version, |_| {}).await;
+        SourceOutcome {
+            result: outcome.result.map(|_| sync.summary()),
+            elapsed: outcome.elapsed,
+            finished_at: outcome.finished_at,
+        }
     }
 
     /// Collects every storage unit.
@@ -222,13 +208,18 @@ impl SiteCollector {
 
     /// One full collection: negotiate, then jobs and storage concurrently.
     pub async fn collect_all(&self) -> SiteReport {
+        self.collect_all_with_progress(None).await
+    }
+
+    /// [`SiteCollector::collect_all`], sending the progress of the jobs walk to `progress`.
+    pub async fn collect_all_with_progress(&self, progress: Option<ProgressSink>) -> SiteReport {
         let started = Instant::now();
         let version = self.negotiate().await;
         let response_time = started.elapsed();
         match &version {
             Ok(v) => {
                 let (jobs, storage) = tokio::join!(
-                    self.collect_jobs(*v, Utc::now(), |_, _, _| {}),
+                    self.collect_jobs(*v, progress),
                     self.collect_storage(*v)
                 );
                 SiteReport {

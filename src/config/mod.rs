@@ -159,6 +159,9 @@ pub struct CollectionConfig {
     /// Longest one collection of the site (every page of every source) may take before it is
     /// abandoned; a collection longer than `jobs_interval` delays the next one instead.
     pub cycle_timeout: Duration,
+    /// How often the jobs window is read whole again (between full walks, only the jobs that
+    /// changed are read).
+    pub jobs_resync_interval: Duration,
 }
 
 impl Default for CollectionConfig {
@@ -175,6 +178,7 @@ impl Default for CollectionConfig {
             requests_per_second: 10.0,
             max_concurrent_requests: 4,
             cycle_timeout: Duration::from_secs(600),
+            jobs_resync_interval: Duration::from_secs(6 * 3600),
         }
     }
 }

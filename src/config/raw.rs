@@ -62,6 +62,7 @@ pub(super) struct RawCollection {
     pub requests_per_second: Option<Scalar>,
     pub max_concurrent_requests: Option<Scalar>,
     pub cycle_timeout: Option<Scalar>,
+    pub jobs_resync_interval: Option<Scalar>,
 }
 
 /// `server`.

@@ -683,6 +683,11 @@ impl Validator<'_> {
             max_retries: self.integer(&f("max_retries"), raw.max_retries, 0, 10, ""),
             max_retry_time: self.duration(&f("max_retry_time"), raw.max_retry_time, true),
             cycle_timeout: self.duration(&f("cycle_timeout"), raw.cycle_timeout, false),
+            jobs_resync_interval: self.duration(
+                &f("jobs_resync_interval"),
+                raw.jobs_resync_interval,
+                false,
+            ),
             requests_per_second: self.number(&f("requests_per_second"), raw.requests_per_second),
             max_concurrent_requests: self.integer(
                 &f("max_concurrent_requests"),
@@ -1181,6 +1186,7 @@ struct CollectionPatch {
     requests_per_second: Option<f64>,
     max_concurrent_requests: Option<u32>,
     cycle_timeout: Option<Duration>,
+    jobs_resync_interval: Option<Duration>,
     /// The section itself was unusable (not a map); reported.
     broken: bool,
     /// Keys whose value was invalid (or unknown keys); reported.
@@ -1203,6 +1209,9 @@ impl CollectionPatch {
                 .max_concurrent_requests
                 .unwrap_or(base.max_concurrent_requests),
             cycle_timeout: self.cycle_timeout.unwrap_or(base.cycle_timeout),
+            jobs_resync_interval: self
+                .jobs_resync_interval
+                .unwrap_or(base.jobs_resync_interval),
         }
     }
 

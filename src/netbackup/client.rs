@@ -3,10 +3,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
+
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, RETRY_AFTER,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use tracing::{Instrument as _, Span};
@@ -16,7 +20,7 @@ use url::Url;
 use super::error::{ApiError, DecodeKind, snippet};
 use super::limit::RequestLimiter;
 use super::models::ErrorBody;
-use super::retry::{backoff, is_retryable_status, parse_retry_after};
+use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_after};
 use super::version::ApiVersion;
 use crate::config::SiteConfig;
 
@@ -34,6 +38,8 @@ pub struct Body {
     pub bytes: Vec<u8>,
     /// Requests sent for it, retries included.
     pub attempts: u32,
+    /// The server's clock when it answered (the `Date` header), if it sent a valid one.
+    pub server_time: Option<DateTime<Utc>>,
 }
 
 /// Sees every HTTP exchange of a client: the endpoint and the outcome (`"200"`, `"429"`,
@@ -340,6 +346,11 @@ impl SiteClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let server_time = response
+            .headers()
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -366,6 +377,7 @@ impl SiteClient {
         let answer = Answer {
             status,
             retry_after,
+            server_time,
             content_type: &content_type,
             body,
         };
@@ -382,6 +394,7 @@ impl SiteClient {
         let Answer {
             status,
             retry_after,
+            server_time,
             content_type,
             body,
         } = answer;
@@ -413,6 +426,7 @@ impl SiteClient {
                 Attempt::Done(Ok(Body {
                     bytes: body,
                     attempts,
+                    server_time,
                 }))
             }
             401 | 403 => {
@@ -539,6 +553,7 @@ fn inject_trace_context(headers: &mut HeaderMap) {
 struct Answer<'a> {
     status: u16,
     retry_after: Option<Duration>,
+    server_time: Option<DateTime<Utc>>,
     content_type: &'a str,
     body: Vec<u8>,
 }

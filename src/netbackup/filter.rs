@@ -38,6 +38,16 @@ pub fn unfinished_jobs() -> String {
     format!("state ne {}", string_literal("DONE"))
 }
 
+/// Jobs NetBackup changed at or after `since` (its `lastUpdateTime`).
+pub fn updated_since(since: DateTime<Utc>) -> String {
+    format!("lastUpdateTime ge {}", datetime_literal(since))
+}
+
+/// `filter` restricted to `jobId` in `[lo, hi]`.
+pub fn job_ids_within(filter: &str, lo: u64, hi: u64) -> String {
+    format!("{filter} and jobId ge {lo} and jobId le {hi}")
+}
+
 /// Jobs of one client (used by operators' ad-hoc queries and the property tests).
 pub fn client_is(client_name: &str) -> String {
     format!("clientName eq {}", string_literal(client_name))
@@ -66,5 +76,13 @@ mod tests {
             "state eq 'DONE' and endTime gt 2026-11-27T07:00:00.000Z"
         );
         assert_eq!(unfinished_jobs(), "state ne 'DONE'");
+        assert_eq!(
+            updated_since(at),
+            "lastUpdateTime ge 2026-11-27T07:00:00.000Z"
+        );
+        assert_eq!(
+            job_ids_within("state ne 'DONE'", 5, 9),
+            "state ne 'DONE' and jobId ge 5 and jobId le 9"
+        );
     }
 }

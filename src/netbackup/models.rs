@@ -64,6 +64,9 @@ pub struct JobAttributes<'a> {
     /// `endTime`, ISO-8601 UTC; absent while the job runs.
     #[serde(default, borrow)]
     pub end_time: Text<'a>,
+    /// `lastUpdateTime`, ISO-8601 UTC: when NetBackup last changed the job.
+    #[serde(default, borrow)]
+    pub last_update_time: Text<'a>,
 }
 
 /// `meta` of a cursor-paginated document.

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 
 use tracing::{Instrument as _, Span};
 
-use super::client::SiteClient;
+use chrono::{DateTime, Utc};
+
+use super::api::{JobsPageQuery, NetBackupApi};
 use super::error::{ApiError, DecodeKind};
 use super::models::{JobAttributes, JobsPage, StorageUnitAttributes, StorageUnitsPage};
 use super::version::ApiVersion;
@@ -32,42 +34,60 @@ pub struct WalkStats {
     pub invalid_items: u64,
     /// Requests sent, retries included.
     pub requests: u64,
+    /// The server's clock (`Date` header) when it answered the first page.
+    pub server_time: Option<DateTime<Utc>>,
 }
 
-/// Walks `/admin/jobs` matching `filter`, sorted by `jobId`, `page_size` jobs per page, and
-/// calls `on_job` for every job.
-pub async fn walk_jobs<F>(
-    client: &SiteClient,
+impl WalkStats {
+    /// Adds the counts of another walk; the earlier server time is kept.
+    pub fn merge(&mut self, other: &WalkStats) {
+        self.pages += other.pages;
+        self.items += other.items;
+        self.invalid_items += other.invalid_items;
+        self.requests += other.requests;
+        self.server_time = match (self.server_time, other.server_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Walks `/admin/jobs` matching `filter` (every job when `None`), sorted by `jobId`,
+/// `page_size` jobs per page, and calls `on_job` for every job.
+pub async fn walk_jobs<A, F>(
+    api: &A,
     version: ApiVersion,
-    filter: &str,
+    filter: Option<&str>,
     page_size: u32,
     mut on_job: F,
 ) -> Result<WalkStats, ApiError>
 where
+    A: NetBackupApi,
     F: FnMut(&JobAttributes<'_>),
 {
     let mut stats = WalkStats::default();
     let mut cursor: Option<String> = None;
     let mut seen = HashSet::new();
     loop {
-        let mut query = vec![
-            ("filter", filter.to_owned()),
-            ("sort", "jobId".to_owned()),
-            ("page[limit]", page_size.to_string()),
-        ];
-        if let Some(c) = &cursor {
-            query.push(("page[after]", c.clone()));
-        }
-        let span = client.request_span(JOBS_ENDPOINT, version, Some(stats.pages + 1));
-        let body = client
-            .get(JOBS_ENDPOINT, &query, version)
+        let query = JobsPageQuery {
+            filter,
+            limit: page_size,
+            after: cursor.as_deref(),
+            newest_first: false,
+        };
+        let span = api.request_span(JOBS_ENDPOINT, version, Some(stats.pages + 1));
+        let body = api
+            .jobs_page(version, &query)
             .instrument(span.clone())
             .await?;
         stats.requests += u64::from(body.attempts);
         stats.pages += 1;
-        let page: JobsPage<'_> = decode(client, JOBS_ENDPOINT, &body.bytes, &span)?;
+        if stats.server_time.is_none() {
+            stats.server_time = body.server_time;
+        }
+        let page: JobsPage<'_> = decode(api, JOBS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
-        check_page_size(client, JOBS_ENDPOINT, page.data.len(), page_size)?;
+        check_page_size(api, JOBS_ENDPOINT, page.data.len(), page_size)?;
         for resource in &page.data {
             match &resource.attributes {
                 Some(attributes) => {
@@ -90,14 +110,14 @@ where
             Some(next) => {
                 if !seen.insert(next.clone()) {
                     return Err(pagination_error(
-                        client,
+                        api,
                         JOBS_ENDPOINT,
                         format!("cursor {next:?} came back a second time"),
                     ));
                 }
                 if stats.pages >= MAX_CURSOR_PAGES {
                     return Err(pagination_error(
-                        client,
+                        api,
                         JOBS_ENDPOINT,
                         format!("more than {MAX_CURSOR_PAGES} pages"),
                     ));
@@ -108,36 +128,65 @@ where
     }
 }
 
+/// The `jobId` of the first job matching `filter` in ascending (or, with `newest_first`,
+/// descending) `jobId` order, with the server's clock: one request of one job.
+pub async fn first_job_id<A: NetBackupApi>(
+    api: &A,
+    version: ApiVersion,
+    filter: Option<&str>,
+    newest_first: bool,
+) -> Result<(Option<u64>, Option<DateTime<Utc>>), ApiError> {
+    let query = JobsPageQuery {
+        filter,
+        limit: 1,
+        after: None,
+        newest_first,
+    };
+    let span = api.request_span(JOBS_ENDPOINT, version, Some(1));
+    let body = api
+        .jobs_page(version, &query)
+        .instrument(span.clone())
+        .await?;
+    let page: JobsPage<'_> = decode(api, JOBS_ENDPOINT, &body.bytes, &span)?;
+    span.record("nbu.records", page.data.len());
+    let id = page
+        .data
+        .iter()
+        .filter_map(|r| r.attributes.as_ref())
+        .find_map(|a| a.job_id.valid());
+    Ok((id, body.server_time))
+}
+
 /// Walks `/storage/storage-units` by offset, `page_size` units per page, and calls `on_unit`
 /// with each unit's id and attributes.
-pub async fn walk_storage_units<F>(
-    client: &SiteClient,
+pub async fn walk_storage_units<A, F>(
+    api: &A,
     version: ApiVersion,
     page_size: u32,
     mut on_unit: F,
 ) -> Result<WalkStats, ApiError>
 where
+    A: NetBackupApi,
     F: FnMut(Option<&str>, &StorageUnitAttributes<'_>),
 {
     let mut stats = WalkStats::default();
     let mut offset: u64 = 0;
     let mut expected_pages: Option<u64> = None;
     loop {
-        let query = [
-            ("page[offset]", offset.to_string()),
-            ("page[limit]", page_size.to_string()),
-        ];
-        let span = client.request_span(STORAGE_UNITS_ENDPOINT, version, Some(stats.pages + 1));
-        let body = client
-            .get(STORAGE_UNITS_ENDPOINT, &query, version)
+        let span = api.request_span(STORAGE_UNITS_ENDPOINT, version, Some(stats.pages + 1));
+        let body = api
+            .storage_page(version, offset, page_size)
             .instrument(span.clone())
             .await?;
+        if stats.server_time.is_none() {
+            stats.server_time = body.server_time;
+        }
         stats.requests += u64::from(body.attempts);
         stats.pages += 1;
         let page: StorageUnitsPage<'_> =
-            decode(client, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
+            decode(api, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
-        check_page_size(client, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
+        check_page_size(api, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
         for resource in &page.data {
             match &resource.attributes {
                 Some(attributes) => {
@@ -159,7 +208,7 @@ where
             Some(_) if page.data.is_empty() => return Ok(stats),
             Some(next) if next <= offset => {
                 return Err(pagination_error(
-                    client,
+                    api,
                     STORAGE_UNITS_ENDPOINT,
                     format!("next offset {next} does not advance past {offset}"),
                 ));
@@ -169,7 +218,7 @@ where
                 let limit = expected_pages.map_or(MAX_CURSOR_PAGES, |p| p + p / 2 + 2);
                 if stats.pages >= limit {
                     return Err(pagination_error(
-                        client,
+                        api,
                         STORAGE_UNITS_ENDPOINT,
                         format!(
                             "read {} pages, far beyond the {} announced by meta.pagination.count",
@@ -186,8 +235,8 @@ where
 
 /// Parses a page. The whole body must be UTF-8 (serde skips unread strings unchecked, and a
 /// corrupt body is a broken server even where the corruption is in a field we do not read).
-fn decode<'a, T: serde::Deserialize<'a>>(
-    client: &SiteClient,
+fn decode<'a, T: serde::Deserialize<'a>, A: NetBackupApi>(
+    api: &A,
     endpoint: &str,
     bytes: &'a [u8],
     span: &Span,
@@ -198,19 +247,19 @@ fn decode<'a, T: serde::Deserialize<'a>>(
     parsed.map_err(|detail| {
         span.record("error.type", "decode");
         span.record("otel.status_code", "error");
-        client.decode_error(endpoint, DecodeKind::InvalidJson, detail, bytes)
+        api.decode_error(endpoint, DecodeKind::InvalidJson, detail, bytes)
     })
 }
 
-fn check_page_size(
-    client: &SiteClient,
+fn check_page_size<A: NetBackupApi>(
+    api: &A,
     endpoint: &str,
     got: usize,
     asked: u32,
 ) -> Result<(), ApiError> {
     if got > asked as usize {
         return Err(pagination_error(
-            client,
+            api,
             endpoint,
             format!("asked for at most {asked} items, got {got}"),
         ));
@@ -218,9 +267,9 @@ fn check_page_size(
     Ok(())
 }
 
-fn pagination_error(client: &SiteClient, endpoint: &str, detail: String) -> ApiError {
+fn pagination_error<A: NetBackupApi>(api: &A, endpoint: &str, detail: String) -> ApiError {
     ApiError::Pagination {
-        site: client.site().to_owned(),
+        site: api.site().to_owned(),
         endpoint: endpoint.to_owned(),
         detail,
     }

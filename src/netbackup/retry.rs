@@ -28,9 +28,15 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::from(date.with_timezone(&chrono::Utc));
+    let at = SystemTime::from(parse_http_date(value)?);
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an HTTP-date (`Date` header, RFC 7231 IMF-fixdate): the server's clock.
+pub fn parse_http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
 }
 
 /// A number in [0, 1) from a small shared xorshift generator seeded by the clock. Jitter only

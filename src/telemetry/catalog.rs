@@ -103,6 +103,10 @@ pub use crate::collect::summary::DURATION_BUCKETS;
 
 /// The name of the job duration histogram.
 pub const JOB_DURATION: &str = "nbu.job.duration.seconds";
+/// The name of the completed jobs counter.
+pub const JOBS_COMPLETED: &str = "nbu.jobs.completed";
+/// The name of the transferred bytes counter.
+pub const JOBS_TRANSFERRED_BYTES: &str = "nbu.jobs.transferred.bytes";
 /// The name of the collection error counter.
 pub const COLLECTION_ERRORS: &str = "nbu.collection.errors";
 /// The name of the NetBackup request counter.
@@ -399,6 +403,28 @@ pub const CATALOG: &[MetricDef] = &[
                 }
             }
         }),
+    },
+    MetricDef {
+        name: JOBS_COMPLETED,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{job}",
+        description: "Finished jobs, each counted once when the agent first sees it finished; cumulative since the agent started, so rate() and increase() work.",
+        labels: &["action", "policy_type", "status"],
+        source: Source::Jobs,
+        legacy: false,
+        read: None,
+    },
+    MetricDef {
+        name: JOBS_TRANSFERRED_BYTES,
+        kind: Kind::Counter,
+        float: false,
+        unit: "By",
+        description: "Bytes (kilobytesTransferred * 1024) of finished jobs, each job counted once when the agent first sees it finished; cumulative since the agent started.",
+        labels: &["action", "policy_type", "status"],
+        source: Source::Jobs,
+        legacy: false,
+        read: None,
     },
     MetricDef {
         name: "nbu.disk_bytes",

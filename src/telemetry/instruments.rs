@@ -12,9 +12,9 @@ use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
 
 use super::catalog::{
     API_REQUESTS, BUILD_INFO, CATALOG, COLLECTION_ERRORS, CONFIG_RELOADS, DURATION_BUCKETS,
-    JOB_DURATION, Kind, MetricDef, Value,
+    JOB_DURATION, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES, Kind, MetricDef, Value,
 };
-use crate::collect::SiteSnapshot;
+use crate::collect::{FinishedJob, SiteSnapshot};
 
 /// The latest snapshot of every site, shared between collectors (writers) and instrument
 /// callbacks (readers).
@@ -59,6 +59,10 @@ impl SnapshotStore {
 pub struct Recorders {
     /// `nbu.job.duration.seconds`: each finished job once.
     pub job_duration: Histogram<f64>,
+    /// `nbu.jobs.completed`: each finished job once.
+    pub jobs_completed: Counter<u64>,
+    /// `nbu.jobs.transferred.bytes`: the bytes of each finished job once.
+    pub jobs_transferred_bytes: Counter<u64>,
     /// `nbu.collection.errors`: failed collections by site, source and kind.
     pub collection_errors: Counter<u64>,
     /// `nbu.api.requests`: requests to NetBackup by site, endpoint and outcome.
@@ -99,16 +103,20 @@ impl Recorders {
             .add(1, &[KeyValue::new("result", result)]);
     }
 
-    /// Records the duration of a finished job.
-    pub fn job_finished(&self, site: &str, action: &str, policy_type: &str, seconds: f64) {
-        self.job_duration.record(
-            seconds,
-            &[
-                KeyValue::new("site", site.to_owned()),
-                KeyValue::new("action", action.to_owned()),
-                KeyValue::new("policy_type", policy_type.to_owned()),
-            ],
-        );
+    /// Records a finished job (called once per job): its duration, and one more completed
+    /// job with its bytes.
+    pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {
+        let mut labels = vec![
+            KeyValue::new("site", site.to_owned()),
+            KeyValue::new("action", job.action.to_owned()),
+            KeyValue::new("policy_type", job.policy_type.to_owned()),
+        ];
+        if let Some(seconds) = job.seconds {
+            self.job_duration.record(seconds, &labels);
+        }
+        labels.push(KeyValue::new("status", job.status_label()));
+        self.jobs_completed.add(1, &labels);
+        self.jobs_transferred_bytes.add(job.bytes, &labels);
     }
 }
 
@@ -203,6 +211,8 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
     };
     Recorders {
         api_requests: counter(API_REQUESTS),
+        jobs_completed: counter(JOBS_COMPLETED),
+        jobs_transferred_bytes: counter(JOBS_TRANSFERRED_BYTES),
         config_reloads: counter(CONFIG_RELOADS),
         job_duration: meter
             .f64_histogram(JOB_DURATION)

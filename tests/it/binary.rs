@@ -6,7 +6,7 @@ use nbu_otel::sim::{SimConfig, Simulator};
 
 use crate::common::otlp::{Receiver, attr};
 use crate::common::process::{AgentProcess, BIN, free_port};
-use crate::common::{start_sim, wait_for};
+use crate::common::{jobs_cycles, start_sim, wait_for};
 
 const KEY: &str = "k-binary-9d8c";
 
@@ -183,12 +183,7 @@ async fn sigterm_exits_0_in_time_with_the_collector_unreachable() {
     );
     let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
     // Several failed exports.
-    let cycles = || {
-        sim.requests()
-            .iter()
-            .filter(|r| r.query.contains("state%20ne"))
-            .count()
-    };
+    let cycles = || jobs_cycles(&sim);
     wait_for("four collections", Duration::from_secs(30), || async {
         (cycles() >= 4).then_some(())
     })
@@ -326,11 +321,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
         "four cycles on the unchanged site",
         Duration::from_secs(20),
         || async {
-            let cycles = sim_a
-                .requests()
-                .iter()
-                .filter(|r| r.query.contains("state%20ne"))
-                .count();
+            let cycles = jobs_cycles(&sim_a);
             (cycles >= 5).then_some(())
         },
     )

@@ -8,7 +8,7 @@ use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::Pipeline;
 
 use crate::common::otlp::{Receiver, attr};
-use crate::common::{load, site_yaml, start_sim, wait_for};
+use crate::common::{jobs_cycles, load, site_yaml, start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
 use crate::prometheus::{Exposition, scrape, value};
 
@@ -62,7 +62,7 @@ async fn storage_is_walked_once_per_ttl_whatever_the_jobs_interval() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let storage = walks(&sim, "/storage/storage-units", "page%5Boffset%5D=0");
-    let jobs = walks(&sim, "/admin/jobs", "state%20eq%20%27DONE%27");
+    let jobs = jobs_cycles(&sim);
     assert!(
         storage <= 3,
         "{storage} storage walks in 12 s with a 5 s TTL"
@@ -442,12 +442,7 @@ async fn a_reload_mid_collection_neither_loses_nor_double_counts() {
         "the reloads were meant to interrupt the first walk"
     );
     // Two complete walks after the last reload.
-    let walks = |sim: &Simulator| {
-        sim.requests()
-            .iter()
-            .filter(|r| r.query.contains("state%20ne") && r.status == 200)
-            .count()
-    };
+    let walks = jobs_cycles;
     let before = walks(&sim);
     wait_for(
         "two more complete walks",

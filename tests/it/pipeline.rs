@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 
 use crate::common::otlp::{Receiver, attr};
-use crate::common::{load, start_sim, wait_for};
+use crate::common::{jobs_cycles, load, start_sim, wait_for};
 
 /// The legacy label sets (besides `site`), from the drop-in contract.
 pub const LEGACY_LABELS: &[(&str, &[&str])] = &[
@@ -193,10 +193,7 @@ fn assert_series_equal(name: &str, actual: &Series, expected: &Series) {
 }
 
 fn cycles(sim: &Simulator) -> usize {
-    sim.requests()
-        .iter()
-        .filter(|r| r.query.contains("state%20ne%20") && !r.query.contains("page%5Bafter%5D"))
-        .count()
+    jobs_cycles(sim)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use nbu_otel::sim::{Fault, FaultTarget, SimConfig};
 
 use crate::common::otlp::{Behaviour, Receiver};
 use crate::common::process::{AgentProcess, free_port, rss_kib};
-use crate::common::{site, start_sim, wait_for};
+use crate::common::{jobs_cycles, site, start_sim, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_scrapers_for_ten_seconds() {
@@ -143,12 +143,7 @@ async fn collector_misbehaving_keeps_collection_and_memory_bounded(behaviour: Be
     );
     let child = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
     let pid = child.pid();
-    let cycles = || {
-        sim.requests()
-            .iter()
-            .filter(|r| r.query.contains("state%20ne"))
-            .count()
-    };
+    let cycles = || jobs_cycles(&sim);
     wait_for("three cycles", Duration::from_secs(20), || async {
         (cycles() >= 3).then_some(())
     })

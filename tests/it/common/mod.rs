@@ -83,14 +83,33 @@ where
     }
 }
 
+/// Whether a request to `/admin/jobs` begins a jobs cycle: the newest-job probe of a full
+/// walk, or the first page of a delta.
+pub fn starts_jobs_cycle(path: &str, query: &str) -> bool {
+    path.ends_with("/admin/jobs")
+        && (query.contains("sort=-jobId")
+            || (query.contains("lastUpdateTime") && !query.contains("page%5Bafter%5D")))
+}
+
+/// Jobs cycles begun so far (answered with 200).
+pub fn jobs_cycles(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.status == 200 && starts_jobs_cycle(&r.path, &r.query))
+        .count()
+}
+
 /// The `endTime gt` cutoff the agent sent in its first finished-jobs request.
 pub fn cutoff_from_requests(sim: &Simulator) -> DateTime<Utc> {
     for r in sim.requests() {
         for (k, v) in url::form_urlencoded::parse(r.query.as_bytes()) {
             if k == "filter"
-                && let Some(at) = v.split("endTime gt ").nth(1)
+                && let Some(at) = v
+                    .split("endTime gt ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
             {
-                return DateTime::parse_from_rfc3339(at.trim())
+                return DateTime::parse_from_rfc3339(at)
                     .expect("cutoff parses")
                     .with_timezone(&Utc);
             }

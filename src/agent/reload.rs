@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::agent::{Agent, ReloadSummary};
+use super::{Agent, ReloadSummary};
 use crate::config::{self, Config, ConfigError, SiteConfig};
 
 /// How often the configuration files are compared with what is running.

@@ -1,0 +1,275 @@
+//! The agent runtime: one collection task per site, publishing snapshots that instruments
+//! read; the service loop of `nbu-otel run` ([`service`]); hot reload ([`reload`]).
+//!
+//! Build it with a validated [`Config`] and an injected [`SdkMeterProvider`]; nothing global
+//! is touched. Every site has its own client, schedule, snapshot, limits and error state, so a
+//! hanging site never delays another. [`Agent::reload`] applies a new configuration by
+//! restarting only the sites that changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::collect::{SiteCollector, SiteSnapshot};
+use crate::config::{Config, SiteConfig};
+use crate::netbackup::SiteClient;
+use crate::readiness::Readiness;
+use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
+
+pub mod reload;
+pub mod service;
+mod site_task;
+
+use site_task::{Carry, SiteTask};
+
+/// How many intervals a source's data stays current without a successful collection.
+pub const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Sites started.
+    pub added: Vec<String>,
+    /// Sites stopped and forgotten.
+    pub removed: Vec<String>,
+    /// Sites restarted with new settings.
+    pub changed: Vec<String>,
+    /// Sections that changed but take effect only at the next start.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// A running (or ready to run) agent.
+#[derive(Debug)]
+pub struct Agent {
+    config: Arc<Config>,
+    /// The contents of the server and OTLP certificate files the running config uses.
+    global_files: u64,
+    store: SnapshotStore,
+    recorders: Recorders,
+    readiness: Readiness,
+    sites: BTreeMap<String, RunningSite>,
+}
+
+#[derive(Debug)]
+struct RunningSite {
+    config: SiteConfig,
+    /// The contents of the files the site reads (its CA file), to notice a rotation.
+    files: u64,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Carry>,
+}
+
+impl Agent {
+    /// Registers the instruments on `meter_provider` and prepares the site tasks.
+    pub fn new(config: Config, meter_provider: &SdkMeterProvider) -> Self {
+        let meter = meter_provider.meter("nbu-otel");
+        let store = SnapshotStore::new();
+        let recorders = register(&meter, &store);
+        let readiness = Readiness::new(
+            store.clone(),
+            config.server.ready_cache,
+            config.server.ready_min_sites,
+        );
+        Self {
+            global_files: global_files(&config),
+            config: Arc::new(config),
+            store,
+            recorders,
+            readiness,
+            sites: BTreeMap::new(),
+        }
+    }
+
+    /// Starts one collection task per site. Must be called inside a Tokio runtime.
+    pub fn start(&mut self) {
+        let sites = self.config.sites.clone();
+        for site in sites {
+            self.spawn_site(site, Carry::default());
+        }
+    }
+
+    /// The latest snapshots (what instruments report).
+    pub fn snapshots(&self) -> &SnapshotStore {
+        &self.store
+    }
+
+    /// Readiness of the sites, for `/readyz`.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// The configuration the agent runs on.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Applies a new, already validated configuration: sites added are started, sites
+    /// removed are stopped, sites whose settings changed are restarted with a new client (the
+    /// old key is never sent again). A site keeps its data and the record of finished jobs
+    /// across a restart unless its URL changed, so an in-flight collection is neither lost
+    /// nor counted twice.
+    pub async fn reload(&mut self, new: Config) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
+        let wanted: BTreeMap<String, SiteConfig> = new
+            .sites
+            .iter()
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect();
+        let current: Vec<String> = self.sites.keys().cloned().collect();
+        for name in current {
+            match wanted.get(&name) {
+                None => {
+                    self.stop_site(&name).await;
+                    self.store.remove(&name);
+                    self.readiness.remove(&name);
+                    summary.removed.push(name);
+                }
+                Some(site)
+                    if !same_site(&self.sites[&name].config, site)
+                        || self.sites[&name].files != site_files(site) =>
+                {
+                    let url_changed = self.sites[&name].config.url != site.url;
+                    let mut carry = self.stop_site(&name).await;
+                    if url_changed {
+                        // Another backend: its data and connections are not ours.
+                        carry = Carry::default();
+                        self.store.publish(SiteSnapshot::empty(&name));
+                    }
+                    self.spawn_site(site.clone(), carry);
+                    summary.changed.push(name);
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, site) in &wanted {
+            if !self.sites.contains_key(name) {
+                self.spawn_site(site.clone(), Carry::default());
+                summary.added.push(name.clone());
+            }
+        }
+        let old = &self.config;
+        for (section, changed) in [
+            (
+                "server",
+                old.server != new.server || self.global_files != global_files(&new),
+            ),
+            ("otlp", !same_otlp(&old.otlp, &new.otlp)),
+            ("traces", old.traces != new.traces),
+            ("logging", old.logging != new.logging),
+            ("service", old.service != new.service),
+        ] {
+            if changed {
+                summary.needs_restart.push(section);
+            }
+        }
+        self.global_files = global_files(&new);
+        self.config = Arc::new(new);
+        summary
+    }
+
+    /// Records the outcome of a reload attempt (`nbu.config.reloads`).
+    pub fn count_reload(&self, ok: bool) {
+        self.recorders.config_reload(ok);
+    }
+
+    /// Stops every site task (in-flight requests are cancelled) and waits for them.
+    pub async fn shutdown(mut self) {
+        let names: Vec<String> = self.sites.keys().cloned().collect();
+        for name in names {
+            self.stop_site(&name).await;
+        }
+    }
+
+    async fn stop_site(&mut self, name: &str) -> Carry {
+        let Some(site) = self.sites.remove(name) else {
+            return Carry::default();
+        };
+        let _ = site.stop.send(true);
+        site.task.await.unwrap_or_default()
+    }
+
+    fn spawn_site(&mut self, site: SiteConfig, carry: Carry) {
+        let name = site.name.clone();
+        let recorders = self.recorders.clone();
+        let observer_site = name.clone();
+        let built = SiteClient::new(&site).and_then(|client| {
+            let client = client.with_observer(Arc::new(move |endpoint, outcome| {
+                recorders.api_request(&observer_site, endpoint, outcome);
+            }));
+            SiteCollector::with_client(client, site.clone())
+        });
+        let collector = built.map(Arc::new);
+        match &collector {
+            Ok(c) => self.readiness.register(c.clone()),
+            Err(e) => self.readiness.register_failed(&name, e.to_string()),
+        }
+        let snapshot = carry
+            .snapshot
+            .clone()
+            .unwrap_or_else(|| SiteSnapshot::empty(&name));
+        self.store.publish(snapshot);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = SiteTask {
+            site: site.clone(),
+            store: self.store.clone(),
+            recorders: self.recorders.clone(),
+            stop: stop_rx,
+        };
+        let handle = tokio::spawn(task.run(collector, carry));
+        self.sites.insert(
+            name,
+            RunningSite {
+                files: site_files(&site),
+                config: site,
+                stop,
+                task: handle,
+            },
+        );
+    }
+}
+
+/// The contents of the files a site reads (its CA file; its key file, too).
+fn site_files(site: &SiteConfig) -> u64 {
+    reload::contents_hash(reload::site_files(site))
+}
+
+/// The contents of the certificate files of the server and of the OTLP exporter.
+fn global_files(config: &Config) -> u64 {
+    reload::contents_hash(reload::global_files(config))
+}
+
+/// Whether two OTLP configurations are the same, header values included.
+fn same_otlp(a: &crate::config::OtlpConfig, b: &crate::config::OtlpConfig) -> bool {
+    let headers = |c: &crate::config::OtlpConfig| -> Vec<(String, String)> {
+        c.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
+            .collect()
+    };
+    a.enabled == b.enabled
+        && a.endpoint == b.endpoint
+        && a.timeout == b.timeout
+        && a.export_interval == b.export_interval
+        && a.compression == b.compression
+        && a.ca_file == b.ca_file
+        && a.client_cert_file == b.client_cert_file
+        && a.client_key_file == b.client_key_file
+        && headers(a) == headers(b)
+}
+
+/// Whether two site configurations are the same in every respect (the key included).
+fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
+    a.name == b.name
+        && a.url == b.url
+        && a.api_key.expose_secret() == b.api_key.expose_secret()
+        && a.api_key_file == b.api_key_file
+        && a.api_version == b.api_version
+        && a.tls == b.tls
+        && a.collection == b.collection
+}
+

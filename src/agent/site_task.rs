@@ -1,0 +1,351 @@
+//! One site's collection loop: negotiate, bring the job store up to date, fetch storage when
+//! its TTL passed, publish a snapshot, sleep until the next cycle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use super::STALE_AFTER_INTERVALS;
+use crate::collect::summary::StorageSummary;
+use crate::collect::{
+    CycleReport, JobSync, JobsSettings, SiteCollector, SiteSnapshot, SourceData, SourceOutcome,
+    WalkKind,
+};
+use crate::config::SiteConfig;
+use crate::netbackup::{ApiError, ApiVersion};
+use crate::telemetry::instruments::{Recorders, SnapshotStore};
+
+/// What a site task hands to its successor when a reload restarts it.
+#[derive(Debug, Default)]
+pub(super) struct Carry {
+    /// The last published snapshot.
+    pub snapshot: Option<SiteSnapshot>,
+    /// The job store, with the record of which finished jobs were reported.
+    pub jobs: Option<JobSync>,
+}
+
+
+/// One site's collection loop.
+pub(super) struct SiteTask {
+    pub site: SiteConfig,
+    pub store: SnapshotStore,
+    pub recorders: Recorders,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// What a site task keeps between cycles.
+struct SiteState {
+    collector: Arc<SiteCollector>,
+    version: Option<ApiVersion>,
+    snapshot: SiteSnapshot,
+    /// The job store, kept current cycle after cycle.
+    jobs: JobSync,
+    storage_fetched: Option<Instant>,
+    /// Failures of the current cycle, logged together once at its end.
+    cycle_errors: Vec<(&'static str, ApiError)>,
+}
+
+impl SiteTask {
+    pub async fn run(self, collector: Result<Arc<SiteCollector>, ApiError>, carry: Carry) -> Carry {
+        let name = self.site.name.clone();
+        let mut stop = self.stop.clone();
+        let collector = match collector {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(site = %name, error = %e, "site cannot be collected");
+                self.recorders.collection_error(&name, "setup", e.kind());
+                let mut snapshot = SiteSnapshot::empty(&name);
+                snapshot.last_error = Some(e.to_string());
+                self.store.publish(snapshot);
+                let _ = stop.wait_for(|stop| *stop).await;
+                return carry;
+            }
+        };
+        // A version carried over a reload is kept unless the reload pinned another one.
+        let carried_version = carry
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.api_version)
+            .filter(|v| self.site.api_version.is_none_or(|pin| pin == *v));
+        let mut state = SiteState {
+            collector,
+            version: carried_version,
+            snapshot: carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name)),
+            jobs: carry.jobs.map_or_else(JobSync::new, |mut jobs| {
+                // A restarted site reads its window whole again; what was reported stays so.
+                jobs.force_full();
+                jobs
+            }),
+            storage_fetched: None,
+            cycle_errors: Vec::new(),
+        };
+        let interval = self.site.collection.jobs_interval;
+        let cycle_timeout = self.site.collection.cycle_timeout;
+        let mut overrunning = false;
+        // A small start delay spreads sites (and agents) over the interval.
+        let mut next = Instant::now() + start_delay(&name, interval);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
+            }
+            let started = Instant::now();
+            // A full walk of a large window may take longer than a cycle may: it is bounded by
+            // its requests' own timeouts and retries, and logs its progress.
+            let limit = if state
+                .jobs
+                .needs_full_walk(&JobsSettings::from(&self.site.collection))
+            {
+                Duration::MAX
+            } else {
+                cycle_timeout
+            };
+            let cycle = tokio::time::timeout(limit, self.cycle(&mut state));
+            tokio::select! {
+                finished = cycle => {
+                    if finished.is_err() {
+                        let e = format!(
+                            "collection abandoned after cycle_timeout ({cycle_timeout:?})"
+                        );
+                        tracing::warn!(site = %name, "{e}");
+                        self.recorders.collection_error(&name, "cycle", "timeout");
+                        state.cycle_errors.clear();
+                        state.snapshot.up = false;
+                        state.snapshot.last_error = Some(e);
+                    }
+                }
+                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
+            }
+            if let Some(mean) = state.collector.client().take_mean_request_time() {
+                state.snapshot.response_time = Some(mean);
+            }
+            self.store.publish(state.snapshot.clone());
+            // A collection longer than the interval delays the next one by a whole interval:
+            // a slow NetBackup is not asked again at once.
+            let took = started.elapsed();
+            if took > interval {
+                if !overrunning {
+                    tracing::warn!(
+                        site = %name,
+                        took_s = took.as_secs_f64(),
+                        interval_s = interval.as_secs_f64(),
+                        "a collection took longer than jobs_interval; the next starts one interval after it ended"
+                    );
+                    overrunning = true;
+                }
+                next = Instant::now() + interval;
+            } else {
+                if overrunning {
+                    tracing::info!(site = %name, "collections fit in jobs_interval again");
+                    overrunning = false;
+                }
+                next = started + interval;
+            }
+        }
+    }
+
+    async fn cycle(&self, state: &mut SiteState) {
+        self.collect(state).await;
+        self.log_failures(state);
+    }
+
+    /// One line per failed cycle, whatever the number of failed sources: a site that is down
+    /// fills no log.
+    fn log_failures(&self, state: &mut SiteState) {
+        let errors = std::mem::take(&mut state.cycle_errors);
+        let Some((_, first)) = errors.first() else {
+            return;
+        };
+        let sources: Vec<&str> = errors.iter().map(|(s, _)| *s).collect();
+        let details: Vec<String> = errors
+            .iter()
+            .map(|(source, e)| format!("{source}: {e}"))
+            .collect();
+        tracing::warn!(
+            site = %self.site.name,
+            sources = ?sources,
+            error_type = first.kind(),
+            error = %details.join("; "),
+            "collection failed"
+        );
+    }
+
+    async fn collect(&self, state: &mut SiteState) {
+        let name = self.site.name.as_str();
+        let span = tracing::info_span!("nbu.collect", site = %name, nbu.api_version = tracing::field::Empty);
+        async {
+            let version = match state.version {
+                Some(v) => v,
+                None => match state.collector.negotiate().await {
+                    Ok(v) => {
+                        tracing::info!(site = %name, api_version = %v, "API version agreed");
+                        state.version = Some(v);
+                        v
+                    }
+                    Err(e) => {
+                        self.failed(state, "version", &e);
+                        return;
+                    }
+                },
+            };
+            tracing::Span::current().record("nbu.api_version", version.as_str());
+            state.snapshot.api_version = Some(version);
+            let storage_due = state
+                .storage_fetched
+                .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
+            let recorders = &self.recorders;
+            let collector = state.collector.clone();
+            // The store changes in one step when the walk is complete, so a cycle cancelled
+            // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
+            let jobs = collector
+                .sync_jobs(&mut state.jobs, version, |finished| {
+                    recorders.job_finished(name, finished)
+                })
+                .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
+            let storage = async {
+                if storage_due {
+                    Some(collector.collect_storage(version).await)
+                } else {
+                    None
+                }
+            }
+            .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
+            let (jobs, storage) = tokio::join!(jobs, storage);
+            let mut ok = self.apply_jobs(state, jobs);
+            if let Some(storage) = storage {
+                ok &= self.apply_storage(state, storage);
+            }
+            state.snapshot.up = ok;
+            if ok {
+                state.snapshot.last_error = None;
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    fn apply_jobs(&self, state: &mut SiteState, outcome: SourceOutcome<CycleReport>) -> bool {
+        match outcome.result {
+            Ok(report) => {
+                log_jobs_cycle(&self.site.name, &report, outcome.elapsed);
+                let interval = self.site.collection.jobs_interval;
+                state.snapshot.jobs = Some(SourceData {
+                    summary: Arc::new(state.jobs.summary()),
+                    collected_at: outcome.finished_at,
+                    // A site slower than its interval gets as much slack as it needs.
+                    max_age: interval
+                        .max(outcome.elapsed)
+                        .saturating_mul(STALE_AFTER_INTERVALS),
+                });
+                state.snapshot.jobs_last_success = Some(outcome.finished_at);
+                true
+            }
+            Err(e) => {
+                self.failed(state, "jobs", &e);
+                false
+            }
+        }
+    }
+
+    fn apply_storage(&self, state: &mut SiteState, outcome: SourceOutcome<StorageSummary>) -> bool {
+        match outcome.result {
+            Ok(summary) => {
+                let c = &self.site.collection;
+                state.storage_fetched = Some(Instant::now());
+                state.snapshot.storage = Some(SourceData {
+                    summary: Arc::new(summary),
+                    collected_at: outcome.finished_at,
+                    max_age: c
+                        .storage_ttl
+                        .max(c.jobs_interval)
+                        .max(outcome.elapsed)
+                        .saturating_mul(STALE_AFTER_INTERVALS),
+                });
+                state.snapshot.storage_last_success = Some(outcome.finished_at);
+                true
+            }
+            Err(e) => {
+                self.failed(state, "storage", &e);
+                false
+            }
+        }
+    }
+
+    fn failed(&self, state: &mut SiteState, source: &'static str, e: &ApiError) {
+        state.cycle_errors.push((source, e.clone()));
+        self.recorders
+            .collection_error(&self.site.name, source, e.kind());
+        if matches!(e, ApiError::VersionUnsupported { .. }) {
+            // The server changed its supported versions: negotiate again next cycle.
+            state.version = None;
+        }
+        state.snapshot.up = false;
+        state.snapshot.last_error = Some(e.to_string());
+    }
+}
+
+impl SiteState {
+    fn into_carry(self) -> Carry {
+        Carry {
+            snapshot: Some(self.snapshot),
+            jobs: Some(self.jobs),
+        }
+    }
+}
+
+/// Full walks are logged at info (they are rare and can be long), deltas at debug.
+fn log_jobs_cycle(site: &str, report: &CycleReport, took: Duration) {
+    let kind = report.kind.as_str();
+    let (walk, applied) = (&report.walk, &report.applied);
+    if report.kind == WalkKind::Delta {
+        tracing::debug!(
+            site,
+            kind,
+            pages = walk.pages,
+            changed = applied.added + applied.updated,
+            removed = applied.removed + report.expired,
+            finished = applied.finished,
+            stored = report.stored,
+            took_ms = took.as_millis() as u64,
+            "jobs brought up to date"
+        );
+    } else {
+        tracing::info!(
+            site,
+            kind,
+            pages = walk.pages,
+            requests = walk.requests,
+            jobs = report.stored,
+            removed = applied.removed,
+            took_s = took.as_secs_f64(),
+            "jobs window read whole"
+        );
+    }
+}
+
+
+/// A start delay in [0, min(interval / 10, 5 s)), derived from the site name so that sites
+/// spread out but a restart keeps the same phase.
+fn start_delay(site: &str, interval: Duration) -> Duration {
+    let max = (interval / 10).min(Duration::from_secs(5));
+    let hash = site.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    max.mul_f64((hash % 1000) as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_delay_is_bounded() {
+        for site in ["a", "b", "primary-1", "x.y.z"] {
+            assert!(start_delay(site, Duration::from_secs(60)) < Duration::from_secs(5));
+            assert!(start_delay(site, Duration::from_secs(1)) < Duration::from_millis(100));
+        }
+    }
+}

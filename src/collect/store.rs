@@ -1,0 +1,829 @@
+//! The job store: one compact record per job of the jobs window, sorted by `jobId`.
+//!
+//! A site's jobs source keeps its store across cycles (see [`super::sync`]): a full walk fills
+//! it, delta walks upsert what changed, and jobs leave it when they leave the window (finished
+//! before the window's start, by NetBackup's clock) or when a full resync no longer finds them.
+//! The legacy gauges are folded from the store ([`JobStore::summary`]) without any I/O, so a
+//! snapshot is always one consistent view.
+//!
+//! Label texts are interned into *label sets* (action, policy type, state, status, queue
+//! reason): a record holds one `u32` for all of them. A record is 64 bytes; the label tables
+//! are shared by every record and stay small.
+//!
+//! Finished jobs are reported once, when the store first holds them finished: the flag lives in
+//! the record and leaves with it, so there is no separate, ever-growing set of recorded ids.
+
+use std::collections::HashMap;
+
+use chrono::DateTime;
+
+use super::summary::{
+    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
+    JobsSummary, Mean, UNKNOWN,
+};
+use crate::netbackup::lenient::{Num, Text};
+use crate::netbackup::models::JobAttributes;
+
+/// An interned label text.
+type Sym = u32;
+
+/// A numeric label (status, queue reason): `None` when absent or invalid.
+type Code = Option<i64>;
+
+/// `kilobytesTransferred` is valid.
+const KILOBYTES: u8 = 1;
+/// `numberOfFiles` is valid.
+const FILES: u8 = 1 << 1;
+/// `dedupRatio` is valid and not negative.
+const DEDUP: u8 = 1 << 2;
+/// The job is `DONE` with valid start and end times, the end not before the start.
+const DURATION: u8 = 1 << 3;
+/// `endTime` is valid.
+const END: u8 = 1 << 4;
+/// The job is `DONE`.
+const DONE: u8 = 1 << 5;
+/// The finished job was reported ([`JobStore`] reports each finished job once).
+const REPORTED: u8 = 1 << 6;
+/// Marked for removal while a delta is applied.
+const REMOVED: u8 = 1 << 7;
+
+/// One job as the store keeps it: 64 bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobRecord {
+    job_id: u64,
+    kilobytes: u64,
+    files: u64,
+    dedup_ratio: f64,
+    start_ms: i64,
+    end_ms: i64,
+    last_update_ms: i64,
+    labels: u32,
+    flags: u8,
+    /// Values of the job that cannot be right and were skipped (saturating).
+    invalid: u8,
+}
+
+impl JobRecord {
+    /// `jobId`.
+    pub fn job_id(&self) -> u64 {
+        self.job_id
+    }
+
+    /// `lastUpdateTime`, Unix milliseconds (`i64::MIN` when absent or invalid).
+    pub fn last_update_ms(&self) -> i64 {
+        self.last_update_ms
+    }
+
+    /// Whether the job is `DONE`.
+    pub fn is_done(&self) -> bool {
+        self.flags & DONE != 0
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether the jobs window holds the job: unfinished, or finished after `window_start_ms`.
+    /// A finished job whose `endTime` cannot be read is kept: a full walk's filter on
+    /// `endTime`, which NetBackup evaluates, decides whether it stays.
+    pub fn in_window(&self, window_start_ms: i64) -> bool {
+        !self.is_done() || !self.has(END) || self.end_ms > window_start_ms
+    }
+}
+
+/// The labels of a job, interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct LabelSet {
+    action: Sym,
+    policy: Sym,
+    state: Sym,
+    status: Code,
+    /// Only for queued jobs (`QUEUED`, `REQUEUED`).
+    reason: Option<Code>,
+}
+
+/// Interned label texts and label sets. Ids stay valid as the table grows.
+#[derive(Debug, Clone, Default)]
+pub struct LabelTable {
+    text_ids: HashMap<Box<str>, Sym>,
+    texts: Vec<Box<str>>,
+    set_ids: HashMap<LabelSet, u32>,
+    sets: Vec<LabelSet>,
+}
+
+impl LabelTable {
+    fn intern(&mut self, text: &str) -> Sym {
+        if let Some(id) = self.text_ids.get(text) {
+            return *id;
+        }
+        let id = Sym::try_from(self.texts.len()).unwrap_or(Sym::MAX);
+        self.texts.push(text.into());
+        self.text_ids.insert(text.into(), id);
+        id
+    }
+
+    fn text(&self, id: Sym) -> &str {
+        self.texts.get(id as usize).map_or("", |t| t)
+    }
+
+    fn set_id(&mut self, set: LabelSet) -> u32 {
+        if let Some(id) = self.set_ids.get(&set) {
+            return *id;
+        }
+        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.sets.push(set);
+        self.set_ids.insert(set, id);
+        id
+    }
+
+    fn label(&mut self, text: &Text<'_>, absent: &str, invalid: &mut u8) -> Sym {
+        match text {
+            Text::Valid(t) => self.intern(t),
+            Text::Absent => self.intern(absent),
+            Text::Invalid => {
+                *invalid = invalid.saturating_add(1);
+                self.intern(absent)
+            }
+        }
+    }
+
+    /// The record of a job, or `None` when it has no valid `jobId` (it cannot be stored).
+    pub fn record(&mut self, job: &JobAttributes<'_>) -> Option<JobRecord> {
+        let job_id = job.job_id.valid()?;
+        let mut invalid = 0u8;
+        let bad = |n: &mut u8| *n = n.saturating_add(1);
+        let action = self.label(&job.job_type, "", &mut invalid);
+        let policy = self.label(&job.policy_type, "", &mut invalid);
+        let state_text = job.state.as_str();
+        let state = self.label(&job.state, UNKNOWN, &mut invalid);
+        let status = code(job.status, &mut invalid);
+        let queued = matches!(state_text, Some("QUEUED" | "REQUEUED"));
+        let reason = queued.then(|| code(job.job_queue_reason, &mut invalid));
+        let labels = self.set_id(LabelSet {
+            action,
+            policy,
+            state,
+            status,
+            reason,
+        });
+
+        let mut flags = 0u8;
+        let mut kilobytes = 0;
+        match job.kilobytes_transferred {
+            Num::Valid(kb) => {
+                kilobytes = kb;
+                flags |= KILOBYTES;
+            }
+            Num::Invalid => bad(&mut invalid),
+            Num::Absent => {}
+        }
+        let mut files = 0;
+        match job.number_of_files {
+            Num::Valid(n) => {
+                files = n;
+                flags |= FILES;
+            }
+            Num::Invalid => bad(&mut invalid),
+            Num::Absent => {}
+        }
+        let mut dedup_ratio = 0.0;
+        match job.dedup_ratio {
+            Num::Valid(r) if r >= 0.0 => {
+                dedup_ratio = r;
+                flags |= DEDUP;
+            }
+            Num::Valid(_) | Num::Invalid => bad(&mut invalid),
+            Num::Absent => {}
+        }
+        let start = time_ms(&job.start_time);
+        let end = time_ms(&job.end_time);
+        if let Some(Ok(_)) = end {
+            flags |= END;
+        }
+        if state_text == Some("DONE") {
+            flags |= DONE;
+            match (start, end) {
+                (Some(Ok(s)), Some(Ok(e))) if e >= s => flags |= DURATION,
+                (None, _) | (_, None) => {}
+                _ => bad(&mut invalid),
+            }
+        }
+        Some(JobRecord {
+            job_id,
+            kilobytes,
+            files,
+            dedup_ratio,
+            start_ms: start.and_then(Result::ok).unwrap_or(i64::MIN),
+            end_ms: end.and_then(Result::ok).unwrap_or(i64::MIN),
+            last_update_ms: time_ms(&job.last_update_time)
+                .and_then(Result::ok)
+                .unwrap_or(i64::MIN),
+            labels,
+            flags,
+            invalid,
+        })
+    }
+}
+
+fn code(value: Num<i64>, invalid: &mut u8) -> Code {
+    match value {
+        Num::Valid(v) => Some(v),
+        Num::Absent => None,
+        Num::Invalid => {
+            *invalid = invalid.saturating_add(1);
+            None
+        }
+    }
+}
+
+/// A time attribute as Unix milliseconds: `None` when absent, `Err` when it does not parse.
+fn time_ms(text: &Text<'_>) -> Option<Result<i64, ()>> {
+    match text {
+        Text::Absent => None,
+        Text::Invalid => Some(Err(())),
+        Text::Valid(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map(|d| d.timestamp_millis())
+                .map_err(|_| ()),
+        ),
+    }
+}
+
+/// A finished job, reported once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FinishedJob<'a> {
+    /// `jobId`.
+    pub job_id: u64,
+    /// The `action` label (`jobType`).
+    pub action: &'a str,
+    /// The `policy_type` label.
+    pub policy_type: &'a str,
+    /// The NetBackup status code, when valid.
+    pub status: Option<i64>,
+    /// `endTime - startTime`, seconds, when both are valid.
+    pub seconds: Option<f64>,
+    /// `kilobytesTransferred * 1024` (saturating; 0 when absent).
+    pub bytes: u64,
+}
+
+impl FinishedJob<'_> {
+    /// The `status` label: the code as text, or `UNKNOWN`.
+    pub fn status_label(&self) -> String {
+        self.status
+            .map_or_else(|| UNKNOWN.to_owned(), |s| s.to_string())
+    }
+}
+
+/// Jobs read by one walk (or several), before they are applied to a store.
+#[derive(Debug, Clone, Default)]
+pub struct JobBatch {
+    records: Vec<JobRecord>,
+    labels: LabelTable,
+    /// Jobs that could not be stored (no valid `jobId`).
+    pub unkeyed: u64,
+}
+
+impl JobBatch {
+    /// An empty batch whose label ids extend those of `store`.
+    pub fn for_store(store: &JobStore) -> Self {
+        JobBatch {
+            records: Vec::new(),
+            labels: store.labels.clone(),
+            unkeyed: 0,
+        }
+    }
+
+    /// Adds one job.
+    pub fn add(&mut self, job: &JobAttributes<'_>) {
+        match self.labels.record(job) {
+            Some(record) => self.records.push(record),
+            None => self.unkeyed += 1,
+        }
+    }
+
+    /// Jobs added.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no job was added.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The largest `lastUpdateTime` of the batch, Unix milliseconds.
+    pub fn max_last_update_ms(&self) -> Option<i64> {
+        self.records
+            .iter()
+            .map(|r| r.last_update_ms)
+            .filter(|t| *t != i64::MIN)
+            .max()
+    }
+
+    /// Sorts by `jobId` and keeps one record per job: the most recently updated one (a
+    /// finished one on a tie), since two walks may have met a job before and after it changed.
+    fn into_sorted(self) -> (Vec<JobRecord>, LabelTable) {
+        let mut records = self.records;
+        records.sort_unstable_by(|a, b| {
+            a.job_id
+                .cmp(&b.job_id)
+                .then(b.last_update_ms.cmp(&a.last_update_ms))
+                .then(b.is_done().cmp(&a.is_done()))
+        });
+        records.dedup_by_key(|r| r.job_id);
+        (records, self.labels)
+    }
+}
+
+/// What applying a batch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Jobs new to the store.
+    pub added: u64,
+    /// Jobs already stored, updated.
+    pub updated: u64,
+    /// Jobs that left the store (out of the window, or gone from NetBackup on a full walk).
+    pub removed: u64,
+    /// Finished jobs reported for the first time.
+    pub finished: u64,
+}
+
+/// The job store of one site.
+#[derive(Debug, Clone, Default)]
+pub struct JobStore {
+    /// Sorted by `jobId`, one record per job.
+    records: Vec<JobRecord>,
+    labels: LabelTable,
+}
+
+impl JobStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Jobs stored.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no job is stored.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Bytes held by the records (capacity included), for memory accounting.
+    pub fn record_bytes(&self) -> usize {
+        self.records.capacity() * std::mem::size_of::<JobRecord>()
+    }
+
+    /// The stored record of `job_id`.
+    pub fn get(&self, job_id: u64) -> Option<&JobRecord> {
+        self.records
+            .binary_search_by_key(&job_id, |r| r.job_id)
+            .ok()
+            .and_then(|i| self.records.get(i))
+    }
+
+    /// Replaces the contents with the result of a full walk: jobs not in it are gone from
+    /// NetBackup (purged) or from the window. Jobs already reported stay reported; finished
+    /// jobs new to the store are reported through `on_finished`.
+    pub fn replace(
+        &mut self,
+        batch: JobBatch,
+        window_start_ms: i64,
+        mut on_finished: impl FnMut(&FinishedJob<'_>),
+    ) -> ApplyStats {
+        let (mut records, labels) = batch.into_sorted();
+        records.retain(|r| r.in_window(window_start_ms));
+        let mut stats = ApplyStats::default();
+        let mut old = self.records.iter().peekable();
+        for record in &mut records {
+            while old.next_if(|o| o.job_id < record.job_id).is_some() {
+                stats.removed += 1;
+            }
+            match old.next_if(|o| o.job_id == record.job_id) {
+                Some(previous) => {
+                    record.flags |= previous.flags & REPORTED;
+                    stats.updated += 1;
+                }
+                None => stats.added += 1,
+            }
+        }
+        stats.removed += old.count() as u64;
+        records.shrink_to_fit();
+        self.records = records;
+        self.labels = labels;
+        for record in &mut self.records {
+            if report_once(record, &self.labels, &mut on_finished) {
+                stats.finished += 1;
+            }
+        }
+        stats
+    }
+
+    /// Upserts the jobs of a delta walk: changed jobs are replaced, new ones added, finished
+    /// jobs that left the window removed. Finished jobs are reported once.
+    pub fn apply(
+        &mut self,
+        batch: JobBatch,
+        window_start_ms: i64,
+        mut on_finished: impl FnMut(&FinishedJob<'_>),
+    ) -> ApplyStats {
+        let (records, labels) = batch.into_sorted();
+        self.labels = labels;
+        let mut stats = ApplyStats::default();
+        let mut inserts = Vec::new();
+        for mut record in records {
+            let found = self
+                .records
+                .binary_search_by_key(&record.job_id, |r| r.job_id);
+            let keep = record.in_window(window_start_ms);
+            match (found, keep) {
+                (Ok(i), true) => {
+                    if let Some(slot) = self.records.get_mut(i) {
+                        record.flags |= slot.flags & REPORTED;
+                        if report_once(&mut record, &self.labels, &mut on_finished) {
+                            stats.finished += 1;
+                        }
+                        *slot = record;
+                        stats.updated += 1;
+                    }
+                }
+                (Ok(i), false) => {
+                    if let Some(slot) = self.records.get_mut(i) {
+                        slot.flags |= REMOVED;
+                        stats.removed += 1;
+                    }
+                }
+                (Err(_), true) => {
+                    if report_once(&mut record, &self.labels, &mut on_finished) {
+                        stats.finished += 1;
+                    }
+                    inserts.push(record);
+                    stats.added += 1;
+                }
+                (Err(_), false) => {}
+            }
+        }
+        if stats.removed > 0 {
+            self.records.retain(|r| !r.has(REMOVED));
+        }
+        if !inserts.is_empty() {
+            let in_order = match (self.records.last(), inserts.first()) {
+                (Some(last), Some(first)) => first.job_id > last.job_id,
+                _ => true,
+            };
+            self.records.extend(inserts);
+            if !in_order {
+                self.records.sort_unstable_by_key(|r| r.job_id);
+            }
+        }
+        stats
+    }
+
+    /// Removes finished jobs that ended at or before `window_start_ms`. Returns how many left.
+    pub fn expire(&mut self, window_start_ms: i64) -> u64 {
+        let before = self.records.len();
+        self.records.retain(|r| r.in_window(window_start_ms));
+        (before - self.records.len()) as u64
+    }
+
+    /// The legacy aggregates of the stored jobs, folded in `jobId` order. `pages` is 0 and
+    /// `invalid_values` counts the skipped values of the stored jobs; the caller adds what its
+    /// walks read.
+    pub fn summary(&self) -> JobsSummary {
+        let labels = &self.labels;
+        // Each label set's (action, policy type) pair, numbered.
+        let mut pair_ids: HashMap<(Sym, Sym), usize> = HashMap::new();
+        let mut pairs: Vec<(Sym, Sym)> = Vec::new();
+        let pair_of: Vec<usize> = labels
+            .sets
+            .iter()
+            .map(|s| {
+                *pair_ids.entry((s.action, s.policy)).or_insert_with(|| {
+                    pairs.push((s.action, s.policy));
+                    pairs.len() - 1
+                })
+            })
+            .collect();
+        let mut per_set = vec![(0u64, 0u64); labels.sets.len()];
+        let mut per_pair = vec![PairAcc::default(); pairs.len()];
+        let mut summary = JobsSummary::default();
+        let mut seen_pair = vec![false; pairs.len()];
+        for r in &self.records {
+            let set = r.labels as usize;
+            let (Some(counts), Some(&pair)) = (per_set.get_mut(set), pair_of.get(set)) else {
+                continue;
+            };
+            counts.0 += 1;
+            if r.has(KILOBYTES) {
+                counts.1 = counts.1.saturating_add(r.kilobytes.saturating_mul(1024));
+            }
+            let (Some(acc), Some(seen)) = (per_pair.get_mut(pair), seen_pair.get_mut(pair)) else {
+                continue;
+            };
+            *seen = true;
+            if r.has(FILES) {
+                acc.files = acc.files.saturating_add(r.files);
+            }
+            if r.has(DEDUP) {
+                acc.dedup.add(r.dedup_ratio);
+            }
+            if r.has(DURATION) {
+                acc.durations.record((r.end_ms - r.start_ms) as f64 / 1000.0);
+            }
+            summary.invalid_values += u64::from(r.invalid);
+            summary.jobs += 1;
+        }
+        let text = |id: Sym| labels.text(id).to_owned();
+        let code = |c: Code| c.map_or_else(|| UNKNOWN.to_owned(), |v| v.to_string());
+        for (set, &(count, bytes)) in labels.sets.iter().zip(&per_set) {
+            if count == 0 {
+                continue;
+            }
+            let key = JobKey {
+                action: text(set.action),
+                policy_type: text(set.policy),
+                status: code(set.status),
+            };
+            *summary
+                .status_counts
+                .entry(ActionStatusKey {
+                    action: key.action.clone(),
+                    status: key.status.clone(),
+                })
+                .or_default() += count;
+            let total = summary.bytes.entry(key.clone()).or_default();
+            *total = total.saturating_add(bytes);
+            *summary.counts.entry(key).or_default() += count;
+            *summary
+                .state_counts
+                .entry(ActionStateKey {
+                    action: text(set.action),
+                    state: text(set.state),
+                })
+                .or_default() += count;
+            if let Some(reason) = set.reason {
+                *summary
+                    .queued_counts
+                    .entry(ActionReasonKey {
+                        action: text(set.action),
+                        reason: code(reason),
+                    })
+                    .or_default() += count;
+            }
+        }
+        for ((&(action, policy), acc), seen) in pairs.iter().zip(per_pair).zip(seen_pair) {
+            if !seen {
+                continue;
+            }
+            let key = ActionPolicyKey {
+                action: text(action),
+                policy_type: text(policy),
+            };
+            summary.files.insert(key.clone(), acc.files);
+            if acc.dedup.count > 0 {
+                summary.dedup_ratio.insert(key.clone(), acc.dedup);
+            }
+            if acc.durations.count > 0 {
+                summary.durations.insert(key, acc.durations);
+            }
+        }
+        summary
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct PairAcc {
+    files: u64,
+    dedup: Mean,
+    durations: DurationHistogram,
+}
+
+/// Reports `record` through `on_finished` if it is finished and was never reported; returns
+/// whether it did.
+fn report_once(
+    record: &mut JobRecord,
+    labels: &LabelTable,
+    on_finished: &mut impl FnMut(&FinishedJob<'_>),
+) -> bool {
+    if !record.is_done() || record.has(REPORTED) {
+        return false;
+    }
+    record.flags |= REPORTED;
+    let Some(set) = labels.sets.get(record.labels as usize) else {
+        return false;
+    };
+    on_finished(&FinishedJob {
+        job_id: record.job_id,
+        action: labels.text(set.action),
+        policy_type: labels.text(set.policy),
+        status: set.status,
+        seconds: record
+            .has(DURATION)
+            .then(|| (record.end_ms - record.start_ms) as f64 / 1000.0),
+        bytes: if record.has(KILOBYTES) {
+            record.kilobytes.saturating_mul(1024)
+        } else {
+            0
+        },
+    });
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netbackup::models::JobsPage;
+
+    fn batch(store: &JobStore, json: &str) -> JobBatch {
+        let page: JobsPage<'_> = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let mut batch = JobBatch::for_store(store);
+        for r in &page.data {
+            if let Some(a) = &r.attributes {
+                batch.add(a);
+            }
+        }
+        batch
+    }
+
+    fn job(id: u64, state: &str, end: Option<&str>, updated: &str) -> String {
+        let end = end.map_or(String::new(), |e| format!(r#","endTime":"{e}""#));
+        format!(
+            r#"{{"attributes":{{"jobId":{id},"jobType":"BACKUP","policyType":"VMWARE","status":0,
+            "state":"{state}","kilobytesTransferred":2,"numberOfFiles":3,
+            "startTime":"2026-11-27T07:00:00.000Z"{end},"lastUpdateTime":"{updated}"}}}}"#
+        )
+    }
+
+    fn page(jobs: &[String]) -> String {
+        format!(r#"{{"data":[{}]}}"#, jobs.join(","))
+    }
+
+    fn ms(t: &str) -> i64 {
+        DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp_millis())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_record_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<JobRecord>(), 64);
+    }
+
+    #[test]
+    fn folds_every_family_in_job_id_order() {
+        let store_json = r#"{"data":[
+            {"attributes":{"jobId":2,"jobType":"BACKUP","policyType":"VMWARE","status":0,"state":"DONE",
+              "kilobytesTransferred":3,"numberOfFiles":5,"dedupRatio":2.0,
+              "startTime":"2026-11-27T07:00:00.000Z","endTime":"2026-11-27T07:00:30.000Z"}},
+            {"attributes":{"jobId":1,"jobType":"BACKUP","policyType":"VMWARE","status":0,"state":"DONE",
+              "kilobytesTransferred":2,"numberOfFiles":10,"dedupRatio":4.0,
+              "startTime":"2026-11-27T07:00:00.000Z","endTime":"2026-11-27T07:02:00.500Z"}},
+            {"attributes":{"jobId":3,"jobType":"BACKUP","policyType":"VMWARE","status":0,"state":"QUEUED",
+              "jobQueueReason":2,"startTime":"2026-11-27T07:00:00.000Z"}}
+            ]}"#;
+        let mut store = JobStore::new();
+        let mut reported = Vec::new();
+        let b = batch(&store, store_json);
+        store.replace(b, 0, |f| reported.push((f.job_id, f.seconds, f.bytes)));
+        assert_eq!(
+            reported,
+            vec![(1, Some(120.5), 2048), (2, Some(30.0), 3072)],
+            "finished jobs are reported in jobId order, the queued one is not"
+        );
+        let s = store.summary();
+        let key = JobKey {
+            action: "BACKUP".into(),
+            policy_type: "VMWARE".into(),
+            status: "0".into(),
+        };
+        assert_eq!(s.counts.get(&key), Some(&3));
+        assert_eq!(s.bytes.get(&key), Some(&(5 * 1024)));
+        let ap = ActionPolicyKey {
+            action: "BACKUP".into(),
+            policy_type: "VMWARE".into(),
+        };
+        assert_eq!(s.files.get(&ap), Some(&15));
+        assert_eq!(s.dedup_ratio.get(&ap).and_then(Mean::value), Some(3.0));
+        let h = s.durations.get(&ap).cloned().unwrap_or_default();
+        assert_eq!((h.count, h.bucket_counts[0], h.bucket_counts[1]), (2, 1, 1));
+        assert_eq!(h.sum, 150.5);
+        let queued = ActionReasonKey {
+            action: "BACKUP".into(),
+            reason: "2".into(),
+        };
+        assert_eq!(s.queued_counts.get(&queued), Some(&1));
+        assert_eq!((s.jobs, s.invalid_values), (3, 0));
+    }
+
+    #[test]
+    fn hostile_values_are_skipped_and_counted() {
+        let mut store = JobStore::new();
+        let b = batch(
+            &store,
+            r#"{"data":[
+            {"attributes":{"jobId":1,"jobType":"BACKUP","kilobytesTransferred":-1,"numberOfFiles":1e308,
+              "dedupRatio":-3,"state":"DONE","status":"x",
+              "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z"}},
+            {"attributes":{"jobId":2,"jobType":"BACKUP","state":"DONE","kilobytesTransferred":1,
+              "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T06:00:00Z"}},
+            {"attributes":{"jobId":3,"jobType":"BACKUP","kilobytesTransferred":18446744073709551615}},
+            {"attributes":{"jobId":4,"jobType":"BACKUP","kilobytesTransferred":18446744073709551615}},
+            {"attributes":{"jobType":"BACKUP"}},
+            {"attributes":{"jobId":5}}
+            ]}"#,
+        );
+        assert_eq!(b.unkeyed, 1, "a job without jobId cannot be stored");
+        let mut seconds = Vec::new();
+        store.replace(b, 0, |f| seconds.push(f.seconds));
+        assert_eq!(
+            seconds,
+            vec![Some(1800.0), None],
+            "no duration when the end is before the start"
+        );
+        let s = store.summary();
+        // kb < 0, files 1e308, dedup < 0, status text; end before start.
+        assert_eq!(s.invalid_values, 5);
+        assert_eq!(s.jobs, 5);
+        let key = JobKey {
+            action: "BACKUP".into(),
+            policy_type: "".into(),
+            status: UNKNOWN.into(),
+        };
+        assert_eq!(s.bytes.get(&key), Some(&u64::MAX), "saturates, never wraps");
+        let empty = ActionStateKey {
+            action: "".into(),
+            state: UNKNOWN.into(),
+        };
+        assert_eq!(s.state_counts.get(&empty), Some(&1));
+    }
+
+    #[test]
+    fn deltas_upsert_expire_and_report_each_finished_job_once() {
+        let t0 = "2026-11-27T08:00:00.000Z";
+        let mut store = JobStore::new();
+        let b = batch(
+            &store,
+            &page(&[
+                job(10, "DONE", Some("2026-11-27T07:10:00.000Z"), t0),
+                job(11, "ACTIVE", None, t0),
+                job(12, "QUEUED", None, t0),
+            ]),
+        );
+        let mut reported = Vec::new();
+        let stats = store.replace(b, ms("2026-11-27T07:00:00Z"), |f| reported.push(f.job_id));
+        assert_eq!((stats.added, stats.finished), (3, 1));
+        // 11 finishes, 12 is unchanged, 13 is new and active, 10 is seen again.
+        let t1 = "2026-11-27T08:01:00.000Z";
+        let b = batch(
+            &store,
+            &page(&[
+                job(10, "DONE", Some("2026-11-27T07:10:00.000Z"), t1),
+                job(11, "DONE", Some("2026-11-27T08:00:30.000Z"), t1),
+                job(13, "ACTIVE", None, t1),
+            ]),
+        );
+        let stats = store.apply(b, ms("2026-11-27T07:01:00Z"), |f| reported.push(f.job_id));
+        assert_eq!((stats.added, stats.updated, stats.finished), (1, 2, 1));
+        assert_eq!(reported, vec![10, 11], "10 is not reported twice");
+        assert_eq!(store.len(), 4);
+        // The window moves past job 10's end: it leaves the store.
+        assert_eq!(store.expire(ms("2026-11-27T07:10:00Z")), 1);
+        assert!(store.get(10).is_none());
+        assert_eq!(store.summary().jobs, 3);
+        // A job older than every stored one arrives late: the store stays sorted.
+        let b = batch(&store, &page(&[job(5, "SUSPENDED", None, t1)]));
+        store.apply(b, ms("2026-11-27T07:10:00Z"), |f| reported.push(f.job_id));
+        let ids: Vec<u64> = store.records.iter().map(|r| r.job_id).collect();
+        assert_eq!(ids, vec![5, 11, 12, 13]);
+        // A full walk that no longer returns 12 (purged) removes it and keeps 11 reported.
+        let b = batch(
+            &store,
+            &page(&[
+                job(5, "SUSPENDED", None, t1),
+                job(11, "DONE", Some("2026-11-27T08:00:30.000Z"), t1),
+                job(13, "DONE", Some("2026-11-27T08:02:00.000Z"), t1),
+            ]),
+        );
+        let stats = store.replace(b, ms("2026-11-27T07:10:00Z"), |f| reported.push(f.job_id));
+        assert_eq!((stats.removed, stats.finished), (1, 1));
+        assert_eq!(reported, vec![10, 11, 13]);
+    }
+
+    #[test]
+    fn a_job_met_twice_keeps_its_newest_state() {
+        let store = JobStore::new();
+        let b = batch(
+            &store,
+            &page(&[
+                job(7, "DONE", Some("2026-11-27T08:00:30.000Z"), "2026-11-27T08:00:30.000Z"),
+                job(7, "ACTIVE", None, "2026-11-27T08:00:00.000Z"),
+            ]),
+        );
+        let (records, _) = b.into_sorted();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].is_done());
+    }
+}

@@ -1,0 +1,567 @@
+//! Keeping a site's [`JobStore`] current: a concurrent full walk first, then delta walks.
+//!
+//! # Full walks (cold fill and resync)
+//!
+//! When the store is empty (start, reload of the site, another API version), after a failed
+//! cycle, and every `jobs_resync_interval`, the jobs window is read whole:
+//! - one request for the newest job gives the highest `jobId` and NetBackup's clock `T0` (the
+//!   `Date` header); the window starts at `T0 - jobs_window`;
+//! - two one-job requests give the lowest `jobId` of the finished jobs in the window
+//!   (`state eq 'DONE' and endTime gt <T0 - window>`) and of the unfinished jobs
+//!   (`state ne 'DONE'`);
+//! - those id ranges are cut into disjoint `jobId` slices, walked by up to
+//!   `max_concurrent_requests` cursor walks at once, each taking the next slice when it is done.
+//!
+//! The slices are disjoint and the two filters are disjoint at any instant, so no job is read
+//! twice unless it changed state between two walks; then the most recently updated copy is kept.
+//! A job that changes while the fill runs has `lastUpdateTime >= T0`, so the next delta reads it
+//! again: nothing is lost. A full walk replaces the store: jobs it no longer finds (purged from
+//! the NetBackup jobs database) leave it.
+//!
+//! # Delta walks
+//!
+//! Every other cycle asks only for `lastUpdateTime ge <high-water mark - overlap>` and upserts
+//! what comes back. The high-water mark is NetBackup's clock when the previous walk began (the
+//! `Date` of its first answer), never the agent's, so a skewed agent clock loses nothing; the
+//! window's start moves with the same clock, and finished jobs that leave it leave the store.
+//!
+//! # Failures
+//!
+//! Every change to the store happens after the last page of a walk arrived, in one step: a walk
+//! that fails or is cancelled half-way changes nothing, reports nothing, and the next cycle
+//! (a full resync) starts again from the last committed state.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::store::{ApplyStats, FinishedJob, JobBatch, JobStore};
+use super::summary::JobsSummary;
+use crate::config::CollectionConfig;
+use crate::netbackup::{
+    ApiError, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
+};
+
+/// How far before the high-water mark a delta starts reading, for updates NetBackup stamps a
+/// little before it commits them.
+pub const DELTA_OVERLAP: Duration = Duration::from_secs(30);
+
+/// A full walk cuts each id range into at most this many slices per concurrent walk, so that
+/// walks finishing early take over the remaining work.
+const SLICES_PER_WALK: u64 = 4;
+
+/// How often a long full walk logs its progress.
+const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The settings of the jobs source of one site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobsSettings {
+    /// Finished jobs that ended within this window are kept (plus every unfinished job).
+    pub window: Duration,
+    /// `page[limit]` of `/admin/jobs`.
+    pub page_size: u32,
+    /// Walks in flight at once during a full walk.
+    pub concurrency: u32,
+    /// How often the store is read whole again.
+    pub resync_interval: Duration,
+}
+
+impl From<&CollectionConfig> for JobsSettings {
+    fn from(c: &CollectionConfig) -> Self {
+        JobsSettings {
+            window: c.jobs_window,
+            page_size: c.jobs_page_size,
+            concurrency: c.max_concurrent_requests,
+            resync_interval: c.jobs_resync_interval,
+        }
+    }
+}
+
+/// What kind of walk a cycle made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkKind {
+    /// The first full walk into an empty store.
+    Fill,
+    /// A full walk replacing a store (periodic, after a failure, a reload or a new version).
+    Resync,
+    /// Only the jobs changed since the high-water mark.
+    Delta,
+}
+
+impl WalkKind {
+    /// `fill`, `resync` or `delta`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WalkKind::Fill => "fill",
+            WalkKind::Resync => "resync",
+            WalkKind::Delta => "delta",
+        }
+    }
+}
+
+/// What one successful cycle did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CycleReport {
+    /// The kind of walk.
+    pub kind: WalkKind,
+    /// Pages, jobs and requests read.
+    pub walk: WalkStats,
+    /// What changed in the store.
+    pub applied: ApplyStats,
+    /// Finished jobs that left the window.
+    pub expired: u64,
+    /// NetBackup's clock when the walk began: the new high-water mark.
+    pub server_time: DateTime<Utc>,
+    /// Jobs in the store after the cycle.
+    pub stored: usize,
+}
+
+/// Progress of a full walk, as seen by a progress display.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FillProgress {
+    /// Jobs read so far.
+    pub jobs: u64,
+    /// Pages read so far.
+    pub pages: u64,
+    /// Fraction of the `jobId` ranges covered, 0 to 1.
+    pub fraction: f64,
+    /// Time since the walk began.
+    pub elapsed: Duration,
+}
+
+impl FillProgress {
+    /// The time left at the rate so far, once there is a rate to go by.
+    pub fn remaining(&self) -> Option<Duration> {
+        (self.fraction > 0.0 && self.fraction <= 1.0)
+            .then(|| self.elapsed.mul_f64((1.0 - self.fraction) / self.fraction))
+    }
+}
+
+/// Receives the progress of full walks (for example a terminal progress bar).
+pub type ProgressSink = std::sync::Arc<dyn Fn(&FillProgress) + Send + Sync>;
+
+/// A site's job store and what it needs to stay current.
+#[derive(Default)]
+pub struct JobSync {
+    store: JobStore,
+    /// NetBackup's clock up to which every change is in the store.
+    high_water: Option<DateTime<Utc>>,
+    /// The start of the window of the last committed cycle (NetBackup's clock).
+    window_start: Option<DateTime<Utc>>,
+    version: Option<ApiVersion>,
+    last_full: Option<Instant>,
+    full_due: bool,
+    /// What the last committed cycle read.
+    last_walk: WalkStats,
+    last_unkeyed: u64,
+    warned_no_date: bool,
+    progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for JobSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobSync")
+            .field("stored", &self.store.len())
+            .field("high_water", &self.high_water)
+            .field("version", &self.version)
+            .field("full_due", &self.full_due)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobSync {
+    /// An empty store: the first cycle fills it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends the progress of full walks to `sink`.
+    pub fn with_progress(mut self, sink: ProgressSink) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// Makes the next cycle a full walk (the store and its reported flags are kept until it
+    /// succeeds).
+    pub fn force_full(&mut self) {
+        self.full_due = true;
+    }
+
+    /// The store.
+    pub fn store(&self) -> &JobStore {
+        &self.store
+    }
+
+    /// NetBackup's clock up to which every change is in the store.
+    pub fn high_water(&self) -> Option<DateTime<Utc>> {
+        self.high_water
+    }
+
+    /// The start of the jobs window of the last committed cycle, by NetBackup's clock.
+    pub fn window_start(&self) -> Option<DateTime<Utc>> {
+        self.window_start
+    }
+
+    /// The legacy aggregates of the store, with the pages and skipped values of the last cycle.
+    pub fn summary(&self) -> JobsSummary {
+        let mut summary = self.store.summary();
+        summary.pages = self.last_walk.pages;
+        summary.invalid_values += self.last_walk.invalid_items + self.last_unkeyed;
+        summary
+    }
+
+    /// Whether the next cycle reads the window whole (with the API version used so far).
+    pub fn needs_full_walk(&self, settings: &JobsSettings) -> bool {
+        self.high_water.is_none()
+            || self.full_due
+            || self
+                .last_full
+                .is_none_or(|t| t.elapsed() >= settings.resync_interval)
+    }
+
+    /// The kind of walk the next cycle makes with `version`.
+    fn next_kind(&self, version: ApiVersion, settings: &JobsSettings) -> WalkKind {
+        if self.high_water.is_none() {
+            WalkKind::Fill
+        } else if self.version != Some(version) || self.needs_full_walk(settings) {
+            WalkKind::Resync
+        } else {
+            WalkKind::Delta
+        }
+    }
+
+    /// One cycle: a full walk or a delta, then the store is updated in one step. Finished jobs
+    /// new to the store are passed to `on_finished`, each once. On error nothing changes but
+    /// that the next cycle is a full walk.
+    pub async fn cycle<A: NetBackupApi>(
+        &mut self,
+        api: &A,
+        version: ApiVersion,
+        settings: &JobsSettings,
+        on_finished: impl FnMut(&FinishedJob<'_>),
+    ) -> Result<CycleReport, ApiError> {
+        let kind = self.next_kind(version, settings);
+        let walked = match kind {
+            WalkKind::Delta => self.delta_walk(api, version, settings).await,
+            WalkKind::Fill | WalkKind::Resync => self.full_walk(api, version, settings).await,
+        };
+        let (batch, walk) = match walked {
+            Ok(done) => done,
+            Err(e) => {
+                self.full_due = true;
+                return Err(e);
+            }
+        };
+        Ok(self.commit(kind, version, settings, batch, walk, on_finished))
+    }
+
+    fn commit(
+        &mut self,
+        kind: WalkKind,
+        version: ApiVersion,
+        settings: &JobsSettings,
+        batch: JobBatch,
+        walk: WalkStats,
+        on_finished: impl FnMut(&FinishedJob<'_>),
+    ) -> CycleReport {
+        let server_time = self.server_time(api_site_time(&walk, &batch));
+        let window_start = window_start(server_time, settings.window);
+        let start_ms = window_start.timestamp_millis();
+        self.last_unkeyed = batch.unkeyed;
+        let (applied, expired) = match kind {
+            WalkKind::Delta => {
+                let applied = self.store.apply(batch, start_ms, on_finished);
+                (applied, self.store.expire(start_ms))
+            }
+            WalkKind::Fill | WalkKind::Resync => {
+                self.last_full = Some(Instant::now());
+                self.full_due = false;
+                (self.store.replace(batch, start_ms, on_finished), 0)
+            }
+        };
+        self.version = Some(version);
+        self.high_water = Some(server_time);
+        self.window_start = Some(window_start);
+        self.last_walk = walk;
+        CycleReport {
+            kind,
+            walk,
+            applied,
+            expired,
+            server_time,
+            stored: self.store.len(),
+        }
+    }
+
+    /// NetBackup's clock from a walk, or, when the server sends no `Date` header, the agent's
+    /// (logged once).
+    fn server_time(&mut self, from_walk: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match from_walk {
+            Some(t) => t,
+            None => {
+                if !self.warned_no_date {
+                    tracing::warn!(
+                        "NetBackup sent no Date header: the jobs window follows the agent's clock"
+                    );
+                    self.warned_no_date = true;
+                }
+                Utc::now()
+            }
+        }
+    }
+
+    async fn delta_walk<A: NetBackupApi>(
+        &self,
+        api: &A,
+        version: ApiVersion,
+        settings: &JobsSettings,
+    ) -> Result<(JobBatch, WalkStats), ApiError> {
+        let high_water = self.high_water.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let overlap = chrono::Duration::from_std(DELTA_OVERLAP).unwrap_or_default();
+        let since = high_water
+            .checked_sub_signed(overlap)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let query = filter::updated_since(since);
+        let mut batch = JobBatch::for_store(&self.store);
+        let walk = walk_jobs(api, version, Some(&query), settings.page_size, |job| {
+            batch.add(job)
+        })
+        .await?;
+        Ok((batch, walk))
+    }
+
+    async fn full_walk<A: NetBackupApi>(
+        &self,
+        api: &A,
+        version: ApiVersion,
+        settings: &JobsSettings,
+    ) -> Result<(JobBatch, WalkStats), ApiError> {
+        let mut stats = WalkStats::default();
+        let (newest, now) = first_job_id(api, version, None, true).await?;
+        stats.pages += 1;
+        stats.requests += 1;
+        stats.server_time = now;
+        let batch = JobBatch::for_store(&self.store);
+        let Some(newest) = newest else {
+            return Ok((batch, stats));
+        };
+        let now = now.unwrap_or_else(Utc::now);
+        let finished = filter::finished_jobs_since(window_start(now, settings.window));
+        let unfinished = filter::unfinished_jobs();
+        let ((oldest_finished, _), (oldest_unfinished, _)) = tokio::try_join!(
+            first_job_id(api, version, Some(&finished), false),
+            first_job_id(api, version, Some(&unfinished), false),
+        )?;
+        stats.pages += 2;
+        stats.requests += 2;
+        let walks = u64::from(settings.concurrency.max(1));
+        let min_width = u64::from(settings.page_size.max(1)) * 4;
+        let mut slices = VecDeque::new();
+        for (base, oldest, parts) in [
+            (&finished, oldest_finished, walks * SLICES_PER_WALK),
+            (&unfinished, oldest_unfinished, walks),
+        ] {
+            if let Some(oldest) = oldest {
+                for (lo, hi) in split(oldest, newest.max(oldest), parts, min_width) {
+                    slices.push_back(Slice {
+                        filter: filter::job_ids_within(base, lo, hi),
+                        ids: hi - lo + 1,
+                    });
+                }
+            }
+        }
+        let total_ids: u64 = slices.iter().map(|s| s.ids).sum();
+        let shared = FullWalk {
+            slices: Mutex::new(slices),
+            batch: Mutex::new(batch),
+            progress: Progress::new(total_ids),
+            sink: self.progress.clone(),
+            site: api.site(),
+        };
+        let workers = (0..walks).map(|_| shared.worker(api, version, settings.page_size));
+        let walked = futures_util::future::try_join_all(workers).await?;
+        for w in &walked {
+            stats.merge(w);
+        }
+        stats.server_time = Some(now);
+        let batch = shared.batch.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok((batch, stats))
+    }
+}
+
+/// The start of the jobs window ending at `now`.
+fn window_start(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    now.checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The server time a walk began at; without a `Date` header, the newest `lastUpdateTime` read.
+fn api_site_time(walk: &WalkStats, batch: &JobBatch) -> Option<DateTime<Utc>> {
+    walk.server_time.or_else(|| {
+        batch
+            .max_last_update_ms()
+            .and_then(DateTime::from_timestamp_millis)
+    })
+}
+
+/// `[lo, hi]` cut into at most `parts` slices at least `min_width` ids wide.
+fn split(lo: u64, hi: u64, parts: u64, min_width: u64) -> Vec<(u64, u64)> {
+    let span = hi - lo + 1;
+    let parts = parts.min(span.div_ceil(min_width.max(1))).max(1);
+    let width = span.div_ceil(parts);
+    (0..parts)
+        .map_while(|i| {
+            let start = lo.checked_add(i.checked_mul(width)?)?;
+            (start <= hi).then(|| (start, start.saturating_add(width - 1).min(hi)))
+        })
+        .collect()
+}
+
+/// One `jobId` slice of a full walk.
+struct Slice {
+    filter: String,
+    ids: u64,
+}
+
+/// What the walks of one full walk share.
+struct FullWalk<'a> {
+    slices: Mutex<VecDeque<Slice>>,
+    batch: Mutex<JobBatch>,
+    progress: Progress,
+    sink: Option<ProgressSink>,
+    site: &'a str,
+}
+
+impl FullWalk<'_> {
+    /// One walk: takes slices until none is left.
+    async fn worker<A: NetBackupApi>(
+        &self,
+        api: &A,
+        version: ApiVersion,
+        page_size: u32,
+    ) -> Result<WalkStats, ApiError> {
+        let mut stats = WalkStats::default();
+        loop {
+            let next = self
+                .slices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            let Some(slice) = next else {
+                return Ok(stats);
+            };
+            let mut read = 0u64;
+            let walked = walk_jobs(api, version, Some(&slice.filter), page_size, |job| {
+                self.batch
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .add(job);
+                read += 1;
+                if read.is_multiple_of(u64::from(page_size.max(1))) {
+                    self.progress.jobs.fetch_add(u64::from(page_size), Ordering::Relaxed);
+                    self.report();
+                }
+            })
+            .await?;
+            self.progress
+                .jobs
+                .fetch_add(read % u64::from(page_size.max(1)), Ordering::Relaxed);
+            self.progress.pages.fetch_add(walked.pages, Ordering::Relaxed);
+            self.progress.ids.fetch_add(slice.ids, Ordering::Relaxed);
+            self.report();
+            stats.merge(&walked);
+        }
+    }
+
+    fn report(&self) {
+        let now = self.progress.view();
+        if let Some(sink) = &self.sink {
+            sink(&now);
+        }
+        let mut last = self
+            .progress
+            .last_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() >= PROGRESS_LOG_EVERY {
+            *last = Instant::now();
+            tracing::info!(
+                site = self.site,
+                jobs = now.jobs,
+                pages = now.pages,
+                percent = (now.fraction * 100.0).round(),
+                remaining_s = now.remaining().map(|d| d.as_secs()),
+                "reading the jobs window"
+            );
+        }
+    }
+}
+
+/// Counters of a full walk in progress.
+struct Progress {
+    started: Instant,
+    last_log: Mutex<Instant>,
+    jobs: AtomicU64,
+    pages: AtomicU64,
+    /// Ids of finished slices.
+    ids: AtomicU64,
+    total_ids: u64,
+}
+
+impl Progress {
+    fn new(total_ids: u64) -> Self {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            last_log: Mutex::new(now),
+            jobs: AtomicU64::new(0),
+            pages: AtomicU64::new(0),
+            ids: AtomicU64::new(0),
+            total_ids,
+        }
+    }
+
+    fn view(&self) -> FillProgress {
+        let ids = self.ids.load(Ordering::Relaxed);
+        FillProgress {
+            jobs: self.jobs.load(Ordering::Relaxed),
+            pages: self.pages.load(Ordering::Relaxed),
+            fraction: if self.total_ids == 0 {
+                1.0
+            } else {
+                (ids as f64 / self.total_ids as f64).min(1.0)
+            },
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_the_range_disjointly() {
+        for (lo, hi, parts, width) in [
+            (1, 100_000, 32, 400),
+            (5, 5, 8, 400),
+            (1, 1000, 32, 400),
+            (7, 7_777, 3, 1),
+            (u64::MAX - 10, u64::MAX, 4, 1),
+        ] {
+            let slices = split(lo, hi, parts, width);
+            assert!(!slices.is_empty() && slices.len() as u64 <= parts);
+            assert_eq!(slices.first().map(|s| s.0), Some(lo));
+            assert_eq!(slices.last().map(|s| s.1), Some(hi));
+            for pair in slices.windows(2) {
+                assert_eq!(pair[0].1 + 1, pair[1].0, "{slices:?}");
+            }
+        }
+        assert_eq!(split(1, 1000, 32, 400).len(), 3, "no slice narrower than needed");
+    }
+}
