@@ -20,6 +20,7 @@
 
 mod accept;
 mod catalog;
+mod clock;
 mod config;
 mod conn;
 pub mod data;
@@ -29,6 +30,7 @@ mod handle;
 mod hostile;
 mod jobs_endpoint;
 mod json;
+mod live;
 mod log;
 mod render_jobs;
 mod render_storage;
@@ -43,13 +45,14 @@ pub mod units;
 #[cfg(test)]
 mod tests;
 
-pub use config::SimConfig;
+pub use clock::SimClock;
+pub use config::{LiveConfig, SimConfig};
 pub use data::{Dataset, Job, JobState};
 pub use fault::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;
-pub use render_jobs::{JobsPage, render_jobs_page};
+pub use render_jobs::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub use truth::SimTruth;
 pub use units::{StorageUnit, UnitKind};
 
