@@ -54,8 +54,9 @@ pub struct SimConfig {
 
 /// How the jobs of a live simulator evolve (see [`SimConfig::live`]).
 ///
-/// In live mode `SimConfig::jobs` is the number of jobs created before `anchor`; job `i` is
-/// created `60 s / churn_per_minute` after job `i - 1`, forever. `unfinished_fraction` and
+/// In live mode `SimConfig::jobs` is the number of jobs that exist when the clock reads
+/// `anchor` (the last one created then); job `i` is created `60 s / churn_per_minute` after job
+/// `i - 1`, forever. `unfinished_fraction` and
 /// `history` do not apply: whether a job is unfinished depends on the instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveConfig {

@@ -136,7 +136,7 @@ impl Dataset {
         self.anchor_ms
     }
 
-    /// Number of jobs: all of them in static mode; in live mode, the jobs created before
+    /// Number of jobs: all of them in static mode; in live mode, the jobs created at or before
     /// `anchor` (see [`Dataset::job_id_range_at`] for the jobs of an instant).
     pub fn job_count(&self) -> u64 {
         self.jobs

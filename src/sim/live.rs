@@ -1,7 +1,8 @@
 //! Live mode: job `i` has a lifecycle that is a pure function of `(seed, i, now)`.
 //!
-//! Job `i` is created (`QUEUED`, `startTime`) at `anchor + (i - jobs) * 60 s / churn`, so that
-//! `SimConfig::jobs` jobs exist when the clock reads `anchor`. It waits in the queue for a drawn
+//! Job `i` is created (`QUEUED`, `startTime`) at `anchor + (i + 1 - jobs) * 60 s / churn`, so
+//! that exactly `SimConfig::jobs` jobs exist when the clock reads `anchor` (the last of them
+//! created at `anchor`). It waits in the queue for a drawn
 //! time, then runs (`ACTIVE`): its kilobytes and files grow in steps every `progress_interval`,
 //! each step moving `lastUpdateTime` to the step time. A few jobs are held on the way
 //! (`SUSPENDED` or `INCOMPLETE` for hours, `REQUEUED` for minutes) and then resume. The job ends
@@ -49,7 +50,7 @@ pub(crate) const MAX_LIFETIME_MS: i64 = (MAX_QUEUE_MS + MAX_RUN_MS + MAX_HOLD_MS
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Live {
     anchor_ms: i64,
-    /// Jobs created before `anchor_ms`.
+    /// Jobs created at or before `anchor_ms`.
     initial: u64,
     /// Jobs created per minute (at least 1).
     churn: u64,
@@ -97,7 +98,7 @@ fn saturate(value: i128) -> i64 {
 }
 
 impl Live {
-    /// The timing of `config` with `initial` jobs created before `anchor_ms`.
+    /// The timing of `config` with `initial` jobs created at or before `anchor_ms`.
     pub(crate) fn new(config: &LiveConfig, anchor_ms: i64, initial: u64) -> Self {
         Live {
             anchor_ms,
@@ -110,17 +111,18 @@ impl Live {
 
     /// When job `index` is created, Unix milliseconds.
     pub(crate) fn created_ms(&self, index: u64) -> i64 {
-        let offset = (i128::from(index) - i128::from(self.initial)) * MINUTE_MS;
+        let offset = (i128::from(index) + 1 - i128::from(self.initial)) * MINUTE_MS;
         saturate(i128::from(self.anchor_ms) + offset.div_euclid(i128::from(self.churn)))
     }
 
     /// How many jobs are created at or before `at_ms`: exactly the indexes `i` with
     /// `created_ms(i) <= at_ms`.
     pub(crate) fn created_by(&self, at_ms: i64) -> u64 {
-        // floor((i - initial) * 60000 / churn) <= t  <=>  (i - initial) * 60000 <= (t + 1) * churn - 1
+        // With j = i + 1 - initial and t = at - anchor:
+        // floor(j * 60000 / churn) <= t  <=>  j * 60000 <= (t + 1) * churn - 1  <=>  j <= k.
         let t = i128::from(at_ms) - i128::from(self.anchor_ms);
         let k = ((t + 1) * i128::from(self.churn) - 1).div_euclid(MINUTE_MS);
-        let count = i128::from(self.initial) + k + 1;
+        let count = i128::from(self.initial) + k;
         u64::try_from(count.max(0)).unwrap_or(u64::MAX)
     }
 
@@ -343,8 +345,12 @@ mod tests {
                 assert!(live.created_by(at) > index, "{churn} {index}");
                 assert!(live.created_by(at - 1) <= index, "{churn} {index}");
             }
-            assert_eq!(live.created_by(1_795_766_400_000 - 1), 500, "{churn}");
-            assert!(live.created_ms(499) < 1_795_766_400_000);
+            assert_eq!(live.created_ms(499), 1_795_766_400_000);
+            if churn <= 60_000 {
+                // At most one job per millisecond.
+                assert_eq!(live.created_by(1_795_766_400_000), 500, "{churn}");
+                assert!(live.created_ms(500) > 1_795_766_400_000);
+            }
             assert_eq!(live.created_by(i64::MIN), 0);
         }
     }
@@ -355,8 +361,9 @@ mod tests {
         let data = Dataset::new(&cfg);
         let anchor = cfg.anchor_ms();
         let retention = HOUR * 48;
-        assert_eq!(data.job_id_range_at(anchor - 1).1, 1000);
-        assert_eq!(data.jobs_at(anchor - 1).count(), 1000);
+        assert_eq!(data.job_id_range_at(anchor).1, 1000);
+        assert_eq!(data.jobs_at(anchor).count(), 1000);
+        assert_eq!(data.jobs_at(anchor - 1).count(), 999);
         assert_eq!(data.job_count(), 1000);
         let live = Live::new(&LiveConfig::default(), anchor, 1000);
         for index in [0, 1, 999, 1000, 1001, 5000] {
