@@ -12,6 +12,10 @@
 //! follows) and `prev` (cursor of the first item, when `page[after]` was given); `links` has
 //! `self`, `first` and `next`. The walk starts at the cursor and stops one match past the page,
 //! so walking all pages of N jobs touches O(N) jobs.
+//!
+//! A page shows the jobs as they are at the instant of its request (the `Date` header). In live
+//! mode the walk covers only the `jobId`s that may exist then: it starts at the lowest job not
+//! certainly purged, so purged history is never scanned.
 
 use std::sync::Arc;
 

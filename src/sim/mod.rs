@@ -7,6 +7,12 @@
 //! connections (so tests can check an agent closed its own), and computes the ground truth
 //! ([`SimTruth`]) a correct agent must report.
 //!
+//! Every response carries a `Date` header from the simulator's [`SimClock`] (the wall clock
+//! with an optional offset, or a manual clock that tests move). By default the dataset is
+//! static; with [`SimConfig::live`] it is a living NetBackup: jobs are created, queue, run,
+//! finish and are purged as the clock moves ([`LiveConfig`]), each page shows them at its own
+//! instant, and [`Simulator::truth_at`] gives the truth at any instant.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use nbu_otel::sim::{SimConfig, Simulator};
