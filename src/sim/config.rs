@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::clock::SimClock;
 use crate::netbackup::ApiVersion;
 
 /// What the simulator serves: dataset size and shape, credentials, API versions and latency.
@@ -40,6 +41,43 @@ pub struct SimConfig {
     pub sparse_fraction: f64,
     /// Most request records kept; older ones are dropped first.
     pub request_log_capacity: usize,
+    /// Offset of the simulator's wall clock from the host's (`Date` headers and, in live mode,
+    /// job times): positive when the simulated server is ahead. Ignored by a manual clock.
+    pub clock_offset: chrono::Duration,
+    /// Whether the clock is manual: it starts at `anchor` and only moves when a test calls
+    /// [`SimClock::advance`](super::SimClock::advance) or [`SimClock::set`](super::SimClock::set).
+    pub manual_clock: bool,
+    /// Live mode: jobs are created, run, finish and are purged as the clock moves. `None` (the
+    /// default) serves the static dataset, whose jobs never change.
+    pub live: Option<LiveConfig>,
+}
+
+/// How the jobs of a live simulator evolve (see [`SimConfig::live`]).
+///
+/// In live mode `SimConfig::jobs` is the number of jobs that exist when the clock reads
+/// `anchor` (the last one created then); job `i` is created `60 s / churn_per_minute` after job
+/// `i - 1`, forever. `unfinished_fraction` and
+/// `history` do not apply: whether a job is unfinished depends on the instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    /// New jobs created per minute (0 is taken as 1). In steady state a jobs window of 24 h
+    /// counts about `churn_per_minute * 1440` finished jobs plus the unfinished ones.
+    pub churn_per_minute: u32,
+    /// A `DONE` job is purged (absent from every response) this long after it ended.
+    pub retention: Duration,
+    /// An `ACTIVE` job's `kilobytesTransferred`, `numberOfFiles` and `lastUpdateTime` move
+    /// this often (at least every millisecond).
+    pub progress_interval: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            churn_per_minute: 60,
+            retention: Duration::from_secs(48 * 3600),
+            progress_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -58,6 +96,9 @@ impl Default for SimConfig {
             unfinished_fraction: 0.05,
             sparse_fraction: 0.01,
             request_log_capacity: 100_000,
+            clock_offset: chrono::Duration::zero(),
+            manual_clock: false,
+            live: None,
         }
     }
 }
@@ -66,6 +107,15 @@ impl SimConfig {
     /// `anchor` as Unix milliseconds.
     pub(crate) fn anchor_ms(&self) -> i64 {
         self.anchor.timestamp_millis()
+    }
+
+    /// The clock this configuration asks for.
+    pub(crate) fn clock(&self) -> SimClock {
+        if self.manual_clock {
+            SimClock::manual(self.anchor)
+        } else {
+            SimClock::wall(self.clock_offset)
+        }
     }
 
     /// `history` in milliseconds, saturated to `i64`.

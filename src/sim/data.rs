@@ -1,4 +1,5 @@
-//! The deterministic dataset: job `i` is a pure function of the configuration and `i`.
+//! The deterministic dataset: job `i` is a pure function of the configuration and `i` (and, in
+//! live mode, of the instant: see `live`).
 //!
 //! Only the facts that filters and the ground truth need live in [`Job`]; the other ~60
 //! attributes of a job are drawn while it is rendered (`render_jobs`), from a separate stream of
@@ -9,6 +10,7 @@ use super::catalog::{
     QUEUE_REASONS, SPECIAL_CLIENTS, UNFINISHED_STATES,
 };
 use super::config::{SimConfig, fraction};
+use super::live::Live;
 use super::rng::Draws;
 use super::units::{StorageUnit, generate_units};
 
@@ -19,7 +21,7 @@ const CLIENTS: u64 = 0x636c_6e74;
 /// Number of distinct clients.
 const CLIENT_POOL: u64 = 1000;
 /// About one job in this many moves a huge amount of data (near 2^52 KB).
-const HUGE_ONE_IN: u64 = 2000;
+pub(crate) const HUGE_ONE_IN: u64 = 2000;
 
 /// A job state of the vendor enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +104,7 @@ pub struct Dataset {
     sparse_fraction: f64,
     clients: Vec<String>,
     units: Vec<StorageUnit>,
+    live: Option<Live>,
 }
 
 impl Dataset {
@@ -116,6 +119,10 @@ impl Dataset {
             sparse_fraction: fraction(config.sparse_fraction),
             clients: client_pool(config.seed),
             units: generate_units(config.seed, config.storage_units),
+            live: config
+                .live
+                .as_ref()
+                .map(|live| Live::new(live, config.anchor_ms(), config.jobs)),
         }
     }
 
@@ -129,7 +136,8 @@ impl Dataset {
         self.anchor_ms
     }
 
-    /// Number of jobs.
+    /// Number of jobs: all of them in static mode; in live mode, the jobs created at or before
+    /// `anchor` (see [`Dataset::job_id_range_at`] for the jobs of an instant).
     pub fn job_count(&self) -> u64 {
         self.jobs
     }
@@ -139,7 +147,50 @@ impl Dataset {
         &self.units
     }
 
-    /// Job `index` (0-based; its `jobId` is `index + 1`), or `None` past the end.
+    /// Whether the dataset is live (jobs change with the clock).
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// The `jobId`s that may exist at `now_ms` (Unix milliseconds), inclusive; empty when
+    /// `first > last`. Static mode: `1..=job_count()` at every instant. Live mode: from the
+    /// lowest job not certainly purged (creation spacing, longest life and retention tell) to
+    /// the last job created at or before `now_ms`; some jobs in between may be purged already.
+    pub fn job_id_range_at(&self, now_ms: i64) -> (u64, u64) {
+        match &self.live {
+            None => (1, self.jobs),
+            Some(live) => {
+                let (lo, hi) = live.index_range(now_ms);
+                (lo.saturating_add(1), hi)
+            }
+        }
+    }
+
+    /// Job `index` (0-based; `jobId` `index + 1`) as it is at `now_ms` (Unix milliseconds):
+    /// `None` when it does not exist then (live mode: not created yet, or purged). In static
+    /// mode the same as [`Dataset::job`].
+    pub fn job_at(&self, index: u64, now_ms: i64) -> Option<Job<'_>> {
+        match &self.live {
+            None => self.job(index),
+            Some(live) => live.job(
+                self.seed,
+                &self.clients,
+                self.sparse_fraction,
+                index,
+                now_ms,
+            ),
+        }
+    }
+
+    /// Every job that exists at `now_ms`, as it is then, in `jobId` order. In static mode the
+    /// same as [`Dataset::jobs`].
+    pub fn jobs_at(&self, now_ms: i64) -> impl Iterator<Item = Job<'_>> + '_ {
+        let (first, last) = self.job_id_range_at(now_ms);
+        (first..=last).filter_map(move |id| self.job_at(id - 1, now_ms))
+    }
+
+    /// Job `index` (0-based; its `jobId` is `index + 1`) of the static dataset, or `None` past
+    /// the end. A live dataset's jobs depend on the instant: use [`Dataset::job_at`].
     pub fn job(&self, index: u64) -> Option<Job<'_>> {
         (index < self.jobs).then(|| self.generate(index))
     }
@@ -263,7 +314,7 @@ impl Dataset {
 
 /// Drops the attributes selected by the bits of `mask`. `state` is only dropped from
 /// unfinished jobs, so that every job without a state is still picked by `state ne 'DONE'`.
-fn omit_attributes(job: &mut Job<'_>, mask: u64) {
+pub(crate) fn omit_attributes(job: &mut Job<'_>, mask: u64) {
     let bit = |n: u32| mask & (1 << n) != 0;
     if bit(0) {
         job.job_type = None;

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::clock::SimClock;
 use super::config::SimConfig;
 use super::conn::{ConnectionHandle, CountingListener};
 use super::data::Dataset;
@@ -133,10 +134,37 @@ impl Simulator {
         self.shared.faults.clear();
     }
 
+    /// The simulated server's clock (a cloneable handle: clones move the same clock).
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    /// The simulated server's current time: what the next request's `Date` header will say.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
     /// What a correct agent reports for a jobs window starting at `cutoff`. Walks every job
-    /// synchronously (about 0.1 s per million jobs in release builds).
+    /// synchronously (about 0.1 s per million jobs in release builds). A live dataset is taken
+    /// as it is now ([`Simulator::now`]); prefer [`Simulator::truth_at`] for live mode.
     pub fn truth(&self, cutoff: DateTime<Utc>) -> SimTruth {
-        SimTruth::of_dataset(&self.shared.dataset, cutoff)
+        let dataset = &self.shared.dataset;
+        if dataset.is_live() {
+            SimTruth::at(dataset, self.now(), cutoff)
+        } else {
+            SimTruth::of_dataset(dataset, cutoff)
+        }
+    }
+
+    /// The ground truth at instant `now`: the jobs as they are then, counted by a jobs window
+    /// of length `window` (cutoff `now - window`). Static datasets do not change with the
+    /// instant, only the cutoff moves.
+    pub fn truth_at(&self, now: DateTime<Utc>, window: Duration) -> SimTruth {
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let cutoff = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        SimTruth::at(&self.shared.dataset, now, cutoff)
     }
 
     /// Stops accepting connections, releases hanging requests, and waits (up to five seconds,

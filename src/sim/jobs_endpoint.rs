@@ -12,6 +12,10 @@
 //! follows) and `prev` (cursor of the first item, when `page[after]` was given); `links` has
 //! `self`, `first` and `next`. The walk starts at the cursor and stops one match past the page,
 //! so walking all pages of N jobs touches O(N) jobs.
+//!
+//! A page shows the jobs as they are at the instant of its request (the `Date` header). In live
+//! mode the walk covers only the `jobId`s that may exist then: it starts at the lowest job not
+//! certainly purged, so purged history is never scanned.
 
 use std::sync::Arc;
 
@@ -23,9 +27,9 @@ use url::form_urlencoded;
 use super::data::{Dataset, Job};
 use super::fault::PageShape;
 use super::filter::Filter;
-use super::render_jobs::{JobsPage, render_jobs_page};
+use super::render_jobs::{JobsPage, render_jobs_page_at};
 use super::response::{bad_request, error, ok_json};
-use super::server::Shared;
+use super::server::{RequestInstant, Shared};
 use crate::netbackup::ApiVersion;
 
 /// Largest `page[limit]` of `/admin/jobs`.
@@ -98,14 +102,15 @@ fn parse_query(raw: &str) -> Result<JobsQuery, String> {
     Ok(query)
 }
 
-/// The jobs of one page, and whether another matching job follows.
-fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery) -> (Vec<Job<'a>>, bool) {
+/// The jobs of one page as they are at `now_ms`, and whether another matching job follows.
+fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery, now_ms: i64) -> (Vec<Job<'a>>, bool) {
     if query.limit == 0 {
         return (Vec::new(), false);
     }
     let (lo, hi) = query.filter.job_id_bounds();
-    let lo = lo.max(1);
-    let hi = hi.min(dataset.job_count());
+    let (first, last) = dataset.job_id_range_at(now_ms);
+    let lo = lo.max(first);
+    let hi = hi.min(last);
     let ids: Box<dyn Iterator<Item = u64>> = if query.ascending {
         let start = query.after.map_or(lo, |c| c.saturating_add(1).max(lo));
         Box::new(start..=hi)
@@ -115,7 +120,7 @@ fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery) -> (Vec<Job<'a>>, bool) {
     };
     let mut items = Vec::with_capacity(usize::try_from(query.limit.min(MAX_LIMIT)).unwrap_or(0));
     for id in ids {
-        let Some(job) = dataset.job(id - 1) else {
+        let Some(job) = dataset.job_at(id - 1, now_ms) else {
             continue;
         };
         if !query.filter.matches(&job) {
@@ -153,17 +158,23 @@ pub(crate) fn base_from_host(headers: &HeaderMap) -> String {
     format!("http://{host}/netbackup")
 }
 
-/// Renders the page of `query`, reshaped by a page-shaping fault if any.
-fn render(dataset: &Dataset, query: &JobsQuery, base: &str, shape: Option<PageShape>) -> String {
+/// Renders the page of `query` at `now_ms`, reshaped by a page-shaping fault if any.
+fn render(
+    dataset: &Dataset,
+    query: &JobsQuery,
+    base: &str,
+    shape: Option<PageShape>,
+    now_ms: i64,
+) -> String {
     let (items, more) = match shape {
         Some(PageShape::Oversized(items)) => {
             let oversized = JobsQuery {
                 limit: items,
                 ..query.clone()
             };
-            walk(dataset, &oversized)
+            walk(dataset, &oversized, now_ms)
         }
-        _ => walk(dataset, query),
+        _ => walk(dataset, query, now_ms),
     };
     let mut next = if more {
         items.last().map(|j| j.job_id)
@@ -189,7 +200,13 @@ fn render(dataset: &Dataset, query: &JobsQuery, base: &str, shape: Option<PageSh
         items,
         hostile: shape == Some(PageShape::Hostile),
     };
-    render_jobs_page(dataset, &page, base)
+    // A static dataset is rendered as of its anchor, whatever the clock says.
+    let at = if dataset.is_live() {
+        now_ms
+    } else {
+        dataset.anchor_ms()
+    };
+    render_jobs_page_at(dataset, &page, base, at)
 }
 
 /// Handler of `GET /netbackup/admin/jobs`. The walk runs on the blocking pool: a selective
@@ -198,6 +215,7 @@ pub(crate) async fn get_jobs(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
     shape: Option<Extension<PageShape>>,
+    instant: Option<Extension<RequestInstant>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -207,7 +225,9 @@ pub(crate) async fn get_jobs(
     };
     let base = base_from_host(&headers);
     let shape = shape.map(|Extension(s)| s);
-    let work = tokio::task::spawn_blocking(move || render(&shared.dataset, &query, &base, shape));
+    let now_ms = instant.map_or_else(|| shared.clock.now_ms(), |Extension(RequestInstant(ms))| ms);
+    let work =
+        tokio::task::spawn_blocking(move || render(&shared.dataset, &query, &base, shape, now_ms));
     match work.await {
         Ok(body) => ok_json(version, body),
         Err(_) => error(
@@ -226,7 +246,7 @@ mod tests {
 
     fn ids(dataset: &Dataset, raw: &str) -> (Vec<u64>, bool) {
         let query = parse_query(raw).expect(raw);
-        let (items, more) = walk(dataset, &query);
+        let (items, more) = walk(dataset, &query, 0);
         (items.iter().map(|j| j.job_id).collect(), more)
     }
 

@@ -7,6 +7,12 @@
 //! connections (so tests can check an agent closed its own), and computes the ground truth
 //! ([`SimTruth`]) a correct agent must report.
 //!
+//! Every response carries a `Date` header from the simulator's [`SimClock`] (the wall clock
+//! with an optional offset, or a manual clock that tests move). By default the dataset is
+//! static; with [`SimConfig::live`] it is a living NetBackup: jobs are created, queue, run,
+//! finish and are purged as the clock moves ([`LiveConfig`]), each page shows them at its own
+//! instant, and [`Simulator::truth_at`] gives the truth at any instant.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use nbu_otel::sim::{SimConfig, Simulator};
@@ -20,6 +26,7 @@
 
 mod accept;
 mod catalog;
+mod clock;
 mod config;
 mod conn;
 pub mod data;
@@ -29,6 +36,7 @@ mod handle;
 mod hostile;
 mod jobs_endpoint;
 mod json;
+mod live;
 mod log;
 mod render_jobs;
 mod render_storage;
@@ -43,13 +51,14 @@ pub mod units;
 #[cfg(test)]
 mod tests;
 
-pub use config::SimConfig;
+pub use clock::SimClock;
+pub use config::{LiveConfig, SimConfig};
 pub use data::{Dataset, Job, JobState};
 pub use fault::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;
-pub use render_jobs::{JobsPage, render_jobs_page};
+pub use render_jobs::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub use truth::SimTruth;
 pub use units::{StorageUnit, UnitKind};
 

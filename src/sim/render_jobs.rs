@@ -35,9 +35,20 @@ pub struct JobsPage<'a> {
     pub hostile: bool,
 }
 
-/// Renders a whole page. `base` is the absolute API base (`http://host:port/netbackup`) used in
-/// the per-job `file-lists` and `try-logs` links.
+/// Renders a whole page as of the dataset's anchor (see [`render_jobs_page_at`]).
 pub fn render_jobs_page(dataset: &Dataset, page: &JobsPage<'_>, base: &str) -> String {
+    render_jobs_page_at(dataset, page, base, dataset.anchor_ms())
+}
+
+/// Renders a whole page of jobs as they are at `now_ms` (Unix milliseconds; the elapsed time
+/// of unfinished jobs runs to it). `base` is the absolute API base
+/// (`http://host:port/netbackup`) used in the per-job `file-lists` and `try-logs` links.
+pub fn render_jobs_page_at(
+    dataset: &Dataset,
+    page: &JobsPage<'_>,
+    base: &str,
+    now_ms: i64,
+) -> String {
     let mut out = JsonOut::with_capacity(512 + page.items.len() * 3200);
     out.begin_object();
     out.key("data").begin_array();
@@ -45,7 +56,7 @@ pub fn render_jobs_page(dataset: &Dataset, page: &JobsPage<'_>, base: &str) -> S
         if page.hostile {
             render_hostile_job(&mut out, job);
         } else {
-            render_job(&mut out, dataset, job, base);
+            render_job(&mut out, dataset, job, base, now_ms);
         }
     }
     out.end_array();
@@ -103,13 +114,19 @@ fn ratio(r: &mut Draws, max_hundredths: u64) -> f64 {
 }
 
 /// Renders one job resource object.
-pub(crate) fn render_job(out: &mut JsonOut, dataset: &Dataset, job: &Job<'_>, base: &str) {
+pub(crate) fn render_job(
+    out: &mut JsonOut,
+    dataset: &Dataset,
+    job: &Job<'_>,
+    base: &str,
+    now_ms: i64,
+) {
     let id = job.job_id;
     let mut r = Draws::new(dataset.seed(), id.wrapping_sub(1), RENDER);
     let kind = job.job_type.unwrap_or("");
     let state = job.state;
     let done = state == Some(JobState::Done);
-    let now_or_end = job.end_ms.unwrap_or(dataset.anchor_ms()).max(job.start_ms);
+    let now_or_end = job.end_ms.unwrap_or(now_ms).max(job.start_ms);
     let elapsed_ms = now_or_end - job.start_ms;
     let kb = job.kilobytes.unwrap_or(0);
     let files = job.files.unwrap_or(0);

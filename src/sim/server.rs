@@ -1,5 +1,5 @@
 //! The HTTP surface: routes under `/netbackup`, and the gate every request passes
-//! (request log, latency, `Authorization`, `Accept` negotiation, faults).
+//! (request log, latency, `Authorization`, `Accept` negotiation, faults, the `Date` header).
 //!
 //! Order of checks: a wrong or missing API key is a 401, then an unsupported `Accept` is a 406;
 //! both carry the vendor error body in a NetBackup media type (the negotiated one when there is
@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::sync::watch;
 
 use super::accept::negotiate;
+use super::clock::{SimClock, http_date};
 use super::config::SimConfig;
 use super::conn::{ConnectionHandle, ConnectionStats};
 use super::data::Dataset;
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     /// The dataset of `config`.
     pub dataset: Dataset,
+    /// The simulated server's clock.
+    pub clock: SimClock,
     /// Every request seen.
     pub log: RequestLog,
     /// Scheduled faults.
@@ -52,6 +55,7 @@ impl Shared {
     pub(crate) fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
         Shared {
             dataset: Dataset::new(&config),
+            clock: config.clock(),
             log: RequestLog::new(config.request_log_capacity),
             faults: FaultSchedule::default(),
             shutdown,
@@ -76,6 +80,19 @@ impl Shared {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = versions;
     }
+}
+
+/// The instant a request is served at, Unix milliseconds: the clock is read once per request,
+/// so a whole page shows one instant, the one of its `Date` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestInstant(pub i64);
+
+/// Sets the `Date` header to `at` (hyper only adds its own when there is none).
+fn dated(mut response: Response, at: chrono::DateTime<chrono::Utc>) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&http_date(at)) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// The media type version of errors raised before negotiation succeeded: the newest supported.
@@ -152,6 +169,10 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }
+    let now = shared.clock.now();
+    request
+        .extensions_mut()
+        .insert(RequestInstant(now.timestamp_millis()));
     let response = if !record.authorization_matched {
         error(
             StatusCode::UNAUTHORIZED,
@@ -169,11 +190,14 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
                 shared.log.push(record);
                 let mut shutdown = shared.shutdown.clone();
                 let _ = shutdown.wait_for(|down| *down).await;
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    version,
-                    "The simulator is shutting down.",
-                    &[],
+                return dated(
+                    error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        version,
+                        "The simulator is shutting down.",
+                        &[],
+                    ),
+                    now,
                 );
             }
             Some(fault) => {
@@ -217,5 +241,5 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         status: response.status().as_u16(),
         ..record
     });
-    response
+    dated(response, now)
 }

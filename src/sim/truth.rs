@@ -9,6 +9,12 @@
 //! tests compare an agent's summaries with `pages` set to 0. `invalid_values` is 0 because the
 //! dataset holds no invalid values (faults that inject some are accounted for by the tests).
 //!
+//! In live mode the truth is taken at an instant ([`SimTruth::at`]): the jobs that exist then,
+//! as they are then.
+//!
+//! The histogram buckets, sums and counts are computed here, not by the agent's
+//! `DurationHistogram::record` or `Mean::add`, so a bug there cannot hide in both.
+//!
 //! Jobs are folded in `jobId` order. Only finished jobs carry `dedupRatio` and only finished
 //! jobs have durations, so an agent that folds the finished walk in `jobId` order (then the
 //! unfinished walk) adds the same floats in the same order and gets bit-identical sums.
@@ -16,9 +22,26 @@
 use chrono::{DateTime, Utc};
 
 use crate::collect::summary::{
-    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, JobKey, JobsSummary,
-    StorageInfo, StorageKey, StorageSummary, StorageUnitValues, UNKNOWN,
+    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
+    JobsSummary, Mean, StorageInfo, StorageKey, StorageSummary, StorageUnitValues, UNKNOWN,
 };
+
+/// Upper bounds (seconds, inclusive) of the job duration histogram buckets, written out again
+/// rather than read from the agent: 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 24 h.
+/// A duration equal to a bound falls in that bound's bucket (`le`); longer than the last bound
+/// is the overflow bucket.
+const BUCKET_BOUNDS: [f64; 9] = [
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+];
+
+/// The bucket of a duration: the first bound it does not exceed, else the overflow bucket.
+fn bucket_index(seconds: f64) -> usize {
+    let mut index = 0;
+    while index < BUCKET_BOUNDS.len() && seconds > BUCKET_BOUNDS[index] {
+        index += 1;
+    }
+    index
+}
 
 use super::config::SimConfig;
 use super::data::{Dataset, Job, JobState};
@@ -40,10 +63,20 @@ impl SimTruth {
         SimTruth::of_dataset(&Dataset::new(config), cutoff)
     }
 
-    /// The truth of an existing dataset.
+    /// The truth of an existing static dataset (a live one is taken at its anchor).
     pub fn of_dataset(dataset: &Dataset, cutoff: DateTime<Utc>) -> SimTruth {
         SimTruth {
             jobs: jobs_truth(dataset, cutoff),
+            storage: storage_truth(dataset.storage_units()),
+        }
+    }
+
+    /// The truth at instant `now`: the jobs that exist then, as they are then, counted by the
+    /// jobs window starting at `cutoff`. For a static dataset the same as
+    /// [`SimTruth::of_dataset`].
+    pub fn at(dataset: &Dataset, now: DateTime<Utc>, cutoff: DateTime<Utc>) -> SimTruth {
+        SimTruth {
+            jobs: fold_jobs(dataset.jobs_at(now.timestamp_millis()), cutoff),
             storage: storage_truth(dataset.storage_units()),
         }
     }
@@ -60,10 +93,19 @@ pub fn counted(job: &Job<'_>, cutoff: DateTime<Utc>) -> bool {
     }
 }
 
-/// The jobs summary over the counted jobs.
+/// The jobs summary over the counted jobs of a static dataset (a live one at its anchor).
 pub fn jobs_truth(dataset: &Dataset, cutoff: DateTime<Utc>) -> JobsSummary {
+    if dataset.is_live() {
+        fold_jobs(dataset.jobs_at(dataset.anchor_ms()), cutoff)
+    } else {
+        fold_jobs(dataset.jobs(), cutoff)
+    }
+}
+
+/// The jobs summary over the counted jobs of `jobs` (in `jobId` order).
+fn fold_jobs<'a>(jobs: impl Iterator<Item = Job<'a>>, cutoff: DateTime<Utc>) -> JobsSummary {
     let mut summary = JobsSummary::default();
-    for job in dataset.jobs().filter(|job| counted(job, cutoff)) {
+    for job in jobs.filter(|job| counted(job, cutoff)) {
         add_job(&mut summary, &job);
     }
     summary
@@ -119,17 +161,27 @@ fn add_job(summary: &mut JobsSummary, job: &Job<'_>) {
     let files = summary.files.entry(ap.clone()).or_default();
     *files = files.saturating_add(job.files.unwrap_or(0));
     if let Some(ratio) = job.dedup_ratio {
-        summary
+        let mean = summary
             .dedup_ratio
             .entry(ap.clone())
-            .or_default()
-            .add(ratio);
+            .or_insert(Mean { sum: 0.0, count: 0 });
+        mean.sum += ratio;
+        mean.count += 1;
     }
     if job.state == Some(JobState::Done)
         && let Some(end) = job.end_ms
     {
         let seconds = (end - job.start_ms) as f64 / 1000.0;
-        summary.durations.entry(ap).or_default().record(seconds);
+        let histogram = summary.durations.entry(ap).or_insert(DurationHistogram {
+            bucket_counts: [0; BUCKET_BOUNDS.len() + 1],
+            sum: 0.0,
+            count: 0,
+        });
+        if let Some(bucket) = histogram.bucket_counts.get_mut(bucket_index(seconds)) {
+            *bucket += 1;
+        }
+        histogram.sum += seconds;
+        histogram.count += 1;
     }
     summary.jobs += 1;
 }
@@ -165,8 +217,31 @@ pub fn storage_truth(units: &[StorageUnit]) -> StorageSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::summary::DURATION_BUCKETS;
     use crate::sim::test_config;
+
+    #[test]
+    fn durations_on_a_bound_fall_in_that_bound_bucket() {
+        assert_eq!(bucket_index(0.0), 0);
+        assert_eq!(bucket_index(60.0), 0);
+        assert_eq!(bucket_index(60.001), 1);
+        assert_eq!(bucket_index(300.0), 1);
+        assert_eq!(bucket_index(900.0), 2);
+        assert_eq!(bucket_index(1800.0), 3);
+        assert_eq!(bucket_index(3600.0), 4);
+        assert_eq!(bucket_index(7200.0), 5);
+        assert_eq!(bucket_index(14400.0), 6);
+        assert_eq!(bucket_index(28800.0), 7);
+        assert_eq!(bucket_index(86400.0), 8);
+        assert_eq!(bucket_index(86400.001), 9);
+        assert_eq!(bucket_index(1e12), 9);
+        // The agent's histogram must agree with this independent one.
+        assert_eq!(crate::collect::summary::DURATION_BUCKETS, BUCKET_BOUNDS);
+        for (i, bound) in BUCKET_BOUNDS.iter().enumerate() {
+            let mut h = DurationHistogram::default();
+            h.record(*bound);
+            assert_eq!(h.bucket_counts[i], 1, "{bound}");
+        }
+    }
 
     #[test]
     fn window_rule_and_totals() {
@@ -196,7 +271,7 @@ mod tests {
     fn every_histogram_bucket_and_label_kind_is_hit() {
         let cfg = test_config(20_000);
         let truth = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::days(365));
-        let mut buckets = [0u64; DURATION_BUCKETS.len() + 1];
+        let mut buckets = [0u64; BUCKET_BOUNDS.len() + 1];
         for h in truth.jobs.durations.values() {
             for (total, n) in buckets.iter_mut().zip(h.bucket_counts) {
                 *total += n;
