@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use nbu_otel::agent::service;
 use nbu_otel::collect::{FillProgress, ProgressSink, SiteCollector};
 use nbu_otel::config::{self, Config};
-use nbu_otel::agent::service;
-use nbu_otel::report::{self, CheckResult};
-use nbu_otel::sim::{SimConfig, Simulator};
-use nbu_otel::telemetry::pipeline::install_subscriber;
 use nbu_otel::demo;
+use nbu_otel::report::{self, CheckResult};
+use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
+use nbu_otel::telemetry::pipeline::install_subscriber;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,9 @@ enum Command {
         /// OTLP/gRPC endpoint to push to (retried quietly while nothing listens).
         #[arg(long, default_value = "http://localhost:4317")]
         otlp_endpoint: String,
+        /// New jobs per minute in the living simulator (0: a static dataset).
+        #[arg(long, default_value_t = 30)]
+        churn_per_minute: u32,
     },
     /// Validate the configuration and probe every site.
     Check {
@@ -100,7 +103,33 @@ enum Command {
         /// Latency added to every request, e.g. `50ms`.
         #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
         latency: Duration,
+        #[command(flatten)]
+        live: LiveArgs,
     },
+}
+
+/// A living simulator: time passes and jobs are queued, run, finish and are purged.
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Let time pass: jobs are created, run, finish and are purged (`--jobs` exist at start).
+    #[arg(long)]
+    live: bool,
+    /// With `--live`: new jobs per minute.
+    #[arg(long, default_value_t = 60, requires = "live")]
+    churn_per_minute: u32,
+    /// With `--live`: how long a finished job stays before it is purged, e.g. `48h`.
+    #[arg(long, default_value = "48h", value_parser = humantime::parse_duration, requires = "live")]
+    retention: Duration,
+}
+
+impl LiveArgs {
+    fn config(&self) -> Option<LiveConfig> {
+        self.live.then(|| LiveConfig {
+            churn_per_minute: self.churn_per_minute,
+            retention: self.retention,
+            ..LiveConfig::default()
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,7 +168,8 @@ fn main() -> ExitCode {
                 sim_listen,
                 jobs,
                 otlp_endpoint,
-            } => run_demo(listen, sim_listen, jobs, &otlp_endpoint).await,
+                churn_per_minute,
+            } => run_demo(listen, sim_listen, jobs, churn_per_minute, &otlp_endpoint).await,
             Command::Check { config } => check(&config).await,
             Command::Once { config, format } => once(&config, format).await,
             Command::Sim {
@@ -150,17 +180,18 @@ fn main() -> ExitCode {
                 api_key,
                 versions,
                 latency,
+                live,
             } => {
-                sim(
-                    listen,
+                let config = SimConfig {
                     jobs,
                     storage_units,
                     seed,
                     api_key,
-                    &versions,
                     latency,
-                )
-                .await
+                    live: live.config(),
+                    ..SimConfig::default()
+                };
+                sim(listen, config, &versions).await
             }
         }
     });
@@ -204,11 +235,16 @@ async fn run_demo(
     listen: SocketAddr,
     sim_listen: SocketAddr,
     jobs: u64,
+    churn_per_minute: u32,
     otlp_endpoint: &str,
 ) -> anyhow::Result<ExitCode> {
     let sim_config = SimConfig {
         jobs,
         api_key: demo::DEMO_API_KEY.to_owned(),
+        live: (churn_per_minute > 0).then(|| LiveConfig {
+            churn_per_minute,
+            ..LiveConfig::default()
+        }),
         ..SimConfig::default()
     };
     let simulator = Simulator::start(sim_config, sim_listen)
@@ -218,7 +254,7 @@ async fn run_demo(
         demo::config(&simulator.base_url(), listen, otlp_endpoint).map_err(anyhow::Error::msg)?;
     println!(
         "nbu-otel demo\n\
-         \x20 NetBackup simulator: {} ({jobs} jobs)\n\
+         \x20 NetBackup simulator: {} ({jobs} jobs, {churn_per_minute} new per minute)\n\
          \x20 Prometheus bridge:   http://{listen}/metrics\n\
          \x20 readiness:           http://{listen}/readyz\n\
          \x20 OTLP push:           {otlp_endpoint} (retried quietly while nothing listens)\n\
@@ -318,22 +354,11 @@ fn progress_bar(bars: &indicatif::MultiProgress, site: &str) -> ProgressSink {
 
 async fn sim(
     listen: SocketAddr,
-    jobs: u64,
-    storage_units: u32,
-    seed: u64,
-    api_key: String,
+    mut config: SimConfig,
     versions: &[String],
-    latency: Duration,
 ) -> anyhow::Result<ExitCode> {
     init_plain_logging();
-    let mut config = SimConfig {
-        jobs,
-        storage_units,
-        seed,
-        api_key,
-        latency,
-        ..SimConfig::default()
-    };
+    let (jobs, storage_units) = (config.jobs, config.storage_units);
     if !versions.is_empty() {
         let mut parsed = Vec::new();
         for v in versions {

@@ -293,7 +293,11 @@ fn fold_jobs_page(text: &str) -> Result<bool, TestCaseError> {
     }
     let unkeyed = batch.unkeyed;
     let read = batch.len() as u64;
-    prop_assert_eq!(read + unkeyed, folded, "every job is stored or counted as unkeyed");
+    prop_assert_eq!(
+        read + unkeyed,
+        folded,
+        "every job is stored or counted as unkeyed"
+    );
     let mut store = store;
     let mut timed = 0u64;
     store.replace(batch, i64::MIN, |f| timed += u64::from(f.seconds.is_some()));
@@ -310,7 +314,10 @@ fn fold_jobs_page(text: &str) -> Result<bool, TestCaseError> {
     prop_assert_eq!(summary.counts.values().sum::<u64>(), summary.jobs);
     prop_assert_eq!(summary.status_counts.values().sum::<u64>(), summary.jobs);
     prop_assert_eq!(summary.state_counts.values().sum::<u64>(), summary.jobs);
-    prop_assert_eq!(summary.durations.values().map(|h| h.count).sum::<u64>(), timed);
+    prop_assert_eq!(
+        summary.durations.values().map(|h| h.count).sum::<u64>(),
+        timed
+    );
     Ok(true)
 }
 
@@ -796,7 +803,9 @@ fn fold_generated(jobs: &[GenJob]) -> (JobsSummary, u64) {
         batch.add(attributes);
     }
     let mut finished = 0;
-    store.replace(batch, i64::MIN, |f| finished += u64::from(f.seconds.is_some()));
+    store.replace(batch, i64::MIN, |f| {
+        finished += u64::from(f.seconds.is_some())
+    });
     (store.summary(), finished)
 }
 

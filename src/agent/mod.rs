@@ -272,4 +272,3 @@ fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
         && a.tls == b.tls
         && a.collection == b.collection
 }
-

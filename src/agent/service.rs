@@ -54,7 +54,9 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         None => None,
     };
     let tls = match (&config.server.tls_cert_file, &config.server.tls_key_file) {
-        (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key).map_err(ServiceError::Tls)?),
+        (Some(cert), Some(key)) => {
+            Some(server::tls_acceptor(cert, key).map_err(ServiceError::Tls)?)
+        }
         _ => None,
     };
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;

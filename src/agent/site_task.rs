@@ -27,7 +27,6 @@ pub(super) struct Carry {
     pub jobs: Option<JobSync>,
 }
 
-
 /// One site's collection loop.
 pub(super) struct SiteTask {
     pub site: SiteConfig,
@@ -241,6 +240,7 @@ impl SiteTask {
                         .saturating_mul(STALE_AFTER_INTERVALS),
                 });
                 state.snapshot.jobs_last_success = Some(outcome.finished_at);
+                state.snapshot.jobs_as_of = Some(report.server_time);
                 true
             }
             Err(e) => {
@@ -325,7 +325,6 @@ fn log_jobs_cycle(site: &str, report: &CycleReport, took: Duration) {
         );
     }
 }
-
 
 /// A start delay in [0, min(interval / 10, 5 s)), derived from the site name so that sites
 /// spread out but a restart keeps the same phase.

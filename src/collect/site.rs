@@ -218,10 +218,8 @@ impl SiteCollector {
         let response_time = started.elapsed();
         match &version {
             Ok(v) => {
-                let (jobs, storage) = tokio::join!(
-                    self.collect_jobs(*v, progress),
-                    self.collect_storage(*v)
-                );
+                let (jobs, storage) =
+                    tokio::join!(self.collect_jobs(*v, progress), self.collect_storage(*v));
                 SiteReport {
                     site: self.site.name.clone(),
                     api_version: version,

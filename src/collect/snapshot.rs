@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
+
 use super::summary::{JobsSummary, StorageSummary};
 use crate::netbackup::ApiVersion;
 
@@ -47,6 +49,8 @@ pub struct SiteSnapshot {
     pub jobs_last_success: Option<SystemTime>,
     /// Last success of the storage source, kept even when its data is stale.
     pub storage_last_success: Option<SystemTime>,
+    /// NetBackup's clock when the jobs data was read (the end of its window).
+    pub jobs_as_of: Option<DateTime<Utc>>,
     /// The last error, cleared by a fully successful collection.
     pub last_error: Option<String>,
 }
@@ -77,6 +81,7 @@ impl SiteSnapshot {
             storage: None,
             jobs_last_success: None,
             storage_last_success: None,
+            jobs_as_of: None,
             last_error: None,
         }
     }
@@ -101,6 +106,7 @@ impl From<&super::SiteReport> for SiteSnapshot {
             response_time: Some(report.response_time),
             jobs_last_success: jobs.as_ref().map(|d| d.collected_at),
             storage_last_success: storage.as_ref().map(|d| d.collected_at),
+            jobs_as_of: None,
             last_error: report.errors().first().map(|e| e.to_string()),
             jobs,
             storage,

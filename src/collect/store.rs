@@ -531,7 +531,8 @@ impl JobStore {
                 acc.dedup.add(r.dedup_ratio);
             }
             if r.has(DURATION) {
-                acc.durations.record((r.end_ms - r.start_ms) as f64 / 1000.0);
+                acc.durations
+                    .record((r.end_ms - r.start_ms) as f64 / 1000.0);
             }
             summary.invalid_values += u64::from(r.invalid);
             summary.jobs += 1;
@@ -818,7 +819,12 @@ mod tests {
         let b = batch(
             &store,
             &page(&[
-                job(7, "DONE", Some("2026-11-27T08:00:30.000Z"), "2026-11-27T08:00:30.000Z"),
+                job(
+                    7,
+                    "DONE",
+                    Some("2026-11-27T08:00:30.000Z"),
+                    "2026-11-27T08:00:30.000Z",
+                ),
                 job(7, "ACTIVE", None, "2026-11-27T08:00:00.000Z"),
             ]),
         );

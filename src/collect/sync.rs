@@ -463,7 +463,9 @@ impl FullWalk<'_> {
                     .add(job);
                 read += 1;
                 if read.is_multiple_of(u64::from(page_size.max(1))) {
-                    self.progress.jobs.fetch_add(u64::from(page_size), Ordering::Relaxed);
+                    self.progress
+                        .jobs
+                        .fetch_add(u64::from(page_size), Ordering::Relaxed);
                     self.report();
                 }
             })
@@ -471,7 +473,9 @@ impl FullWalk<'_> {
             self.progress
                 .jobs
                 .fetch_add(read % u64::from(page_size.max(1)), Ordering::Relaxed);
-            self.progress.pages.fetch_add(walked.pages, Ordering::Relaxed);
+            self.progress
+                .pages
+                .fetch_add(walked.pages, Ordering::Relaxed);
             self.progress.ids.fetch_add(slice.ids, Ordering::Relaxed);
             self.report();
             stats.merge(&walked);
@@ -562,6 +566,10 @@ mod tests {
                 assert_eq!(pair[0].1 + 1, pair[1].0, "{slices:?}");
             }
         }
-        assert_eq!(split(1, 1000, 32, 400).len(), 3, "no slice narrower than needed");
+        assert_eq!(
+            split(1, 1000, 32, 400).len(),
+            3,
+            "no slice narrower than needed"
+        );
     }
 }

@@ -89,7 +89,11 @@ impl NetBackupApi for SiteClient {
         if let Some(filter) = query.filter {
             params.push(("filter", filter.to_owned()));
         }
-        let sort = if query.newest_first { "-jobId" } else { "jobId" };
+        let sort = if query.newest_first {
+            "-jobId"
+        } else {
+            "jobId"
+        };
         params.push(("sort", sort.to_owned()));
         params.push(("page[limit]", query.limit.to_string()));
         if let Some(after) = query.after {

@@ -183,8 +183,7 @@ where
         }
         stats.requests += u64::from(body.attempts);
         stats.pages += 1;
-        let page: StorageUnitsPage<'_> =
-            decode(api, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
+        let page: StorageUnitsPage<'_> = decode(api, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(api, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
         for resource in &page.data {

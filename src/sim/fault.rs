@@ -70,11 +70,12 @@ pub enum Fault {
     /// Keep-alive is lost: the next request needs a new connection. An empty real body is
     /// sent whole.
     ResetMidBody,
-    /// Pagination that does not advance. Jobs: `meta.pagination.next` (and `links.next`) is
-    /// the request's `page[after]` cursor, or on a first page the cursor of its last job, even
-    /// when no job follows; the request after it gets the same `next` again, forever. Storage
-    /// units: `next` is the request's own `page[offset]`, even on the last page. The items are
-    /// the real ones.
+    /// Pagination that does not advance. Jobs: every page is the first page of the query
+    /// again, and `meta.pagination.next` (and `links.next`) is the request's `page[after]`
+    /// cursor, or on a first page the cursor of its last job, even when no job follows; the
+    /// request after it gets the same page and the same `next` again, forever. Storage
+    /// units: `next` is the request's own `page[offset]`, even on the last page, with the
+    /// real items.
     RepeatCursor,
     /// A page of `items` entries whatever `page[limit]` asked (even 0; the parameters are
     /// still validated, so an out-of-range limit is a 400 as usual), fewer only when the

@@ -174,6 +174,14 @@ fn render(
             };
             walk(dataset, &oversized, now_ms)
         }
+        // A stuck cursor: every page is the first one again, with the same cursor.
+        Some(PageShape::RepeatCursor) => {
+            let first = JobsQuery {
+                after: None,
+                ..query.clone()
+            };
+            walk(dataset, &first, now_ms)
+        }
         _ => walk(dataset, query, now_ms),
     };
     let mut next = if more {

@@ -154,17 +154,13 @@ async fn fault_gives(fault: Fault, check: impl Fn(&ApiError) -> bool, what: &str
     );
     let version = c.negotiate().await.expect("negotiates before the fault");
     sim.set_fault(FaultTarget::Jobs, fault.clone(), Some(1));
-    let outcome = c
-        .collect_jobs(version, None)
-        .await;
+    let outcome = c.collect_jobs(version, None).await;
     let err = outcome.result.expect_err(what);
     assert!(check(&err), "{what}: got {err:?}");
     let text = err.to_string();
     assert!(text.contains("errsite") && !text.contains(KEY), "{text}");
     // The next collection, without the fault, succeeds: nothing is left broken.
-    let again = c
-        .collect_jobs(version, None)
-        .await;
+    let again = c.collect_jobs(version, None).await;
     assert!(
         again.result.is_ok(),
         "{what}: recovery failed: {:?}",
@@ -274,9 +270,7 @@ async fn pagination_faults_stop_with_a_pagination_error() {
         );
         let version = c.negotiate().await.expect("negotiates");
         sim.set_fault(FaultTarget::Jobs, fault.clone(), None);
-        let outcome = c
-            .collect_jobs(version, None)
-            .await;
+        let outcome = c.collect_jobs(version, None).await;
         let err = outcome.result.expect_err("pagination must fail");
         assert!(
             matches!(err, ApiError::Pagination { .. }),

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_otel::sim::{Fault, FaultTarget, LiveConfig, SimConfig, Simulator};
 
 use crate::common::process::{AgentProcess, free_port};
 use crate::common::{start_sim, wait_for};
@@ -148,11 +148,16 @@ fn status(code: u16, retry_after: Option<&str>) -> Fault {
     }
 }
 
+/// A living site: every delta has jobs to read, so pagination faults have pages to break.
 fn sim_config() -> SimConfig {
     SimConfig {
         jobs: 400,
         storage_units: 6,
         api_key: KEY.into(),
+        live: Some(LiveConfig {
+            churn_per_minute: 240,
+            ..LiveConfig::default()
+        }),
         ..SimConfig::default()
     }
 }

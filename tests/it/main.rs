@@ -6,6 +6,7 @@ mod binary;
 mod client_errors;
 mod collect;
 mod faults;
+mod job_store;
 mod negotiation;
 mod operations;
 mod pipeline;
