@@ -7,7 +7,7 @@
 //! snapshot is always one consistent view.
 //!
 //! Label texts are interned into *label sets* (action, policy type, state, status, queue
-//! reason): a record holds one `u32` for all of them. A record is 64 bytes; the label tables
+//! reason): a record holds one `u32` for all of them. A record is 56 bytes; the label tables
 //! are shared by every record and stay small.
 //!
 //! Finished jobs are reported once, when the store first holds them finished: the flag lives in
@@ -47,7 +47,7 @@ const REPORTED: u8 = 1 << 6;
 /// Marked for removal while a delta is applied.
 const REMOVED: u8 = 1 << 7;
 
-/// One job as the store keeps it: 64 bytes.
+/// One job as the store keeps it: 56 bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JobRecord {
     job_id: u64,
@@ -56,7 +56,6 @@ pub struct JobRecord {
     dedup_ratio: f64,
     start_ms: i64,
     end_ms: i64,
-    last_update_ms: i64,
     labels: u32,
     flags: u8,
     /// Values of the job that cannot be right and were skipped (saturating).
@@ -67,11 +66,6 @@ impl JobRecord {
     /// `jobId`.
     pub fn job_id(&self) -> u64 {
         self.job_id
-    }
-
-    /// `lastUpdateTime`, Unix milliseconds (`i64::MIN` when absent or invalid).
-    pub fn last_update_ms(&self) -> i64 {
-        self.last_update_ms
     }
 
     /// Whether the job is `DONE`.
@@ -215,9 +209,6 @@ impl LabelTable {
             dedup_ratio,
             start_ms: start.and_then(Result::ok).unwrap_or(i64::MIN),
             end_ms: end.and_then(Result::ok).unwrap_or(i64::MIN),
-            last_update_ms: time_ms(&job.last_update_time)
-                .and_then(Result::ok)
-                .unwrap_or(i64::MIN),
             labels,
             flags,
             invalid,
@@ -281,6 +272,8 @@ pub struct JobBatch {
     labels: LabelTable,
     /// Jobs that could not be stored (no valid `jobId`).
     pub unkeyed: u64,
+    /// The largest `lastUpdateTime` read, Unix milliseconds.
+    max_last_update_ms: Option<i64>,
 }
 
 impl JobBatch {
@@ -290,11 +283,15 @@ impl JobBatch {
             records: Vec::new(),
             labels: store.labels.clone(),
             unkeyed: 0,
+            max_last_update_ms: None,
         }
     }
 
     /// Adds one job.
     pub fn add(&mut self, job: &JobAttributes<'_>) {
+        if let Some(Ok(t)) = time_ms(&job.last_update_time) {
+            self.max_last_update_ms = Some(self.max_last_update_ms.map_or(t, |m| m.max(t)));
+        }
         match self.labels.record(job) {
             Some(record) => self.records.push(record),
             None => self.unkeyed += 1,
@@ -313,23 +310,16 @@ impl JobBatch {
 
     /// The largest `lastUpdateTime` of the batch, Unix milliseconds.
     pub fn max_last_update_ms(&self) -> Option<i64> {
-        self.records
-            .iter()
-            .map(|r| r.last_update_ms)
-            .filter(|t| *t != i64::MIN)
-            .max()
+        self.max_last_update_ms
     }
 
-    /// Sorts by `jobId` and keeps one record per job: the most recently updated one (a
-    /// finished one on a tie), since two walks may have met a job before and after it changed.
+    /// Sorts by `jobId` and keeps one record per job. Two walks of a full walk meet the same
+    /// job only when it finished between them (once unfinished, once finished): the finished
+    /// copy is kept, since a finished job never runs again.
     fn into_sorted(self) -> (Vec<JobRecord>, LabelTable) {
         let mut records = self.records;
-        records.sort_unstable_by(|a, b| {
-            a.job_id
-                .cmp(&b.job_id)
-                .then(b.last_update_ms.cmp(&a.last_update_ms))
-                .then(b.is_done().cmp(&a.is_done()))
-        });
+        records
+            .sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id).then(b.is_done().cmp(&a.is_done())));
         records.dedup_by_key(|r| r.job_id);
         (records, self.labels)
     }
@@ -669,8 +659,8 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_64_bytes() {
-        assert_eq!(std::mem::size_of::<JobRecord>(), 64);
+    fn a_record_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<JobRecord>(), 56);
     }
 
     #[test]
@@ -814,7 +804,7 @@ mod tests {
     }
 
     #[test]
-    fn a_job_met_twice_keeps_its_newest_state() {
+    fn a_job_met_unfinished_then_finished_is_kept_finished() {
         let store = JobStore::new();
         let b = batch(
             &store,

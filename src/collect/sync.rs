@@ -33,7 +33,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -158,7 +158,7 @@ pub struct JobSync {
     /// What the last committed cycle read.
     last_walk: WalkStats,
     last_unkeyed: u64,
-    warned_no_date: bool,
+    warned_no_date: AtomicBool,
     progress: Option<ProgressSink>,
 }
 
@@ -268,7 +268,7 @@ impl JobSync {
         walk: WalkStats,
         on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> CycleReport {
-        let server_time = self.server_time(api_site_time(&walk, &batch));
+        let server_time = api_site_time(&walk, &batch).unwrap_or_else(|| self.agent_clock());
         let window_start = window_start(server_time, settings.window);
         let start_ms = window_start.timestamp_millis();
         self.last_unkeyed = batch.unkeyed;
@@ -297,21 +297,14 @@ impl JobSync {
         }
     }
 
-    /// NetBackup's clock from a walk, or, when the server sends no `Date` header, the agent's
-    /// (logged once).
-    fn server_time(&mut self, from_walk: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        match from_walk {
-            Some(t) => t,
-            None => {
-                if !self.warned_no_date {
-                    tracing::warn!(
-                        "NetBackup sent no Date header: the jobs window follows the agent's clock"
-                    );
-                    self.warned_no_date = true;
-                }
-                Utc::now()
-            }
+    /// The agent's clock, for a server that sends no `Date` header (logged once).
+    fn agent_clock(&self) -> DateTime<Utc> {
+        if !self.warned_no_date.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "NetBackup sent no Date header: the jobs window follows the agent's clock"
+            );
         }
+        Utc::now()
     }
 
     async fn delta_walk<A: NetBackupApi>(
@@ -349,7 +342,7 @@ impl JobSync {
         let Some(newest) = newest else {
             return Ok((batch, stats));
         };
-        let now = now.unwrap_or_else(Utc::now);
+        let now = now.unwrap_or_else(|| self.agent_clock());
         let finished = filter::finished_jobs_since(window_start(now, settings.window));
         let unfinished = filter::unfinished_jobs();
         let ((oldest_finished, _), (oldest_unfinished, _)) = tokio::try_join!(
@@ -455,27 +448,27 @@ impl FullWalk<'_> {
             let Some(slice) = next else {
                 return Ok(stats);
             };
-            let mut read = 0u64;
+            // Progress is counted a full page at a time, the rest when the slice is done.
+            let page = u64::from(page_size.max(1));
+            let (mut read, mut full_pages) = (0u64, 0u64);
             let walked = walk_jobs(api, version, Some(&slice.filter), page_size, |job| {
                 self.batch
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .add(job);
                 read += 1;
-                if read.is_multiple_of(u64::from(page_size.max(1))) {
-                    self.progress
-                        .jobs
-                        .fetch_add(u64::from(page_size), Ordering::Relaxed);
+                if read.is_multiple_of(page) {
+                    full_pages += 1;
+                    self.progress.jobs.fetch_add(page, Ordering::Relaxed);
+                    self.progress.pages.fetch_add(1, Ordering::Relaxed);
                     self.report();
                 }
             })
             .await?;
-            self.progress
-                .jobs
-                .fetch_add(read % u64::from(page_size.max(1)), Ordering::Relaxed);
+            self.progress.jobs.fetch_add(read % page, Ordering::Relaxed);
             self.progress
                 .pages
-                .fetch_add(walked.pages, Ordering::Relaxed);
+                .fetch_add(walked.pages.saturating_sub(full_pages), Ordering::Relaxed);
             self.progress.ids.fetch_add(slice.ids, Ordering::Relaxed);
             self.report();
             stats.merge(&walked);

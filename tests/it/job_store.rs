@@ -16,7 +16,9 @@ use nbu_otel::collect::{JobSync, JobsSettings, SiteCollector, WalkKind};
 use nbu_otel::netbackup::ApiVersion;
 use nbu_otel::sim::{Fault, FaultTarget, JobState, LiveConfig, SimConfig, Simulator};
 
-use crate::common::{site, start_sim, wait_for};
+use crate::common::{load, site, site_yaml, start_sim, wait_for};
+use crate::pipeline::Running;
+use crate::prometheus::scrape;
 
 const KEY: &str = "k-store";
 const WINDOW: Duration = Duration::from_secs(2 * 3600);
@@ -316,4 +318,114 @@ async fn a_failed_delta_loses_nothing_and_a_resync_drops_purged_jobs() {
     assert_eq!(kind, WalkKind::Resync);
     assert_each_reported_once(&reported, &expected);
     drop(sim);
+}
+
+/// The agent, through failures and reloads (one in the middle of a full walk), counts every
+/// finished job once: the completed-jobs counter and the duration histogram equal the number
+/// of distinct jobs that finished inside the window, from the simulator's own job list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_are_counted_once_through_failures_and_reloads() {
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(10),
+        ..living(around_now(0), Duration::from_secs(3 * 3600))
+    })
+    .await;
+    let config = |rps: u32| {
+        load(
+            &format!(
+                "sites:\n{}server:\n  listen: \"127.0.0.1:0\"\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+                site_yaml(
+                    "live",
+                    &sim.base_url(),
+                    &format!(
+                        "      jobs_window: 2h\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_page_size: 20\n      max_retries: 0\n      requests_per_second: {rps}\n"
+                    ),
+                )
+            ),
+            &[("NBU_KEY", KEY)],
+        )
+    };
+    let mut running = Running::start_with(config(500)).await;
+    let mut expected = BTreeSet::new();
+    // A reload while the first fill is in flight, and another in the middle of the next one.
+    for rps in [400, 450] {
+        let fills = full_walks(&sim);
+        wait_for("a full walk in flight", Duration::from_secs(20), || async {
+            (full_walks(&sim) > fills && sim.requests().len() > 5).then_some(())
+        })
+        .await;
+        let summary = running.agent.reload(config(rps)).await;
+        assert_eq!(summary.changed, vec!["live".to_owned()]);
+    }
+    for step in 0..6 {
+        if step > 0 {
+            sim.clock().advance(chrono::Duration::minutes(5));
+        }
+        match step {
+            // The next delta fails: the cycle after it is a full resync.
+            2 => sim.set_fault(
+                FaultTarget::Jobs,
+                Fault::Status {
+                    code: 500,
+                    retry_after: None,
+                    body: None,
+                },
+                Some(1),
+            ),
+            // A reload restarts the site: a new full walk at the same instant.
+            4 => {
+                running.agent.reload(config(500)).await;
+            }
+            _ => {}
+        }
+        let at = sim.now();
+        wait_for(
+            "a cycle at the simulator's instant",
+            Duration::from_secs(30),
+            || async {
+                running
+                    .agent
+                    .snapshots()
+                    .get("live")
+                    .filter(|s| s.up && s.jobs_as_of == Some(at))
+                    .map(|_| ())
+            },
+        )
+        .await;
+        expected.extend(finished_in_window(&sim, at));
+        let snapshot = running.agent.snapshots().get("live").expect("a snapshot");
+        let jobs = snapshot.current_jobs().expect("current jobs");
+        assert_eq!(
+            comparable((*jobs.summary).clone()),
+            sim.truth_at(at, WINDOW).jobs,
+            "step {step}"
+        );
+    }
+    let families = scrape(&running.metrics_url).await;
+    let completed: f64 = families
+        .get("nbu_jobs_completed_total")
+        .map_or(0.0, |f| f.values().sum());
+    let durations: f64 = families
+        .get("nbu_job_duration_seconds_count")
+        .map_or(0.0, |f| f.values().sum());
+    assert_eq!(
+        completed,
+        expected.len() as f64,
+        "completed jobs counted once"
+    );
+    assert_eq!(durations, expected.len() as f64, "durations recorded once");
+    let failures: f64 = families
+        .get("nbu_collection_errors_total")
+        .map_or(0.0, |f| f.values().sum());
+    assert!(failures >= 1.0, "the injected failure was counted");
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+/// Full walks begun: the newest-job probe opens each.
+fn full_walks(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.query.contains("sort=-jobId"))
+        .count()
 }
