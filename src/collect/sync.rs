@@ -268,7 +268,18 @@ impl JobSync {
         walk: WalkStats,
         on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> CycleReport {
-        let server_time = api_site_time(&walk, &batch).unwrap_or_else(|| self.agent_clock());
+        // NetBackup's clock: its `Date` header. Without one, the window follows the agent's
+        // clock and the mark is the newest `lastUpdateTime` read (or stays where it was).
+        let (server_time, high_water) = match walk.server_time {
+            Some(t) => (t, t),
+            None => {
+                let now = self.agent_clock();
+                let newest = batch
+                    .max_last_update_ms()
+                    .and_then(DateTime::from_timestamp_millis);
+                (now, newest.max(self.high_water).unwrap_or(now))
+            }
+        };
         let window_start = window_start(server_time, settings.window);
         let start_ms = window_start.timestamp_millis();
         self.last_unkeyed = batch.unkeyed;
@@ -284,7 +295,7 @@ impl JobSync {
             }
         };
         self.version = Some(version);
-        self.high_water = Some(server_time);
+        self.high_water = Some(high_water);
         self.window_start = Some(window_start);
         self.last_walk = walk;
         CycleReport {
@@ -380,7 +391,6 @@ impl JobSync {
         for w in &walked {
             stats.merge(w);
         }
-        stats.server_time = Some(now);
         let batch = shared.batch.into_inner().unwrap_or_else(|p| p.into_inner());
         Ok((batch, stats))
     }
@@ -391,15 +401,6 @@ fn window_start(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
     now.checked_sub_signed(window)
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-/// The server time a walk began at; without a `Date` header, the newest `lastUpdateTime` read.
-fn api_site_time(walk: &WalkStats, batch: &JobBatch) -> Option<DateTime<Utc>> {
-    walk.server_time.or_else(|| {
-        batch
-            .max_last_update_ms()
-            .and_then(DateTime::from_timestamp_millis)
-    })
 }
 
 /// `[lo, hi]` cut into at most `parts` slices at least `min_width` ids wide.
@@ -541,6 +542,314 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netbackup::{Body, DecodeKind, JobsPageQuery};
+
+    /// A recorded NetBackup: a few jobs at a fixed instant, answering the four kinds of query
+    /// the job store sends, and logging them.
+    struct Recorded {
+        /// (jobId, state, endTime, lastUpdateTime), sorted by jobId.
+        jobs: Vec<(u64, &'static str, Option<&'static str>, &'static str)>,
+        /// The `Date` header, if any.
+        date: Option<DateTime<Utc>>,
+        /// Fail the n-th request (1-based), if any.
+        fail_at: Option<usize>,
+        log: Mutex<Vec<(Option<String>, bool, Option<String>)>>,
+    }
+
+    fn at(t: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The value after `field op ` in an OData filter.
+    fn operand<'f>(filter: &'f str, prefix: &str) -> Option<&'f str> {
+        filter
+            .split(prefix)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+    }
+
+    impl Recorded {
+        fn matches(&self, filter: Option<&str>, job: &(u64, &str, Option<&str>, &str)) -> bool {
+            let Some(f) = filter else { return true };
+            let (id, state, end, updated) = *job;
+            let id_ok = match (operand(f, "jobId ge "), operand(f, "jobId le ")) {
+                (Some(lo), Some(hi)) => {
+                    lo.parse::<u64>().is_ok_and(|lo| id >= lo)
+                        && hi.parse::<u64>().is_ok_and(|hi| id <= hi)
+                }
+                _ => true,
+            };
+            let rest = if f.starts_with("state eq 'DONE'") {
+                state == "DONE"
+                    && operand(f, "endTime gt ").is_some_and(|c| end.is_some_and(|e| at(e) > at(c)))
+            } else if f.starts_with("state ne 'DONE'") {
+                state != "DONE"
+            } else if let Some(since) = operand(f, "lastUpdateTime ge ") {
+                at(updated) >= at(since)
+            } else {
+                panic!("unexpected filter {f}")
+            };
+            id_ok && rest
+        }
+    }
+
+    impl NetBackupApi for Recorded {
+        fn site(&self) -> &str {
+            "recorded"
+        }
+
+        async fn negotiate(&self, _: Option<ApiVersion>) -> Result<ApiVersion, ApiError> {
+            Ok(ApiVersion::V14_0)
+        }
+
+        async fn jobs_page(
+            &self,
+            _: ApiVersion,
+            query: &JobsPageQuery<'_>,
+        ) -> Result<Body, ApiError> {
+            let n = {
+                let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push((
+                    query.filter.map(str::to_owned),
+                    query.newest_first,
+                    query.after.map(str::to_owned),
+                ));
+                log.len()
+            };
+            if self.fail_at == Some(n) {
+                return Err(ApiError::Timeout {
+                    site: "recorded".into(),
+                    endpoint: "/admin/jobs".into(),
+                    timeout: Duration::from_secs(1),
+                });
+            }
+            let after: u64 = query.after.and_then(|a| a.parse().ok()).unwrap_or(0);
+            let mut selected: Vec<_> = self
+                .jobs
+                .iter()
+                .filter(|j| self.matches(query.filter, j))
+                .collect();
+            if query.newest_first {
+                selected.reverse();
+            } else {
+                selected.retain(|j| j.0 > after);
+            }
+            let more = selected.len() > query.limit as usize;
+            selected.truncate(query.limit as usize);
+            let data: Vec<String> = selected
+                .iter()
+                .map(|(id, state, end, updated)| {
+                    let end = end.map_or(String::new(), |e| format!(r#","endTime":"{e}""#));
+                    format!(
+                        r#"{{"attributes":{{"jobId":{id},"jobType":"BACKUP","state":"{state}","status":0,"startTime":"2026-11-27T06:00:00Z","lastUpdateTime":"{updated}"{end}}}}}"#
+                    )
+                })
+                .collect();
+            let next = match (more, selected.last()) {
+                (true, Some(last)) => {
+                    format!(r#","meta":{{"pagination":{{"next":"{}"}}}}"#, last.0)
+                }
+                _ => String::new(),
+            };
+            Ok(Body {
+                bytes: format!(r#"{{"data":[{}]{next}}}"#, data.join(",")).into_bytes(),
+                attempts: 1,
+                server_time: self.date,
+            })
+        }
+
+        async fn storage_page(&self, _: ApiVersion, _: u64, _: u32) -> Result<Body, ApiError> {
+            panic!("the job store reads no storage")
+        }
+
+        fn decode_error(
+            &self,
+            endpoint: &str,
+            kind: DecodeKind,
+            detail: String,
+            _: &[u8],
+        ) -> ApiError {
+            ApiError::Decode {
+                site: "recorded".into(),
+                endpoint: endpoint.into(),
+                kind,
+                detail,
+                snippet: String::new(),
+            }
+        }
+    }
+
+    fn recorded(date: Option<&str>) -> Recorded {
+        Recorded {
+            jobs: vec![
+                (
+                    3,
+                    "DONE",
+                    Some("2026-11-27T05:00:00Z"),
+                    "2026-11-27T05:00:00Z",
+                ),
+                (5, "INCOMPLETE", None, "2026-11-26T10:00:00Z"),
+                (
+                    8,
+                    "DONE",
+                    Some("2026-11-27T07:30:00Z"),
+                    "2026-11-27T07:30:00Z",
+                ),
+                (9, "ACTIVE", None, "2026-11-27T07:59:00Z"),
+                (
+                    12,
+                    "DONE",
+                    Some("2026-11-27T07:58:00Z"),
+                    "2026-11-27T07:58:30Z",
+                ),
+            ],
+            date: date.map(at),
+            fail_at: None,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn settings() -> JobsSettings {
+        JobsSettings {
+            window: Duration::from_secs(3600),
+            page_size: 2,
+            concurrency: 3,
+            resync_interval: Duration::from_secs(3600),
+        }
+    }
+
+    fn filters(api: &Recorded) -> Vec<Option<String>> {
+        let log = api.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter().map(|(f, _, _)| f.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_fill_reads_the_window_by_netbackups_clock_then_deltas_read_changes() {
+        let api = recorded(Some("2026-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        let mut finished = Vec::new();
+        let report = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |f| {
+                finished.push(f.job_id)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.kind, WalkKind::Fill);
+        assert_eq!(report.server_time, at("2026-11-27T08:00:00Z"));
+        // Job 3 ended before 07:00, the window's start by NetBackup's clock.
+        assert_eq!(finished, vec![8, 12]);
+        assert_eq!(sync.summary().jobs, 4);
+        let sent = filters(&api);
+        assert_eq!(
+            sent.first(),
+            Some(&None),
+            "the newest job first, unfiltered"
+        );
+        assert!(
+            sent.contains(&Some(
+                "state eq 'DONE' and endTime gt 2026-11-27T07:00:00.000Z".to_owned()
+            )),
+            "{sent:?}"
+        );
+        assert!(
+            sent.iter()
+                .flatten()
+                .any(|f| f.starts_with("state ne 'DONE' and jobId ge 5 and jobId le ")),
+            "{sent:?}"
+        );
+        // The next cycle reads what changed since the fill began, with 30 s of overlap.
+        api.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let report = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |f| {
+                finished.push(f.job_id)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.kind, WalkKind::Delta);
+        assert_eq!(
+            filters(&api).first(),
+            Some(&Some(
+                "lastUpdateTime ge 2026-11-27T07:59:30.000Z".to_owned()
+            ))
+        );
+        assert_eq!(finished, vec![8, 12], "nothing reported twice");
+        // Another API version: the window is read whole again.
+        let report = sync
+            .cycle(&api, ApiVersion::V13_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.kind, WalkKind::Resync);
+    }
+
+    #[tokio::test]
+    async fn a_walk_failing_half_way_changes_nothing() {
+        let mut api = recorded(Some("2026-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = sync.summary();
+        let mark = sync.high_water();
+        // A delta whose second page fails.
+        api.jobs.push((
+            13,
+            "DONE",
+            Some("2026-11-27T08:00:10Z"),
+            "2026-11-27T08:00:10Z",
+        ));
+        api.jobs.push((14, "QUEUED", None, "2026-11-27T08:00:20Z"));
+        api.jobs.push((15, "ACTIVE", None, "2026-11-27T08:00:40Z"));
+        api.date = Some(at("2026-11-27T08:01:00Z"));
+        api.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        api.fail_at = Some(2);
+        let mut reported = Vec::new();
+        let failed = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |f| {
+                reported.push(f.job_id)
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(sync.summary(), before);
+        assert_eq!(sync.high_water(), mark);
+        assert!(reported.is_empty());
+        // The next cycle reads the window whole and reports job 13 once.
+        api.fail_at = None;
+        let report = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |f| {
+                reported.push(f.job_id)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.kind, WalkKind::Resync);
+        assert_eq!(reported, vec![13]);
+        assert_eq!(sync.summary().jobs, 7);
+    }
+
+    #[tokio::test]
+    async fn without_a_date_header_the_mark_is_the_newest_update_read() {
+        let api = recorded(None);
+        let mut sync = JobSync::new();
+        let report = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The window follows the agent's clock; the mark is the newest update the fill read.
+        assert!(report.server_time > at("2026-11-27T08:00:00Z"));
+        assert_eq!(sync.high_water(), Some(at("2026-11-27T07:59:00Z")));
+        api.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let delta = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await;
+        assert_eq!(delta.map(|d| d.kind).ok(), Some(WalkKind::Delta));
+        assert_eq!(
+            filters(&api).first(),
+            Some(&Some(
+                "lastUpdateTime ge 2026-11-27T07:58:30.000Z".to_owned()
+            ))
+        );
+    }
 
     #[test]
     fn split_covers_the_range_disjointly() {
