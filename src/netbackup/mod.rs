@@ -3,6 +3,7 @@
 mod client;
 mod error;
 pub mod filter;
+mod jobs_reader;
 pub mod lenient;
 mod limit;
 pub mod models;
