@@ -26,6 +26,45 @@ use super::models::{CursorMeta, CursorPagination, JobAttributes, JobResource, Jo
 /// Deepest nesting read (serde_json's own limit is 128).
 const MAX_DEPTH: u32 = 100;
 
+/// Most member names of `attributes` remembered (a job carries about 85).
+const MAX_LAYOUT: usize = 160;
+
+/// The members of `attributes` the models read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    JobId,
+    JobType,
+    PolicyType,
+    State,
+    Status,
+    JobQueueReason,
+    KilobytesTransferred,
+    NumberOfFiles,
+    DedupRatio,
+    StartTime,
+    EndTime,
+    Other,
+}
+
+impl Field {
+    fn of(name: &str) -> Self {
+        match name {
+            "jobId" => Field::JobId,
+            "jobType" => Field::JobType,
+            "policyType" => Field::PolicyType,
+            "state" => Field::State,
+            "status" => Field::Status,
+            "jobQueueReason" => Field::JobQueueReason,
+            "kilobytesTransferred" => Field::KilobytesTransferred,
+            "numberOfFiles" => Field::NumberOfFiles,
+            "dedupRatio" => Field::DedupRatio,
+            "startTime" => Field::StartTime,
+            "endTime" => Field::EndTime,
+            _ => Field::Other,
+        }
+    }
+}
+
 /// The reader gave up at this byte offset; the caller falls back to serde_json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused(pub(crate) usize);
@@ -39,6 +78,7 @@ pub(crate) fn jobs_page(text: &str) -> Read<JobsPage<'_>> {
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
+        layout: Vec::new(),
     };
     let page = reader.page()?;
     reader.ws();
@@ -109,10 +149,19 @@ fn text(value: Value<'_>) -> Text<'_> {
     }
 }
 
-/// Index of the first byte at or after `i` that is `"`, `\` or a control character (or the
-/// length of `bytes`), eight bytes at a time.
+/// What ends a run of plain string bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Quote,
+    Backslash,
+    /// A control character, or the end of the input.
+    Other,
+}
+
+/// The first byte at or after `i` that is `"`, `\` or a control character (or the end of
+/// `bytes`), and which it is; eight bytes at a time.
 #[inline]
-fn scan(bytes: &[u8], mut i: usize) -> usize {
+fn scan(bytes: &[u8], mut i: usize) -> (usize, Stop) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const QUOTES: u64 = ONES * b'"' as u64;
@@ -125,23 +174,61 @@ fn scan(bytes: &[u8], mut i: usize) -> usize {
         let w = u64::from_le_bytes(chunk);
         let q = w ^ QUOTES;
         let b = w ^ BACKSLASHES;
-        // The lowest flagged byte is exact (borrows only propagate upwards from a match).
-        let found = ((q.wrapping_sub(ONES) & !q)
-            | (b.wrapping_sub(ONES) & !b)
-            | (w.wrapping_sub(SPACES) & !w))
-            & HIGHS;
+        let quotes = q.wrapping_sub(ONES) & !q & HIGHS;
+        let backslashes = b.wrapping_sub(ONES) & !b & HIGHS;
+        let found = quotes | backslashes | (w.wrapping_sub(SPACES) & !w & HIGHS);
         if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
+            // The lowest flagged byte is exact (borrows only propagate upwards from a match),
+            // and so is its kind.
+            let lowest = found & found.wrapping_neg();
+            let stop = if quotes & lowest != 0 {
+                Stop::Quote
+            } else if backslashes & lowest != 0 {
+                Stop::Backslash
+            } else {
+                Stop::Other
+            };
+            return (i + (found.trailing_zeros() / 8) as usize, stop);
         }
         i += 8;
     }
     while let Some(&c) = bytes.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
+        match c {
+            b'"' => return (i, Stop::Quote),
+            b'\\' => return (i, Stop::Backslash),
+            0..0x20 => return (i, Stop::Other),
+            _ => i += 1,
         }
-        i += 1;
     }
-    i
+    (i, Stop::Other)
+}
+
+/// The eight bytes of `s` from `at` (zero if there are fewer).
+#[inline]
+fn word(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// `a == b` for short slices, inline eight bytes at a time.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 struct Reader<'a> {
@@ -149,6 +236,9 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: u32,
+    /// The member names of the attributes read so far, in document order, as their raw
+    /// tokens (quotes included, no escapes) with the field each one fills.
+    layout: Vec<(&'a [u8], Field)>,
 }
 
 impl<'a> Reader<'a> {
@@ -253,15 +343,14 @@ impl<'a> Reader<'a> {
     /// At `"`: the string, borrowed unless it has escapes.
     fn string(&mut self) -> Read<Cow<'a, str>> {
         let start = self.pos + 1;
-        let end = scan(self.bytes, start);
-        match self.bytes.get(end) {
-            Some(b'"') => {
+        match scan(self.bytes, start) {
+            (end, Stop::Quote) => {
                 let s = self.text.get(start..end).ok_or(Refused(end))?;
                 self.pos = end + 1;
                 Ok(Cow::Borrowed(s))
             }
-            Some(b'\\') => self.unescape(start, end).map(Cow::Owned),
-            _ => Err(Refused(end)),
+            (end, Stop::Backslash) => self.unescape(start, end).map(Cow::Owned),
+            (end, Stop::Other) => Err(Refused(end)),
         }
     }
 
@@ -313,7 +402,7 @@ impl<'a> Reader<'a> {
                 _ => return Err(Refused(at)),
             }
             from = at;
-            at = scan(self.bytes, at);
+            at = scan(self.bytes, at).0;
         }
     }
 
@@ -336,13 +425,14 @@ impl<'a> Reader<'a> {
     fn skip_string(&mut self) -> Read<()> {
         let mut i = self.pos + 1;
         loop {
-            i = scan(self.bytes, i);
-            match self.bytes.get(i) {
-                Some(b'"') => {
+            let stop;
+            (i, stop) = scan(self.bytes, i);
+            match stop {
+                Stop::Quote => {
                     self.pos = i + 1;
                     return Ok(());
                 }
-                Some(b'\\') => match self.bytes.get(i + 1) {
+                Stop::Backslash => match self.bytes.get(i + 1) {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                     Some(b'u') => {
                         self.hex4(i + 2)?;
@@ -504,91 +594,126 @@ impl<'a> Reader<'a> {
 
     fn resources(&mut self) -> Read<Vec<JobResource<'a>>> {
         self.open(b'[')?;
-        let mut resources = Vec::with_capacity(100);
+        let mut resources: Vec<JobResource<'a>> = Vec::with_capacity(100);
         let mut first = true;
         while self.more_items(first)? {
             first = false;
-            resources.push(self.resource()?);
+            // Filled in place: a resource is a few hundred bytes.
+            resources.push(JobResource { attributes: None });
+            if let Some(slot) = resources.last_mut() {
+                self.resource(slot)?;
+            }
         }
         self.close();
         Ok(resources)
     }
 
-    fn resource(&mut self) -> Read<JobResource<'a>> {
+    fn resource(&mut self, slot: &mut JobResource<'a>) -> Read<()> {
         self.open(b'{')?;
         let mut seen = 0;
-        let mut attributes = None;
         let mut key = self.first_key()?;
         while let Some(k) = key {
             if &*k == "attributes" {
                 self.once(&mut seen, 0)?;
-                attributes = self.optional(Self::attributes)?;
+                if self.peek() == Some(b'n') {
+                    self.literal(b"null")?;
+                    slot.attributes = None;
+                } else {
+                    let attributes = slot.attributes.insert(JobAttributes::default());
+                    self.attributes(attributes)?;
+                }
             } else {
                 self.skip()?;
             }
             key = self.next_key()?;
         }
         self.close();
-        Ok(JobResource { attributes })
+        Ok(())
     }
 
-    fn attributes(&mut self) -> Read<JobAttributes<'a>> {
+    fn attributes(&mut self, a: &mut JobAttributes<'a>) -> Read<()> {
         self.open(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.close();
+            return Ok(());
+        }
         let mut seen = 0;
-        let mut a = JobAttributes::default();
-        let mut key = self.first_key()?;
-        while let Some(k) = key {
-            match &*k {
-                "jobId" => {
-                    self.once(&mut seen, 0)?;
-                    a.job_id = num(self.value()?);
-                }
-                "jobType" => {
-                    self.once(&mut seen, 1)?;
-                    a.job_type = text(self.value()?);
-                }
-                "policyType" => {
-                    self.once(&mut seen, 2)?;
-                    a.policy_type = text(self.value()?);
-                }
-                "state" => {
-                    self.once(&mut seen, 3)?;
-                    a.state = text(self.value()?);
-                }
-                "status" => {
-                    self.once(&mut seen, 4)?;
-                    a.status = num(self.value()?);
-                }
-                "jobQueueReason" => {
-                    self.once(&mut seen, 5)?;
-                    a.job_queue_reason = num(self.value()?);
-                }
-                "kilobytesTransferred" => {
-                    self.once(&mut seen, 6)?;
-                    a.kilobytes_transferred = num(self.value()?);
-                }
-                "numberOfFiles" => {
-                    self.once(&mut seen, 7)?;
-                    a.number_of_files = num(self.value()?);
-                }
-                "dedupRatio" => {
-                    self.once(&mut seen, 8)?;
-                    a.dedup_ratio = num(self.value()?);
-                }
-                "startTime" => {
-                    self.once(&mut seen, 9)?;
-                    a.start_time = text(self.value()?);
-                }
-                "endTime" => {
-                    self.once(&mut seen, 10)?;
-                    a.end_time = text(self.value()?);
-                }
-                _ => self.skip()?,
+        let mut expected = 0;
+        loop {
+            let field = self.attribute_name(&mut expected)?;
+            self.eat(b':')?;
+            if field != Field::Other {
+                self.once(&mut seen, field as u32)?;
             }
-            key = self.next_key()?;
+            match field {
+                Field::JobId => a.job_id = num(self.value()?),
+                Field::JobType => a.job_type = text(self.value()?),
+                Field::PolicyType => a.policy_type = text(self.value()?),
+                Field::State => a.state = text(self.value()?),
+                Field::Status => a.status = num(self.value()?),
+                Field::JobQueueReason => a.job_queue_reason = num(self.value()?),
+                Field::KilobytesTransferred => a.kilobytes_transferred = num(self.value()?),
+                Field::NumberOfFiles => a.number_of_files = num(self.value()?),
+                Field::DedupRatio => a.dedup_ratio = num(self.value()?),
+                Field::StartTime => a.start_time = text(self.value()?),
+                Field::EndTime => a.end_time = text(self.value()?),
+                Field::Other => self.skip()?,
+            }
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return self.refuse(),
+            }
         }
         self.close();
-        Ok(a)
+        Ok(())
+    }
+
+    /// Reads the name of a member of `attributes`. Consecutive jobs carry the same names in
+    /// the same order, so the name is first compared, as raw bytes, with the one at this place
+    /// of the layout learned from earlier jobs (or the next two, for jobs that lack a member);
+    /// only a name that differs is scanned and matched, and the layout resynchronised.
+    #[inline]
+    fn attribute_name(&mut self, expected: &mut usize) -> Read<Field> {
+        self.ws();
+        for at in *expected..(*expected + 3).min(self.layout.len()) {
+            if let Some(&(name, field)) = self.layout.get(at)
+                && self
+                    .bytes
+                    .get(self.pos..self.pos + name.len())
+                    .is_some_and(|here| same_bytes(here, name))
+            {
+                self.pos += name.len();
+                *expected = at + 1;
+                return Ok(field);
+            }
+        }
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return self.refuse();
+        }
+        let start = self.pos;
+        let name = self.string()?;
+        let field = Field::of(&name);
+        if let (Cow::Borrowed(_), Some(raw)) = (&name, self.bytes.get(start..self.pos)) {
+            match self
+                .layout
+                .iter()
+                .position(|&(known, _)| same_bytes(known, raw))
+            {
+                Some(at) => *expected = at + 1,
+                None if self.layout.len() < MAX_LAYOUT => {
+                    // A name earlier jobs lacked: the layout becomes the union, in order.
+                    self.layout.insert(*expected, (raw, field));
+                    *expected += 1;
+                }
+                None => {}
+            }
+        }
+        Ok(field)
     }
 
     fn cursor_meta(&mut self) -> Read<CursorMeta<'a>> {
