@@ -1,14 +1,16 @@
 //! Parse + aggregate throughput on vendor-shaped `/admin/jobs` pages.
 //!
 //! The pages are rendered once, before measuring, by the simulator's page renderer (the same
-//! function the simulator's HTTP handler uses: about 80 attributes per job, ~3 KB of JSON per
-//! job). Three routines run over the same bytes in the same run:
+//! function the simulator's HTTP handler uses: about 80 attributes per job, ~2 KB of JSON per
+//! job). Five routines run over the same bytes in the same run:
 //!
 //! - `baseline_value`: `serde_json::from_slice::<serde_json::Value>` of every page, the
 //!   reference the other two are reported against;
-//! - `parse`: `serde_json::from_slice::<JobsPage>` of every page (what `walk_jobs` does);
-//! - `parse_fold`: the parse, plus every job folded into a `JobsAggregator` and the aggregate
-//!   finished, as one collection does.
+//! - `parse`: `JobsPage::from_body` of every page (what `walk_jobs` does);
+//! - `parse_serde`: the same pages read by the serde models with serde_json after a whole-body
+//!   UTF-8 check (the decoding `parse` replaced);
+//! - `parse_fold` / `parse_fold_serde`: the parse, plus every job folded into a
+//!   `JobsAggregator` and the aggregate finished, as one collection does.
 //!
 //! `Throughput::Elements` is the number of jobs, so criterion prints jobs/s.
 //!
@@ -141,6 +143,29 @@ fn parse_and_fold(input: &Input) -> u64 {
     summary.jobs + finished
 }
 
+/// The same with the serde models read by serde_json (how pages were decoded before the
+/// direct reader).
+fn parse_and_fold_serde(input: &Input) -> u64 {
+    let mut aggregator = JobsAggregator::new();
+    let mut finished = 0u64;
+    for body in &input.bodies {
+        let text = std::str::from_utf8(body).expect("rendered pages are UTF-8");
+        let page: JobsPage<'_> = serde_json::from_str(text).expect("rendered pages parse");
+        for resource in &page.data {
+            if let Some(job) = &resource.attributes
+                && aggregator.add(job).is_some()
+            {
+                finished += 1;
+            }
+        }
+        aggregator.add_page();
+        black_box(page.meta.as_ref().and_then(|m| m.pagination.as_ref()));
+    }
+    let summary = aggregator.finish();
+    black_box(&summary);
+    summary.jobs + finished
+}
+
 /// The baseline: a generic DOM parse of the same bytes.
 fn parse_values(input: &Input) -> usize {
     let mut items = 0;
@@ -164,6 +189,7 @@ fn bench(c: &mut Criterion) {
     // Sanity: every routine sees every job.
     assert_eq!(parse_pages(&input), input.jobs);
     assert_eq!(parse_pages_serde(&input), input.jobs);
+    assert_eq!(parse_and_fold(&input), parse_and_fold_serde(&input));
     assert_eq!(parse_values(&input) as u64, input.jobs);
 
     let mut group = c.benchmark_group("jobs_pages");
@@ -182,6 +208,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("parse_fold", |b| {
         b.iter(|| black_box(parse_and_fold(black_box(&input))))
+    });
+    group.bench_function("parse_fold_serde", |b| {
+        b.iter(|| black_box(parse_and_fold_serde(black_box(&input))))
     });
     group.finish();
 }
