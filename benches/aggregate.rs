@@ -1,14 +1,16 @@
 //! Parse + aggregate throughput on vendor-shaped `/admin/jobs` pages.
 //!
 //! The pages are rendered once, before measuring, by the simulator's page renderer (the same
-//! function the simulator's HTTP handler uses: about 80 attributes per job, ~3 KB of JSON per
-//! job). Three routines run over the same bytes in the same run:
+//! function the simulator's HTTP handler uses: about 80 attributes per job, ~2 KB of JSON per
+//! job). Five routines run over the same bytes in the same run:
 //!
 //! - `baseline_value`: `serde_json::from_slice::<serde_json::Value>` of every page, the
 //!   reference the other two are reported against;
-//! - `parse`: `serde_json::from_slice::<JobsPage>` of every page (what `walk_jobs` does);
-//! - `parse_fold`: the parse, plus every job put in a job store and the aggregates folded from
-//!   it, as a full walk does.
+//! - `parse`: `JobsPage::from_body` of every page (what `walk_jobs` does);
+//! - `parse_serde`: the same pages read by the serde models with serde_json after a whole-body
+//!   UTF-8 check (the decoding `parse` replaced);
+//! - `parse_fold` / `parse_fold_serde`: the parse, plus every job put in a job store and the
+//!   aggregates folded from it, as a full walk does.
 //!
 //! `Throughput::Elements` is the number of jobs, so criterion prints jobs/s.
 //!
@@ -23,7 +25,7 @@ use std::hint::black_box;
 use chrono::TimeZone;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use nbu_otel::collect::{JobBatch, JobStore};
-use nbu_otel::netbackup::models::JobsPage;
+use nbu_otel::netbackup::models::{JobsPage, PageDocument as _};
 use nbu_otel::sim::{self, Dataset, SimConfig};
 
 /// The pages of one walk over `pages * page_size` jobs, as response bodies.
@@ -88,7 +90,7 @@ fn render_input(pages: u64, page_size: u64) -> Input {
 fn parse_pages(input: &Input) -> u64 {
     let mut seen = 0;
     for body in &input.bodies {
-        let page: JobsPage<'_> = serde_json::from_slice(body).expect("rendered pages parse");
+        let page = JobsPage::from_body(body).expect("rendered pages parse");
         seen += page.data.iter().filter(|r| r.attributes.is_some()).count() as u64;
         let next = page
             .meta
@@ -101,13 +103,31 @@ fn parse_pages(input: &Input) -> u64 {
     seen
 }
 
-/// The parse, plus what a full walk does with the jobs: records into a batch, the batch into
+/// The same with the serde models read by serde_json, after a whole-body UTF-8 check (how
+/// pages were decoded before the direct reader).
+fn parse_pages_serde(input: &Input) -> u64 {
+    let mut seen = 0;
+    for body in &input.bodies {
+        let text = std::str::from_utf8(body).expect("rendered pages are UTF-8");
+        let page: JobsPage<'_> = serde_json::from_str(text).expect("rendered pages parse");
+        seen += page.data.iter().filter(|r| r.attributes.is_some()).count() as u64;
+        let next = page
+            .meta
+            .as_ref()
+            .and_then(|m| m.pagination.as_ref())
+            .and_then(|p| p.next.as_str())
+            .map(str::len);
+        black_box(next);
+    }
+    seen
+}
+
+/// What a full walk does with the jobs of decoded pages: records into a batch, the batch into
 /// a job store (finished jobs reported once), and the legacy aggregates folded from the store.
-fn parse_and_fold(input: &Input) -> u64 {
+fn fold<'a>(pages: impl Iterator<Item = JobsPage<'a>>) -> u64 {
     let mut store = JobStore::new();
     let mut batch = JobBatch::for_store(&store);
-    for body in &input.bodies {
-        let page: JobsPage<'_> = serde_json::from_slice(body).expect("rendered pages parse");
+    for page in pages {
         for resource in &page.data {
             if let Some(job) = &resource.attributes {
                 batch.add(job);
@@ -120,6 +140,25 @@ fn parse_and_fold(input: &Input) -> u64 {
     let summary = store.summary();
     black_box(&summary);
     summary.jobs + finished
+}
+
+/// The parse, plus the work of a full walk.
+fn parse_and_fold(input: &Input) -> u64 {
+    fold(
+        input
+            .bodies
+            .iter()
+            .map(|body| JobsPage::from_body(body).expect("rendered pages parse")),
+    )
+}
+
+/// The same with the serde models read by serde_json (how pages were decoded before the
+/// direct reader).
+fn parse_and_fold_serde(input: &Input) -> u64 {
+    fold(input.bodies.iter().map(|body| {
+        let text = std::str::from_utf8(body).expect("rendered pages are UTF-8");
+        serde_json::from_str::<JobsPage<'_>>(text).expect("rendered pages parse")
+    }))
 }
 
 /// The baseline: a generic DOM parse of the same bytes.
@@ -144,6 +183,8 @@ fn bench(c: &mut Criterion) {
     );
     // Sanity: every routine sees every job.
     assert_eq!(parse_pages(&input), input.jobs);
+    assert_eq!(parse_pages_serde(&input), input.jobs);
+    assert_eq!(parse_and_fold(&input), parse_and_fold_serde(&input));
     assert_eq!(parse_values(&input) as u64, input.jobs);
 
     let mut group = c.benchmark_group("jobs_pages");
@@ -154,11 +195,17 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline_value", |b| {
         b.iter(|| black_box(parse_values(black_box(&input))))
     });
+    group.bench_function("parse_serde", |b| {
+        b.iter(|| black_box(parse_pages_serde(black_box(&input))))
+    });
     group.bench_function("parse", |b| {
         b.iter(|| black_box(parse_pages(black_box(&input))))
     });
     group.bench_function("parse_fold", |b| {
         b.iter(|| black_box(parse_and_fold(black_box(&input))))
+    });
+    group.bench_function("parse_fold_serde", |b| {
+        b.iter(|| black_box(parse_and_fold_serde(black_box(&input))))
     });
     group.finish();
 }

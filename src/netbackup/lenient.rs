@@ -91,6 +91,36 @@ impl FromJsonNumber for f64 {
     }
 }
 
+impl<T: FromJsonNumber> Num<T> {
+    /// From an unsigned JSON integer.
+    pub(crate) fn from_u64(v: u64) -> Self {
+        T::from_u64(v).map_or(Num::Invalid, Num::Valid)
+    }
+
+    /// From a negative JSON integer.
+    pub(crate) fn from_i64(v: i64) -> Self {
+        T::from_i64(v).map_or(Num::Invalid, Num::Valid)
+    }
+
+    /// From a JSON float (or an integer beyond 64 bits).
+    pub(crate) fn from_f64(v: f64) -> Self {
+        T::from_f64(v).map_or(Num::Invalid, Num::Valid)
+    }
+
+    /// From a JSON string: some versions quote numbers; plain decimal text is accepted,
+    /// anything else is invalid.
+    pub(crate) fn from_quoted(v: &str) -> Self {
+        let v = v.trim();
+        if let Ok(n) = v.parse::<u64>() {
+            return Self::from_u64(n);
+        }
+        if let Ok(n) = v.parse::<i64>() {
+            return Self::from_i64(n);
+        }
+        v.parse::<f64>().map_or(Num::Invalid, Self::from_f64)
+    }
+}
+
 struct NumVisitor<T>(std::marker::PhantomData<T>);
 
 impl<'de, T: FromJsonNumber> Visitor<'de> for NumVisitor<T> {
@@ -100,27 +130,16 @@ impl<'de, T: FromJsonNumber> Visitor<'de> for NumVisitor<T> {
         f.write_str("a number or null")
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(T::from_u64(v).map_or(Num::Invalid, Num::Valid))
+        Ok(Num::from_u64(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(T::from_i64(v).map_or(Num::Invalid, Num::Valid))
+        Ok(Num::from_i64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(T::from_f64(v).map_or(Num::Invalid, Num::Valid))
+        Ok(Num::from_f64(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        // Some versions quote numbers; accept plain decimal text, anything else is invalid.
-        let v = v.trim();
-        if let Ok(n) = v.parse::<u64>() {
-            return self.visit_u64(n);
-        }
-        if let Ok(n) = v.parse::<i64>() {
-            return self.visit_i64(n);
-        }
-        Ok(v.parse::<f64>()
-            .ok()
-            .and_then(T::from_f64)
-            .map_or(Num::Invalid, Num::Valid))
+        Ok(Num::from_quoted(v))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Ok(Num::Invalid)

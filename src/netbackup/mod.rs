@@ -4,6 +4,7 @@ pub mod api;
 mod client;
 mod error;
 pub mod filter;
+mod jobs_reader;
 pub mod lenient;
 mod limit;
 pub mod models;

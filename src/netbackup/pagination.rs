@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::api::{JobsPageQuery, NetBackupApi};
 use super::error::{ApiError, DecodeKind};
-use super::models::{JobAttributes, JobsPage, StorageUnitAttributes, StorageUnitsPage};
+use super::models::{
+    JobAttributes, JobsPage, PageDocument, StorageUnitAttributes, StorageUnitsPage,
+};
 use super::version::ApiVersion;
 
 /// The jobs endpoint.
@@ -232,18 +234,15 @@ where
     }
 }
 
-/// Parses a page. The whole body must be UTF-8 (serde skips unread strings unchecked, and a
-/// corrupt body is a broken server even where the corruption is in a field we do not read).
-fn decode<'a, T: serde::Deserialize<'a>, A: NetBackupApi>(
+/// Parses a page (see [`PageDocument::from_body`]); a body that does not parse is a decode
+/// error.
+fn decode<'a, T: PageDocument<'a>, A: NetBackupApi>(
     api: &A,
     endpoint: &str,
     bytes: &'a [u8],
     span: &Span,
 ) -> Result<T, ApiError> {
-    let parsed = std::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
-    parsed.map_err(|detail| {
+    T::from_body(bytes).map_err(|detail| {
         span.record("error.type", "decode");
         span.record("otel.status_code", "error");
         api.decode_error(endpoint, DecodeKind::InvalidJson, detail, bytes)
