@@ -17,7 +17,8 @@
 //! ```
 //!
 //! `NBU_BENCH_JOBS` (default 100000) sets the jobs of parts 1 to 3, `NBU_BENCH_STORE_JOBS`
-//! (default 1000000) those of part 4. Linux only (CPU and memory are read from `/proc`).
+//! (default 1000000) those of part 4, `NBU_BENCH_PARTS` (default `1234`) which parts run.
+//! Linux only (CPU and memory are read from `/proc`).
 
 use std::future::Future;
 use std::path::Path;
@@ -415,14 +416,32 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let jobs = env_u64("NBU_BENCH_JOBS", 100_000);
     let store_jobs = env_u64("NBU_BENCH_STORE_JOBS", 1_000_000);
-    store_memory(store_jobs);
+    let parts = std::env::var("NBU_BENCH_PARTS").unwrap_or_else(|_| "1234".to_owned());
+    if parts.contains('4') {
+        store_memory(store_jobs);
+    }
+    if parts.contains('5') {
+        // The fill of part 3 on a runtime of one thread, for comparison.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        println!("5. part 3 on a single-threaded runtime");
+        runtime.block_on(cold_fill_cpu(jobs));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     runtime.block_on(async {
-        steady_state(jobs).await;
-        cold_fill_latency(jobs).await;
-        cold_fill_cpu(jobs).await;
+        if parts.contains('1') {
+            steady_state(jobs).await;
+        }
+        if parts.contains('2') {
+            cold_fill_latency(jobs).await;
+        }
+        if parts.contains('3') {
+            cold_fill_cpu(jobs).await;
+        }
     });
 }
