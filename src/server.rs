@@ -240,17 +240,66 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let Some(bridge) = state.bridge else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    // Rendering runs the instrument callbacks; they only read snapshots, but keep the work
-    // off the async workers anyway.
-    match tokio::task::spawn_blocking(move || bridge.render()).await {
-        Ok(Ok(body)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    let gzip = accepts_gzip(&headers);
+    // A scrape of unchanged data only hands out cached bytes; rendering after a change (and
+    // compressing) takes longer, so keep it off the async workers.
+    let rendered = tokio::task::spawn_blocking(move || {
+        let rendered = bridge.render();
+        if gzip {
+            rendered.gzip()
+        } else {
+            rendered.body()
+        }
+    })
+    .await;
+    match rendered {
+        Ok(body) if gzip => (
+            [
+                (header::CONTENT_TYPE, CONTENT_TYPE),
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, CONTENT_TYPE),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            body,
+        )
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// Whether the client accepts a gzip body: `gzip` (or `*`) in `Accept-Encoding` with a
+/// non-zero quality.
+fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match coding.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(quality > 0.0),
+                "*" => any = Some(quality > 0.0),
+                _ => {}
+            }
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -266,6 +315,27 @@ async fn readyz(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn accept(value: &str) -> bool {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+        );
+        accepts_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_only_when_the_client_accepts_it() {
+        assert!(accept("gzip"));
+        assert!(accept("deflate, GZIP;q=0.5"));
+        assert!(accept("*"));
+        assert!(!accept("identity"));
+        assert!(!accept("gzip;q=0"));
+        assert!(!accept("gzip;q=0, *"));
+        assert!(!accept("*;q=0"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
 
     #[test]
     fn constant_time_eq_compares_whole_values() {

@@ -19,6 +19,7 @@ use crate::collect::{SiteCollector, SiteSnapshot};
 use crate::config::{Config, SiteConfig};
 use crate::netbackup::SiteClient;
 use crate::readiness::Readiness;
+use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
 
 pub mod reload;
@@ -51,6 +52,7 @@ pub struct Agent {
     global_files: u64,
     store: SnapshotStore,
     recorders: Recorders,
+    bridge: PrometheusBridge,
     readiness: Readiness,
     sites: BTreeMap<String, RunningSite>,
 }
@@ -70,6 +72,7 @@ impl Agent {
         let meter = meter_provider.meter("nbu-otel");
         let store = SnapshotStore::new();
         let recorders = register(&meter, &store);
+        let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
         let readiness = Readiness::new(
             store.clone(),
             config.server.ready_cache,
@@ -80,6 +83,7 @@ impl Agent {
             config: Arc::new(config),
             store,
             recorders,
+            bridge,
             readiness,
             sites: BTreeMap::new(),
         }
@@ -96,6 +100,12 @@ impl Agent {
     /// The latest snapshots (what instruments report).
     pub fn snapshots(&self) -> &SnapshotStore {
         &self.store
+    }
+
+    /// The Prometheus bridge over this agent's snapshots and counters, for `/metrics` (clones
+    /// share one cache).
+    pub fn prometheus_bridge(&self) -> PrometheusBridge {
+        self.bridge.clone()
     }
 
     /// Readiness of the sites, for `/readyz`.
@@ -126,6 +136,7 @@ impl Agent {
                 None => {
                     self.stop_site(&name).await;
                     self.store.remove(&name);
+                    self.recorders.remove_site(&name);
                     self.readiness.remove(&name);
                     summary.removed.push(name);
                 }

@@ -74,7 +74,10 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
     let server_task = listener.map(|listener| {
         let router = server::router_with_auth(
             agent.readiness().clone(),
-            pipeline.bridge.clone(),
+            config
+                .server
+                .prometheus_bridge
+                .then(|| agent.prometheus_bridge()),
             &config.server.metrics_auth,
         );
         tokio::spawn(server::serve(listener, router, tls, async {

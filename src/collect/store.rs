@@ -196,10 +196,15 @@ impl LabelTable {
         }
         if state_text == Some("DONE") {
             flags |= DONE;
-            match (start, end) {
-                (Some(Ok(s)), Some(Ok(e))) if e >= s => flags |= DURATION,
-                (None, _) | (_, None) => {}
-                _ => bad(&mut invalid),
+            // A time of the wrong type is a bad value; text that does not parse, or an end
+            // before the start, is one when both times are there.
+            match (&job.start_time, &job.end_time) {
+                (Text::Invalid, _) | (_, Text::Invalid) => bad(&mut invalid),
+                (Text::Valid(_), Text::Valid(_)) => match (start, end) {
+                    (Some(Ok(s)), Some(Ok(e))) if e >= s => flags |= DURATION,
+                    _ => bad(&mut invalid),
+                },
+                _ => {}
             }
         }
         Some(JobRecord {

@@ -8,19 +8,24 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
+use opentelemetry::metrics::{AsyncInstrument, Histogram, Meter};
 
-use super::catalog::{
-    API_REQUESTS, BUILD_INFO, CATALOG, COLLECTION_ERRORS, CONFIG_RELOADS, DURATION_BUCKETS,
-    JOB_DURATION, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES, Kind, MetricDef, Value,
-};
+use super::catalog::{BUILD_INFO, CATALOG, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value};
+use super::tally::{COUNTERS, Tallies};
 use crate::collect::{FinishedJob, SiteSnapshot};
 
 /// The latest snapshot of every site, shared between collectors (writers) and instrument
 /// callbacks (readers).
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotStore {
-    sites: Arc<RwLock<BTreeMap<String, Arc<SiteSnapshot>>>>,
+    sites: Arc<RwLock<Sites>>,
+}
+
+/// Each site's latest snapshot, with the version it was published under.
+#[derive(Debug, Default)]
+struct Sites {
+    next_version: u64,
+    latest: BTreeMap<String, (u64, Arc<SiteSnapshot>)>,
 }
 
 impl SnapshotStore {
@@ -32,91 +37,96 @@ impl SnapshotStore {
     /// Publishes a site's new snapshot, replacing the previous one atomically.
     pub fn publish(&self, snapshot: SiteSnapshot) {
         let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-        sites.insert(snapshot.site.clone(), Arc::new(snapshot));
+        sites.next_version += 1;
+        let version = sites.next_version;
+        sites
+            .latest
+            .insert(snapshot.site.clone(), (version, Arc::new(snapshot)));
     }
 
     /// Forgets a site (removed by a reload): its series disappear.
     pub fn remove(&self, site: &str) {
         let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-        sites.remove(site);
+        sites.latest.remove(site);
     }
 
     /// The current snapshots, in site order.
     pub fn all(&self) -> Vec<Arc<SiteSnapshot>> {
         let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
-        sites.values().cloned().collect()
+        sites.latest.values().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The current snapshots, in site order, each with its version: a number that is never
+    /// given to another snapshot, so an unchanged version means an unchanged snapshot.
+    pub fn all_versioned(&self) -> Vec<(u64, Arc<SiteSnapshot>)> {
+        let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+        sites.latest.values().cloned().collect()
     }
 
     /// The current snapshot of one site.
     pub fn get(&self, site: &str) -> Option<Arc<SiteSnapshot>> {
         let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
-        sites.get(site).cloned()
+        sites.latest.get(site).map(|(_, s)| s.clone())
     }
 }
 
-/// The synchronous instruments the agent records into.
+/// What the agent records as events happen: its counters and the job duration histogram.
+///
+/// Counts are kept in [`Tallies`], which the OTLP push reads through observable counters and
+/// the Prometheus bridge reads directly; the duration histogram also goes to an OpenTelemetry
+/// histogram for the push.
 #[derive(Debug, Clone)]
 pub struct Recorders {
-    /// `nbu.job.duration.seconds`: each finished job once.
+    /// `nbu.job.duration.seconds` for the OTLP push: each finished job once.
     pub job_duration: Histogram<f64>,
-    /// `nbu.jobs.completed`: each finished job once.
-    pub jobs_completed: Counter<u64>,
-    /// `nbu.jobs.transferred.bytes`: the bytes of each finished job once.
-    pub jobs_transferred_bytes: Counter<u64>,
-    /// `nbu.collection.errors`: failed collections by site, source and kind.
-    pub collection_errors: Counter<u64>,
-    /// `nbu.api.requests`: requests to NetBackup by site, endpoint and outcome.
-    pub api_requests: Counter<u64>,
-    /// `nbu.config.reloads`: reloads by result.
-    pub config_reloads: Counter<u64>,
+    /// Every counter and the duration histogram, for both exports.
+    pub tallies: Arc<Tallies>,
 }
 
 impl Recorders {
     /// Records a failed collection.
     pub fn collection_error(&self, site: &str, source: &'static str, kind: &'static str) {
-        self.collection_errors.add(
-            1,
-            &[
-                KeyValue::new("site", site.to_owned()),
-                KeyValue::new("source", source),
-                KeyValue::new("kind", kind),
-            ],
-        );
+        Tallies::add(&self.tallies.collection_errors, &[site, source, kind], 1);
     }
 
     /// Counts one HTTP exchange with NetBackup.
     pub fn api_request(&self, site: &str, endpoint: &str, outcome: &str) {
-        self.api_requests.add(
-            1,
-            &[
-                KeyValue::new("site", site.to_owned()),
-                KeyValue::new("endpoint", endpoint.to_owned()),
-                KeyValue::new("status", outcome.to_owned()),
-            ],
-        );
+        Tallies::add(&self.tallies.api_requests, &[site, endpoint, outcome], 1);
     }
 
     /// Counts one configuration reload attempt.
     pub fn config_reload(&self, ok: bool) {
         let result = if ok { "success" } else { "failure" };
-        self.config_reloads
-            .add(1, &[KeyValue::new("result", result)]);
+        Tallies::add(&self.tallies.config_reloads, &[result], 1);
     }
 
     /// Records a finished job (called once per job): its duration, and one more completed
     /// job with its bytes.
     pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {
-        let mut labels = vec![
-            KeyValue::new("site", site.to_owned()),
-            KeyValue::new("action", job.action.to_owned()),
-            KeyValue::new("policy_type", job.policy_type.to_owned()),
-        ];
         if let Some(seconds) = job.seconds {
-            self.job_duration.record(seconds, &labels);
+            self.job_duration.record(
+                seconds,
+                &[
+                    KeyValue::new("site", site.to_owned()),
+                    KeyValue::new("action", job.action.to_owned()),
+                    KeyValue::new("policy_type", job.policy_type.to_owned()),
+                ],
+            );
+            Tallies::record(
+                &self.tallies.job_duration,
+                &[site, job.action, job.policy_type],
+                seconds,
+            );
         }
-        labels.push(KeyValue::new("status", job.status_label()));
-        self.jobs_completed.add(1, &labels);
-        self.jobs_transferred_bytes.add(job.bytes, &labels);
+        let status = job.status_label();
+        let labels = [site, job.action, job.policy_type, status.as_ref()];
+        Tallies::add(&self.tallies.jobs_completed, &labels, 1);
+        Tallies::add(&self.tallies.jobs_transferred_bytes, &labels, job.bytes);
+    }
+
+    /// Forgets the counters of a site removed from the configuration.
+    pub fn remove_site(&self, site: &str) {
+        self.tallies.remove_site(site);
     }
 }
 
@@ -200,27 +210,37 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
             );
         })
         .build();
-    let duration = def(JOB_DURATION);
-    let counter = |name: &'static str| {
+    let tallies = Arc::new(Tallies::default());
+    for (name, family) in COUNTERS {
         let m = def(name);
+        let tallies = tallies.clone();
         meter
-            .u64_counter(name)
+            .u64_observable_counter(name)
             .with_description(m.map_or("", |m| m.description))
             .with_unit(m.map_or("", |m| m.unit))
-            .build()
-    };
+            .with_callback(move |obs: &dyn AsyncInstrument<u64>| {
+                let family = family(&tallies);
+                family.for_each(|values, v| {
+                    let attrs: Vec<KeyValue> = family
+                        .labels
+                        .iter()
+                        .zip(values)
+                        .map(|(k, v)| KeyValue::new(*k, v.to_string()))
+                        .collect();
+                    obs.observe(clamp_i64(*v), &attrs);
+                });
+            })
+            .build();
+    }
+    let duration = def(JOB_DURATION);
     Recorders {
-        api_requests: counter(API_REQUESTS),
-        jobs_completed: counter(JOBS_COMPLETED),
-        jobs_transferred_bytes: counter(JOBS_TRANSFERRED_BYTES),
-        config_reloads: counter(CONFIG_RELOADS),
         job_duration: meter
             .f64_histogram(JOB_DURATION)
             .with_description(duration.map_or("", |m| m.description))
             .with_unit(duration.map_or("", |m| m.unit))
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build(),
-        collection_errors: counter(COLLECTION_ERRORS),
+        tallies,
     }
 }
 

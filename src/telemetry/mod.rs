@@ -6,3 +6,4 @@ pub mod catalog;
 pub mod instruments;
 pub mod otlp;
 pub mod pipeline;
+pub mod tally;

@@ -14,7 +14,6 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use super::bridge::PrometheusBridge;
 use super::otlp;
 use crate::config::{Config, LogFormat, LoggingConfig};
 
@@ -25,8 +24,6 @@ pub struct Pipeline {
     pub meter_provider: SdkMeterProvider,
     /// The tracer provider, when traces are enabled.
     pub tracer_provider: Option<SdkTracerProvider>,
-    /// The Prometheus bridge, when enabled.
-    pub bridge: Option<PrometheusBridge>,
 }
 
 /// Series one instrument may hold per collection before the SDK folds the rest into an
@@ -108,12 +105,6 @@ impl Pipeline {
                 .build();
             builder = builder.with_reader(reader);
         }
-        let mut bridge = None;
-        if config.server.prometheus_bridge {
-            let (b, reader) = PrometheusBridge::new()?;
-            builder = builder.with_reader(reader);
-            bridge = Some(b);
-        }
         let tracer_provider = if config.traces.enabled {
             let exporter = otlp::span_exporter(&config.otlp).map_err(|e| e.to_string())?;
             let ratio = config.traces.sampling_ratio;
@@ -132,7 +123,6 @@ impl Pipeline {
         Ok(Self {
             meter_provider: builder.build(),
             tracer_provider,
-            bridge,
         })
     }
 

@@ -3,6 +3,7 @@
 mod common;
 
 mod binary;
+mod bridge;
 mod client_errors;
 mod collect;
 mod faults;

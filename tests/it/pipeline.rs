@@ -75,11 +75,13 @@ impl Running {
     /// Starts an agent, its telemetry and its HTTP server for `config`.
     pub async fn start_with(config: nbu_otel::config::Config) -> Running {
         let pipeline = Pipeline::build(&config).expect("pipeline builds");
+        let config_bridge = config.server.prometheus_bridge;
         let mut agent = Agent::new(config, &pipeline.meter_provider);
         agent.start();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = server::router(agent.readiness().clone(), pipeline.bridge.clone());
+        let bridge = config_bridge.then(|| agent.prometheus_bridge());
+        let router = server::router(agent.readiness().clone(), bridge);
         let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server::serve(listener, router, None, async {
             let _ = stopped.await;

@@ -1,0 +1,193 @@
+//! The agent's own counters and its duration histogram, kept as plain sums.
+//!
+//! Both exports read them: the OTLP push through observable instruments, the Prometheus bridge
+//! directly. Every family has a generation number that moves on each change, so the bridge
+//! re-renders a family only when it changed. Series of a site are forgotten with
+//! [`Tallies::remove_site`] (a site removed by a reload), in both exports at once.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::catalog::{
+    API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES,
+};
+use crate::collect::summary::DurationHistogram;
+
+/// Label values of one series, in the family's label order.
+pub type LabelValues = Box<[Box<str>]>;
+
+/// A family of series keyed by label values, with a change generation.
+#[derive(Debug)]
+pub struct Family<V> {
+    /// Label names, in the order of the values of every series.
+    pub labels: &'static [&'static str],
+    /// Whether the first label is `site` (and [`Tallies::remove_site`] applies).
+    site_first: bool,
+    generation: AtomicU64,
+    series: Mutex<BTreeMap<LabelValues, V>>,
+}
+
+impl<V> Family<V> {
+    fn new(labels: &'static [&'static str]) -> Self {
+        Self {
+            labels,
+            site_first: labels.first() == Some(&"site"),
+            generation: AtomicU64::new(0),
+            series: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A number that changes whenever a series of the family changes, appears or goes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Changes the series `values` (created with `V::default()` when new).
+    fn update(&self, values: &[&str], change: impl FnOnce(&mut V))
+    where
+        V: Default,
+    {
+        let key: LabelValues = values.iter().map(|v| Box::from(*v)).collect();
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        change(series.entry(key).or_default());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Calls `visit` for every series, in label order, under the family's lock.
+    pub fn for_each(&self, mut visit: impl FnMut(&[Box<str>], &V)) {
+        let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, v) in series.iter() {
+            visit(k, v);
+        }
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.series.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether the family has no series.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn remove_site(&self, site: &str) {
+        if !self.site_first {
+            return;
+        }
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let before = series.len();
+        series.retain(|k, _| k.first().map(|s| &**s) != Some(site));
+        if series.len() != before {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Label names of `nbu.api.requests`.
+pub const API_REQUEST_LABELS: &[&str] = &["site", "endpoint", "status"];
+/// Label names of `nbu.collection.errors`.
+pub const COLLECTION_ERROR_LABELS: &[&str] = &["site", "source", "kind"];
+/// Label names of `nbu.config.reloads`.
+pub const CONFIG_RELOAD_LABELS: &[&str] = &["result"];
+/// Label names of `nbu.jobs.completed` and `nbu.jobs.transferred.bytes`.
+pub const FINISHED_JOB_LABELS: &[&str] = &["site", "action", "policy_type", "status"];
+/// Label names of `nbu.job.duration.seconds`.
+pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
+
+/// Reads one counter family of the tallies.
+pub type CounterOf = fn(&Tallies) -> &Family<u64>;
+
+/// The counter families, under their catalog names.
+pub const COUNTERS: [(&str, CounterOf); 5] = [
+    (API_REQUESTS, |t| &t.api_requests),
+    (COLLECTION_ERRORS, |t| &t.collection_errors),
+    (CONFIG_RELOADS, |t| &t.config_reloads),
+    (JOBS_COMPLETED, |t| &t.jobs_completed),
+    (JOBS_TRANSFERRED_BYTES, |t| &t.jobs_transferred_bytes),
+];
+
+/// Every counter and histogram the agent records.
+#[derive(Debug)]
+pub struct Tallies {
+    /// `nbu.api.requests`.
+    pub api_requests: Family<u64>,
+    /// `nbu.collection.errors`.
+    pub collection_errors: Family<u64>,
+    /// `nbu.config.reloads`.
+    pub config_reloads: Family<u64>,
+    /// `nbu.jobs.completed`.
+    pub jobs_completed: Family<u64>,
+    /// `nbu.jobs.transferred.bytes`.
+    pub jobs_transferred_bytes: Family<u64>,
+    /// `nbu.job.duration.seconds`.
+    pub job_duration: Family<DurationHistogram>,
+}
+
+impl Default for Tallies {
+    fn default() -> Self {
+        Self {
+            api_requests: Family::new(API_REQUEST_LABELS),
+            collection_errors: Family::new(COLLECTION_ERROR_LABELS),
+            config_reloads: Family::new(CONFIG_RELOAD_LABELS),
+            jobs_completed: Family::new(FINISHED_JOB_LABELS),
+            jobs_transferred_bytes: Family::new(FINISHED_JOB_LABELS),
+            job_duration: Family::new(DURATION_LABELS),
+        }
+    }
+}
+
+impl Tallies {
+    /// Adds `n` to a counter series.
+    pub fn add(family: &Family<u64>, values: &[&str], n: u64) {
+        family.update(values, |v| *v = v.saturating_add(n));
+    }
+
+    /// Records one duration in a histogram series.
+    pub fn record(family: &Family<DurationHistogram>, values: &[&str], seconds: f64) {
+        family.update(values, |h| h.record(seconds));
+    }
+
+    /// Forgets every series of `site`.
+    pub fn remove_site(&self, site: &str) {
+        self.api_requests.remove_site(site);
+        self.collection_errors.remove_site(site);
+        self.jobs_completed.remove_site(site);
+        self.jobs_transferred_bytes.remove_site(site);
+        self.job_duration.remove_site(site);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_per_series_and_removed_sites_go() {
+        let t = Tallies::default();
+        let g0 = t.api_requests.generation();
+        Tallies::add(&t.api_requests, &["a", "jobs", "200"], 1);
+        Tallies::add(&t.api_requests, &["a", "jobs", "200"], 2);
+        Tallies::add(&t.api_requests, &["b", "jobs", "200"], 1);
+        assert_ne!(t.api_requests.generation(), g0);
+        let mut seen = Vec::new();
+        t.api_requests
+            .for_each(|k, v| seen.push((k.first().map(|s| s.to_string()), *v)));
+        assert_eq!(
+            seen,
+            vec![(Some("a".to_owned()), 3), (Some("b".to_owned()), 1)]
+        );
+        let g1 = t.api_requests.generation();
+        t.remove_site("a");
+        assert_ne!(t.api_requests.generation(), g1);
+        assert_eq!(t.api_requests.len(), 1);
+        let g2 = t.api_requests.generation();
+        t.remove_site("nobody");
+        assert_eq!(
+            t.api_requests.generation(),
+            g2,
+            "no change, same generation"
+        );
+    }
+}
