@@ -91,16 +91,21 @@ fn parse_pages(input: &Input) -> u64 {
     let mut seen = 0;
     for body in &input.bodies {
         let page = JobsPage::from_body(body).expect("rendered pages parse");
-        seen += page.data.iter().filter(|r| r.attributes.is_some()).count() as u64;
-        let next = page
-            .meta
-            .as_ref()
-            .and_then(|m| m.pagination.as_ref())
-            .and_then(|p| p.next.as_str())
-            .map(str::len);
-        black_box(next);
+        seen += jobs_and_cursor(&page);
     }
     seen
+}
+
+/// The jobs with attributes of a page; the next cursor is read as the walk reads it.
+fn jobs_and_cursor(page: &JobsPage<'_>) -> u64 {
+    let next = page
+        .meta
+        .as_ref()
+        .and_then(|m| m.pagination.as_ref())
+        .and_then(|p| p.next.as_str())
+        .map(str::len);
+    black_box(next);
+    page.data.iter().filter(|r| r.attributes.is_some()).count() as u64
 }
 
 /// The same with the serde models read by serde_json, after a whole-body UTF-8 check (how
@@ -110,14 +115,7 @@ fn parse_pages_serde(input: &Input) -> u64 {
     for body in &input.bodies {
         let text = std::str::from_utf8(body).expect("rendered pages are UTF-8");
         let page: JobsPage<'_> = serde_json::from_str(text).expect("rendered pages parse");
-        seen += page.data.iter().filter(|r| r.attributes.is_some()).count() as u64;
-        let next = page
-            .meta
-            .as_ref()
-            .and_then(|m| m.pagination.as_ref())
-            .and_then(|p| p.next.as_str())
-            .map(str::len);
-        black_box(next);
+        seen += jobs_and_cursor(&page);
     }
     seen
 }

@@ -39,6 +39,18 @@ fn living(anchor: DateTime<Utc>, retention: Duration) -> SimConfig {
     }
 }
 
+/// A living simulator answering each request after `latency_ms`, shared with a task that moves
+/// its clock or breaks it.
+async fn slow_living(latency_ms: u64, retention: Duration) -> Arc<Simulator> {
+    Arc::new(
+        start_sim(SimConfig {
+            latency: Duration::from_millis(latency_ms),
+            ..living(around_now(0), retention)
+        })
+        .await,
+    )
+}
+
 /// A whole-second instant near the agent's clock, shifted by `skew_minutes`.
 fn around_now(skew_minutes: i64) -> DateTime<Utc> {
     let now = Utc::now() + chrono::Duration::minutes(skew_minutes);
@@ -161,13 +173,7 @@ async fn deltas_follow_a_living_site_exactly_whatever_the_agent_clock() {
 /// next delta, with nothing lost and nothing reported twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_changing_during_a_fill_are_caught_by_the_next_delta() {
-    let sim = Arc::new(
-        start_sim(SimConfig {
-            latency: Duration::from_millis(5),
-            ..living(around_now(0), Duration::from_secs(3 * 3600))
-        })
-        .await,
-    );
+    let sim = slow_living(5, Duration::from_secs(3 * 3600)).await;
     let c = collector(&sim, "      max_concurrent_requests: 2\n");
     let version = c.negotiate().await.expect("negotiates");
     let start = sim.now();
@@ -221,13 +227,7 @@ async fn jobs_changing_during_a_fill_are_caught_by_the_next_delta() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delta_loses_nothing_and_a_resync_drops_purged_jobs() {
     // Finished jobs are purged 30 minutes after their end, well inside the 2 h window.
-    let sim = Arc::new(
-        start_sim(SimConfig {
-            latency: Duration::from_millis(3),
-            ..living(around_now(0), Duration::from_secs(30 * 60))
-        })
-        .await,
-    );
+    let sim = slow_living(3, Duration::from_secs(30 * 60)).await;
     let c = collector(&sim, "      max_retries: 0\n      jobs_page_size: 10\n");
     let version = c.negotiate().await.expect("negotiates");
     let mut sync = JobSync::new();
