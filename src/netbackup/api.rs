@@ -9,9 +9,12 @@ use tracing::Span;
 
 use super::client::{Body, SiteClient};
 use super::error::{ApiError, DecodeKind};
-use super::pagination::{JOBS_ENDPOINT, STORAGE_UNITS_ENDPOINT};
 use super::version::ApiVersion;
 
+/// The jobs endpoint.
+pub const JOBS_ENDPOINT: &str = "/admin/jobs";
+/// The storage units endpoint.
+pub const STORAGE_UNITS_ENDPOINT: &str = "/storage/storage-units";
 /// Which page of `/admin/jobs` to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobsPageQuery<'a> {

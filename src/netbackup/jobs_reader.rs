@@ -21,7 +21,9 @@
 use std::borrow::Cow;
 
 use super::lenient::{FromJsonNumber, Num, Text};
-use super::models::{CursorMeta, CursorPagination, JobAttributes, JobResource, JobsPage};
+use super::models::{
+    CursorMeta, CursorPagination, JobAttributes, JobResource, JobsPage, PageDocument, utf8,
+};
 
 /// Deepest nesting read (serde_json's own limit is 128).
 const MAX_DEPTH: u32 = 100;
@@ -72,6 +74,16 @@ impl Field {
 pub(crate) struct Refused(pub(crate) usize);
 
 type Read<T> = Result<T, Refused>;
+
+impl<'a> PageDocument<'a> for JobsPage<'a> {
+    /// The usual document is read by the direct reader; anything it does not handle is read by
+    /// serde_json with the same models, so it is accepted or refused as before, with
+    /// serde_json's message.
+    fn from_body(body: &'a [u8]) -> Result<Self, String> {
+        let text = utf8(body)?;
+        jobs_page(text).or_else(|_| serde_json::from_str(text).map_err(|e| e.to_string()))
+    }
+}
 
 /// Reads a whole `/admin/jobs` document.
 pub(crate) fn jobs_page(text: &str) -> Read<JobsPage<'_>> {
@@ -759,7 +771,6 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netbackup::models::PageDocument as _;
     use proptest::prelude::*;
 
     /// What the serde models make of `text`.

@@ -6,7 +6,6 @@
 
 use serde::Deserialize;
 
-use super::jobs_reader;
 use super::lenient::{Flag, Num, Text};
 
 /// A page document read from a response body.
@@ -17,19 +16,9 @@ pub trait PageDocument<'a>: Sized {
     fn from_body(body: &'a [u8]) -> Result<Self, String>;
 }
 
-fn utf8(body: &[u8]) -> Result<&str, String> {
+/// The body as text, or where it stops being UTF-8.
+pub(crate) fn utf8(body: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(body).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-}
-
-impl<'a> PageDocument<'a> for JobsPage<'a> {
-    /// The usual document is read by a direct reader (see `jobs_reader`); anything it does not
-    /// handle is read by serde_json with the same models, so it is accepted or refused as
-    /// before, with serde_json's message.
-    fn from_body(body: &'a [u8]) -> Result<Self, String> {
-        let text = utf8(body)?;
-        jobs_reader::jobs_page(text)
-            .or_else(|_| serde_json::from_str(text).map_err(|e| e.to_string()))
-    }
 }
 
 impl<'a> PageDocument<'a> for StorageUnitsPage<'a> {

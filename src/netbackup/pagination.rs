@@ -11,17 +11,13 @@ use tracing::{Instrument as _, Span};
 
 use chrono::{DateTime, Utc};
 
-use super::api::{JobsPageQuery, NetBackupApi};
+use super::api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
 use super::error::{ApiError, DecodeKind};
 use super::models::{
     JobAttributes, JobsPage, PageDocument, StorageUnitAttributes, StorageUnitsPage,
 };
 use super::version::ApiVersion;
 
-/// The jobs endpoint.
-pub const JOBS_ENDPOINT: &str = "/admin/jobs";
-/// The storage units endpoint.
-pub const STORAGE_UNITS_ENDPOINT: &str = "/storage/storage-units";
 /// Upper bound on the pages of one cursor walk (5 million jobs at 100 per page).
 pub const MAX_CURSOR_PAGES: u64 = 50_000;
 
