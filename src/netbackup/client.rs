@@ -225,7 +225,7 @@ impl SiteClient {
     }
 
     /// `GET {base}{endpoint}?{query}` with the API key and `version`, retried on 429, 502, 503,
-    /// 504 and connection errors within the configured attempts and time. Returns the body of a
+    /// 504, timeouts and connection errors within the configured attempts and time. Returns the body of a
     /// 2xx answer whose content type is JSON.
     pub async fn get(
         &self,
@@ -243,24 +243,12 @@ impl SiteClient {
                 .send_once(endpoint, &url, &headers, attempts, version)
                 .await;
             let retry_wait = match outcome {
-                Attempt::Done(result) => {
-                    let span = Span::current();
-                    span.record("nbu.attempts", attempts);
-                    if let Err(e) = &result {
-                        span.record("error.type", e.kind());
-                        span.record("otel.status_code", "error");
-                    }
-                    return result;
-                }
+                Attempt::Done(result) => return finish(attempts, result),
                 Attempt::Retry { wait, error } => {
                     let elapsed = started.elapsed();
                     let budget_left = self.max_retry_time.saturating_sub(elapsed);
                     if attempts > self.max_retries {
-                        let span = Span::current();
-                        span.record("nbu.attempts", attempts);
-                        span.record("error.type", error.kind());
-                        span.record("otel.status_code", "error");
-                        return Err(error);
+                        return finish(attempts, Err(error));
                     }
                     if let Some(asked) = wait
                         && asked <= budget_left
@@ -270,13 +258,11 @@ impl SiteClient {
                     }
                     let wait = wait.unwrap_or_else(|| backoff(attempts));
                     if wait > budget_left {
-                        return Err(with_detail(
-                            error,
-                            format!(
-                                "next retry would wait {wait:?}, beyond the retry budget of {:?}",
-                                self.max_retry_time
-                            ),
-                        ));
+                        let why = format!(
+                            "next retry would wait {wait:?}, beyond the retry budget of {:?}",
+                            self.max_retry_time
+                        );
+                        return finish(attempts, Err(with_detail(error, why)));
                     }
                     tracing::debug!(
                         site = %self.site,
@@ -505,11 +491,17 @@ impl SiteClient {
         let site = self.site.clone();
         let endpoint = endpoint.to_owned();
         if e.is_timeout() {
-            return Attempt::Done(Err(ApiError::Timeout {
-                site,
-                endpoint,
-                timeout: self.timeout,
-            }));
+            // A slow answer (or connection) is often a passing load peak: worth another try
+            // within the retry budget, rather than losing the whole walk.
+            return Attempt::Retry {
+                wait: None,
+                error: ApiError::Timeout {
+                    site,
+                    endpoint,
+                    timeout: self.timeout,
+                    attempts,
+                },
+            };
         }
         if is_certificate_error(e) {
             return Attempt::Done(Err(ApiError::Tls {
@@ -528,6 +520,18 @@ impl SiteClient {
             },
         }
     }
+}
+
+/// Records the outcome of a request on its span (attempts; on failure `error.type` and an
+/// error status, whichever way retrying ended) and returns it.
+fn finish(attempts: u32, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
+    let span = Span::current();
+    span.record("nbu.attempts", attempts);
+    if let Err(e) = &result {
+        span.record("error.type", e.kind());
+        span.record("otel.status_code", "error");
+    }
+    result
 }
 
 /// Adds the W3C `traceparent` of the current span, when there is a sampled one.

@@ -94,7 +94,7 @@ pub enum ApiError {
         snippet: String,
     },
     /// The request did not complete within the timeout.
-    #[error("site {site}: {endpoint}: no complete answer within {timeout:?}")]
+    #[error("site {site}: {endpoint}: no complete answer within {timeout:?} ({attempts} attempts)")]
     Timeout {
         /// Site name.
         site: String,
@@ -102,6 +102,8 @@ pub enum ApiError {
         endpoint: String,
         /// The request timeout.
         timeout: Duration,
+        /// Requests sent.
+        attempts: u32,
     },
     /// The TLS handshake failed (untrusted certificate, hostname mismatch, ...).
     #[error("site {site}: {endpoint}: TLS failed: {detail}")]
