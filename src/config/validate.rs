@@ -28,6 +28,11 @@ use crate::netbackup::ApiVersion;
 
 /// The longest duration any setting accepts.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The slowest request rate accepted: one request every 100 seconds. Anything slower cannot
+/// collect a site, and tiny rates overflow the arithmetic of request spacing.
+pub const MIN_REQUESTS_PER_SECOND: f64 = 0.01;
+/// The fastest request rate accepted.
+pub const MAX_REQUESTS_PER_SECOND: f64 = 1000.0;
 
 /// One problem with the configuration: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -700,11 +705,15 @@ impl Validator<'_> {
             failed_keys: Vec::new(),
         };
         if let Some(rps) = patch.requests_per_second
-            && !(rps > 0.0 && rps <= 1000.0)
+            && !(MIN_REQUESTS_PER_SECOND..=MAX_REQUESTS_PER_SECOND).contains(&rps)
         {
             self.err(
                 f("requests_per_second"),
-                format!("must be greater than 0 and at most 1000, got {rps}"),
+                format!(
+                    "must be at least {MIN_REQUESTS_PER_SECOND} (one request every {} s) and at \
+                     most {MAX_REQUESTS_PER_SECOND}, got {rps}",
+                    1.0 / MIN_REQUESTS_PER_SECOND
+                ),
             );
         }
         let prefix = format!("{path}.");
