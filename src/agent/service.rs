@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Agent;
-use super::reload::{self, ConfigWatcher};
+use super::reload::{self, ConfigWatcher, FileSnapshot};
 use crate::config::Config;
 use crate::server;
 use crate::telemetry::pipeline::Pipeline;
@@ -91,17 +91,18 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
                 }
                 if let (Some(path), Some(w)) = (path, watcher.as_mut()) {
                     tracing::info!("SIGHUP: reloading the configuration");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
+                    let files = FileSnapshot::new();
+                    let _ = reload::reload_from(&mut agent, path, &files).await;
+                    w.rebase(agent.config(), &files);
                 }
             }
             _ = poll.tick() => {
                 if let (true, Some(path), Some(w)) = (watch, path, watcher.as_mut())
-                    && w.changed(agent.config())
+                    && let Some(files) = w.poll(agent.config())
                 {
                     tracing::info!("configuration files changed: reloading");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
+                    let _ = reload::reload_from(&mut agent, path, &files).await;
+                    w.rebase(agent.config(), &files);
                 }
             }
         }

@@ -85,7 +85,7 @@ use url::Url;
 
 use crate::netbackup::ApiVersion;
 
-pub use load::{load_file, load_file_with_env, load_str, load_str_with_env};
+pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
 pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.

@@ -102,10 +102,12 @@ pub(super) fn validate(
     root: Section<RawConfig>,
     base_dir: &Path,
     env_paths: &BTreeMap<String, String>,
+    read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Config, Vec<FieldError>> {
     let mut v = Validator {
         base_dir,
         env_paths,
+        read,
         errors: Vec::new(),
     };
     let config = v.config(root);
@@ -118,6 +120,9 @@ pub(super) fn validate(
 struct Validator<'a> {
     base_dir: &'a Path,
     env_paths: &'a BTreeMap<String, String>,
+    /// Reads the files the configuration refers to (key files), so that a reload parses
+    /// exactly the bytes it compared.
+    read: &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
     errors: Vec<FieldError>,
 }
 
@@ -609,7 +614,14 @@ impl Validator<'_> {
                     return (None, None);
                 }
                 let path = self.resolve(file);
-                match fs::read_to_string(&path) {
+                let read = (self.read)(&path).and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|e| {
+                        let mut bytes = e.into_bytes();
+                        bytes.zeroize();
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                    })
+                });
+                match read {
                     Ok(mut content) => {
                         let secret = self.secret(
                             &file_field,
