@@ -98,12 +98,12 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
         site_yaml(
             "a",
             &sim_a.base_url(),
-            "      jobs_interval: 1h\n      request_timeout: 1s\n"
+            "      jobs_interval: 1h\n      request_timeout: 3s\n"
         ),
         site_yaml(
             "b",
             &format!("http://{addr_b}/netbackup"),
-            "      jobs_interval: 1s\n      request_timeout: 500ms\n      max_retries: 0\n"
+            "      jobs_interval: 2s\n      request_timeout: 1500ms\n      max_retries: 0\n"
         ),
     );
     let running = Running::start_with(load(
@@ -135,7 +135,17 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
 
     // Site a collects once an hour: readiness probes it, at most once per cache period,
     // however many probes arrive at once.
-    tokio::time::sleep(Duration::from_millis(2100)).await; // let a's last answer age past the cache
+    // Once a's last answer is older than its proof (request_timeout, longer than ready_cache),
+    // only a probe can prove it.
+    wait_for(
+        "a's last answer to age past its proof",
+        Duration::from_secs(60),
+        || async {
+            let last = sim_a.requests().last()?.at;
+            (last.elapsed() > Duration::from_secs(4)).then_some(())
+        },
+    )
+    .await;
     sim_a.clear_requests();
     let burst = tokio::time::Instant::now();
     let probes: Vec<_> = (0..100)
@@ -173,6 +183,72 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
     assert_eq!(body["sites"][0]["reachable"], false);
     running.stop().await;
     sim_b.shutdown().await;
+}
+
+/// A probe request of `/readyz` (no sort, one job), answered.
+fn answered_probes(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/admin/jobs") && r.query == "page%5Blimit%5D=1")
+        .filter(|r| r.status == 200)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readiness_probe_outlives_the_request_that_started_it() {
+    // NetBackup takes 2 s to answer anything; the probes' client gives up after 500 ms.
+    let sim = start_sim(SimConfig {
+        jobs: 40,
+        storage_units: 2,
+        api_key: KEY.into(),
+        latency: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await;
+    let sites = site_yaml(
+        "slow",
+        &sim.base_url(),
+        "      jobs_interval: 1h\n      request_timeout: 4s\n      max_concurrent_requests: 4\n",
+    );
+    let running = Running::start_with(load(
+        &yaml(&sites, "  ready_cache: 1s\n"),
+        &[("NBU_KEY", KEY)],
+    ))
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    // One good collection, then nothing but probes.
+    wait_for("the first collection", Duration::from_secs(120), || async {
+        let snapshot = running.agent.snapshots().get("slow")?;
+        (snapshot.jobs_last_success.is_some() && snapshot.storage_last_success.is_some())
+            .then_some(())
+    })
+    .await;
+    sim.clear_requests();
+    let mut polls = 0u32;
+    wait_for(
+        "/readyz 200 from a probe's cached answer",
+        Duration::from_secs(120),
+        || {
+            polls += 1;
+            let (client, url) = (impatient.clone(), running.readyz_url.clone());
+            let probed = answered_probes(&sim);
+            async move {
+                let status = client.get(&url).send().await.ok()?.status();
+                (probed > 0 && status == 200).then_some(())
+            }
+        },
+    )
+    .await;
+    let probes = answered_probes(&sim);
+    assert!(
+        (probes as u32) < polls,
+        "{probes} probes for {polls} polls: probes must be shared and cached"
+    );
+    running.stop().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
