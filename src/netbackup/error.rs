@@ -137,6 +137,15 @@ pub enum ApiError {
         /// What was wrong.
         detail: String,
     },
+    /// The agent itself failed while working on the site (a panic: a bug of the agent, not a
+    /// problem of the server or the configuration).
+    #[error("site {site}: internal error of the agent: {detail}")]
+    Internal {
+        /// Site name.
+        site: String,
+        /// What failed (the panic's message).
+        detail: String,
+    },
     /// The site's client could not be built (unreadable CA file, ...).
     #[error("site {site}: cannot build the HTTP client: {detail}")]
     Setup {
@@ -169,6 +178,7 @@ impl ApiError {
             ApiError::Connect { .. } => "connect",
             ApiError::Pagination { .. } => "pagination",
             ApiError::Setup { .. } => "setup",
+            ApiError::Internal { .. } => "internal",
         }
     }
 }

@@ -252,6 +252,42 @@ async fn a_readiness_probe_outlives_the_request_that_started_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_site_task_is_restarted_counted_and_reported() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let sites = site_yaml("fragile", &sim.base_url(), "      jobs_interval: 1h\n");
+    let mut config = load(&yaml(&sites, ""), &[("NBU_KEY", KEY)]);
+    // Beyond what validation accepts (a library user can still build it): scheduling the
+    // cycle after the first one overflows, and the task panics.
+    config.sites[0].collection.jobs_interval = Duration::MAX;
+    let running = Running::start_with(config).await;
+    let panics = |f: &Exposition| {
+        value(
+            f,
+            "nbu_collection_errors_total",
+            &[("site", "fragile"), ("source", "task"), ("kind", "panic")],
+        )
+        .unwrap_or(0.0)
+    };
+    // Restarted (after a backoff) and panicking again: counted each time.
+    wait_for(
+        "two panics of the site task, counted",
+        Duration::from_secs(120),
+        || async { (panics(&metrics(&running).await) >= 2.0).then_some(()) },
+    )
+    .await;
+    let snapshot = running.agent.snapshots().get("fragile").expect("snapshot");
+    assert!(!snapshot.up);
+    let error = snapshot.last_error.clone().unwrap_or_default();
+    assert!(error.contains("panicked"), "{error}");
+    assert!(
+        error.contains("overflow"),
+        "the panic's message is reported: {error}"
+    );
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_series_disappear_and_return_on_recovery() {
     let addr = free_addr();
     let sim = Simulator::start(sim_config(KEY), addr).await.unwrap();
