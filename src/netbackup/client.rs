@@ -504,6 +504,10 @@ impl SiteClient {
             };
         }
         if is_certificate_error(e) {
+            let detail = match certificate_advice(e) {
+                Some(advice) => format!("{advice} ({detail})"),
+                None => detail,
+            };
             return Attempt::Done(Err(ApiError::Tls {
                 site,
                 endpoint,
@@ -667,15 +671,47 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     false
 }
 
+/// Plain words for a certificate refusal whose library message tells an operator nothing.
+fn certificate_advice(e: &reqwest::Error) -> Option<&'static str> {
+    use tokio_rustls::rustls::{CertificateError, Error as TlsError};
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let tls = find_rustls_error(s);
+        if let Some(TlsError::InvalidCertificate(CertificateError::Other(other))) = tls
+            && matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            )
+        {
+            return Some(
+                "the server's own certificate is a CA certificate (basic constraints CA:TRUE, \
+                 as `openssl req -x509` makes by default), which TLS refuses as a server \
+                 certificate; set tls.ca_file to the CA that issued NetBackup's web server \
+                 certificate (NetBackup serves it at GET /security/cacert), or re-issue the \
+                 server certificate without CA:TRUE",
+            );
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The rustls error `e` is, or that an io::Error wraps (at any depth).
+fn find_rustls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a tokio_rustls::rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
+        return Some(tls);
+    }
+    let io = e.downcast_ref::<std::io::Error>()?;
+    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
+    find_rustls_error(inner)
+}
+
 /// Whether `e` is a rustls error, or an io::Error wrapping one (at any depth: an io::Error's
 /// source() skips the error it wraps, so look inside).
 fn wraps_rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.is::<tokio_rustls::rustls::Error>() {
-        return true;
-    }
-    e.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .is_some_and(|inner| wraps_rustls_error(inner))
+    find_rustls_error(e).is_some()
 }
 
 #[cfg(test)]
