@@ -273,6 +273,9 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     init_plain_logging();
+    for warning in config::exposure_warnings(&config, Some(path)) {
+        tracing::warn!("{warning}");
+    }
     let probes = config.sites.iter().cloned().map(|site| async move {
         let started = std::time::Instant::now();
         let name = site.name.clone();

@@ -59,6 +59,9 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         }
         _ => None,
     };
+    for warning in crate::config::exposure_warnings(&config, path) {
+        tracing::warn!("{warning}");
+    }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
     agent.start();
