@@ -75,12 +75,9 @@ async fn retry_after_is_honoured(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_after_the_retry_after_seconds() {
-    // Seconds: exact, so the lower bound is strict.
-    retry_after_is_honoured(
-        "2".into(),
-        Duration::from_secs(2)..Duration::from_millis(3500),
-    )
-    .await;
+    // Seconds: exact, so the lower bound is strict; the upper one only rules out a wait of a
+    // different order (an exponential backoff, the retry budget), whatever the machine's load.
+    retry_after_is_honoured("2".into(), Duration::from_secs(2)..Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,8 +88,7 @@ async fn a_429_is_retried_after_an_http_date() {
     let expected = Duration::from_secs(3);
     retry_after_is_honoured(
         date,
-        expected.saturating_sub(Duration::from_millis(1100))
-            ..=expected + Duration::from_millis(1500),
+        expected.saturating_sub(Duration::from_millis(1100))..=expected + Duration::from_secs(20),
     )
     .await;
 }
