@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use nbu_otel::agent::service;
+use nbu_otel::agent::{join_sites, service};
 use nbu_otel::collect::{FillProgress, ProgressSink, SiteCollector};
 use nbu_otel::config::{self, Config};
 use nbu_otel::demo;
+use nbu_otel::netbackup::ApiError;
 use nbu_otel::report::{self, CheckResult};
 use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::install_subscriber;
@@ -272,6 +273,9 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     init_plain_logging();
+    for warning in config::exposure_warnings(&config, Some(path)) {
+        tracing::warn!("{warning}");
+    }
     let probes = config.sites.iter().cloned().map(|site| async move {
         let started = std::time::Instant::now();
         let name = site.name.clone();
@@ -287,7 +291,27 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
             elapsed: started.elapsed(),
         }
     });
-    let results = futures_join_all(probes).await;
+    let names: Vec<(String, String)> = config
+        .sites
+        .iter()
+        .map(|s| (s.name.clone(), s.url.to_string()))
+        .collect();
+    let results: Vec<CheckResult> = join_sites(probes)
+        .await
+        .into_iter()
+        .zip(names)
+        .map(|(result, (site, url))| {
+            result.unwrap_or_else(|detail| CheckResult {
+                outcome: Err(ApiError::Internal {
+                    site: site.clone(),
+                    detail,
+                }),
+                site,
+                url,
+                elapsed: Duration::ZERO,
+            })
+        })
+        .collect();
     print!("{}", report::check_table(&results));
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     if failed == 0 {
@@ -319,7 +343,21 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    let reports = futures_join_all(runs).await;
+    let names: Vec<String> = config.sites.iter().map(|s| s.name.clone()).collect();
+    let reports: Vec<nbu_otel::collect::SiteReport> = join_sites(runs)
+        .await
+        .into_iter()
+        .zip(names)
+        .map(|(result, site)| {
+            result.unwrap_or_else(|detail| {
+                let error = ApiError::Internal {
+                    site: site.clone(),
+                    detail,
+                };
+                nbu_otel::collect::SiteReport::failed(&site, error)
+            })
+        })
+        .collect();
     if let Some(bars) = bars {
         let _ = bars.clear();
     }
@@ -382,20 +420,4 @@ async fn sim(
     service::wait_for_termination().await?;
     simulator.shutdown().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs futures concurrently and returns their outputs in order.
-async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        if let Ok(v) = h.await {
-            out.push(v);
-        }
-    }
-    out
 }

@@ -5,12 +5,19 @@
 //! one probe (`GET /admin/jobs?page[limit]=1`) per site is sent, single-flight, and its result
 //! is reused for `server.ready_cache`: a flood of `/readyz` requests never becomes a flood of
 //! NetBackup requests.
+//!
+//! The probe runs in a task of its own: it outlives the `/readyz` request that started it
+//! (which waits for it at most [`PROBE_WAIT`], and may be cut off by its client sooner), so
+//! a NetBackup slower than a probe's client still gets its answer cached. While a probe is in
+//! flight, the previous proof stands for one more `request_timeout`: a slow but answering
+//! NetBackup stays ready.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::collect::SiteCollector;
@@ -47,11 +54,29 @@ pub struct ReadinessReport {
     pub sites: Vec<SiteReadiness>,
 }
 
+/// The longest a `/readyz` request waits for a probe in flight before answering with what is
+/// known (well under the server's own request timeout). The probe itself goes on.
+pub const PROBE_WAIT: Duration = Duration::from_secs(5);
+
 struct Probe {
     site: String,
     /// The site's collector, or why it could not be built.
     collector: Result<Arc<SiteCollector>, String>,
-    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    state: Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// The verdict of the last probe, and when it came.
+    last: Option<(Instant, Result<(), String>)>,
+    /// Turns true when the probe in flight, if any, is done.
+    running: Option<watch::Receiver<bool>>,
+}
+
+impl Probe {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Shared readiness state: the sites' collectors, registered by the agent.
@@ -98,7 +123,7 @@ impl Readiness {
         let probe = Arc::new(Probe {
             site: site.clone(),
             collector,
-            last: tokio::sync::Mutex::new(None),
+            state: Mutex::default(),
         });
         let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
         sites.insert(site, probe);
@@ -119,7 +144,7 @@ impl Readiness {
         let mut checks = tokio::task::JoinSet::new();
         for probe in probes {
             let this = self.clone();
-            checks.spawn(async move { this.check_site(&probe).await });
+            checks.spawn(async move { this.check_site(probe).await });
         }
         let mut sites = Vec::new();
         while let Some(done) = checks.join_next().await {
@@ -140,7 +165,7 @@ impl Readiness {
         }
     }
 
-    async fn check_site(&self, probe: &Probe) -> SiteReadiness {
+    async fn check_site(&self, probe: Arc<Probe>) -> SiteReadiness {
         let site = probe.site.clone();
         let snapshot = self.store.get(&site);
         let version = snapshot.as_ref().and_then(|s| s.api_version);
@@ -160,7 +185,7 @@ impl Readiness {
             reason: None,
         };
         let collector = match &probe.collector {
-            Ok(c) => c,
+            Ok(c) => c.clone(),
             Err(e) => {
                 out.reason = Some(e.clone());
                 out.last_error = Some(e.clone());
@@ -175,31 +200,56 @@ impl Readiness {
             );
             return out;
         };
-        let client = collector.client();
         let request_timeout = collector.site().collection.request_timeout;
-        // Recent traffic of the collection proves the backend without a request.
-        let recent = self.cache.max(request_timeout);
-        if client.last_success().is_some_and(|t| t.elapsed() <= recent) {
-            out.ready = true;
-            out.reachable = true;
-            return out;
-        }
-        let mut last = probe.last.lock().await;
-        let result = match last.as_ref() {
-            Some((at, result)) if at.elapsed() <= self.cache => result.clone(),
-            _ => {
-                let query = [("page[limit]", "1".to_owned())];
-                // The client's own timeout bounds the probe; this only guards the retries.
-                let bound = request_timeout.saturating_mul(2);
-                let answer =
-                    tokio::time::timeout(bound, client.get(JOBS_ENDPOINT, &query, version)).await;
-                let result = match answer {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("readiness probe timed out after {bound:?}")),
+        // A success (of the collection or of a probe) proves the backend for this long.
+        let proof = self.cache.max(request_timeout);
+        let proven = |probe: &Probe| {
+            let probed = probe
+                .lock()
+                .last
+                .as_ref()
+                .and_then(|(at, r)| r.is_ok().then_some(*at));
+            collector.client().last_success().max(probed)
+        };
+        let result = match proven(&probe) {
+            Some(at) if at.elapsed() <= proof => Ok(()),
+            previous => {
+                let running = {
+                    let mut state = probe.lock();
+                    match &state.last {
+                        Some((at, Err(e))) if at.elapsed() <= self.cache => Err(e.clone()),
+                        _ => Ok(state
+                            .running
+                            .get_or_insert_with(|| {
+                                start_probe(probe.clone(), collector.clone(), version)
+                            })
+                            .clone()),
+                    }
                 };
-                *last = Some((Instant::now(), result.clone()));
-                result
+                match running {
+                    Err(e) => Err(e),
+                    Ok(mut done) => {
+                        let _ = tokio::time::timeout(PROBE_WAIT, done.wait_for(|d| *d)).await;
+                        let state_now = probe.lock().last.clone();
+                        match (proven(&probe), state_now) {
+                            (Some(at), _) if at.elapsed() <= proof => Ok(()),
+                            (_, Some((at, Err(e)))) if at.elapsed() <= self.cache => Err(e),
+                            // Still waiting for a slow NetBackup: the previous proof stands
+                            // while the probe may still answer.
+                            _ if previous.is_some_and(|at| {
+                                at.elapsed() <= proof.saturating_add(request_timeout)
+                            }) =>
+                            {
+                                Ok(())
+                            }
+                            _ => Err(format!(
+                                "readiness probe in flight: NetBackup has not answered within \
+                                 {PROBE_WAIT:?} (the probe waits up to request_timeout, \
+                                 {request_timeout:?})"
+                            )),
+                        }
+                    }
+                }
             }
         };
         match result {
@@ -214,4 +264,38 @@ impl Readiness {
         }
         out
     }
+}
+
+/// Starts a probe of the site in a task of its own, so that it outlives the request that
+/// started it; its verdict lands in the probe's state. Returns its completion.
+fn start_probe(
+    probe: Arc<Probe>,
+    collector: Arc<SiteCollector>,
+    version: crate::netbackup::ApiVersion,
+) -> watch::Receiver<bool> {
+    let (done, running) = watch::channel(false);
+    tokio::spawn(async move {
+        let client = collector.client();
+        let query = [("page[limit]", "1".to_owned())];
+        // The client's own timeouts and retry budget bound the probe; this only guards them.
+        let collection = &collector.site().collection;
+        let bound = collection.request_timeout.saturating_mul(2).max(
+            collection
+                .max_retry_time
+                .saturating_add(collection.request_timeout),
+        );
+        let answer = tokio::time::timeout(bound, client.get(JOBS_ENDPOINT, &query, version)).await;
+        let result = match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("readiness probe timed out after {bound:?}")),
+        };
+        {
+            let mut state = probe.lock();
+            state.last = Some((Instant::now(), result));
+            state.running = None;
+        }
+        let _ = done.send(true);
+    });
+    running
 }

@@ -39,6 +39,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest time a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most connections served at once; further clients wait in the listen backlog until one
+/// closes (slow or idle clients are cut off by the timeouts above).
+pub const MAX_CONNECTIONS: usize = 512;
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -48,10 +51,11 @@ struct AppState {
     bridge: Option<PrometheusBridge>,
 }
 
-/// The credentials `/metrics` accepts, as the exact `Authorization` header values.
+/// The credentials `/metrics` accepts: an `Authorization` scheme (compared without regard to
+/// case, as HTTP says) and the exact credentials after it.
 #[derive(Clone)]
 struct Credentials {
-    accepted: Arc<Vec<SecretString>>,
+    accepted: Arc<Vec<(&'static str, SecretString)>>,
     challenge: &'static str,
 }
 
@@ -61,13 +65,13 @@ impl Credentials {
         if let Some((user, password)) = &auth.basic {
             let raw = format!("{user}:{}", password.expose_secret());
             let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-            accepted.push(SecretString::from(format!("Basic {encoded}")));
+            accepted.push(("basic", SecretString::from(encoded)));
         }
         if let Some(token) = &auth.bearer {
-            accepted.push(SecretString::from(format!(
-                "Bearer {}",
-                token.expose_secret()
-            )));
+            accepted.push((
+                "bearer",
+                SecretString::from(token.expose_secret().to_owned()),
+            ));
         }
         let challenge = if auth.basic.is_some() {
             "Basic realm=\"nbu-otel\""
@@ -82,11 +86,24 @@ impl Credentials {
 
     fn allows(&self, header: Option<&HeaderValue>) -> bool {
         let given = header.map_or(&[][..], |h| h.as_bytes());
+        // `<scheme> <credentials>`: the scheme is case-insensitive, the credentials are not.
+        let split = given.iter().position(|b| *b == b' ');
+        let (scheme, credentials) = match split {
+            Some(i) => (&given[..i], trim_spaces(&given[i + 1..])),
+            None => (given, &[][..]),
+        };
         // Compare against every credential, in constant time for each.
-        self.accepted.iter().fold(false, |ok, want| {
-            ok | constant_time_eq(given, want.expose_secret().as_bytes())
+        self.accepted.iter().fold(false, |ok, (want_scheme, want)| {
+            ok | (scheme.eq_ignore_ascii_case(want_scheme.as_bytes())
+                & constant_time_eq(credentials, want.expose_secret().as_bytes()))
         })
     }
+}
+
+/// `bytes` without leading spaces.
+fn trim_spaces(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -158,6 +175,18 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_limited(listener, router, tls, shutdown, MAX_CONNECTIONS).await
+}
+
+/// [`serve`] with at most `max_connections` connections at once.
+async fn serve_limited(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    max_connections: usize,
+) -> std::io::Result<()> {
+    let connections = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -167,6 +196,14 @@ pub async fn serve(
     let builder = builder.http1_only();
     tokio::pin!(shutdown);
     loop {
+        // A free connection slot first: beyond the cap, clients wait in the backlog.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -184,6 +221,7 @@ pub async fn serve(
         let builder = builder.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -337,6 +375,60 @@ mod tests {
         assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
     }
 
+    async fn get_healthz(addr: SocketAddr) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let readiness = Readiness::new(
+            crate::telemetry::instruments::SnapshotStore::new(),
+            Duration::from_secs(5),
+            None,
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_limited(
+            listener,
+            router(readiness, None),
+            None,
+            async {
+                let _ = stopped.await;
+            },
+            2,
+        ));
+        // Two clients hold both slots without sending anything.
+        let idle_a = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _idle_b = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let third = tokio::spawn(get_healthz(addr));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!third.is_finished(), "a third connection was served");
+        // One slot frees: the third client is served.
+        drop(idle_a);
+        let answer = tokio::time::timeout(Duration::from_secs(60), third)
+            .await
+            .unwrap_or_else(|_| panic!("the third client was never served"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let _ = stop.send(());
+        let _ = server.await;
+    }
+
     #[test]
     fn constant_time_eq_compares_whole_values() {
         assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
@@ -361,5 +453,26 @@ mod tests {
         assert!(c.allows(Some(&HeaderValue::from_static("Bearer tok"))));
         assert!(!c.allows(Some(&HeaderValue::from_static("Bearer nope"))));
         assert!(!c.allows(None));
+        assert!(!c.allows(Some(&HeaderValue::from_static("Basic tok"))));
+        assert!(!c.allows(Some(&HeaderValue::from_static("Bearer TOK"))));
+        assert!(!c.allows(Some(&HeaderValue::from_static("Bearertok"))));
+    }
+
+    #[test]
+    fn the_authorization_scheme_is_case_insensitive() {
+        let auth = MetricsAuth {
+            basic: Some(("prom".into(), SecretString::from("s3cret".to_owned()))),
+            bearer: Some(SecretString::from("tok".to_owned())),
+        };
+        let c = Credentials::from_config(&auth).unwrap_or_else(|| unreachable!());
+        let encoded = base64::engine::general_purpose::STANDARD.encode("prom:s3cret");
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            let value = format!("{scheme} {encoded}");
+            let header = HeaderValue::from_str(&value).unwrap_or_else(|e| panic!("{e}"));
+            assert!(c.allows(Some(&header)), "{value}");
+        }
+        for value in ["bearer tok", "BEARER tok", "Bearer  tok"] {
+            assert!(c.allows(Some(&HeaderValue::from_static(value))), "{value}");
+        }
     }
 }

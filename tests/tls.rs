@@ -282,6 +282,47 @@ async fn a_self_signed_certificate_is_refused_by_default() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_self_signed_ca_certificate_as_server_certificate_is_explained() {
+    // What `openssl req -x509` makes by default: a self-signed certificate with CA:TRUE,
+    // which the operator then puts in ca_file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    let key = KeyPair::generate().expect("key");
+    let mut params = server_params(&["127.0.0.1"]);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).expect("self-signed CA");
+    let ca_file = write_pem(dir.path(), "server.pem", &cert.pem());
+    let front = TlsFront::start(
+        ServerCert {
+            chain: vec![cert.der().clone()],
+            key: key.into(),
+        },
+        sim.addr(),
+    )
+    .await;
+    let tls = format!("      ca_file: {}\n", ca_file.display());
+    let site = site("127.0.0.1", front.port(), &tls, dir.path());
+    let collector = SiteCollector::new(site.clone()).expect("client builds");
+    let err = collector.negotiate().await.expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("CA:TRUE"), "says what is wrong: {text}");
+    assert!(
+        text.contains("tls.ca_file") && text.contains("/security/cacert"),
+        "says what to configure instead: {text}"
+    );
+    let detail = refused(site.clone(), &sim, &front).await;
+    assert!(detail.contains("ca:true"), "{detail}");
+    // `check` prints the same explanation.
+    let table = nbu_otel::report::check_table(&[nbu_otel::report::CheckResult {
+        site: site.name.clone(),
+        url: site.url.to_string(),
+        outcome: Err(err),
+        elapsed: Duration::ZERO,
+    }]);
+    assert!(table.contains("/security/cacert"), "{table}");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn the_netbackup_ca_in_ca_file_is_trusted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator().await;

@@ -231,7 +231,7 @@ impl Agent {
             recorders: self.recorders.clone(),
             stop: stop_rx,
         };
-        let handle = tokio::spawn(task.run(collector, carry));
+        let handle = tokio::spawn(task.supervise(collector, carry));
         self.sites.insert(
             name,
             RunningSite {
@@ -242,6 +242,31 @@ impl Agent {
             },
         );
     }
+}
+
+/// Runs the futures concurrently, each in a task of its own, and returns their outputs in
+/// order. A future that panicked gives `Err` with the panic's message instead of vanishing, so
+/// a command can count it as the failure it is.
+pub async fn join_sites<F>(futures: impl IntoIterator<Item = F>) -> Vec<Result<F::Output, String>>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.map_err(|e| {
+            if e.is_panic() {
+                format!(
+                    "panicked: {}",
+                    site_task::panic_message(e.into_panic().as_ref())
+                )
+            } else {
+                "cancelled".to_owned()
+            }
+        }));
+    }
+    out
 }
 
 /// The contents of the files a site reads (its CA file; its key file, too).
@@ -282,4 +307,24 @@ fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
         && a.api_version == b.api_version
         && a.tls == b.tls
         && a.collection == b.collection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_site_future_is_reported_not_dropped() {
+        let futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>>> = vec![
+            Box::pin(async { 1 }),
+            Box::pin(async { panic!("cannot convert float seconds to Duration") }),
+            Box::pin(async { 3 }),
+        ];
+        let results = join_sites(futures).await;
+        assert_eq!(results.len(), 3, "every site is accounted for");
+        assert_eq!(results[0], Ok(1));
+        assert_eq!(results[2], Ok(3));
+        let err = results[1].clone().expect_err("the panic is an error");
+        assert!(err.contains("cannot convert float seconds"), "{err}");
+    }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Agent;
-use super::reload::{self, ConfigWatcher};
+use super::reload::{self, ConfigWatcher, FileSnapshot};
 use crate::config::Config;
 use crate::server;
 use crate::telemetry::pipeline::Pipeline;
@@ -59,6 +59,9 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         }
         _ => None,
     };
+    for warning in crate::config::exposure_warnings(&config, path) {
+        tracing::warn!("{warning}");
+    }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
     agent.start();
@@ -94,17 +97,18 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
                 }
                 if let (Some(path), Some(w)) = (path, watcher.as_mut()) {
                     tracing::info!("SIGHUP: reloading the configuration");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
+                    let files = FileSnapshot::new();
+                    let _ = reload::reload_from(&mut agent, path, &files).await;
+                    w.rebase(agent.config(), &files);
                 }
             }
             _ = poll.tick() => {
                 if let (true, Some(path), Some(w)) = (watch, path, watcher.as_mut())
-                    && w.changed(agent.config())
+                    && let Some(files) = w.poll(agent.config())
                 {
                     tracing::info!("configuration files changed: reloading");
-                    let _ = reload::reload(&mut agent, path).await;
-                    w.rebase(agent.config());
+                    let _ = reload::reload_from(&mut agent, path, &files).await;
+                    w.rebase(agent.config(), &files);
                 }
             }
         }

@@ -28,6 +28,7 @@ pub(super) struct Carry {
 }
 
 /// One site's collection loop.
+#[derive(Clone)]
 pub(super) struct SiteTask {
     pub site: SiteConfig,
     pub store: SnapshotStore,
@@ -47,7 +48,86 @@ struct SiteState {
     cycle_errors: Vec<(&'static str, ApiError)>,
 }
 
+/// Restarts of a panicked site task wait this long, doubling per consecutive panic...
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+/// ...up to this.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
+/// A task that ran this long before panicking starts the backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(600);
+
+/// The wait before restart number `panics` (1 = first) of a panicked site task.
+fn restart_backoff(panics: u32) -> Duration {
+    RESTART_BACKOFF
+        .saturating_mul(1u32 << panics.saturating_sub(1).min(16))
+        .min(MAX_RESTART_BACKOFF)
+}
+
+/// The text of a panic payload.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 impl SiteTask {
+    /// Runs the site's loop under supervision: a panic (a bug) is logged, counted in
+    /// `nbu.collection.errors` (`source="task"`, `kind="panic"`), shown as the site's last
+    /// error, and the loop restarted after a backoff, with the last snapshot but a fresh job
+    /// store. Returns what the loop hands over when it is stopped.
+    pub async fn supervise(
+        self,
+        collector: Result<Arc<SiteCollector>, ApiError>,
+        carry: Carry,
+    ) -> Carry {
+        let name = self.site.name.clone();
+        let mut stop = self.stop.clone();
+        let mut carry = carry;
+        let mut panics = 0u32;
+        loop {
+            let started = Instant::now();
+            let run = tokio::spawn(self.clone().run(collector.clone(), carry));
+            let error = match run.await {
+                Ok(carry) => return carry,
+                Err(e) if e.is_panic() => e,
+                // Cancelled: the runtime is shutting down.
+                Err(_) => return Carry::default(),
+            };
+            let message = panic_message(error.into_panic().as_ref());
+            if started.elapsed() >= HEALTHY_RUN {
+                panics = 0;
+            }
+            panics = panics.saturating_add(1);
+            let wait = restart_backoff(panics);
+            tracing::error!(
+                site = %name,
+                panic = %message,
+                panics,
+                restart_in_s = wait.as_secs_f64(),
+                "the site's collection task panicked; restarting it"
+            );
+            self.recorders.collection_error(&name, "task", "panic");
+            let mut snapshot = self
+                .store
+                .get(&name)
+                .map_or_else(|| SiteSnapshot::empty(&name), |s| (*s).clone());
+            snapshot.up = false;
+            snapshot.last_error = Some(format!(
+                "the collection task panicked ({message}); restarting in {wait:?}"
+            ));
+            self.store.publish(snapshot.clone());
+            carry = Carry {
+                snapshot: Some(snapshot),
+                jobs: None,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|stop| *stop) => return carry,
+            }
+        }
+    }
+
     pub async fn run(self, collector: Result<Arc<SiteCollector>, ApiError>, carry: Carry) -> Carry {
         let name = self.site.name.clone();
         let mut stop = self.stop.clone();
@@ -339,6 +419,13 @@ fn start_delay(site: &str, interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restart_backoff_doubles_and_is_capped() {
+        assert_eq!(restart_backoff(1), RESTART_BACKOFF);
+        assert_eq!(restart_backoff(2), RESTART_BACKOFF * 2);
+        assert_eq!(restart_backoff(100), MAX_RESTART_BACKOFF);
+    }
 
     #[test]
     fn start_delay_is_bounded() {

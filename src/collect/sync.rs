@@ -620,6 +620,7 @@ mod tests {
                     site: "recorded".into(),
                     endpoint: "/admin/jobs".into(),
                     timeout: Duration::from_secs(1),
+                    attempts: 1,
                 });
             }
             let after: u64 = query.after.and_then(|a| a.parse().ok()).unwrap_or(0);

@@ -26,14 +26,34 @@ pub fn load_file_with_env(
     path: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Config, ConfigError> {
+    load_file_through(path, env, &|p| fs::read(p))
+}
+
+/// Like [`load_file`], reading the file and the key files it refers to through `read`. A
+/// reload passes the bytes it already read to notice the change, so that what is applied is
+/// exactly what was compared.
+pub fn load_file_with(
+    path: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> Result<Config, ConfigError> {
+    load_file_through(path, &process_env(), read)
+}
+
+fn load_file_through(
+    path: &Path,
+    env: &HashMap<String, String>,
+    read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> Result<Config, ConfigError> {
     let field = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|e| {
+    let cannot_read = |e: &dyn std::fmt::Display| {
         ConfigError::new(vec![FieldError::new(
             field.clone(),
             format!("cannot read the configuration file: {e}"),
         )])
-    })?;
-    load(&text, &base_dir_of(path), env, &field)
+    };
+    let bytes = read(path).map_err(|e| cannot_read(&e))?;
+    let text = String::from_utf8(bytes).map_err(|e| cannot_read(&e.utf8_error()))?;
+    load(&text, &base_dir_of(path), env, &field, read)
 }
 
 /// Loads and validates YAML text, with `${VAR}` references and `NBU_OTEL_...` overrides taken
@@ -50,7 +70,7 @@ pub fn load_str_with_env(
     base_dir: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Config, ConfigError> {
-    load(yaml, base_dir, env, "<file>")
+    load(yaml, base_dir, env, "<file>", &|p| fs::read(p))
 }
 
 /// The process environment; variables whose name or value is not UTF-8 are left out.
@@ -73,6 +93,7 @@ fn load(
     base_dir: &Path,
     env: &HashMap<String, String>,
     file_field: &str,
+    read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Config, ConfigError> {
     let selected = overrides::select(env);
     let mut errors = selected.errors;
@@ -108,7 +129,7 @@ fn load(
     apply_standard_otlp_endpoint(&mut tree, env, &mut paths);
 
     let root = Section::<RawConfig>::from_value(tree);
-    match validate(root, base_dir, &paths) {
+    match validate(root, base_dir, &paths, read) {
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(ConfigError::new(errors)),
         Err(mut problems) => {

@@ -67,6 +67,7 @@
 //!   [`SecretString`]s: redacted in `Debug`, never in error messages.
 //! - YAML anchors and aliases work; merge keys (`<<:`) are not supported by the YAML parser.
 
+mod exposure;
 mod interpolate;
 mod load;
 mod overrides;
@@ -85,8 +86,9 @@ use url::Url;
 
 use crate::netbackup::ApiVersion;
 
-pub use load::{load_file, load_file_with_env, load_str, load_str_with_env};
-pub use validate::{ConfigError, FieldError};
+pub use exposure::exposure_warnings;
+pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
+pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.
 #[derive(Debug, Clone)]

@@ -195,6 +195,14 @@ fn each_invalid_field_is_named() {
             "collection.requests_per_second",
         ),
         (
+            "collection: { requests_per_second: 1e-30 }\n",
+            "collection.requests_per_second",
+        ),
+        (
+            "collection: { requests_per_second: 0.001 }\n",
+            "collection.requests_per_second",
+        ),
+        (
             "collection: { max_concurrent_requests: 65 }\n",
             "collection.max_concurrent_requests",
         ),

@@ -28,6 +28,11 @@ use crate::netbackup::ApiVersion;
 
 /// The longest duration any setting accepts.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The slowest request rate accepted: one request every 100 seconds. Anything slower cannot
+/// collect a site, and tiny rates overflow the arithmetic of request spacing.
+pub const MIN_REQUESTS_PER_SECOND: f64 = 0.01;
+/// The fastest request rate accepted.
+pub const MAX_REQUESTS_PER_SECOND: f64 = 1000.0;
 
 /// One problem with the configuration: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,10 +102,12 @@ pub(super) fn validate(
     root: Section<RawConfig>,
     base_dir: &Path,
     env_paths: &BTreeMap<String, String>,
+    read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Config, Vec<FieldError>> {
     let mut v = Validator {
         base_dir,
         env_paths,
+        read,
         errors: Vec::new(),
     };
     let config = v.config(root);
@@ -113,6 +120,9 @@ pub(super) fn validate(
 struct Validator<'a> {
     base_dir: &'a Path,
     env_paths: &'a BTreeMap<String, String>,
+    /// Reads the files the configuration refers to (key files), so that a reload parses
+    /// exactly the bytes it compared.
+    read: &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
     errors: Vec<FieldError>,
 }
 
@@ -604,7 +614,14 @@ impl Validator<'_> {
                     return (None, None);
                 }
                 let path = self.resolve(file);
-                match fs::read_to_string(&path) {
+                let read = (self.read)(&path).and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|e| {
+                        let mut bytes = e.into_bytes();
+                        bytes.zeroize();
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                    })
+                });
+                match read {
                     Ok(mut content) => {
                         let secret = self.secret(
                             &file_field,
@@ -700,11 +717,15 @@ impl Validator<'_> {
             failed_keys: Vec::new(),
         };
         if let Some(rps) = patch.requests_per_second
-            && !(rps > 0.0 && rps <= 1000.0)
+            && !(MIN_REQUESTS_PER_SECOND..=MAX_REQUESTS_PER_SECOND).contains(&rps)
         {
             self.err(
                 f("requests_per_second"),
-                format!("must be greater than 0 and at most 1000, got {rps}"),
+                format!(
+                    "must be at least {MIN_REQUESTS_PER_SECOND} (one request every {} s) and at \
+                     most {MAX_REQUESTS_PER_SECOND}, got {rps}",
+                    1.0 / MIN_REQUESTS_PER_SECOND
+                ),
             );
         }
         let prefix = format!("{path}.");

@@ -225,7 +225,7 @@ impl SiteClient {
     }
 
     /// `GET {base}{endpoint}?{query}` with the API key and `version`, retried on 429, 502, 503,
-    /// 504 and connection errors within the configured attempts and time. Returns the body of a
+    /// 504, timeouts and connection errors within the configured attempts and time. Returns the body of a
     /// 2xx answer whose content type is JSON.
     pub async fn get(
         &self,
@@ -243,24 +243,12 @@ impl SiteClient {
                 .send_once(endpoint, &url, &headers, attempts, version)
                 .await;
             let retry_wait = match outcome {
-                Attempt::Done(result) => {
-                    let span = Span::current();
-                    span.record("nbu.attempts", attempts);
-                    if let Err(e) = &result {
-                        span.record("error.type", e.kind());
-                        span.record("otel.status_code", "error");
-                    }
-                    return result;
-                }
+                Attempt::Done(result) => return finish(attempts, result),
                 Attempt::Retry { wait, error } => {
                     let elapsed = started.elapsed();
                     let budget_left = self.max_retry_time.saturating_sub(elapsed);
                     if attempts > self.max_retries {
-                        let span = Span::current();
-                        span.record("nbu.attempts", attempts);
-                        span.record("error.type", error.kind());
-                        span.record("otel.status_code", "error");
-                        return Err(error);
+                        return finish(attempts, Err(error));
                     }
                     if let Some(asked) = wait
                         && asked <= budget_left
@@ -270,13 +258,11 @@ impl SiteClient {
                     }
                     let wait = wait.unwrap_or_else(|| backoff(attempts));
                     if wait > budget_left {
-                        return Err(with_detail(
-                            error,
-                            format!(
-                                "next retry would wait {wait:?}, beyond the retry budget of {:?}",
-                                self.max_retry_time
-                            ),
-                        ));
+                        let why = format!(
+                            "next retry would wait {wait:?}, beyond the retry budget of {:?}",
+                            self.max_retry_time
+                        );
+                        return finish(attempts, Err(with_detail(error, why)));
                     }
                     tracing::debug!(
                         site = %self.site,
@@ -505,13 +491,23 @@ impl SiteClient {
         let site = self.site.clone();
         let endpoint = endpoint.to_owned();
         if e.is_timeout() {
-            return Attempt::Done(Err(ApiError::Timeout {
-                site,
-                endpoint,
-                timeout: self.timeout,
-            }));
+            // A slow answer (or connection) is often a passing load peak: worth another try
+            // within the retry budget, rather than losing the whole walk.
+            return Attempt::Retry {
+                wait: None,
+                error: ApiError::Timeout {
+                    site,
+                    endpoint,
+                    timeout: self.timeout,
+                    attempts,
+                },
+            };
         }
         if is_certificate_error(e) {
+            let detail = match certificate_advice(e) {
+                Some(advice) => format!("{advice} ({detail})"),
+                None => detail,
+            };
             return Attempt::Done(Err(ApiError::Tls {
                 site,
                 endpoint,
@@ -528,6 +524,18 @@ impl SiteClient {
             },
         }
     }
+}
+
+/// Records the outcome of a request on its span (attempts; on failure `error.type` and an
+/// error status, whichever way retrying ended) and returns it.
+fn finish(attempts: u32, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
+    let span = Span::current();
+    span.record("nbu.attempts", attempts);
+    if let Err(e) = &result {
+        span.record("error.type", e.kind());
+        span.record("otel.status_code", "error");
+    }
+    result
 }
 
 /// Adds the W3C `traceparent` of the current span, when there is a sampled one.
@@ -663,15 +671,47 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     false
 }
 
+/// Plain words for a certificate refusal whose library message tells an operator nothing.
+fn certificate_advice(e: &reqwest::Error) -> Option<&'static str> {
+    use tokio_rustls::rustls::{CertificateError, Error as TlsError};
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let tls = find_rustls_error(s);
+        if let Some(TlsError::InvalidCertificate(CertificateError::Other(other))) = tls
+            && matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            )
+        {
+            return Some(
+                "the server's own certificate is a CA certificate (basic constraints CA:TRUE, \
+                 as `openssl req -x509` makes by default), which TLS refuses as a server \
+                 certificate; set tls.ca_file to the CA that issued NetBackup's web server \
+                 certificate (NetBackup serves it at GET /security/cacert), or re-issue the \
+                 server certificate without CA:TRUE",
+            );
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The rustls error `e` is, or that an io::Error wraps (at any depth).
+fn find_rustls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a tokio_rustls::rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
+        return Some(tls);
+    }
+    let io = e.downcast_ref::<std::io::Error>()?;
+    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
+    find_rustls_error(inner)
+}
+
 /// Whether `e` is a rustls error, or an io::Error wrapping one (at any depth: an io::Error's
 /// source() skips the error it wraps, so look inside).
 fn wraps_rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.is::<tokio_rustls::rustls::Error>() {
-        return true;
-    }
-    e.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .is_some_and(|inner| wraps_rustls_error(inner))
+    find_rustls_error(e).is_some()
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub enum ApiError {
         snippet: String,
     },
     /// The request did not complete within the timeout.
-    #[error("site {site}: {endpoint}: no complete answer within {timeout:?}")]
+    #[error("site {site}: {endpoint}: no complete answer within {timeout:?} ({attempts} attempts)")]
     Timeout {
         /// Site name.
         site: String,
@@ -102,6 +102,8 @@ pub enum ApiError {
         endpoint: String,
         /// The request timeout.
         timeout: Duration,
+        /// Requests sent.
+        attempts: u32,
     },
     /// The TLS handshake failed (untrusted certificate, hostname mismatch, ...).
     #[error("site {site}: {endpoint}: TLS failed: {detail}")]
@@ -133,6 +135,15 @@ pub enum ApiError {
         /// Endpoint path.
         endpoint: String,
         /// What was wrong.
+        detail: String,
+    },
+    /// The agent itself failed while working on the site (a panic: a bug of the agent, not a
+    /// problem of the server or the configuration).
+    #[error("site {site}: internal error of the agent: {detail}")]
+    Internal {
+        /// Site name.
+        site: String,
+        /// What failed (the panic's message).
         detail: String,
     },
     /// The site's client could not be built (unreadable CA file, ...).
@@ -167,6 +178,7 @@ impl ApiError {
             ApiError::Connect { .. } => "connect",
             ApiError::Pagination { .. } => "pagination",
             ApiError::Setup { .. } => "setup",
+            ApiError::Internal { .. } => "internal",
         }
     }
 }

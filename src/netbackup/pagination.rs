@@ -1,9 +1,9 @@
 //! Walks of paginated endpoints: `/admin/jobs` by cursor, storage units by offset.
 //!
 //! Each page is decoded and handed to a callback, then dropped: nothing accumulates but what
-//! the callback keeps. A walk that does not end properly (a cursor seen before, an offset that
-//! does not advance, more items than asked for, far more pages than announced) stops with
-//! [`ApiError::Pagination`] instead of looping.
+//! the callback keeps. A walk that does not end properly (a cursor seen before, more items
+//! than asked for, far more pages than announced, an offset walk that stops before the records
+//! it announced) stops with [`ApiError::Pagination`] instead of looping or losing records.
 
 use std::collections::HashSet;
 
@@ -157,6 +157,11 @@ pub async fn first_job_id<A: NetBackupApi>(
 
 /// Walks `/storage/storage-units` by offset, `page_size` units per page, and calls `on_unit`
 /// with each unit's id and attributes.
+///
+/// A page whose `meta.pagination.next` is absent, null, 0 or not past its own offset (or an
+/// empty page) ends the walk. That end is complete when the units read reach
+/// `meta.pagination.count` (or, without a count, when the page is at or past
+/// `meta.pagination.last`); otherwise units would be lost, and the walk fails.
 pub async fn walk_storage_units<A, F>(
     api: &A,
     version: ApiVersion,
@@ -169,6 +174,9 @@ where
 {
     let mut stats = WalkStats::default();
     let mut offset: u64 = 0;
+    // Resources read, with or without attributes: what `count` counts.
+    let mut seen: u64 = 0;
+    let (mut count, mut last): (Option<u64>, Option<u64>) = (None, None);
     let mut expected_pages: Option<u64> = None;
     loop {
         let span = api.request_span(STORAGE_UNITS_ENDPOINT, version, Some(stats.pages + 1));
@@ -179,11 +187,12 @@ where
         if stats.server_time.is_none() {
             stats.server_time = body.server_time;
         }
-        stats.requests += u64::from(body.attempts);
+        stats.requests = stats.requests.saturating_add(u64::from(body.attempts));
         stats.pages += 1;
         let page: StorageUnitsPage<'_> = decode(api, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(api, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
+        seen = seen.saturating_add(page.data.len() as u64);
         for resource in &page.data {
             match &resource.attributes {
                 Some(attributes) => {
@@ -194,25 +203,23 @@ where
             }
         }
         let pagination = page.meta.as_ref().and_then(|m| m.pagination.as_ref());
+        // The latest count and last offset announced: units may come and go during the walk.
+        count = pagination.and_then(|p| p.count.valid()).or(count);
+        last = pagination.and_then(|p| p.last.valid()).or(last);
         if expected_pages.is_none()
-            && let Some(count) = pagination.and_then(|p| p.count.valid())
+            && let Some(count) = count
         {
             expected_pages = Some(count.div_ceil(u64::from(page_size.max(1))));
         }
         let next = pagination.and_then(|p| p.next.valid());
         match next {
-            None => return Ok(stats),
-            Some(_) if page.data.is_empty() => return Ok(stats),
-            Some(next) if next <= offset => {
-                return Err(pagination_error(
-                    api,
-                    STORAGE_UNITS_ENDPOINT,
-                    format!("next offset {next} does not advance past {offset}"),
-                ));
-            }
-            Some(next) => {
+            Some(next) if next > offset && !page.data.is_empty() => {
                 // Allow some slack for units added during the walk.
-                let limit = expected_pages.map_or(MAX_CURSOR_PAGES, |p| p + p / 2 + 2);
+                let limit = expected_pages
+                    .map_or(MAX_CURSOR_PAGES, |p| {
+                        p.saturating_add(p / 2).saturating_add(2)
+                    })
+                    .min(MAX_CURSOR_PAGES);
                 if stats.pages >= limit {
                     return Err(pagination_error(
                         api,
@@ -225,6 +232,29 @@ where
                     ));
                 }
                 offset = next;
+            }
+            // No next page (`next` absent, null, 0 or not past this page, or an empty page):
+            // the walk is over, and complete unless the server announced records not read.
+            _ => {
+                let complete = match count {
+                    Some(count) => seen >= count,
+                    None => last.is_none_or(|last| offset >= last),
+                };
+                if complete {
+                    return Ok(stats);
+                }
+                let next = next.map_or_else(|| "absent".to_owned(), |n| n.to_string());
+                return Err(pagination_error(
+                    api,
+                    STORAGE_UNITS_ENDPOINT,
+                    format!(
+                        "the walk ends at offset {offset} (meta.pagination.next {next}) after \
+                         {seen} units, short of those announced (meta.pagination.count {}, \
+                         last {})",
+                        count.map_or_else(|| "absent".to_owned(), |c| c.to_string()),
+                        last.map_or_else(|| "absent".to_owned(), |l| l.to_string())
+                    ),
+                ));
             }
         }
     }

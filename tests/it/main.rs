@@ -12,5 +12,6 @@ mod negotiation;
 mod operations;
 mod pipeline;
 mod prometheus;
+mod recorded_pages;
 mod resilience;
 mod vendor_schema;
