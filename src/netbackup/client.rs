@@ -199,13 +199,14 @@ impl SiteClient {
         })
     }
 
-    /// A client span for one request to `endpoint`, with the HTTP semantic-convention
+    /// A client span (level `debug`: always exported with traces, in the log only at `debug`)
+    /// for one request to `endpoint`, with the HTTP semantic-convention
     /// attributes known before sending; [`SiteClient::get`] records the status and error type
     /// on the current span, the caller records `nbu.records`.
     pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
         let (address, port) = self.server();
         let path = format!("{}{}", self.base.path().trim_end_matches('/'), endpoint);
-        tracing::info_span!(
+        tracing::debug_span!(
             "nbu.request",
             otel.name = %format!("GET {endpoint}"),
             otel.kind = "client",

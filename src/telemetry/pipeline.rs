@@ -157,6 +157,10 @@ impl Pipeline {
 
 /// Installs a log subscriber: text or JSON lines on stderr, filtered by `RUST_LOG` or the
 /// configured level; with a tracer provider, spans are also exported over OTLP.
+///
+/// The two have their own filters: the log shows what `logging.level` asks for, while the
+/// trace export takes every span of the agent (the per-request spans are at `debug`, so a log
+/// at `info` does not pay for formatting them) and warnings of its libraries.
 pub fn install_subscriber(
     logging: &LoggingConfig,
     tracer_provider: Option<&SdkTracerProvider>,
@@ -181,11 +185,11 @@ pub fn install_subscriber(
             .with_tracer(p.tracer("nbu-otel"))
             .with_location(false)
             .with_threads(false)
+            .with_filter(EnvFilter::new(format!("warn,nbu_otel=debug{quiet}")))
     });
     tracing_subscriber::registry()
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
-        .with(filter)
         .try_init()
         .map_err(|e| e.to_string())
 }
