@@ -11,6 +11,7 @@
 //! - [`telemetry`]: the metric catalog and OpenTelemetry plumbing.
 //! - [`agent`]: the runtime: one task per site, the service loop, hot reload.
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`commands`]: the work of `check` and `once` on every site.
 //! - [`report`]: rendering of `once` results as a table or JSON.
 //! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
@@ -21,6 +22,7 @@ pub use agent::Agent;
 
 pub mod agent;
 pub mod collect;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod netbackup;

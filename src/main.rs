@@ -12,14 +12,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use nbu_otel::agent::{join_sites, service};
-use nbu_otel::collect::{FillProgress, ProgressSink, SiteCollector};
+use nbu_otel::agent::service;
+use nbu_otel::collect::{FillProgress, ProgressSink};
 use nbu_otel::config::{self, Config};
-use nbu_otel::demo;
-use nbu_otel::netbackup::ApiError;
-use nbu_otel::report::{self, CheckResult};
+use nbu_otel::report;
 use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::install_subscriber;
+use nbu_otel::{commands, demo};
 
 #[derive(Parser)]
 #[command(
@@ -283,42 +282,7 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
     for warning in config::exposure_warnings(&config, Some(path)) {
         tracing::warn!("{warning}");
     }
-    let probes = config.sites.iter().cloned().map(|site| async move {
-        let started = std::time::Instant::now();
-        let name = site.name.clone();
-        let url = site.url.to_string();
-        let outcome = match SiteCollector::new(site) {
-            Ok(collector) => collector.negotiate().await,
-            Err(e) => Err(e),
-        };
-        CheckResult {
-            site: name,
-            url,
-            outcome,
-            elapsed: started.elapsed(),
-        }
-    });
-    let names: Vec<(String, String)> = config
-        .sites
-        .iter()
-        .map(|s| (s.name.clone(), s.url.to_string()))
-        .collect();
-    let results: Vec<CheckResult> = join_sites(probes)
-        .await
-        .into_iter()
-        .zip(names)
-        .map(|(result, (site, url))| {
-            result.unwrap_or_else(|detail| CheckResult {
-                outcome: Err(ApiError::Internal {
-                    site: site.clone(),
-                    detail,
-                }),
-                site,
-                url,
-                elapsed: Duration::ZERO,
-            })
-        })
-        .collect();
+    let results = commands::check_sites(&config).await;
     print!("{}", report::check_table(&results));
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     if failed == 0 {
@@ -340,31 +304,10 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     let bars = std::io::stderr()
         .is_terminal()
         .then(indicatif::MultiProgress::new);
-    let runs = config.sites.iter().cloned().map(|site| {
-        let sink = bars.as_ref().map(|bars| progress_bar(bars, &site.name));
-        async move {
-            let name = site.name.clone();
-            match SiteCollector::new(site) {
-                Ok(collector) => collector.collect_all_with_progress(sink).await,
-                Err(e) => nbu_otel::collect::SiteReport::failed(&name, e),
-            }
-        }
-    });
-    let names: Vec<String> = config.sites.iter().map(|s| s.name.clone()).collect();
-    let reports: Vec<nbu_otel::collect::SiteReport> = join_sites(runs)
-        .await
-        .into_iter()
-        .zip(names)
-        .map(|(result, site)| {
-            result.unwrap_or_else(|detail| {
-                let error = ApiError::Internal {
-                    site: site.clone(),
-                    detail,
-                };
-                nbu_otel::collect::SiteReport::failed(&site, error)
-            })
-        })
-        .collect();
+    let reports = commands::collect_sites(&config, |site| {
+        bars.as_ref().map(|bars| progress_bar(bars, site))
+    })
+    .await;
     if let Some(bars) = bars {
         let _ = bars.clear();
     }
