@@ -15,6 +15,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/sim-process.sh
+. scripts/sim-process.sh
 jobs=${JOBS:-100000}
 runs=${RUNS:-5}
 bins=("$@")
@@ -33,16 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 api_key=agent-cpu-key
-NBU_SIM_API_KEY=$api_key "${bins[0]}" sim --listen 127.0.0.1:0 --jobs "$jobs" >"$work/sim.out" 2>"$work/sim.err" &
-sim_pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url=$(grep -o 'http://[^ ]*/netbackup' "$work/sim.out" 2>/dev/null || true)
-    [ -n "$url" ] && break
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim.err" >&2; exit 1; }
-    sleep 0.05
-done
-[ -n "$url" ] || { echo "agent-cpu: the simulator did not start" >&2; exit 1; }
+start_sim "${bins[0]}" "$jobs" "$work/sim" "$api_key"
 
 cat >"$work/agent.yaml" <<EOF
 sites:

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/sim-process.sh
+. scripts/sim-process.sh
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
 
@@ -57,16 +59,7 @@ api_key=peak-rss-key
 declare -A rss wall cpu_s sim_rss
 for n in "${sizes[@]}"; do
     # The simulator, on a free port that it prints.
-    NBU_SIM_API_KEY=$api_key "$bin" sim --listen 127.0.0.1:0 --jobs "$n" >"$work/sim-$n.out" 2>"$work/sim-$n.err" &
-    sim_pid=$!
-    url=""
-    for _ in $(seq 1 200); do
-        url=$(grep -o 'http://[^ ]*/netbackup' "$work/sim-$n.out" 2>/dev/null || true)
-        [ -n "$url" ] && break
-        kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim-$n.err" >&2; exit 1; }
-        sleep 0.05
-    done
-    [ -n "$url" ] || { echo "peak-rss: the simulator did not start" >&2; exit 1; }
+    start_sim "$bin" "$n" "$work/sim-$n" "$api_key"
 
     cat >"$work/agent-$n.yaml" <<EOF
 sites:
