@@ -63,13 +63,8 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// `jobId`.
-    pub fn job_id(&self) -> u64 {
-        self.job_id
-    }
-
     /// Whether the job is `DONE`.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.flags & DONE != 0
     }
 
@@ -80,7 +75,7 @@ impl JobRecord {
     /// Whether the jobs window holds the job: unfinished, or finished after `window_start_ms`.
     /// A finished job whose `endTime` cannot be read is kept: a full walk's filter on
     /// `endTime`, which NetBackup evaluates, decides whether it stays.
-    pub fn in_window(&self, window_start_ms: i64) -> bool {
+    fn in_window(&self, window_start_ms: i64) -> bool {
         !self.is_done() || !self.has(END) || self.end_ms > window_start_ms
     }
 }
@@ -433,14 +428,6 @@ impl JobStore {
     /// Bytes held by the records (capacity included), for memory accounting.
     pub fn record_bytes(&self) -> usize {
         self.records.capacity() * std::mem::size_of::<JobRecord>()
-    }
-
-    /// The stored record of `job_id`.
-    pub fn get(&self, job_id: u64) -> Option<&JobRecord> {
-        self.records
-            .binary_search_by_key(&job_id, |r| r.job_id)
-            .ok()
-            .and_then(|i| self.records.get(i))
     }
 
     /// Replaces the contents with the result of a full walk: jobs not in it are gone from
@@ -892,7 +879,7 @@ mod tests {
         assert_eq!(store.len(), 4);
         // The window moves past job 10's end: it leaves the store.
         assert_eq!(store.expire(ms("2026-11-27T07:10:00Z")), 1);
-        assert!(store.get(10).is_none());
+        assert!(store.records.iter().all(|r| r.job_id != 10));
         assert_eq!(store.summary().jobs, 3);
         // A job older than every stored one arrives late: the store stays sorted.
         let b = batch(&store, &page(&[job(5, "SUSPENDED", None, t1)]));

@@ -150,8 +150,6 @@ pub struct JobSync {
     store: JobStore,
     /// NetBackup's clock up to which every change is in the store.
     high_water: Option<DateTime<Utc>>,
-    /// The start of the window of the last committed cycle (NetBackup's clock).
-    window_start: Option<DateTime<Utc>>,
     version: Option<ApiVersion>,
     last_full: Option<Instant>,
     full_due: bool,
@@ -191,19 +189,9 @@ impl JobSync {
         self.full_due = true;
     }
 
-    /// The store.
-    pub fn store(&self) -> &JobStore {
-        &self.store
-    }
-
     /// NetBackup's clock up to which every change is in the store.
     pub fn high_water(&self) -> Option<DateTime<Utc>> {
         self.high_water
-    }
-
-    /// The start of the jobs window of the last committed cycle, by NetBackup's clock.
-    pub fn window_start(&self) -> Option<DateTime<Utc>> {
-        self.window_start
     }
 
     /// The legacy aggregates of the store, with the pages and skipped values of the last cycle.
@@ -280,8 +268,7 @@ impl JobSync {
                 (now, newest.max(self.high_water).unwrap_or(now))
             }
         };
-        let window_start = window_start(server_time, settings.window);
-        let start_ms = window_start.timestamp_millis();
+        let start_ms = window_start(server_time, settings.window).timestamp_millis();
         self.last_unkeyed = batch.unkeyed;
         let (applied, expired) = match kind {
             WalkKind::Delta => {
@@ -296,7 +283,6 @@ impl JobSync {
         };
         self.version = Some(version);
         self.high_water = Some(high_water);
-        self.window_start = Some(window_start);
         self.last_walk = walk;
         CycleReport {
             kind,
