@@ -202,18 +202,7 @@ impl Dataset {
 
     fn generate(&self, index: u64) -> Job<'_> {
         let mut d = Draws::new(self.seed, index, CORE);
-        let job_type = d.pick(JOB_TYPES).unwrap_or("BACKUP");
-        let policy_type = match job_type {
-            "IMAGEDELETE" => None,
-            "DBBACKUP" => Some("NBU_CATALOG"),
-            _ => d.pick(POLICY_TYPES),
-        };
-        let client_name = if job_type == "IMAGEDELETE" {
-            ""
-        } else {
-            let client = d.below(self.clients.len() as u64) as usize;
-            self.clients.get(client).map_or("", String::as_str)
-        };
+        let (job_type, policy_type, client_name) = draw_identity(&mut d, &self.clients);
         let state = if d.chance(self.unfinished_fraction) {
             d.pick(UNFINISHED_STATES).unwrap_or(JobState::Active)
         } else {
@@ -310,6 +299,27 @@ impl Dataset {
         }
         job
     }
+}
+
+/// A job's type, policy type (none for image cleanup, the catalog's for catalog backups) and
+/// client (none for image cleanup), drawn in this order from `d`.
+pub(crate) fn draw_identity<'a>(
+    d: &mut Draws,
+    clients: &'a [String],
+) -> (&'static str, Option<&'static str>, &'a str) {
+    let job_type = d.pick(JOB_TYPES).unwrap_or("BACKUP");
+    let policy_type = match job_type {
+        "IMAGEDELETE" => None,
+        "DBBACKUP" => Some("NBU_CATALOG"),
+        _ => d.pick(POLICY_TYPES),
+    };
+    let client_name = if job_type == "IMAGEDELETE" {
+        ""
+    } else {
+        let client = d.below(clients.len() as u64) as usize;
+        clients.get(client).map_or("", String::as_str)
+    };
+    (job_type, policy_type, client_name)
 }
 
 /// Drops the attributes selected by the bits of `mask`. `state` is only dropped from

@@ -11,11 +11,9 @@
 //! `retention` after its end. Every draw is made before looking at `now`, so the same job seen
 //! at two instants is the same job at two points of one life.
 
-use super::catalog::{
-    DONE_STATUSES, DURATION_CLASSES, JOB_TYPES, NO_DATA_STATUSES, POLICY_TYPES, QUEUE_REASONS,
-};
+use super::catalog::{DONE_STATUSES, DURATION_CLASSES, NO_DATA_STATUSES, QUEUE_REASONS};
 use super::config::LiveConfig;
-use super::data::{HUGE_ONE_IN, Job, JobState, omit_attributes};
+use super::data::{HUGE_ONE_IN, Job, JobState, draw_identity, omit_attributes};
 use super::rng::Draws;
 
 /// Salt of the stream of a live job's life.
@@ -138,18 +136,7 @@ impl Live {
 
     fn life<'a>(&self, seed: u64, clients: &'a [String], sparse: f64, index: u64) -> Life<'a> {
         let mut d = Draws::new(seed, index, LIFE);
-        let job_type = d.pick(JOB_TYPES).unwrap_or("BACKUP");
-        let policy_type = match job_type {
-            "IMAGEDELETE" => None,
-            "DBBACKUP" => Some("NBU_CATALOG"),
-            _ => d.pick(POLICY_TYPES),
-        };
-        let client_name = if job_type == "IMAGEDELETE" {
-            ""
-        } else {
-            let client = d.below(clients.len() as u64) as usize;
-            clients.get(client).map_or("", String::as_str)
-        };
+        let (job_type, policy_type, client_name) = draw_identity(&mut d, clients);
         let (qlo, qhi) = d.pick(QUEUE_TIMES).unwrap_or((1_000, 30_000));
         let queue_ms = d.range(qlo, qhi).min(MAX_QUEUE_MS) as i64;
         let queue_reason = d.pick(QUEUE_REASONS).unwrap_or(0);
