@@ -58,6 +58,8 @@ pub mod truth;
 pub mod units;
 
 #[cfg(test)]
+mod optin_tests;
+#[cfg(test)]
 mod tests;
 
 pub use clock::SimClock;
