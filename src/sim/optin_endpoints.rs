@@ -50,11 +50,6 @@ const FULL: OffsetStyle = OffsetStyle {
     pages: true,
     meta: true,
 };
-const NO_PAGES: OffsetStyle = OffsetStyle {
-    links: true,
-    pages: false,
-    meta: true,
-};
 const META_ONLY: OffsetStyle = OffsetStyle {
     links: false,
     pages: false,
@@ -398,7 +393,7 @@ fn storage(
             &data.drives,
             params,
             shape,
-            NO_PAGES,
+            META_ONLY,
             &href_offset(path, params),
             &|out, d, pos, hostile| put(out, pos, hostile, &DRIVE_SPOTS, |o| drive(o, d)),
         )),
