@@ -7,6 +7,11 @@
 //! connections (so tests can check an agent closed its own), and computes the ground truth
 //! ([`SimTruth`]) a correct agent must report.
 //!
+//! It also serves the endpoints of the opt-in sources ([`OptInEndpoint`]: alerts, malware scan
+//! results, catalog images, SLOs, tape drives, tape media, robot device hosts, volume pools,
+//! disk pools), each in the API versions that have it (404 in the others), sized by
+//! [`SimConfig::opt_in_scale`], with their own ground truth ([`Simulator::opt_in_truth`]).
+//!
 //! Every response carries a `Date` header from the simulator's [`SimClock`] (the wall clock
 //! with an optional offset, or a manual clock that tests move). By default the dataset is
 //! static; with [`SimConfig::live`] it is a living NetBackup: jobs are created, queue, run,
