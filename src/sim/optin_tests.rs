@@ -550,3 +550,56 @@ async fn scale_zero_serves_empty_lists() {
     assert_eq!(truth.family("nbu_catalog_images_count").len(), 9);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_shaping_faults_apply_to_offset_and_cursor_pages() {
+    let sim = start(1).await;
+    let v = ApiVersion::V14_0;
+    let alerts = FaultTarget::OptIn(OptInEndpoint::Alerts);
+    sim.set_fault(alerts, Fault::RepeatCursor, Some(1));
+    let (_, doc) = fetch(&sim, v, "/manage/alerts?page%5Boffset%5D=20").await;
+    assert_eq!(
+        doc["meta"]["pagination"]["next"], 20,
+        "next repeats the offset"
+    );
+    sim.set_fault(alerts, Fault::HostileValues, Some(1));
+    let (_, doc) = fetch(&sim, v, "/manage/alerts?page%5Blimit%5D=8").await;
+    let data = doc["data"].as_array().expect("data");
+    assert_eq!(data.len(), 8);
+    assert!(
+        data.iter()
+            .any(|a| text(&a["attributes"]["severity"]).len() > 1024)
+    );
+    assert!(data.iter().any(|a| a["attributes"]["severity"].is_null()));
+    let media = FaultTarget::OptIn(OptInEndpoint::TapeMedia);
+    sim.set_fault(media, Fault::OversizedPage { items: 250 }, Some(1));
+    let (_, doc) = fetch(&sim, v, "/storage/tape-media?page%5Blimit%5D=10").await;
+    let first = doc["data"].as_array().expect("data").clone();
+    assert_eq!(first.len(), 250);
+    let next = text(&doc["meta"]["pagination"]["next"]);
+    assert_eq!(
+        next,
+        text(&first[249]["id"]),
+        "next follows the last item sent"
+    );
+    let path = format!("/storage/tape-media?page%5Blimit%5D=100&page%5Bafter%5D={next}");
+    let (_, doc) = fetch(&sim, v, &path).await;
+    let prev = text(&doc["meta"]["pagination"]["prev"]);
+    let path = format!("/storage/tape-media?page%5Blimit%5D=10&page%5Bbefore%5D={prev}");
+    let (_, back) = fetch(&sim, v, &path).await;
+    let back = back["data"].as_array().expect("data");
+    assert_eq!(
+        text(&back[9]["id"]),
+        next,
+        "page[before] ends right before the cursor"
+    );
+    sim.set_fault(media, Fault::RepeatCursor, Some(1));
+    let (_, doc) = fetch(
+        &sim,
+        v,
+        &format!("/storage/tape-media?page%5Bafter%5D={next}"),
+    )
+    .await;
+    assert_eq!(text(&doc["meta"]["pagination"]["next"]), next);
+    sim.shutdown().await;
+}
