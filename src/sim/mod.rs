@@ -75,7 +75,7 @@ pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;
 pub use optin::OptInEndpoint;
-pub use optin_truth::OptInTruth;
+pub use optin_truth::{OptInTruth, SeriesKey};
 pub use render_jobs::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub use truth::SimTruth;
 pub use units::{StorageUnit, UnitKind};

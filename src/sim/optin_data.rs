@@ -304,11 +304,23 @@ fn one_of<T: Copy>(d: &mut Draws, items: &[T], fallback: T) -> T {
         .unwrap_or(fallback)
 }
 
-/// A millisecond instant in the `days` before `anchor_ms`, on a whole second.
+/// Half the width of the band around `anchor - 24 h` that holds no alert, scan or image, so
+/// that a 24-hour window ending a little after the anchor (a wall clock that moved between a
+/// collection and the truth) counts the same items.
+pub(crate) const QUIET_MS: i64 = 15 * 60_000;
+
+/// A millisecond instant in the `days` before `anchor_ms`, on a whole second, outside the
+/// quiet band.
 fn before(d: &mut Draws, anchor_ms: i64, days: i64) -> i64 {
     let span = u64::try_from(days * DAY_MS / 1000).unwrap_or(1);
     let back = i64::try_from(d.below(span)).unwrap_or(0);
-    anchor_ms - back * 1000
+    let at = anchor_ms - back * 1000;
+    let edge = anchor_ms - DAY_MS;
+    if (edge - QUIET_MS..=edge + QUIET_MS).contains(&at) {
+        at - 2 * QUIET_MS - 1000
+    } else {
+        at
+    }
 }
 
 fn client_name(k: u64) -> String {
@@ -863,5 +875,9 @@ mod tests {
         assert_eq!(ids.len(), a.media.len(), "media IDs are unique");
         assert!(a.drives.iter().any(|d| d.robot_number.is_none()));
         assert_eq!(OptInData::generate(7, 0, 0), OptInData::default());
+        let edge = 1_795_000_000_000 - DAY_MS;
+        let quiet = edge - QUIET_MS..=edge + QUIET_MS;
+        assert!(a.alerts.iter().all(|x| !quiet.contains(&x.created_ms)));
+        assert!(a.images.iter().all(|x| !quiet.contains(&x.backup_time_ms)));
     }
 }
