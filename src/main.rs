@@ -318,7 +318,7 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&report::once_json(&reports))?
         ),
     }
-    Ok(if reports.iter().all(|r| r.is_ok()) {
+    Ok(if reports.iter().all(|r| r.is_ok() && r.sources_ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -41,6 +41,7 @@
 //!   values: `NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE=50`, `..._PROMETHEUS_BRIDGE=true`,
 //!   `..._JOBS_INTERVAL=30s` all work. An error on an overridden value names the variable.
 //! - An empty variable counts as unset.
+//! - `sources` has no environment overrides: write `${VAR}` references in the file.
 //! - `sites` cannot be overridden: write `${VAR}` references in the file for per-site values
 //!   (`api_key: ${NBU_A_API_KEY}`, `url: ${NBU_A_URL}`).
 //! - A variable whose name after `NBU_OTEL_` contains `__` must be a known override, else
@@ -72,6 +73,7 @@ mod interpolate;
 mod load;
 mod overrides;
 mod raw;
+mod sources;
 mod validate;
 
 #[cfg(test)]
@@ -88,6 +90,7 @@ use crate::netbackup::ApiVersion;
 
 pub use exposure::exposure_warnings;
 pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
+pub use sources::{MIN_SOURCE_INTERVAL, SourceConfig, SourceId, SourcesConfig};
 pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.
@@ -124,6 +127,8 @@ pub struct SiteConfig {
     pub tls: TlsConfig,
     /// Collection settings, the global ones with this site's overrides applied.
     pub collection: CollectionConfig,
+    /// The opt-in sources, the global `sources` with this site's overrides applied.
+    pub sources: SourcesConfig,
 }
 
 /// TLS settings of a NetBackup connection.

@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub traces: Option<Section<RawTraces>>,
     pub logging: Option<Section<RawLogging>>,
     pub service: Option<Section<RawService>>,
+    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
 }
 
 /// One entry of `sites`.
@@ -37,6 +38,16 @@ pub(super) struct RawSite {
     pub api_version: Option<Scalar>,
     pub tls: Option<Section<RawTls>>,
     pub collection: Option<Section<RawCollection>>,
+    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
+}
+
+/// `sources.<name>` and `sites[i].sources.<name>` (every key optional).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub enabled: Option<Scalar>,
+    pub interval: Option<Scalar>,
+    pub window: Option<Scalar>,
 }
 
 /// `sites[i].tls`.

@@ -701,3 +701,48 @@ fn example_file_loads_and_shows_the_defaults() {
     assert_eq!(config.logging, LoggingConfig::default());
     assert_eq!(config.service, ServiceConfig::default());
 }
+
+#[test]
+fn sources_are_off_by_default_and_switched_on_globally_or_per_site() {
+    let config = ok(&site(""), &[]);
+    assert_eq!(config.sites[0].sources.enabled().count(), 0);
+
+    let yaml = format!(
+        "sources:\n  alerts: {{ enabled: true, window: 2h }}\n  tape:\n    enabled: true\n    interval: 10m\n\
+         sites:\n  - name: a\n    url: https://a.example.com/netbackup\n    api_key: {KEY}\n\
+         \x20 - name: b\n    url: https://b.example.com/netbackup\n    api_key: {KEY}\n    sources:\n      tape: {{ enabled: false }}\n      slo: {{ enabled: true }}\n"
+    );
+    let config = ok(&yaml, &[]);
+    let a = &config.sites[0].sources;
+    let b = &config.sites[1].sources;
+    let names = |s: &SourcesConfig| -> Vec<&str> { s.enabled().map(|(id, _)| id.name()).collect() };
+    assert_eq!(names(a), ["alerts", "tape"]);
+    assert_eq!(names(b), ["alerts", "slo"]);
+    assert_eq!(
+        a.get(SourceId::Alerts).window,
+        Duration::from_secs(2 * 3600)
+    );
+    assert_eq!(a.get(SourceId::Tape).interval, Duration::from_secs(600));
+    assert_eq!(
+        b.get(SourceId::Catalog).window,
+        Duration::from_secs(24 * 3600),
+        "the default catalog window"
+    );
+}
+
+#[test]
+fn bad_source_settings_are_named() {
+    let e = err(
+        &format!(
+            "sources:\n  perclient: {{ enabled: true }}\n  slo: {{ window: 1h }}\n  alerts: {{ interval: 1s, enabled: maybe }}\n{}",
+            site("    sources:\n      tape: { colour: red }\n")
+        ),
+        &[],
+    );
+    assert_field(&e, "sources.perclient");
+    assert_field(&e, "sources.slo.window");
+    assert_field(&e, "sources.alerts.interval");
+    assert_field(&e, "sources.alerts.enabled");
+    assert_field(&e, "sites[0].sources.tape.colour");
+    assert!(e.to_string().contains("known sources: alerts"), "{e}");
+}

@@ -22,7 +22,7 @@ use super::raw::{
 };
 use super::{
     CollectionConfig, Config, LogFormat, LoggingConfig, MetricsAuth, OtlpCompression, OtlpConfig,
-    ServerConfig, ServiceConfig, SiteConfig, TlsConfig, TracesConfig,
+    ServerConfig, ServiceConfig, SiteConfig, SourcesConfig, TlsConfig, TracesConfig,
 };
 use crate::netbackup::ApiVersion;
 
@@ -117,7 +117,7 @@ pub(super) fn validate(
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     base_dir: &'a Path,
     env_paths: &'a BTreeMap<String, String>,
     /// Reads the files the configuration refers to (key files), so that a reload parses
@@ -126,7 +126,7 @@ struct Validator<'a> {
     errors: Vec<FieldError>,
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
     } else {
@@ -164,13 +164,18 @@ impl fmt::Display for Shown<'_> {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    /// How many problems were found so far.
+    pub(super) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub(super) fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
     // ----- sections -------------------------------------------------------------------------
 
-    fn section<T>(&mut self, path: &str, section: Option<Section<T>>) -> Option<T> {
+    pub(super) fn section<T>(&mut self, path: &str, section: Option<Section<T>>) -> Option<T> {
         let section = section?;
         for key in &section.unknown_keys {
             let place = if path.is_empty() {
@@ -235,7 +240,7 @@ impl Validator<'_> {
         }
     }
 
-    fn boolean(&mut self, field: &str, value: Option<Scalar>) -> Option<bool> {
+    pub(super) fn boolean(&mut self, field: &str, value: Option<Scalar>) -> Option<bool> {
         let value = given(value)?;
         match &value {
             Scalar::Bool(b) => Some(*b),
@@ -308,7 +313,7 @@ impl Validator<'_> {
 
     /// Durations are capped so that arithmetic on them (three intervals, twice a timeout, a
     /// deadline from now) can never overflow.
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         field: &str,
         value: Option<Scalar>,
@@ -430,14 +435,20 @@ impl Validator<'_> {
         let global_patch = self.collection_patch("collection", raw.collection);
         let global = global_patch.apply(&CollectionConfig::default());
         self.cross_check_collection(&global, &global_patch, None);
+        let sources_patch = self.sources_patch("sources", raw.sources);
+        let sources = sources_patch.apply(&SourcesConfig::default());
+        let sources_failed = sources_patch.failed;
 
-        let sites = self.sites(raw.sites, &global, &global_patch);
+        let sites = self.sites(raw.sites, &global, &global_patch, &sources);
         let server = self.server(raw.server);
         let otlp = self.otlp(raw.otlp);
         let traces = self.traces(raw.traces);
         let logging = self.logging(raw.logging);
         let service = self.service(raw.service);
 
+        if sources_failed {
+            return None;
+        }
         Some(Config {
             sites: sites?,
             server: server?,
@@ -453,6 +464,7 @@ impl Validator<'_> {
         raw: Option<List<Section<RawSite>>>,
         global: &CollectionConfig,
         global_patch: &CollectionPatch,
+        global_sources: &SourcesConfig,
     ) -> Option<Vec<SiteConfig>> {
         let items = match raw {
             None => Vec::new(),
@@ -471,7 +483,7 @@ impl Validator<'_> {
         let mut all_ok = true;
         for (i, item) in items.into_iter().enumerate() {
             let path = format!("sites[{i}]");
-            let (name, site) = self.site(&path, item, global, global_patch);
+            let (name, site) = self.site(&path, item, global, global_patch, global_sources);
             if let Some(name) = name {
                 if let Some(first) = first_use.get(&name) {
                     self.err(
@@ -498,6 +510,7 @@ impl Validator<'_> {
         raw: Section<RawSite>,
         global: &CollectionConfig,
         global_patch: &CollectionPatch,
+        global_sources: &SourcesConfig,
     ) -> (Option<String>, Option<SiteConfig>) {
         let Some(raw) = self.section(path, Some(raw)) else {
             return (None, None);
@@ -547,6 +560,8 @@ impl Validator<'_> {
         let collection = patch.apply(global);
         self.cross_check_collection(&collection, global_patch, Some((path, &patch)));
         let collection = (!patch.failed()).then_some(collection);
+        let sources_patch = self.sources_patch(&join(path, "sources"), raw.sources);
+        let sources = (!sources_patch.failed).then(|| sources_patch.apply(global_sources));
 
         let site = match (
             name.clone(),
@@ -556,6 +571,7 @@ impl Validator<'_> {
             api_version,
             tls,
             collection,
+            sources,
         ) {
             (
                 Some(name),
@@ -565,6 +581,7 @@ impl Validator<'_> {
                 Some(api_version),
                 Some(tls),
                 Some(collection),
+                Some(sources),
             ) => Some(SiteConfig {
                 name,
                 url,
@@ -573,6 +590,7 @@ impl Validator<'_> {
                 api_version,
                 tls,
                 collection,
+                sources,
             }),
             _ => None,
         };

@@ -9,6 +9,7 @@ pub mod lenient;
 mod limit;
 pub mod models;
 mod pagination;
+pub mod resources;
 mod retry;
 mod version;
 

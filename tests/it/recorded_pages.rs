@@ -20,6 +20,10 @@ struct RecordedApi {
     jobs: Vec<(u64, String)>,
     now: DateTime<Utc>,
     storage_requests: Mutex<Vec<u64>>,
+    /// Pages of any other list, by the value of `page[offset]` or `page[after]` ("" for the
+    /// first page).
+    lists: BTreeMap<String, String>,
+    list_requests: Mutex<Vec<String>>,
 }
 
 impl RecordedApi {
@@ -29,6 +33,18 @@ impl RecordedApi {
             jobs: Vec::new(),
             now: Utc::now(),
             storage_requests: Mutex::default(),
+            lists: BTreeMap::new(),
+            list_requests: Mutex::default(),
+        }
+    }
+
+    fn lists(pages: &[(&str, &str)]) -> Self {
+        Self {
+            lists: pages
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Self::storage(&[])
         }
     }
 
@@ -91,6 +107,27 @@ impl NetBackupApi for RecordedApi {
         let page = self
             .storage
             .get(&offset)
+            .cloned()
+            .unwrap_or_else(|| r#"{"data":[]}"#.to_owned());
+        Ok(self.body(page))
+    }
+
+    async fn list_page(
+        &self,
+        _version: ApiVersion,
+        _endpoint: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<Body, ApiError> {
+        let key = params
+            .iter()
+            .find(|(k, _)| *k == "page[offset]" || *k == "page[after]")
+            .map(|(_, v)| v.clone())
+            .filter(|v| v != "0")
+            .unwrap_or_default();
+        self.list_requests.lock().unwrap().push(key.clone());
+        let page = self
+            .lists
+            .get(&key)
             .cloned()
             .unwrap_or_else(|| r#"{"data":[]}"#.to_owned());
         Ok(self.body(page))
@@ -253,4 +290,124 @@ async fn a_job_that_contradicts_its_walks_filter_is_counted_once() {
     finished.sort_unstable();
     let done: Vec<u64> = (100..110).filter(|id| id % 3 != 0).collect();
     assert_eq!(finished, done, "each finished job reported once");
+}
+
+mod list_walks {
+    //! The walks of the opt-in sources' endpoints: offset, cursor, and no pagination metadata.
+
+    use super::*;
+    use nbu_otel::netbackup::resources::{ListQuery, Paging, count_matching, walk_list};
+
+    fn query(paging: Paging, page_size: u32) -> ListQuery<'static> {
+        ListQuery {
+            endpoint: "/storage/drives",
+            params: Vec::new(),
+            page_size,
+            paging,
+            what: "drives",
+        }
+    }
+
+    fn items(ids: &[&str]) -> String {
+        ids.iter()
+            .map(|id| format!(r#"{{"type":"drive","id":"{id}","attributes":{{}}}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    async fn ids(api: &RecordedApi, q: &ListQuery<'_>) -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::new();
+        walk_list(api, V, q, |r| {
+            out.push(r["id"].as_str().unwrap_or("?").to_owned());
+        })
+        .await?;
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn an_offset_walk_reads_to_the_count_and_ends_on_next_zero() {
+        let first = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"offset":0,"limit":2,"count":5,"next":2,"last":4}}}}}}"#,
+            items(&["a", "b"])
+        );
+        let second = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"offset":2,"limit":2,"count":5,"next":4,"last":4}}}}}}"#,
+            items(&["c", "d"])
+        );
+        // The vendor's last page: `next` is 0.
+        let last = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"offset":4,"limit":2,"count":5,"next":0,"last":4}}}}}}"#,
+            items(&["e"])
+        );
+        let api = RecordedApi::lists(&[("", &first), ("2", &second), ("4", &last)]);
+        let got = ids(&api, &query(Paging::Offset, 2)).await.unwrap();
+        assert_eq!(got, ["a", "b", "c", "d", "e"]);
+        assert_eq!(*api.list_requests.lock().unwrap(), ["", "2", "4"]);
+    }
+
+    #[tokio::test]
+    async fn an_offset_walk_that_would_lose_records_fails() {
+        let first = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"offset":0,"limit":2,"count":9,"next":0}}}}}}"#,
+            items(&["a", "b"])
+        );
+        let api = RecordedApi::lists(&[("", &first)]);
+        let err = ids(&api, &query(Paging::Offset, 2)).await.unwrap_err();
+        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+        assert!(err.to_string().contains("drives"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_metadata_an_offset_walk_goes_on_while_pages_are_full() {
+        // The 11.0 schema of the service catalog declares only `data`.
+        let first = format!(r#"{{"data":[{}]}}"#, items(&["a", "b"]));
+        let second = format!(r#"{{"data":[{}]}}"#, items(&["c", "d"]));
+        let third = format!(r#"{{"data":[{}]}}"#, items(&["e"]));
+        let api = RecordedApi::lists(&[("", &first), ("2", &second), ("4", &third)]);
+        let got = ids(&api, &query(Paging::Offset, 2)).await.unwrap();
+        assert_eq!(got, ["a", "b", "c", "d", "e"]);
+    }
+
+    #[tokio::test]
+    async fn a_cursor_walk_follows_string_cursors_and_stops_on_a_repeat() {
+        let first = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"limit":2,"next":"k2"}}}}}}"#,
+            items(&["a", "b"])
+        );
+        let second = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"limit":2,"prev":"k0"}}}}}}"#,
+            items(&["c"])
+        );
+        let api = RecordedApi::lists(&[("", &first), ("k2", &second)]);
+        let got = ids(&api, &query(Paging::Cursor, 2)).await.unwrap();
+        assert_eq!(got, ["a", "b", "c"]);
+
+        let looping = format!(
+            r#"{{"data":[{}],"meta":{{"pagination":{{"limit":2,"next":"k2"}}}}}}"#,
+            items(&["x", "y"])
+        );
+        let api = RecordedApi::lists(&[("", &first), ("k2", &looping)]);
+        let err = ids(&api, &query(Paging::Cursor, 2)).await.unwrap_err();
+        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn more_items_than_asked_for_is_an_error_and_a_count_needs_a_count() {
+        let big = format!(r#"{{"data":[{}]}}"#, items(&["a", "b", "c"]));
+        let api = RecordedApi::lists(&[("", &big)]);
+        let err = ids(&api, &query(Paging::Offset, 2)).await.unwrap_err();
+        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+
+        let counted = r#"{"data":[],"meta":{"pagination":{"count":42}}}"#;
+        let api = RecordedApi::lists(&[("", counted)]);
+        let (count, stats) = count_matching(&api, V, &query(Paging::Offset, 1))
+            .await
+            .unwrap();
+        assert_eq!((count, stats.requests), (42, 1));
+        let api = RecordedApi::lists(&[("", r#"{"data":[]}"#)]);
+        let err = count_matching(&api, V, &query(Paging::Offset, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("meta.pagination.count"), "{err}");
+    }
 }
