@@ -12,6 +12,7 @@
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
 //! rule with its own code.
 
+pub mod label;
 mod site;
 mod snapshot;
 pub mod sources;

@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 
 use chrono::DateTime;
 
+use super::label::cap_label;
 use super::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
     JobsSummary, Mean, UNKNOWN,
@@ -127,7 +128,13 @@ impl LabelTable {
 
     fn label(&mut self, text: &Text<'_>, absent: &str, invalid: &mut u8) -> Sym {
         match text {
-            Text::Valid(t) => self.intern(t),
+            Text::Valid(t) => {
+                let (t, cut) = cap_label(t);
+                if cut {
+                    *invalid = invalid.saturating_add(1);
+                }
+                self.intern(t)
+            }
             Text::Absent => self.intern(absent),
             Text::Invalid => {
                 *invalid = invalid.saturating_add(1);
@@ -804,6 +811,29 @@ mod tests {
         };
         assert_eq!(s.queued_counts.get(&queued), Some(&1));
         assert_eq!((s.jobs, s.invalid_values), (3, 0));
+    }
+
+    #[test]
+    fn label_values_longer_than_the_cap_are_cut_and_counted() {
+        let mut store = JobStore::new();
+        let huge = "X".repeat(100_000);
+        let b = batch(
+            &store,
+            &format!(
+                r#"{{"data":[{{"attributes":{{"jobId":1,"jobType":"{huge}","policyType":"{huge}","state":"DONE",
+                "status":0,"startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z"}}}}]}}"#
+            ),
+        );
+        store.replace(b, 0, |_| {});
+        let s = store.summary();
+        assert_eq!(s.invalid_values, 2, "both long values are counted");
+        let lengths: Vec<(usize, usize)> = s
+            .counts
+            .keys()
+            .map(|k| (k.action.len(), k.policy_type.len()))
+            .collect();
+        let cap = crate::collect::label::MAX_LABEL_BYTES;
+        assert_eq!(lengths, [(cap, cap)]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 
 use super::api::NetBackupApi;
 use super::error::{ApiError, DecodeKind};
-use super::pagination::{MAX_CURSOR_PAGES, WalkStats};
+use super::pagination::{MAX_CURSOR_PAGES, WalkStats, check_cursor_length};
 use super::version::ApiVersion;
 
 /// How an endpoint pages through its records.
@@ -118,6 +118,7 @@ where
                 if data.is_empty() {
                     return Ok(stats);
                 }
+                check_cursor_length(api, query.endpoint, &next)?;
                 if !cursors_seen.insert(next.clone()) {
                     return Err(pagination_error(
                         api,

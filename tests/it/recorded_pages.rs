@@ -678,3 +678,24 @@ mod opt_in_sources {
         assert_eq!(v.requests, 9);
     }
 }
+
+#[tokio::test]
+async fn a_cursor_longer_than_the_cap_ends_the_walk_with_an_error() {
+    let long = "c".repeat(nbu_otel::netbackup::MAX_CURSOR_BYTES + 1);
+    let first = format!(
+        r#"{{"data":[{{"type":"volumeInfo","id":"A1","attributes":{{}}}}],"meta":{{"pagination":{{"limit":1,"next":"{long}"}}}}}}"#
+    );
+    let api = RecordedApi::lists(&[("/storage/tape-media#", &first)]);
+    let query = nbu_otel::netbackup::resources::ListQuery {
+        endpoint: "/storage/tape-media",
+        params: Vec::new(),
+        page_size: 1,
+        paging: nbu_otel::netbackup::resources::Paging::Cursor,
+        what: "tape media",
+    };
+    let err = nbu_otel::netbackup::resources::walk_list(&api, V, &query, |_| {})
+        .await
+        .expect_err("a 1 KB cursor is refused");
+    assert!(err.to_string().contains("bytes long"), "{err}");
+    assert_eq!(api.list_requests.lock().unwrap().len(), 1, "not followed");
+}

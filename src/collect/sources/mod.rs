@@ -33,10 +33,8 @@ use crate::config::{SourceConfig, SourceId};
 use crate::netbackup::resources::{ListQuery, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi, WalkStats};
 
-/// Longest label value kept from NetBackup (in bytes); longer values are cut at a character
-/// boundary and counted in [`SourceValues::invalid_values`], so a hostile or broken server
-/// cannot grow the agent's memory or a scrape through label values.
-pub const MAX_LABEL_BYTES: usize = 256;
+pub use super::label::MAX_LABEL_BYTES;
+use super::label::cap_label;
 
 /// The label pairs of one series, in the order of the catalog's labels.
 pub type Labels = Vec<(&'static str, String)>;
@@ -50,7 +48,7 @@ pub struct SourceValues {
     /// Requests sent, retries included.
     pub requests: u64,
     /// Values skipped or cut because they cannot be right (a count that is not a number, a
-    /// label value longer than [`MAX_LABEL_BYTES`]).
+    /// label value longer than [`MAX_LABEL_BYTES`], cut).
     pub invalid_values: u64,
 }
 
@@ -103,16 +101,8 @@ impl SourceValues {
         labels
             .iter()
             .map(|(name, value)| {
-                let value = if value.len() > MAX_LABEL_BYTES {
-                    self.invalid_values += 1;
-                    let mut end = MAX_LABEL_BYTES;
-                    while !value.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    &value[..end]
-                } else {
-                    value
-                };
+                let (value, cut) = cap_label(value);
+                self.invalid_values += u64::from(cut);
                 (*name, value.to_owned())
             })
             .collect()
