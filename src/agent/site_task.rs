@@ -308,9 +308,8 @@ impl SiteTask {
             let opt_in = futures_util::future::join_all(due.into_iter().map(|(id, config)| {
                 let collector = collector.clone();
                 let context = SourceContext {
-                    config,
-                    page_size,
-                    now: context_now,
+                    clients: self.site.sources.clients.clone(),
+                    ..SourceContext::new(config, page_size, context_now)
                 };
                 async move {
                     let started = Instant::now();

@@ -252,9 +252,8 @@ impl SiteCollector {
                 return (id, None);
             }
             let context = SourceContext {
-                config,
-                page_size: self.site.collection.storage_page_size,
-                now,
+                clients: self.site.sources.clients.clone(),
+                ..SourceContext::new(config, self.site.collection.storage_page_size, now)
             };
             let started = Instant::now();
             let result = sources::collect(id, &self.client, version, &context).await;

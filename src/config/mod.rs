@@ -90,7 +90,10 @@ use crate::netbackup::ApiVersion;
 
 pub use exposure::exposure_warnings;
 pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
-pub use sources::{MIN_SOURCE_INTERVAL, SourceConfig, SourceId, SourcesConfig};
+pub use sources::{
+    ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceConfig, SourceId,
+    SourcesConfig,
+};
 pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.

@@ -48,6 +48,8 @@ pub(super) struct RawSource {
     pub enabled: Option<Scalar>,
     pub interval: Option<Scalar>,
     pub window: Option<Scalar>,
+    pub allowlist: Option<List<Scalar>>,
+    pub max_clients: Option<Scalar>,
 }
 
 /// `sites[i].tls`.

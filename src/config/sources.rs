@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::raw::{RawSource, Section};
+use super::raw::{List, RawSource, Scalar, Section};
 use super::validate::{Validator, join};
 
 /// An opt-in source: a group of metric families read from one or a few endpoints, switched on
@@ -32,16 +32,20 @@ pub enum SourceId {
     /// `/storage/drives`, `/storage/tape-media`, `/storage/robots-device-hosts`,
     /// `/storage/tape-volume-pools`, `/storage/disk-pools`.
     Tape,
+    /// Per-client families of allowlisted clients: from the job store, and one narrow
+    /// `/admin/jobs` query per client for the last successful backup.
+    Clients,
 }
 
 impl SourceId {
     /// Every opt-in source, in the order they are reported.
-    pub const ALL: [SourceId; 5] = [
+    pub const ALL: [SourceId; 6] = [
         SourceId::Alerts,
         SourceId::Malware,
         SourceId::Catalog,
         SourceId::Slo,
         SourceId::Tape,
+        SourceId::Clients,
     ];
 
     /// The name in the configuration and in the `source` label.
@@ -52,6 +56,7 @@ impl SourceId {
             SourceId::Catalog => "catalog",
             SourceId::Slo => "slo",
             SourceId::Tape => "tape",
+            SourceId::Clients => "clients",
         }
     }
 
@@ -63,7 +68,7 @@ impl SourceId {
     /// How often the source is collected unless configured.
     pub fn default_interval(self) -> Duration {
         match self {
-            SourceId::Alerts | SourceId::Tape => Duration::from_secs(5 * 60),
+            SourceId::Alerts | SourceId::Tape | SourceId::Clients => Duration::from_secs(5 * 60),
             SourceId::Malware | SourceId::Catalog | SourceId::Slo => Duration::from_secs(15 * 60),
         }
     }
@@ -73,7 +78,7 @@ impl SourceId {
     pub fn default_window(self) -> Option<Duration> {
         match self {
             SourceId::Alerts | SourceId::Catalog => Some(Duration::from_secs(24 * 3600)),
-            SourceId::Malware | SourceId::Slo | SourceId::Tape => None,
+            SourceId::Malware | SourceId::Slo | SourceId::Tape | SourceId::Clients => None,
         }
     }
 
@@ -114,6 +119,8 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcesConfig {
     settings: BTreeMap<SourceId, SourceConfig>,
+    /// Which clients the per-client families cover.
+    pub clients: ClientsConfig,
 }
 
 impl Default for SourcesConfig {
@@ -123,8 +130,99 @@ impl Default for SourcesConfig {
                 .into_iter()
                 .map(|id| (id, id.default_config()))
                 .collect(),
+            clients: ClientsConfig::default(),
         }
     }
+}
+
+/// Default cap on the clients the per-client families cover.
+pub const DEFAULT_MAX_CLIENTS: u32 = 500;
+
+/// The clients of the per-client families: an allowlist of exact names and `*`/`?` patterns,
+/// and a hard cap on how many clients are covered (each client is several series).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientsConfig {
+    /// Names and patterns, as written.
+    pub allowlist: Vec<ClientPattern>,
+    /// At most this many clients are covered; the others are counted and logged.
+    pub max_clients: u32,
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self {
+            allowlist: Vec::new(),
+            max_clients: DEFAULT_MAX_CLIENTS,
+        }
+    }
+}
+
+impl ClientsConfig {
+    /// Whether `client` is in the allowlist (exact names match case-sensitively, as NetBackup
+    /// names them).
+    pub fn allows(&self, client: &str) -> bool {
+        self.allowlist.iter().any(|p| p.matches(client))
+    }
+
+    /// The exact names of the allowlist (the clients one narrow query each can ask about).
+    pub fn exact_names(&self) -> impl Iterator<Item = &str> {
+        self.allowlist.iter().filter_map(|p| match p {
+            ClientPattern::Exact(name) => Some(name.as_str()),
+            ClientPattern::Wildcard(_) => None,
+        })
+    }
+}
+
+/// One entry of the client allowlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientPattern {
+    /// A client name, matched exactly.
+    Exact(String),
+    /// A pattern where `*` matches any run of characters and `?` one character.
+    Wildcard(String),
+}
+
+impl ClientPattern {
+    /// The entry as written: a pattern when it holds `*` or `?`, else an exact name.
+    pub fn parse(text: &str) -> Self {
+        if text.contains(['*', '?']) {
+            ClientPattern::Wildcard(text.to_owned())
+        } else {
+            ClientPattern::Exact(text.to_owned())
+        }
+    }
+
+    /// Whether `client` matches.
+    pub fn matches(&self, client: &str) -> bool {
+        match self {
+            ClientPattern::Exact(name) => name == client,
+            ClientPattern::Wildcard(pattern) => wildcard_match(pattern, client),
+        }
+    }
+}
+
+/// `*`/`?` matching in linear time (the classic greedy match with one backtrack point).
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star_p, star_t)) = star {
+            pi = star_p + 1;
+            ti = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 impl SourcesConfig {
@@ -166,6 +264,7 @@ impl SourcesConfig {
                     (id, config)
                 })
                 .collect(),
+            clients: ClientsConfig::default(),
         }
     }
 }
@@ -174,6 +273,8 @@ impl SourcesConfig {
 #[derive(Debug, Default)]
 pub(super) struct SourcesPatch {
     given: BTreeMap<SourceId, SourcePatch>,
+    allowlist: Option<Vec<ClientPattern>>,
+    max_clients: Option<u32>,
     /// Some value was invalid (and reported).
     pub failed: bool,
 }
@@ -195,6 +296,12 @@ impl SourcesPatch {
             config.interval = patch.interval.unwrap_or(config.interval);
             config.window = patch.window.unwrap_or(config.window);
             out.settings.insert(*id, config);
+        }
+        if let Some(allowlist) = &self.allowlist {
+            out.clients.allowlist = allowlist.clone();
+        }
+        if let Some(max) = self.max_clients {
+            out.clients.max_clients = max;
         }
         out
     }
@@ -249,6 +356,24 @@ impl Validator<'_> {
                     );
                 }
                 let enabled = self.boolean(&join(&field, "enabled"), raw.enabled);
+                for (key, given) in [
+                    ("allowlist", raw.allowlist.is_some()),
+                    ("max_clients", raw.max_clients.is_some()),
+                ] {
+                    if given && id != SourceId::Clients {
+                        self.err(join(&field, key), "only the clients source takes this key");
+                    }
+                }
+                if id == SourceId::Clients {
+                    patch.allowlist = self.allowlist(&join(&field, "allowlist"), raw.allowlist);
+                    patch.max_clients = self.integer(
+                        &join(&field, "max_clients"),
+                        raw.max_clients,
+                        1,
+                        100_000,
+                        " (each client is several series)",
+                    );
+                }
                 patch.given.insert(
                     id,
                     SourcePatch {
@@ -261,6 +386,32 @@ impl Validator<'_> {
         }
         patch.failed = self.error_count() > before;
         patch
+    }
+}
+
+impl Validator<'_> {
+    /// `sources.clients.allowlist`: a list of non-empty names or patterns.
+    fn allowlist(&mut self, field: &str, raw: Option<List<Scalar>>) -> Option<Vec<ClientPattern>> {
+        let items = match raw? {
+            List::Items(items) => items,
+            List::NotAList(message) => {
+                self.err(field, message);
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let item_field = format!("{field}[{i}]");
+            match self
+                .text(&item_field, Some(item))
+                .map(|t| t.trim().to_owned())
+            {
+                Some(text) if !text.is_empty() => out.push(ClientPattern::parse(&text)),
+                Some(_) => self.err(item_field, "a client name or pattern must not be empty"),
+                None => {}
+            }
+        }
+        Some(out)
     }
 }
 
@@ -277,6 +428,24 @@ mod tests {
             assert!(c.interval >= MIN_SOURCE_INTERVAL);
         }
         assert_eq!(SourceId::from_name("perclient"), None);
+    }
+
+    #[test]
+    fn client_patterns_match_names_and_wildcards() {
+        let p = ClientPattern::parse;
+        assert!(p("db01").matches("db01"));
+        assert!(!p("db01").matches("DB01"), "names are case-sensitive");
+        assert!(!p("db0").matches("db01"));
+        assert!(p("db*").matches("db01.example.com"));
+        assert!(p("*.prod").matches("web.prod"));
+        assert!(!p("*.prod").matches("web.prod.old"));
+        assert!(p("web-??").matches("web-07"));
+        assert!(!p("web-??").matches("web-7"));
+        assert!(p("*").matches(""));
+        assert!(p("a*b*c").matches("aXXbYYc"));
+        assert!(!p("a*b*c").matches("aXXbYY"));
+        let long = "a".repeat(10_000);
+        assert!(!p("*a*a*a*b").matches(&long), "no exponential backtracking");
     }
 
     #[test]

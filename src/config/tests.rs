@@ -746,3 +746,35 @@ fn bad_source_settings_are_named() {
     assert_field(&e, "sites[0].sources.tape.colour");
     assert!(e.to_string().contains("known sources: alerts"), "{e}");
 }
+
+#[test]
+fn the_client_allowlist_is_read_and_checked() {
+    let yaml = format!(
+        "sources:\n  clients:\n    enabled: true\n    allowlist: [db01, \"web-*\", \"o'brien\"]\n    max_clients: 20\n{}",
+        site("    sources:\n      clients: { allowlist: [only-this] }\n")
+    );
+    let config = ok(&yaml, &[]);
+    let clients = &config.sites[0].sources.clients;
+    assert_eq!(clients.max_clients, 20, "kept from the global section");
+    assert!(clients.allows("only-this"));
+    assert!(
+        !clients.allows("db01"),
+        "a site's allowlist replaces the global one"
+    );
+
+    let e = err(
+        &format!(
+            "sources:\n  alerts: {{ allowlist: [x] }}\n  clients: {{ allowlist: [\"\", ok], max_clients: 0 }}\n{}",
+            site("")
+        ),
+        &[],
+    );
+    assert_field(&e, "sources.alerts.allowlist");
+    assert_field(&e, "sources.clients.allowlist[0]");
+    assert_field(&e, "sources.clients.max_clients");
+    let e = err(
+        &format!("sources:\n  clients: {{ allowlist: db01 }}\n{}", site("")),
+        &[],
+    );
+    assert_field(&e, "sources.clients.allowlist");
+}

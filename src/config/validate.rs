@@ -204,7 +204,7 @@ impl Validator<'_> {
     // ----- leaves ---------------------------------------------------------------------------
 
     /// Any scalar as text. A map or list is an error; `null` is absent.
-    fn text(&mut self, field: &str, value: Option<Scalar>) -> Option<String> {
+    pub(super) fn text(&mut self, field: &str, value: Option<Scalar>) -> Option<String> {
         match value? {
             Scalar::Str(s) => Some(s),
             Scalar::Int(i) => Some(i.to_string()),
@@ -258,7 +258,7 @@ impl Validator<'_> {
     }
 
     /// A whole number within `min..=max`; `why` explains the bounds when they are not obvious.
-    fn integer(
+    pub(super) fn integer(
         &mut self,
         field: &str,
         value: Option<Scalar>,

@@ -439,11 +439,7 @@ mod opt_in_sources {
     use nbu_otel::config::SourceId;
 
     fn context(id: SourceId) -> SourceContext {
-        SourceContext {
-            config: id.default_config(),
-            page_size: 2,
-            now: Utc::now(),
-        }
+        SourceContext::new(id.default_config(), 2, Utc::now())
     }
 
     fn series(values: &SourceValues, metric: &str) -> Vec<(String, f64)> {

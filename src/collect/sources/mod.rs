@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod catalog;
+pub mod clients;
 pub mod malware;
 pub mod slo;
 pub mod tape;
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 
 pub use alerts::ALERTS_COUNT;
 pub use catalog::CATALOG_IMAGES_COUNT;
+pub use clients::{CLIENT_LAST_SUCCESSFUL_BACKUP, CLIENTS_OVER_CAP};
 pub use malware::{MALWARE_FILES_INFECTED, MALWARE_FILES_SCANNED, MALWARE_SCAN_COUNT};
 pub use slo::SLO_COUNT;
 pub use tape::{
@@ -29,7 +31,7 @@ pub use tape::{
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{SourceConfig, SourceId};
+use crate::config::{ClientsConfig, SourceConfig, SourceId};
 use crate::netbackup::resources::{ListQuery, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi, WalkStats};
 
@@ -110,7 +112,7 @@ impl SourceValues {
 }
 
 /// What a source needs besides the API: its settings and NetBackup's clock.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SourceContext {
     /// The source's settings for this site.
     pub config: SourceConfig,
@@ -118,6 +120,24 @@ pub struct SourceContext {
     pub page_size: u32,
     /// NetBackup's clock (the end of windows), as last read from its `Date` header.
     pub now: DateTime<Utc>,
+    /// The client allowlist and cap (the clients source).
+    pub clients: ClientsConfig,
+    /// The last successful backup (Unix seconds) of clients the job store already covers:
+    /// the clients source asks NetBackup only about the others.
+    pub covered: BTreeMap<String, f64>,
+}
+
+impl SourceContext {
+    /// A context for `config`, without client settings or coverage.
+    pub fn new(config: SourceConfig, page_size: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            config,
+            page_size,
+            now,
+            clients: ClientsConfig::default(),
+            covered: BTreeMap::new(),
+        }
+    }
 }
 
 impl SourceContext {
@@ -135,7 +155,7 @@ impl SourceContext {
 /// release). A source the version lacks is not called; `check` and `/readyz` say so.
 pub fn supported(source: SourceId, version: ApiVersion) -> bool {
     match source {
-        SourceId::Alerts | SourceId::Malware | SourceId::Tape => true,
+        SourceId::Alerts | SourceId::Malware | SourceId::Tape | SourceId::Clients => true,
         // `malwareStatus` can be filtered from 13.0 on; the service catalog is described from
         // 13.0 on.
         SourceId::Catalog | SourceId::Slo => version >= ApiVersion::V13_0,
@@ -155,6 +175,7 @@ pub async fn collect<A: NetBackupApi>(
         SourceId::Catalog => catalog::collect(api, version, context).await,
         SourceId::Slo => slo::collect(api, version, context).await,
         SourceId::Tape => tape::collect(api, version, context).await,
+        SourceId::Clients => clients::collect(api, version, context).await,
     }
 }
 
