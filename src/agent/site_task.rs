@@ -293,12 +293,13 @@ impl SiteTask {
             }
             .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
             let (jobs, storage) = tokio::join!(jobs, storage);
-            let mut ok = self.apply_jobs(state, jobs);
-            if let Some(storage) = storage {
-                ok &= self.apply_storage(state, storage);
-            }
-            state.snapshot.up = ok;
-            if ok {
+            let jobs_ok = self.apply_jobs(state, jobs);
+            // Storage that was not due is current: its last fetch succeeded within its TTL.
+            let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
+            // Up while any source of the site could be collected, as the legacy exporter;
+            // which source failed shows in `nbu_source_stale` and the error counter.
+            state.snapshot.up = jobs_ok || storage_ok;
+            if jobs_ok && storage_ok {
                 state.snapshot.last_error = None;
             }
         }
