@@ -185,13 +185,21 @@ impl Default for CollectionConfig {
     }
 }
 
+/// The default path of the Prometheus bridge.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Paths the server answers itself, which the bridge may not take.
+pub const RESERVED_PATHS: [&str; 3] = ["/health", "/healthz", "/readyz"];
+
 /// The agent's own HTTP server. The default has no listen address and no bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Listen address of `/healthz`, `/readyz` and (when enabled) `/metrics`; `None` = no server.
     pub listen: Option<SocketAddr>,
-    /// Serve the Prometheus compatibility bridge on `/metrics`.
+    /// Serve the Prometheus compatibility bridge on `metrics_path`.
     pub prometheus_bridge: bool,
+    /// Path of the bridge (the Go exporter's `server.uri`), `/metrics` by default.
+    pub metrics_path: String,
     /// `/readyz` is 200 when at least this many sites are ready; `None` = every site.
     pub ready_min_sites: Option<u32>,
     /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
@@ -247,6 +255,7 @@ impl Default for ServerConfig {
         Self {
             listen: None,
             prometheus_bridge: false,
+            metrics_path: DEFAULT_METRICS_PATH.to_owned(),
             ready_min_sites: None,
             ready_cache: Duration::from_secs(5),
             tls_cert_file: None,
