@@ -87,8 +87,12 @@ use url::Url;
 use crate::netbackup::ApiVersion;
 
 pub use exposure::exposure_warnings;
-pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
-pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
+pub use load::{
+    load_file, load_file_with, load_file_with_env, load_str, load_str_with_env, parse_yaml,
+};
+pub use validate::{
+    ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND, metrics_path_problem,
+};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.
 #[derive(Debug, Clone)]
@@ -187,6 +191,15 @@ impl Default for CollectionConfig {
 
 /// The default path of the Prometheus bridge.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Whether `name` is a valid site name: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+pub fn is_valid_site_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
 
 /// Paths the server answers itself, which the bridge may not take.
 pub const RESERVED_PATHS: [&str; 3] = ["/health", "/healthz", "/readyz"];

@@ -505,11 +505,7 @@ impl Validator<'_> {
 
         let name_field = join(path, "name");
         let name = self.required_text(&name_field, raw.name).and_then(|name| {
-            let valid = name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if valid {
+            if super::is_valid_site_name(&name) {
                 Some(name)
             } else {
                 // The value is not echoed: whatever was written there, it is not a name.
@@ -1187,7 +1183,7 @@ impl Validator<'_> {
 
 /// Why `path` cannot be the bridge's path: it must be absolute, plain (letters, digits, `-`,
 /// `_`, `.`, `~` and `/`, no empty segment) and not one the server answers itself.
-pub(super) fn metrics_path_problem(path: &str) -> Result<(), String> {
+pub fn metrics_path_problem(path: &str) -> Result<(), String> {
     let plain = path
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'));
