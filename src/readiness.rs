@@ -147,6 +147,21 @@ impl Readiness {
         }
     }
 
+    /// The verdict of the Go exporter's `/health`: healthy until every site has been collected
+    /// once, then while at least one site is up (`nbu_up`). Never calls NetBackup.
+    pub fn any_site_up(&self) -> bool {
+        let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+        let mut any_collected = false;
+        for site in sites.keys() {
+            match self.store.get(site) {
+                Some(snapshot) if snapshot.up => return true,
+                Some(_) => any_collected = true,
+                None => return true,
+            }
+        }
+        !any_collected
+    }
+
     /// Registers (or replaces) the collector of a site.
     pub fn register(&self, collector: Arc<SiteCollector>) {
         let name = collector.site().name.clone();

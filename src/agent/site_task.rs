@@ -321,15 +321,18 @@ impl SiteTask {
                 )
             }));
             let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
-            let mut ok = self.apply_jobs(state, jobs);
-            if let Some(storage) = storage {
-                ok &= self.apply_storage(state, storage);
-            }
+            let jobs_ok = self.apply_jobs(state, jobs);
+            // Storage that was not due is current: its last fetch succeeded within its TTL.
+            let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
+            // Opt-in sources never change `nbu_up`: their failures show in their own staleness
+            // and error counter.
             for (id, config, outcome) in opt_in {
                 self.apply_source(state, id, config, outcome);
             }
-            state.snapshot.up = ok;
-            if ok {
+            // Up while any source of the site could be collected, as the legacy exporter;
+            // which source failed shows in `nbu_source_stale` and the error counter.
+            state.snapshot.up = jobs_ok || storage_ok;
+            if jobs_ok && storage_ok {
                 state.snapshot.last_error = None;
             }
         }

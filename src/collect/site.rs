@@ -80,6 +80,11 @@ impl SiteReport {
         self.api_version.is_ok() && self.jobs.result.is_ok() && self.storage.result.is_ok()
     }
 
+    /// Whether the version was agreed and at least one source collected (`nbu_up`).
+    pub fn any_source_ok(&self) -> bool {
+        self.api_version.is_ok() && (self.jobs.result.is_ok() || self.storage.result.is_ok())
+    }
+
     /// The errors of this report, each once (a failed negotiation fails both sources).
     pub fn errors(&self) -> Vec<&ApiError> {
         match &self.api_version {

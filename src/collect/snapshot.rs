@@ -90,7 +90,7 @@ impl OptInState {
 pub struct SiteSnapshot {
     /// Site name (the `site` label).
     pub site: String,
-    /// Whether the last collection of the site succeeded.
+    /// Whether any source of the site could be collected in the last collection.
     pub up: bool,
     /// The negotiated API version, once known.
     pub api_version: Option<ApiVersion>,
@@ -159,7 +159,7 @@ impl From<&super::SiteReport> for SiteSnapshot {
         });
         Self {
             site: report.site.clone(),
-            up: report.is_ok(),
+            up: report.any_source_ok(),
             api_version: report.api_version.as_ref().ok().copied(),
             response_time: Some(report.response_time),
             jobs_last_success: jobs.as_ref().map(|d| d.collected_at),

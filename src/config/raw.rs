@@ -84,6 +84,7 @@ pub(super) struct RawCollection {
 pub(super) struct RawServer {
     pub listen: Option<Scalar>,
     pub prometheus_bridge: Option<Scalar>,
+    pub metrics_path: Option<Scalar>,
     pub ready_min_sites: Option<Scalar>,
     pub ready_cache: Option<Scalar>,
     pub tls_cert_file: Option<Scalar>,
@@ -344,6 +345,7 @@ mod tests {
                 &[
                     "listen",
                     "prometheus_bridge",
+                    "metrics_path",
                     "ready_min_sites",
                     "ready_cache",
                     "tls_cert_file",

@@ -778,3 +778,26 @@ fn the_client_allowlist_is_read_and_checked() {
     );
     assert_field(&e, "sources.clients.allowlist");
 }
+
+#[test]
+fn the_metrics_path_is_configurable_by_file_and_environment() {
+    assert_eq!(ok(&site(""), &[]).server.metrics_path, "/metrics");
+    let yaml = site(
+        "server: { listen: \"127.0.0.1:1\", prometheus_bridge: true, metrics_path: /nbu/metrics }\n",
+    );
+    assert_eq!(ok(&yaml, &[]).server.metrics_path, "/nbu/metrics");
+    let config = ok(&yaml, &[("NBU_OTEL_SERVER__METRICS_PATH", "/prom")]);
+    assert_eq!(config.server.metrics_path, "/prom");
+}
+
+#[test]
+fn a_metrics_path_that_cannot_be_served_is_named() {
+    for bad in [
+        "metrics", "/health", "/healthz", "/readyz", "/a b", "/a//b", "/{x}", "/m?x=1",
+    ] {
+        let yaml = site(&format!(
+            "server: {{ listen: \"127.0.0.1:1\", prometheus_bridge: true, metrics_path: \"{bad}\" }}\n"
+        ));
+        assert_field(&err(&yaml, &[]), "server.metrics_path");
+    }
+}

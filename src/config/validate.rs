@@ -518,11 +518,7 @@ impl Validator<'_> {
 
         let name_field = join(path, "name");
         let name = self.required_text(&name_field, raw.name).and_then(|name| {
-            let valid = name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if valid {
+            if super::is_valid_site_name(&name) {
                 Some(name)
             } else {
                 // The value is not echoed: whatever was written there, it is not a name.
@@ -884,6 +880,15 @@ impl Validator<'_> {
                 "needs server.listen (the address that serves /metrics)",
             );
         }
+        let metrics_path = match self.optional_text("server.metrics_path", raw.metrics_path) {
+            None => default.metrics_path.clone(),
+            Some(path) => {
+                if let Err(problem) = metrics_path_problem(&path) {
+                    self.err("server.metrics_path", problem);
+                }
+                path
+            }
+        };
         let ready_min_sites = self.integer(
             "server.ready_min_sites",
             raw.ready_min_sites,
@@ -941,6 +946,7 @@ impl Validator<'_> {
         (self.errors.len() == before).then_some(ServerConfig {
             listen,
             prometheus_bridge: bridge,
+            metrics_path,
             ready_min_sites,
             ready_cache,
             tls_cert_file,
@@ -1191,6 +1197,26 @@ impl Validator<'_> {
         let instance_id = self.optional_text("service.instance_id", raw.instance_id);
         (self.errors.len() == before).then_some(ServiceConfig { name, instance_id })
     }
+}
+
+/// Why `path` cannot be the bridge's path: it must be absolute, plain (letters, digits, `-`,
+/// `_`, `.`, `~` and `/`, no empty segment) and not one the server answers itself.
+pub fn metrics_path_problem(path: &str) -> Result<(), String> {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'));
+    if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 256 {
+        return Err(format!(
+            "expected an absolute path such as /metrics (letters, digits, '-', '_', '.', '~' \
+             and '/', at most 256 characters), got {path:?}"
+        ));
+    }
+    if super::RESERVED_PATHS.contains(&path) {
+        return Err(format!(
+            "{path} is answered by the agent itself (/health, /healthz, /readyz); choose another path"
+        ));
+    }
+    Ok(())
 }
 
 /// A `tracing` filter: valid syntax, and bare words must be level names (a bare word is legal

@@ -8,6 +8,7 @@ mod client_errors;
 mod collect;
 mod faults;
 mod job_store;
+mod migrate;
 mod negotiation;
 mod operations;
 mod opt_in;
