@@ -121,6 +121,15 @@ impl<A: NetBackupApi> NetBackupApi for Counting<A> {
         self.count(self.inner.storage_page(version, offset, limit).await)
     }
 
+    async fn list_page(
+        &self,
+        version: ApiVersion,
+        endpoint: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<Body, ApiError> {
+        self.count(self.inner.list_page(version, endpoint, params).await)
+    }
+
     fn decode_error(
         &self,
         endpoint: &str,

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::agent::join_sites;
+use crate::collect::sources;
 use crate::collect::{ProgressSink, SiteCollector, SiteReport};
-use crate::config::Config;
+use crate::config::{Config, SourceId};
 use crate::netbackup::ApiError;
 use crate::report::CheckResult;
 
@@ -16,15 +17,24 @@ pub async fn check_sites(config: &Config) -> Vec<CheckResult> {
         let started = Instant::now();
         let name = site.name.clone();
         let url = site.url.to_string();
+        let enabled: Vec<SourceId> = site.sources.enabled().map(|(id, _)| id).collect();
         let outcome = match SiteCollector::new(site) {
             Ok(collector) => collector.negotiate().await,
             Err(e) => Err(e),
+        };
+        let sources = match &outcome {
+            Ok(version) => enabled
+                .into_iter()
+                .map(|id| (id, sources::supported(id, *version)))
+                .collect(),
+            Err(_) => Vec::new(),
         };
         CheckResult {
             site: name,
             url,
             outcome,
             elapsed: started.elapsed(),
+            sources,
         }
     });
     join_sites(probes)
@@ -40,6 +50,7 @@ pub async fn check_sites(config: &Config) -> Vec<CheckResult> {
                 site: site.name.clone(),
                 url: site.url.to_string(),
                 elapsed: Duration::ZERO,
+                sources: Vec::new(),
             })
         })
         .collect()

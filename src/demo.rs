@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::config::{
     CollectionConfig, Config, LoggingConfig, OtlpConfig, ServerConfig, ServiceConfig, SiteConfig,
-    TlsConfig, TracesConfig,
+    SourcesConfig, TlsConfig, TracesConfig,
 };
 
 /// The API key shared by the demo's simulator and agent.
@@ -35,6 +35,7 @@ pub fn config(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str) -> Result<
                 requests_per_second: 50.0,
                 ..CollectionConfig::default()
             },
+            sources: SourcesConfig::all_enabled(Duration::from_secs(30)),
         }],
         server: ServerConfig {
             listen: Some(listen),

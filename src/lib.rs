@@ -10,9 +10,10 @@
 //! - [`collect`]: per-site collection and the aggregates it produces.
 //! - [`telemetry`]: the metric catalog and OpenTelemetry plumbing.
 //! - [`agent`]: the runtime: one task per site, the service loop, hot reload.
-//! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`server`]: `/metrics`, `/health`, `/healthz`, `/readyz`.
 //! - [`commands`]: the work of `check` and `once` on every site.
 //! - [`report`]: rendering of `once` results as a table or JSON.
+//! - [`migrate`]: conversion of a Go `nbu_exporter` configuration file.
 //! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod migrate;
 pub mod netbackup;
 pub mod readiness;
 pub mod report;

@@ -1,4 +1,4 @@
-//! The `nbu-otel` command line: `run`, `demo`, `check`, `once` and `sim`.
+//! The `nbu-otel` command line: `run`, `demo`, `check`, `once`, `migrate` and `sim`.
 //!
 //! Exit codes: 0 success, 1 a site failed (`once`, `check`) or the agent could not start,
 //! 2 invalid configuration or arguments.
@@ -74,6 +74,15 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Convert an nbu_exporter configuration file into an nbu-otel one.
+    Migrate {
+        /// The nbu_exporter config.yaml (a `.env` beside it is read too).
+        #[arg(long)]
+        from: PathBuf,
+        /// Where to write the new configuration (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Run the NetBackup API simulator alone.
     Sim {
@@ -154,6 +163,9 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Command::Migrate { from, output } = &cli.command {
+        return migrate(from, output.as_deref());
+    }
     // The one-shot commands wait on the network almost all the time: one thread serves them
     // with fewer wake-ups across threads (less CPU per job read). The long-running ones keep a
     // thread per core, so that a page being decoded never delays a scrape.
@@ -205,6 +217,7 @@ fn main() -> ExitCode {
                 };
                 sim(listen, config, &versions).await
             }
+            Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
         }
     });
     match result {
@@ -217,6 +230,37 @@ fn main() -> ExitCode {
 }
 
 /// Loads the config or explains every problem and exits with code 2.
+/// `migrate`: exit 2 naming the Go key when the input is invalid, 1 when a file cannot be
+/// read or written.
+fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
+    use nbu_otel::migrate::{MigrateError, migrate_file};
+    let migration = match migrate_file(from) {
+        Ok(m) => m,
+        Err(e @ MigrateError::Read { .. }) => {
+            eprintln!("nbu-otel migrate: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("nbu-otel migrate: {}: {e}", from.display());
+            return ExitCode::from(2);
+        }
+    };
+    match output {
+        None => print!("{}", migration.yaml),
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &migration.yaml) {
+                eprintln!("nbu-otel migrate: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("nbu-otel migrate: wrote {}", path.display());
+        }
+    }
+    for (var, what) in &migration.variables {
+        eprintln!("nbu-otel migrate: set {var}: {what}");
+    }
+    ExitCode::SUCCESS
+}
+
 fn load_config(path: &Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|e| {
         eprintln!("nbu-otel: invalid configuration {}:\n{e}", path.display());
@@ -324,7 +368,7 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&report::once_json(&reports))?
         ),
     }
-    Ok(if reports.iter().all(|r| r.is_ok()) {
+    Ok(if reports.iter().all(|r| r.is_ok() && r.sources_ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -41,6 +41,45 @@ pub struct SiteReadiness {
     pub last_error: Option<String>,
     /// Why the site is not ready.
     pub reason: Option<String>,
+    /// The enabled opt-in sources (they never decide readiness).
+    pub sources: Vec<SourceReadiness>,
+}
+
+/// One enabled opt-in source of a site, as `/readyz` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReadiness {
+    /// Source name.
+    pub source: &'static str,
+    /// `current`, `stale` (no current data: failing or not collected yet), or `unsupported`
+    /// (the site's API version has no endpoint for it, so it is not called).
+    pub status: &'static str,
+    /// The source's last error, or which API version lacks it.
+    pub detail: Option<String>,
+}
+
+/// The opt-in sources of a snapshot, for `/readyz`.
+fn source_readiness(snapshot: &crate::collect::SiteSnapshot) -> Vec<SourceReadiness> {
+    snapshot
+        .sources
+        .iter()
+        .map(|(id, state)| {
+            let (status, detail) = match (state.unsupported_by, state.current()) {
+                (Some(v), _) => (
+                    "unsupported",
+                    Some(format!(
+                        "NetBackup API {v} has no endpoint for it; not collected"
+                    )),
+                ),
+                (None, Some(_)) => ("current", None),
+                (None, None) => ("stale", state.last_error.clone()),
+            };
+            SourceReadiness {
+                source: id.name(),
+                status,
+                detail,
+            }
+        })
+        .collect()
 }
 
 /// The readiness verdict.
@@ -106,6 +145,21 @@ impl Readiness {
             cache,
             min_sites: min_sites.map(|n| n as usize),
         }
+    }
+
+    /// The verdict of the Go exporter's `/health`: healthy until every site has been collected
+    /// once, then while at least one site is up (`nbu_up`). Never calls NetBackup.
+    pub fn any_site_up(&self) -> bool {
+        let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+        let mut any_collected = false;
+        for site in sites.keys() {
+            match self.store.get(site) {
+                Some(snapshot) if snapshot.up => return true,
+                Some(_) => any_collected = true,
+                None => return true,
+            }
+        }
+        !any_collected
     }
 
     /// Registers (or replaces) the collector of a site.
@@ -183,6 +237,10 @@ impl Readiness {
             last_success_unix,
             last_error,
             reason: None,
+            sources: snapshot
+                .as_deref()
+                .map(source_readiness)
+                .unwrap_or_default(),
         };
         let collector = match &probe.collector {
             Ok(c) => c.clone(),

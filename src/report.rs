@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json, json};
 
 use crate::collect::{SiteReport, SiteSnapshot};
+use crate::config::SourceId;
 use crate::netbackup::{ApiError, ApiVersion};
 use crate::telemetry::catalog::{CATALOG, Value};
 
@@ -49,7 +50,7 @@ fn site_json(report: &SiteReport) -> Json {
         .collect();
     let mut out = json!({
         "site": report.site,
-        "ok": report.is_ok(),
+        "ok": report.is_ok() && report.sources_ok(),
         "api_version": report.api_version.as_ref().ok().map(|v| v.as_str()),
         "response_time_ms": report.response_time.as_secs_f64() * 1000.0,
         "jobs": report.jobs.result.as_ref().ok().map(|j| json!({
@@ -79,6 +80,11 @@ fn source_errors(report: &SiteReport) -> Vec<(&'static str, &ApiError)> {
             if let Err(e) = &report.storage.result {
                 out.push(("storage", e));
             }
+            for (id, outcome) in &report.sources {
+                if let Some(Err(e)) = outcome.as_ref().map(|o| &o.result) {
+                    out.push((id.name(), e));
+                }
+            }
             out
         }
     }
@@ -88,7 +94,11 @@ fn source_errors(report: &SiteReport) -> Vec<(&'static str, &ApiError)> {
 pub fn once_table(reports: &[SiteReport]) -> String {
     let mut out = String::new();
     for report in reports {
-        let verdict = if report.is_ok() { "OK" } else { "FAILED" };
+        let verdict = if report.is_ok() && report.sources_ok() {
+            "OK"
+        } else {
+            "FAILED"
+        };
         let version = report
             .api_version
             .as_ref()
@@ -185,6 +195,8 @@ pub struct CheckResult {
     pub outcome: Result<ApiVersion, ApiError>,
     /// How long the probe took.
     pub elapsed: Duration,
+    /// The enabled opt-in sources and whether the negotiated version has their endpoints.
+    pub sources: Vec<(SourceId, bool)>,
 }
 
 /// The `check` table: reachable, TLS, key, API version and a verdict per site.
@@ -227,6 +239,25 @@ pub fn check_table(results: &[CheckResult]) -> String {
         ]);
         if let Err(e) = &r.outcome {
             let _ = writeln!(details, "{}: {e}", r.site);
+        }
+        if let (Ok(version), false) = (&r.outcome, r.sources.is_empty()) {
+            let sources: Vec<String> = r
+                .sources
+                .iter()
+                .map(|(id, supported)| {
+                    if *supported {
+                        format!("{id} collected")
+                    } else {
+                        format!("{id} skipped (API {version} has no endpoint for it)")
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                details,
+                "{}: opt-in sources: {}",
+                r.site,
+                sources.join(", ")
+            );
         }
     }
     let mut out = String::new();

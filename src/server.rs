@@ -1,5 +1,6 @@
-//! The agent's HTTP server: `/metrics` (Prometheus bridge, when enabled), `/healthz`
-//! (liveness) and `/readyz` (every site, or `server.ready_min_sites`, answered recently).
+//! The agent's HTTP server: the Prometheus bridge (when enabled) on `server.metrics_path`,
+//! `/healthz` (liveness), `/readyz` (every site, or `server.ready_min_sites`, answered
+//! recently) and `/health` (the Go exporter's: 503 when every site is down).
 //!
 //! Plain HTTP or HTTPS (`server.tls_cert_file`, `server.tls_key_file`); `/metrics` can require
 //! basic auth or a bearer token while `/healthz` and `/readyz` stay open for probes. Slow
@@ -29,7 +30,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::MetricsAuth;
+use crate::config::{DEFAULT_METRICS_PATH, MetricsAuth};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::{CONTENT_TYPE, PrometheusBridge};
 
@@ -113,18 +114,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The router: `/healthz`, `/readyz` and, with a bridge, `/metrics` (behind `auth` when set).
+/// The router: `/health`, `/healthz`, `/readyz` and, with a bridge, `/metrics`.
 pub fn router(readiness: Readiness, bridge: Option<PrometheusBridge>) -> Router {
-    router_with_auth(readiness, bridge, &MetricsAuth::default())
+    router_with_auth(
+        readiness,
+        bridge,
+        &MetricsAuth::default(),
+        DEFAULT_METRICS_PATH,
+    )
 }
 
-/// [`router`] with credentials required on `/metrics`.
+/// [`router`] with the bridge on `metrics_path` (a path the configuration validated), behind
+/// `auth` when it requires credentials.
 pub fn router_with_auth(
     readiness: Readiness,
     bridge: Option<PrometheusBridge>,
     auth: &MetricsAuth,
+    metrics_path: &str,
 ) -> Router {
     let mut router = Router::new()
+        .route("/health", get(health))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if bridge.is_some() {
@@ -135,7 +144,7 @@ pub fn router_with_auth(
             )),
             None => get(metrics),
         };
-        router = router.route("/metrics", metrics_route);
+        router = router.route(metrics_path, metrics_route);
     }
     router
         .layer(middleware::from_fn(request_timeout))
@@ -272,6 +281,25 @@ async fn require_credentials(
         )
             .into_response()
     }
+}
+
+/// The Go exporter's `/health`: `200 OK` while any site is up (or before every site was
+/// collected once), `503 UNHEALTHY` when every site is down; plain text.
+async fn health(State(state): State<AppState>) -> Response {
+    let (status, body) = if state.readiness.any_site_up() {
+        (StatusCode::OK, "OK\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNHEALTHY: NetBackup API unreachable\n",
+        )
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

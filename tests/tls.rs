@@ -318,6 +318,7 @@ async fn a_self_signed_ca_certificate_as_server_certificate_is_explained() {
         url: site.url.to_string(),
         outcome: Err(err),
         elapsed: Duration::ZERO,
+        sources: Vec::new(),
     }]);
     assert!(table.contains("/security/cacert"), "{table}");
 }

@@ -307,6 +307,7 @@ fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
         && a.api_version == b.api_version
         && a.tls == b.tls
         && a.collection == b.collection
+        && a.sources == b.sources
 }
 
 #[cfg(test)]

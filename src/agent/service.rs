@@ -82,6 +82,7 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
                 .prometheus_bridge
                 .then(|| agent.prometheus_bridge()),
             &config.server.metrics_auth,
+            &config.server.metrics_path,
         );
         tokio::spawn(server::serve(listener, router, tls, async {
             let _ = server_stopped.await;

@@ -9,12 +9,13 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::STALE_AFTER_INTERVALS;
+use crate::collect::sources::{self, SourceContext, SourceValues};
 use crate::collect::summary::StorageSummary;
 use crate::collect::{
     CycleReport, JobSync, JobsSettings, SiteCollector, SiteSnapshot, SourceData, SourceOutcome,
     WalkKind,
 };
-use crate::config::SiteConfig;
+use crate::config::{SiteConfig, SourceConfig, SourceId};
 use crate::netbackup::{ApiError, ApiVersion};
 use crate::telemetry::instruments::{Recorders, SnapshotStore};
 
@@ -44,6 +45,8 @@ struct SiteState {
     /// The job store, kept current cycle after cycle.
     jobs: JobSync,
     storage_fetched: Option<Instant>,
+    /// When each enabled opt-in source is due next (absent: due now).
+    sources_due: std::collections::BTreeMap<SourceId, Instant>,
     /// Failures of the current cycle, logged together once at its end.
     cycle_errors: Vec<(&'static str, ApiError)>,
 }
@@ -159,8 +162,15 @@ impl SiteTask {
                 jobs
             }),
             storage_fetched: None,
+            sources_due: std::collections::BTreeMap::new(),
             cycle_errors: Vec::new(),
         };
+        // Sources switched off by a reload leave the snapshot; new ones are due at once.
+        let enabled = &self.site.sources;
+        state
+            .snapshot
+            .sources
+            .retain(|id, _| enabled.get(*id).enabled);
         let interval = self.site.collection.jobs_interval;
         let cycle_timeout = self.site.collection.cycle_timeout;
         let mut overrunning = false;
@@ -277,6 +287,8 @@ impl SiteTask {
                 .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
             let recorders = &self.recorders;
             let collector = state.collector.clone();
+            let due = self.due_sources(state, version);
+            let context_now = server_now(&state.snapshot);
             // The store changes in one step when the walk is complete, so a cycle cancelled
             // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
             let jobs = collector
@@ -292,13 +304,35 @@ impl SiteTask {
                 }
             }
             .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
-            let (jobs, storage) = tokio::join!(jobs, storage);
-            let mut ok = self.apply_jobs(state, jobs);
-            if let Some(storage) = storage {
-                ok &= self.apply_storage(state, storage);
+            let page_size = self.site.collection.storage_page_size;
+            let opt_in = futures_util::future::join_all(due.into_iter().map(|(id, config)| {
+                let collector = collector.clone();
+                let context = SourceContext {
+                    clients: self.site.sources.clients.clone(),
+                    ..SourceContext::new(config, page_size, context_now)
+                };
+                async move {
+                    let started = Instant::now();
+                    let result = sources::collect(id, collector.client(), version, &context).await;
+                    (id, config, SourceOutcome::timed(started, result))
+                }
+                .instrument(
+                    tracing::info_span!("nbu.collect.source", site = %name, source = id.name()),
+                )
+            }));
+            let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
+            let jobs_ok = self.apply_jobs(state, jobs);
+            // Storage that was not due is current: its last fetch succeeded within its TTL.
+            let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
+            // Opt-in sources never change `nbu_up`: their failures show in their own staleness
+            // and error counter.
+            for (id, config, outcome) in opt_in {
+                self.apply_source(state, id, config, outcome);
             }
-            state.snapshot.up = ok;
-            if ok {
+            // Up while any source of the site could be collected, as the legacy exporter;
+            // which source failed shows in `nbu_source_stale` and the error counter.
+            state.snapshot.up = jobs_ok || storage_ok;
+            if jobs_ok && storage_ok {
                 state.snapshot.last_error = None;
             }
         }
@@ -354,6 +388,82 @@ impl SiteTask {
         }
     }
 
+    /// The enabled opt-in sources due now that `version` supports; the others are marked
+    /// unsupported in the snapshot and not called.
+    fn due_sources(
+        &self,
+        state: &mut SiteState,
+        version: ApiVersion,
+    ) -> Vec<(SourceId, SourceConfig)> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for (id, config) in self.site.sources.enabled() {
+            let entry = state.snapshot.sources.entry(id).or_default();
+            if !sources::supported(id, version) {
+                if entry.unsupported_by != Some(version) {
+                    tracing::info!(
+                        site = %self.site.name,
+                        source = id.name(),
+                        api_version = %version,
+                        "the source is enabled but NetBackup's API version has no endpoint for it; it is not collected"
+                    );
+                }
+                *entry = crate::collect::OptInState {
+                    unsupported_by: Some(version),
+                    ..Default::default()
+                };
+                continue;
+            }
+            entry.unsupported_by = None;
+            if state.sources_due.get(&id).is_none_or(|at| *at <= now) {
+                due.push((id, config));
+            }
+        }
+        due
+    }
+
+    fn apply_source(
+        &self,
+        state: &mut SiteState,
+        id: SourceId,
+        config: SourceConfig,
+        outcome: SourceOutcome<SourceValues>,
+    ) {
+        // Due again one interval after this collection ended, whether it succeeded or not.
+        state
+            .sources_due
+            .insert(id, Instant::now() + config.interval);
+        let entry = state.snapshot.sources.entry(id).or_default();
+        match outcome.result {
+            Ok(values) => {
+                tracing::debug!(
+                    site = %self.site.name,
+                    source = id.name(),
+                    series = values.len(),
+                    pages = values.pages,
+                    took_ms = outcome.elapsed.as_millis() as u64,
+                    "source collected"
+                );
+                entry.data = Some(SourceData {
+                    summary: Arc::new(values),
+                    collected_at: outcome.finished_at,
+                    max_age: config
+                        .interval
+                        .max(outcome.elapsed)
+                        .saturating_mul(STALE_AFTER_INTERVALS),
+                });
+                entry.last_success = Some(outcome.finished_at);
+                entry.last_error = None;
+            }
+            Err(e) => {
+                entry.last_error = Some(e.to_string());
+                self.recorders
+                    .collection_error(&self.site.name, id.name(), e.kind());
+                state.cycle_errors.push((id.name(), e));
+            }
+        }
+    }
+
     fn failed(&self, state: &mut SiteState, source: &'static str, e: &ApiError) {
         state.cycle_errors.push((source, e.clone()));
         self.recorders
@@ -374,6 +484,17 @@ impl SiteState {
             jobs: Some(self.jobs),
         }
     }
+}
+
+/// NetBackup's clock now, estimated from the last jobs walk (its `Date` header against the
+/// agent's clock then); the agent's clock before the first walk.
+fn server_now(snapshot: &SiteSnapshot) -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    let (Some(as_of), Some(jobs)) = (snapshot.jobs_as_of, snapshot.jobs.as_ref()) else {
+        return now;
+    };
+    let read_at = chrono::DateTime::<chrono::Utc>::from(jobs.collected_at);
+    now.checked_add_signed(as_of - read_at).unwrap_or(now)
 }
 
 /// Full walks are logged at info (they are rare and can be long), deltas at debug.

@@ -12,15 +12,17 @@
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
 //! rule with its own code.
 
+pub mod label;
 mod site;
 mod snapshot;
+pub mod sources;
 pub mod storage;
 pub mod store;
 pub mod summary;
 pub mod sync;
 
 pub use site::{SiteCollector, SiteReport, SourceOutcome};
-pub use snapshot::{SiteSnapshot, SourceData};
+pub use snapshot::{OptInState, SiteSnapshot, SourceData};
 pub use storage::StorageAggregator;
 pub use store::{FinishedJob, JobBatch, JobStore};
 pub use sync::{CycleReport, FillProgress, JobSync, JobsSettings, ProgressSink, WalkKind};

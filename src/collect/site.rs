@@ -4,11 +4,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use std::collections::BTreeMap;
+
+use super::sources::{self, SourceContext, SourceValues};
 use super::storage::StorageAggregator;
 use super::store::FinishedJob;
 use super::summary::{JobsSummary, StorageSummary};
 use super::sync::{CycleReport, JobSync, JobsSettings, ProgressSink};
-use crate::config::SiteConfig;
+use crate::config::{SiteConfig, SourceId};
 use crate::netbackup::{ApiError, ApiVersion, SiteClient, walk_storage_units};
 
 /// The result of collecting one source once.
@@ -45,6 +48,9 @@ pub struct SiteReport {
     pub jobs: SourceOutcome<JobsSummary>,
     /// The storage source.
     pub storage: SourceOutcome<StorageSummary>,
+    /// The enabled opt-in sources; `None` for one the API version has no endpoint for (not
+    /// called).
+    pub sources: BTreeMap<SourceId, Option<SourceOutcome<SourceValues>>>,
 }
 
 impl SiteReport {
@@ -57,12 +63,26 @@ impl SiteReport {
             response_time: Duration::ZERO,
             jobs: SourceOutcome::timed(now, Err(error.clone())),
             storage: SourceOutcome::timed(now, Err(error)),
+            sources: BTreeMap::new(),
         }
+    }
+
+    /// Whether every enabled opt-in source that the API version has succeeded.
+    pub fn sources_ok(&self) -> bool {
+        self.sources
+            .values()
+            .flatten()
+            .all(|outcome| outcome.result.is_ok())
     }
 
     /// Whether every part of the collection succeeded.
     pub fn is_ok(&self) -> bool {
         self.api_version.is_ok() && self.jobs.result.is_ok() && self.storage.result.is_ok()
+    }
+
+    /// Whether the version was agreed and at least one source collected (`nbu_up`).
+    pub fn any_source_ok(&self) -> bool {
+        self.api_version.is_ok() && (self.jobs.result.is_ok() || self.storage.result.is_ok())
     }
 
     /// The errors of this report, each once (a failed negotiation fails both sources).
@@ -173,16 +193,35 @@ impl SiteCollector {
         version: ApiVersion,
         progress: Option<ProgressSink>,
     ) -> SourceOutcome<JobsSummary> {
+        self.collect_jobs_as_of(version, progress).await.0
+    }
+
+    /// [`SiteCollector::collect_jobs`], with NetBackup's clock when the walk ended (its `Date`
+    /// at the start plus the walk's duration; the agent's clock when the walk failed).
+    async fn collect_jobs_as_of(
+        &self,
+        version: ApiVersion,
+        progress: Option<ProgressSink>,
+    ) -> (SourceOutcome<JobsSummary>, chrono::DateTime<chrono::Utc>) {
         let mut sync = JobSync::new();
         if let Some(sink) = progress {
             sync = sync.with_progress(sink);
         }
         let outcome = self.sync_jobs(&mut sync, version, |_| {}).await;
-        SourceOutcome {
+        let now = chrono::Utc::now();
+        let server_now = match &outcome.result {
+            Ok(report) => chrono::Duration::from_std(outcome.elapsed)
+                .ok()
+                .and_then(|elapsed| report.server_time.checked_add_signed(elapsed))
+                .unwrap_or(now),
+            Err(_) => now,
+        };
+        let jobs = SourceOutcome {
             result: outcome.result.map(|_| sync.summary()),
             elapsed: outcome.elapsed,
             finished_at: outcome.finished_at,
-        }
+        };
+        (jobs, server_now)
     }
 
     /// Collects every storage unit.
@@ -206,6 +245,31 @@ impl SiteCollector {
         SourceOutcome::timed(started, result)
     }
 
+    /// Collects every enabled opt-in source that `version` has, concurrently; `None` for the
+    /// others. Windows end at `now`, NetBackup's clock.
+    pub async fn collect_sources(
+        &self,
+        version: ApiVersion,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BTreeMap<SourceId, Option<SourceOutcome<SourceValues>>> {
+        let runs = self.site.sources.enabled().map(|(id, config)| async move {
+            if !sources::supported(id, version) {
+                return (id, None);
+            }
+            let context = SourceContext {
+                clients: self.site.sources.clients.clone(),
+                ..SourceContext::new(config, self.site.collection.storage_page_size, now)
+            };
+            let started = Instant::now();
+            let result = sources::collect(id, &self.client, version, &context).await;
+            (id, Some(SourceOutcome::timed(started, result)))
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .collect()
+    }
+
     /// One full collection: negotiate, then jobs and storage concurrently.
     pub async fn collect_all(&self) -> SiteReport {
         self.collect_all_with_progress(None).await
@@ -218,8 +282,13 @@ impl SiteCollector {
         let response_time = started.elapsed();
         match &version {
             Ok(v) => {
-                let (jobs, storage) =
-                    tokio::join!(self.collect_jobs(*v, progress), self.collect_storage(*v));
+                let ((jobs, now), storage) = tokio::join!(
+                    self.collect_jobs_as_of(*v, progress),
+                    self.collect_storage(*v)
+                );
+                // The windows of the opt-in sources end at NetBackup's clock, read by the jobs
+                // walk.
+                let sources = self.collect_sources(*v, now).await;
                 SiteReport {
                     site: self.site.name.clone(),
                     api_version: version,
@@ -229,6 +298,7 @@ impl SiteCollector {
                         .unwrap_or(response_time),
                     jobs,
                     storage,
+                    sources,
                 }
             }
             Err(e) => SiteReport {
@@ -237,6 +307,7 @@ impl SiteCollector {
                 response_time,
                 jobs: SourceOutcome::timed(started, Err(e.clone())),
                 storage: SourceOutcome::timed(started, Err(e.clone())),
+                sources: BTreeMap::new(),
             },
         }
     }

@@ -5,7 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
+use super::sources::SourceValues;
 use super::summary::{JobsSummary, StorageSummary};
+use crate::config::SourceId;
 use crate::netbackup::ApiVersion;
 
 /// A source's last successful data and when it was collected.
@@ -29,13 +33,64 @@ impl<T> SourceData<T> {
     }
 }
 
+/// What is known about one enabled opt-in source of a site.
+#[derive(Debug, Clone, Default)]
+pub struct OptInState {
+    /// The last successful collection; `None` before the first.
+    pub data: Option<SourceData<SourceValues>>,
+    /// When the source was last collected successfully.
+    pub last_success: Option<SystemTime>,
+    /// Set when the negotiated API version lacks the source's endpoints: it is not called.
+    pub unsupported_by: Option<ApiVersion>,
+    /// The last error of the source, cleared by its next success.
+    pub last_error: Option<String>,
+}
+
+impl OptInState {
+    /// The state after one collection (`None`: the API version has no endpoint for it).
+    fn from_outcome(
+        outcome: Option<&super::SourceOutcome<SourceValues>>,
+        report: &super::SiteReport,
+    ) -> Self {
+        let Some(outcome) = outcome else {
+            return Self {
+                unsupported_by: report.api_version.as_ref().ok().copied(),
+                ..Self::default()
+            };
+        };
+        match &outcome.result {
+            Ok(values) => Self {
+                data: Some(SourceData {
+                    summary: Arc::new(values.clone()),
+                    collected_at: outcome.finished_at,
+                    max_age: Duration::MAX,
+                }),
+                last_success: Some(outcome.finished_at),
+                unsupported_by: None,
+                last_error: None,
+            },
+            Err(e) => Self {
+                last_error: Some(e.to_string()),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The data, if it is current now.
+    pub fn current(&self) -> Option<&SourceData<SourceValues>> {
+        self.data
+            .as_ref()
+            .filter(|d| d.is_current(SystemTime::now()))
+    }
+}
+
 /// What is known about one site at one moment. Published whole and never changed; readers
 /// hold an `Arc` to it while they read.
 #[derive(Debug, Clone)]
 pub struct SiteSnapshot {
     /// Site name (the `site` label).
     pub site: String,
-    /// Whether the last collection of the site succeeded.
+    /// Whether any source of the site could be collected in the last collection.
     pub up: bool,
     /// The negotiated API version, once known.
     pub api_version: Option<ApiVersion>,
@@ -53,6 +108,8 @@ pub struct SiteSnapshot {
     pub jobs_as_of: Option<DateTime<Utc>>,
     /// The last error, cleared by a fully successful collection.
     pub last_error: Option<String>,
+    /// The enabled opt-in sources.
+    pub sources: BTreeMap<SourceId, OptInState>,
 }
 
 impl SiteSnapshot {
@@ -83,6 +140,7 @@ impl SiteSnapshot {
             storage_last_success: None,
             jobs_as_of: None,
             last_error: None,
+            sources: BTreeMap::new(),
         }
     }
 }
@@ -101,7 +159,7 @@ impl From<&super::SiteReport> for SiteSnapshot {
         });
         Self {
             site: report.site.clone(),
-            up: report.is_ok(),
+            up: report.any_source_ok(),
             api_version: report.api_version.as_ref().ok().copied(),
             response_time: Some(report.response_time),
             jobs_last_success: jobs.as_ref().map(|d| d.collected_at),
@@ -110,6 +168,11 @@ impl From<&super::SiteReport> for SiteSnapshot {
             last_error: report.errors().first().map(|e| e.to_string()),
             jobs,
             storage,
+            sources: report
+                .sources
+                .iter()
+                .map(|(id, outcome)| (*id, OptInState::from_outcome(outcome.as_ref(), report)))
+                .collect(),
         }
     }
 }

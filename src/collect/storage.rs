@@ -1,5 +1,6 @@
 //! Fold of storage units into a [`StorageSummary`].
 
+use super::label::cap_label;
 use super::summary::{StorageInfo, StorageKey, StorageSummary, StorageUnitValues};
 use crate::netbackup::lenient::{Flag, Num};
 use crate::netbackup::models::StorageUnitAttributes;
@@ -34,6 +35,15 @@ impl StorageAggregator {
             self.summary.invalid_values += 1;
             return;
         };
+        let mut cut_labels = 0u64;
+        let mut label = |text: &str| {
+            let (text, cut) = cap_label(text);
+            cut_labels += u64::from(cut);
+            text.to_owned()
+        };
+        let name = label(name);
+        let server_type = label(unit.storage_server_type.as_str().unwrap_or(""));
+        let subtype = label(unit.storage_sub_type.as_str().unwrap_or(""));
         let is_tape = unit
             .storage_type
             .as_str()
@@ -62,7 +72,7 @@ impl StorageAggregator {
             max_concurrent_jobs: max_jobs,
             max_fragment_size_bytes: fragment_mb.map(|mb| mb.saturating_mul(MEBIBYTE)),
             info: StorageInfo {
-                subtype: unit.storage_sub_type.as_str().unwrap_or("").to_owned(),
+                subtype,
                 is_cloud: unit.is_cloud_stu.is_true(),
                 worm_capable: unit.worm_capable.is_true(),
                 use_worm: unit.use_worm.is_true(),
@@ -70,11 +80,8 @@ impl StorageAggregator {
                 instant_access: unit.instant_access_enabled.is_true(),
             },
         };
-        let key = StorageKey {
-            name: name.to_owned(),
-            server_type: unit.storage_server_type.as_str().unwrap_or("").to_owned(),
-        };
-        self.summary.invalid_values += invalid;
+        let key = StorageKey { name, server_type };
+        self.summary.invalid_values += invalid + cut_labels;
         self.summary.units.insert(key, values);
     }
 
@@ -136,5 +143,25 @@ mod tests {
         assert_eq!(disk.and_then(|v| v.capacity_bytes), Some(30));
         assert_eq!(disk.map(|v| v.info.worm_capable), Some(true));
         assert_eq!(s.invalid_values, 1, "isCloudSTU \"maybe\" is invalid");
+    }
+
+    #[test]
+    fn unit_names_longer_than_the_cap_are_cut_and_counted() {
+        let name = "n".repeat(5000);
+        let json = format!(
+            r#"{{"data":[{{"id":"x","attributes":{{"name":"{name}","storageServerType":"PureDisk","freeCapacityBytes":1}}}}]}}"#
+        );
+        let page: StorageUnitsPage<'_> =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        let mut agg = StorageAggregator::new();
+        for r in &page.data {
+            if let Some(a) = &r.attributes {
+                agg.add(r.id.as_str(), a);
+            }
+        }
+        let s = agg.finish();
+        let names: Vec<usize> = s.units.keys().map(|k| k.name.len()).collect();
+        assert_eq!(names, [crate::collect::label::MAX_LABEL_BYTES]);
+        assert_eq!(s.invalid_values, 1);
     }
 }

@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 
 use chrono::DateTime;
 
+use super::label::cap_label;
 use super::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
     JobsSummary, Mean, UNKNOWN,
@@ -42,6 +43,8 @@ const DURATION: u8 = 1 << 3;
 const END: u8 = 1 << 4;
 /// The job is `DONE`.
 const DONE: u8 = 1 << 5;
+/// The state of a finished job.
+const DONE_STATE: &str = "DONE";
 /// The finished job was reported ([`JobStore`] reports each finished job once).
 const REPORTED: u8 = 1 << 6;
 /// Marked for removal while a delta is applied.
@@ -127,7 +130,13 @@ impl LabelTable {
 
     fn label(&mut self, text: &Text<'_>, absent: &str, invalid: &mut u8) -> Sym {
         match text {
-            Text::Valid(t) => self.intern(t),
+            Text::Valid(t) => {
+                let (t, cut) = cap_label(t);
+                if cut {
+                    *invalid = invalid.saturating_add(1);
+                }
+                self.intern(t)
+            }
             Text::Absent => self.intern(absent),
             Text::Invalid => {
                 *invalid = invalid.saturating_add(1);
@@ -189,7 +198,7 @@ impl LabelTable {
         if let Some(Ok(_)) = end {
             flags |= END;
         }
-        if state_text == Some("DONE") {
+        if state_text == Some(DONE_STATE) {
             flags |= DONE;
             // A time of the wrong type is a bad value; text that does not parse, or an end
             // before the start, is one when both times are there.
@@ -534,7 +543,9 @@ impl JobStore {
         (before - self.records.len()) as u64
     }
 
-    /// The legacy aggregates of the stored jobs, folded in `jobId` order. `pages` is 0 and
+    /// The legacy aggregates of the stored jobs, folded in `jobId` order: counts, bytes,
+    /// statuses, files, dedup ratios and durations of the finished (`DONE`) jobs; states and
+    /// queue reasons of every stored job. `pages` is 0 and
     /// `invalid_values` counts the skipped values of the stored jobs; the caller adds what its
     /// walks read.
     pub fn summary(&self) -> JobsSummary {
@@ -562,6 +573,13 @@ impl JobStore {
                 continue;
             };
             counts.0 += 1;
+            summary.invalid_values += u64::from(r.invalid);
+            summary.jobs += 1;
+            // Sizes, files and ratios describe finished jobs only: an active job's numbers are
+            // still growing, and its status is not a result yet.
+            if !r.is_done() {
+                continue;
+            }
             if r.has(KILOBYTES) {
                 counts.1 = counts.1.saturating_add(r.kilobytes.saturating_mul(1024));
             }
@@ -579,8 +597,6 @@ impl JobStore {
                 acc.durations
                     .record((r.end_ms - r.start_ms) as f64 / 1000.0);
             }
-            summary.invalid_values += u64::from(r.invalid);
-            summary.jobs += 1;
         }
         let text = |id: Sym| labels.text(id).to_owned();
         let code = |c: Code| c.map_or_else(|| UNKNOWN.to_owned(), |v| v.to_string());
@@ -588,21 +604,24 @@ impl JobStore {
             if count == 0 {
                 continue;
             }
-            let key = JobKey {
-                action: text(set.action),
-                policy_type: text(set.policy),
-                status: code(set.status),
-            };
-            *summary
-                .status_counts
-                .entry(ActionStatusKey {
-                    action: key.action.clone(),
-                    status: key.status.clone(),
-                })
-                .or_default() += count;
-            let total = summary.bytes.entry(key.clone()).or_default();
-            *total = total.saturating_add(bytes);
-            *summary.counts.entry(key).or_default() += count;
+            // Counts by status are results: finished jobs only.
+            if labels.text(set.state) == DONE_STATE {
+                let key = JobKey {
+                    action: text(set.action),
+                    policy_type: text(set.policy),
+                    status: code(set.status),
+                };
+                *summary
+                    .status_counts
+                    .entry(ActionStatusKey {
+                        action: key.action.clone(),
+                        status: key.status.clone(),
+                    })
+                    .or_default() += count;
+                let total = summary.bytes.entry(key.clone()).or_default();
+                *total = total.saturating_add(bytes);
+                *summary.counts.entry(key).or_default() += count;
+            }
             *summary
                 .state_counts
                 .entry(ActionStateKey {
@@ -770,7 +789,8 @@ mod tests {
               "kilobytesTransferred":2,"numberOfFiles":10,"dedupRatio":4.0,
               "startTime":"2026-11-27T07:00:00.000Z","endTime":"2026-11-27T07:02:00.500Z"}},
             {"attributes":{"jobId":3,"jobType":"BACKUP","policyType":"VMWARE","status":0,"state":"QUEUED",
-              "jobQueueReason":2,"startTime":"2026-11-27T07:00:00.000Z"}}
+              "jobQueueReason":2,"kilobytesTransferred":100,"numberOfFiles":7,"dedupRatio":9.0,
+              "startTime":"2026-11-27T07:00:00.000Z"}}
             ]}"#;
         let mut store = JobStore::new();
         let mut reported = Vec::new();
@@ -787,8 +807,20 @@ mod tests {
             policy_type: "VMWARE".into(),
             status: "0".into(),
         };
-        assert_eq!(s.counts.get(&key), Some(&3));
+        // The queued job is no result yet: it shows in states and the queue only.
+        assert_eq!(s.counts.get(&key), Some(&2));
         assert_eq!(s.bytes.get(&key), Some(&(5 * 1024)));
+        let status = ActionStatusKey {
+            action: "BACKUP".into(),
+            status: "0".into(),
+        };
+        assert_eq!(s.status_counts.get(&status), Some(&2));
+        let state = |state: &str| ActionStateKey {
+            action: "BACKUP".into(),
+            state: state.into(),
+        };
+        assert_eq!(s.state_counts.get(&state("DONE")), Some(&2));
+        assert_eq!(s.state_counts.get(&state("QUEUED")), Some(&1));
         let ap = ActionPolicyKey {
             action: "BACKUP".into(),
             policy_type: "VMWARE".into(),
@@ -807,6 +839,29 @@ mod tests {
     }
 
     #[test]
+    fn label_values_longer_than_the_cap_are_cut_and_counted() {
+        let mut store = JobStore::new();
+        let huge = "X".repeat(100_000);
+        let b = batch(
+            &store,
+            &format!(
+                r#"{{"data":[{{"attributes":{{"jobId":1,"jobType":"{huge}","policyType":"{huge}","state":"DONE",
+                "status":0,"startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z"}}}}]}}"#
+            ),
+        );
+        store.replace(b, 0, |_| {});
+        let s = store.summary();
+        assert_eq!(s.invalid_values, 2, "both long values are counted");
+        let lengths: Vec<(usize, usize)> = s
+            .counts
+            .keys()
+            .map(|k| (k.action.len(), k.policy_type.len()))
+            .collect();
+        let cap = crate::collect::label::MAX_LABEL_BYTES;
+        assert_eq!(lengths, [(cap, cap)]);
+    }
+
+    #[test]
     fn hostile_values_are_skipped_and_counted() {
         let mut store = JobStore::new();
         let b = batch(
@@ -817,8 +872,8 @@ mod tests {
               "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z"}},
             {"attributes":{"jobId":2,"jobType":"BACKUP","state":"DONE","kilobytesTransferred":1,
               "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T06:00:00Z"}},
-            {"attributes":{"jobId":3,"jobType":"BACKUP","kilobytesTransferred":18446744073709551615}},
-            {"attributes":{"jobId":4,"jobType":"BACKUP","kilobytesTransferred":18446744073709551615}},
+            {"attributes":{"jobId":3,"jobType":"BACKUP","state":"DONE","kilobytesTransferred":18446744073709551615}},
+            {"attributes":{"jobId":4,"jobType":"BACKUP","state":"DONE","kilobytesTransferred":18446744073709551615}},
             {"attributes":{"jobType":"BACKUP"}},
             {"attributes":{"jobId":5}}
             ]}"#,
@@ -828,7 +883,7 @@ mod tests {
         store.replace(b, 0, |f| seconds.push(f.seconds));
         assert_eq!(
             seconds,
-            vec![Some(1800.0), None],
+            vec![Some(1800.0), None, None, None],
             "no duration when the end is before the start"
         );
         let s = store.summary();

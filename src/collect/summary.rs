@@ -114,23 +114,23 @@ impl Mean {
 /// Everything the jobs source reports for one site and one collection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JobsSummary {
-    /// `nbu_jobs_count`: number of jobs.
+    /// `nbu_jobs_count`: number of finished (`DONE`) jobs.
     pub counts: BTreeMap<JobKey, u64>,
-    /// `nbu_jobs_bytes`: `kilobytesTransferred * 1024`, summed (saturating).
+    /// `nbu_jobs_bytes`: `kilobytesTransferred * 1024` of finished jobs, summed (saturating).
     pub bytes: BTreeMap<JobKey, u64>,
-    /// `nbu_status_count`: number of jobs by action and status.
+    /// `nbu_status_count`: number of finished jobs by action and status.
     pub status_counts: BTreeMap<ActionStatusKey, u64>,
-    /// `nbu_jobs_state_count`: number of jobs by action and state.
+    /// `nbu_jobs_state_count`: number of jobs by action and state, finished or not.
     pub state_counts: BTreeMap<ActionStateKey, u64>,
     /// `nbu_jobs_queued_count`: queued jobs (state `QUEUED` or `REQUEUED`) by queue reason.
     pub queued_counts: BTreeMap<ActionReasonKey, u64>,
-    /// `nbu_jobs_files_count`: `numberOfFiles`, summed.
+    /// `nbu_jobs_files_count`: `numberOfFiles` of finished jobs, summed.
     pub files: BTreeMap<ActionPolicyKey, u64>,
-    /// `nbu_jobs_dedup_ratio`: mean `dedupRatio` of the jobs that report one.
+    /// `nbu_jobs_dedup_ratio`: mean `dedupRatio` of the finished jobs that report one.
     pub dedup_ratio: BTreeMap<ActionPolicyKey, Mean>,
     /// `nbu_job_duration_seconds`: durations (`endTime - startTime`) of finished jobs.
     pub durations: BTreeMap<ActionPolicyKey, DurationHistogram>,
-    /// Jobs folded into the aggregates.
+    /// Jobs of the window, finished or not.
     pub jobs: u64,
     /// Values that cannot be right (negative counts, end before start, ...) and were skipped.
     pub invalid_values: u64,

@@ -648,6 +648,15 @@ mod tests {
             panic!("the job store reads no storage")
         }
 
+        async fn list_page(
+            &self,
+            _: ApiVersion,
+            _: &'static str,
+            _: &[(&'static str, String)],
+        ) -> Result<Body, ApiError> {
+            panic!("the job store reads no other list")
+        }
+
         fn decode_error(
             &self,
             endpoint: &str,

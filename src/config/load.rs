@@ -180,6 +180,18 @@ fn annotate_env_origin(problems: &mut [FieldError], paths: &BTreeMap<String, Str
     }
 }
 
+/// Parses YAML text into JSON values (keys as written), as the loader reads a file.
+pub fn parse_yaml(yaml: &str) -> Result<Value, String> {
+    config::Config::builder()
+        .add_source(File::from_str(yaml, FileFormat::Yaml))
+        .build()
+        .map(|c| to_json(c.cache))
+        .map_err(|e| match e {
+            config::ConfigError::FileParse { cause, .. } => format!("invalid YAML: {cause}"),
+            other => other.to_string(),
+        })
+}
+
 /// The `config` crate's merged tree as JSON. Non-finite floats (YAML `.nan`, `.inf`) become
 /// strings, so validation rejects them instead of JSON turning them into `null`.
 fn to_json(value: config::Value) -> Value {

@@ -41,6 +41,7 @@
 //!   values: `NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE=50`, `..._PROMETHEUS_BRIDGE=true`,
 //!   `..._JOBS_INTERVAL=30s` all work. An error on an overridden value names the variable.
 //! - An empty variable counts as unset.
+//! - `sources` has no environment overrides: write `${VAR}` references in the file.
 //! - `sites` cannot be overridden: write `${VAR}` references in the file for per-site values
 //!   (`api_key: ${NBU_A_API_KEY}`, `url: ${NBU_A_URL}`).
 //! - A variable whose name after `NBU_OTEL_` contains `__` must be a known override, else
@@ -72,6 +73,7 @@ mod interpolate;
 mod load;
 mod overrides;
 mod raw;
+mod sources;
 mod validate;
 
 #[cfg(test)]
@@ -87,8 +89,16 @@ use url::Url;
 use crate::netbackup::ApiVersion;
 
 pub use exposure::exposure_warnings;
-pub use load::{load_file, load_file_with, load_file_with_env, load_str, load_str_with_env};
-pub use validate::{ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
+pub use load::{
+    load_file, load_file_with, load_file_with_env, load_str, load_str_with_env, parse_yaml,
+};
+pub use sources::{
+    ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceConfig, SourceId,
+    SourcesConfig,
+};
+pub use validate::{
+    ConfigError, FieldError, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND, metrics_path_problem,
+};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.
 #[derive(Debug, Clone)]
@@ -124,6 +134,8 @@ pub struct SiteConfig {
     pub tls: TlsConfig,
     /// Collection settings, the global ones with this site's overrides applied.
     pub collection: CollectionConfig,
+    /// The opt-in sources, the global `sources` with this site's overrides applied.
+    pub sources: SourcesConfig,
 }
 
 /// TLS settings of a NetBackup connection.
@@ -185,13 +197,30 @@ impl Default for CollectionConfig {
     }
 }
 
+/// The default path of the Prometheus bridge.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Whether `name` is a valid site name: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+pub fn is_valid_site_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Paths the server answers itself, which the bridge may not take.
+pub const RESERVED_PATHS: [&str; 3] = ["/health", "/healthz", "/readyz"];
+
 /// The agent's own HTTP server. The default has no listen address and no bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Listen address of `/healthz`, `/readyz` and (when enabled) `/metrics`; `None` = no server.
     pub listen: Option<SocketAddr>,
-    /// Serve the Prometheus compatibility bridge on `/metrics`.
+    /// Serve the Prometheus compatibility bridge on `metrics_path`.
     pub prometheus_bridge: bool,
+    /// Path of the bridge (the Go exporter's `server.uri`), `/metrics` by default.
+    pub metrics_path: String,
     /// `/readyz` is 200 when at least this many sites are ready; `None` = every site.
     pub ready_min_sites: Option<u32>,
     /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
@@ -247,6 +276,7 @@ impl Default for ServerConfig {
         Self {
             listen: None,
             prometheus_bridge: false,
+            metrics_path: DEFAULT_METRICS_PATH.to_owned(),
             ready_min_sites: None,
             ready_cache: Duration::from_secs(5),
             tls_cert_file: None,

@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub traces: Option<Section<RawTraces>>,
     pub logging: Option<Section<RawLogging>>,
     pub service: Option<Section<RawService>>,
+    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
 }
 
 /// One entry of `sites`.
@@ -37,6 +38,18 @@ pub(super) struct RawSite {
     pub api_version: Option<Scalar>,
     pub tls: Option<Section<RawTls>>,
     pub collection: Option<Section<RawCollection>>,
+    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
+}
+
+/// `sources.<name>` and `sites[i].sources.<name>` (every key optional).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub enabled: Option<Scalar>,
+    pub interval: Option<Scalar>,
+    pub window: Option<Scalar>,
+    pub allowlist: Option<List<Scalar>>,
+    pub max_clients: Option<Scalar>,
 }
 
 /// `sites[i].tls`.
@@ -71,6 +84,7 @@ pub(super) struct RawCollection {
 pub(super) struct RawServer {
     pub listen: Option<Scalar>,
     pub prometheus_bridge: Option<Scalar>,
+    pub metrics_path: Option<Scalar>,
     pub ready_min_sites: Option<Scalar>,
     pub ready_cache: Option<Scalar>,
     pub tls_cert_file: Option<Scalar>,
@@ -331,6 +345,7 @@ mod tests {
                 &[
                     "listen",
                     "prometheus_bridge",
+                    "metrics_path",
                     "ready_min_sites",
                     "ready_cache",
                     "tls_cert_file",

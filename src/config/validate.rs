@@ -22,7 +22,7 @@ use super::raw::{
 };
 use super::{
     CollectionConfig, Config, LogFormat, LoggingConfig, MetricsAuth, OtlpCompression, OtlpConfig,
-    ServerConfig, ServiceConfig, SiteConfig, TlsConfig, TracesConfig,
+    ServerConfig, ServiceConfig, SiteConfig, SourcesConfig, TlsConfig, TracesConfig,
 };
 use crate::netbackup::ApiVersion;
 
@@ -117,7 +117,7 @@ pub(super) fn validate(
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     base_dir: &'a Path,
     env_paths: &'a BTreeMap<String, String>,
     /// Reads the files the configuration refers to (key files), so that a reload parses
@@ -126,7 +126,7 @@ struct Validator<'a> {
     errors: Vec<FieldError>,
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
     } else {
@@ -164,13 +164,18 @@ impl fmt::Display for Shown<'_> {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    /// How many problems were found so far.
+    pub(super) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub(super) fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
     // ----- sections -------------------------------------------------------------------------
 
-    fn section<T>(&mut self, path: &str, section: Option<Section<T>>) -> Option<T> {
+    pub(super) fn section<T>(&mut self, path: &str, section: Option<Section<T>>) -> Option<T> {
         let section = section?;
         for key in &section.unknown_keys {
             let place = if path.is_empty() {
@@ -199,7 +204,7 @@ impl Validator<'_> {
     // ----- leaves ---------------------------------------------------------------------------
 
     /// Any scalar as text. A map or list is an error; `null` is absent.
-    fn text(&mut self, field: &str, value: Option<Scalar>) -> Option<String> {
+    pub(super) fn text(&mut self, field: &str, value: Option<Scalar>) -> Option<String> {
         match value? {
             Scalar::Str(s) => Some(s),
             Scalar::Int(i) => Some(i.to_string()),
@@ -235,7 +240,7 @@ impl Validator<'_> {
         }
     }
 
-    fn boolean(&mut self, field: &str, value: Option<Scalar>) -> Option<bool> {
+    pub(super) fn boolean(&mut self, field: &str, value: Option<Scalar>) -> Option<bool> {
         let value = given(value)?;
         match &value {
             Scalar::Bool(b) => Some(*b),
@@ -253,7 +258,7 @@ impl Validator<'_> {
     }
 
     /// A whole number within `min..=max`; `why` explains the bounds when they are not obvious.
-    fn integer(
+    pub(super) fn integer(
         &mut self,
         field: &str,
         value: Option<Scalar>,
@@ -308,7 +313,7 @@ impl Validator<'_> {
 
     /// Durations are capped so that arithmetic on them (three intervals, twice a timeout, a
     /// deadline from now) can never overflow.
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         field: &str,
         value: Option<Scalar>,
@@ -430,14 +435,20 @@ impl Validator<'_> {
         let global_patch = self.collection_patch("collection", raw.collection);
         let global = global_patch.apply(&CollectionConfig::default());
         self.cross_check_collection(&global, &global_patch, None);
+        let sources_patch = self.sources_patch("sources", raw.sources);
+        let sources = sources_patch.apply(&SourcesConfig::default());
+        let sources_failed = sources_patch.failed;
 
-        let sites = self.sites(raw.sites, &global, &global_patch);
+        let sites = self.sites(raw.sites, &global, &global_patch, &sources);
         let server = self.server(raw.server);
         let otlp = self.otlp(raw.otlp);
         let traces = self.traces(raw.traces);
         let logging = self.logging(raw.logging);
         let service = self.service(raw.service);
 
+        if sources_failed {
+            return None;
+        }
         Some(Config {
             sites: sites?,
             server: server?,
@@ -453,6 +464,7 @@ impl Validator<'_> {
         raw: Option<List<Section<RawSite>>>,
         global: &CollectionConfig,
         global_patch: &CollectionPatch,
+        global_sources: &SourcesConfig,
     ) -> Option<Vec<SiteConfig>> {
         let items = match raw {
             None => Vec::new(),
@@ -471,7 +483,7 @@ impl Validator<'_> {
         let mut all_ok = true;
         for (i, item) in items.into_iter().enumerate() {
             let path = format!("sites[{i}]");
-            let (name, site) = self.site(&path, item, global, global_patch);
+            let (name, site) = self.site(&path, item, global, global_patch, global_sources);
             if let Some(name) = name {
                 if let Some(first) = first_use.get(&name) {
                     self.err(
@@ -498,6 +510,7 @@ impl Validator<'_> {
         raw: Section<RawSite>,
         global: &CollectionConfig,
         global_patch: &CollectionPatch,
+        global_sources: &SourcesConfig,
     ) -> (Option<String>, Option<SiteConfig>) {
         let Some(raw) = self.section(path, Some(raw)) else {
             return (None, None);
@@ -505,11 +518,7 @@ impl Validator<'_> {
 
         let name_field = join(path, "name");
         let name = self.required_text(&name_field, raw.name).and_then(|name| {
-            let valid = name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if valid {
+            if super::is_valid_site_name(&name) {
                 Some(name)
             } else {
                 // The value is not echoed: whatever was written there, it is not a name.
@@ -547,6 +556,8 @@ impl Validator<'_> {
         let collection = patch.apply(global);
         self.cross_check_collection(&collection, global_patch, Some((path, &patch)));
         let collection = (!patch.failed()).then_some(collection);
+        let sources_patch = self.sources_patch(&join(path, "sources"), raw.sources);
+        let sources = (!sources_patch.failed).then(|| sources_patch.apply(global_sources));
 
         let site = match (
             name.clone(),
@@ -556,6 +567,7 @@ impl Validator<'_> {
             api_version,
             tls,
             collection,
+            sources,
         ) {
             (
                 Some(name),
@@ -565,6 +577,7 @@ impl Validator<'_> {
                 Some(api_version),
                 Some(tls),
                 Some(collection),
+                Some(sources),
             ) => Some(SiteConfig {
                 name,
                 url,
@@ -573,6 +586,7 @@ impl Validator<'_> {
                 api_version,
                 tls,
                 collection,
+                sources,
             }),
             _ => None,
         };
@@ -866,6 +880,15 @@ impl Validator<'_> {
                 "needs server.listen (the address that serves /metrics)",
             );
         }
+        let metrics_path = match self.optional_text("server.metrics_path", raw.metrics_path) {
+            None => default.metrics_path.clone(),
+            Some(path) => {
+                if let Err(problem) = metrics_path_problem(&path) {
+                    self.err("server.metrics_path", problem);
+                }
+                path
+            }
+        };
         let ready_min_sites = self.integer(
             "server.ready_min_sites",
             raw.ready_min_sites,
@@ -923,6 +946,7 @@ impl Validator<'_> {
         (self.errors.len() == before).then_some(ServerConfig {
             listen,
             prometheus_bridge: bridge,
+            metrics_path,
             ready_min_sites,
             ready_cache,
             tls_cert_file,
@@ -1173,6 +1197,26 @@ impl Validator<'_> {
         let instance_id = self.optional_text("service.instance_id", raw.instance_id);
         (self.errors.len() == before).then_some(ServiceConfig { name, instance_id })
     }
+}
+
+/// Why `path` cannot be the bridge's path: it must be absolute, plain (letters, digits, `-`,
+/// `_`, `.`, `~` and `/`, no empty segment) and not one the server answers itself.
+pub fn metrics_path_problem(path: &str) -> Result<(), String> {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'));
+    if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 256 {
+        return Err(format!(
+            "expected an absolute path such as /metrics (letters, digits, '-', '_', '.', '~' \
+             and '/', at most 256 characters), got {path:?}"
+        ));
+    }
+    if super::RESERVED_PATHS.contains(&path) {
+        return Err(format!(
+            "{path} is answered by the agent itself (/health, /healthz, /readyz); choose another path"
+        ));
+    }
+    Ok(())
 }
 
 /// A `tracing` filter: valid syntax, and bare words must be level names (a bare word is legal

@@ -55,6 +55,14 @@ pub trait NetBackupApi: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Body, ApiError>> + Send;
 
+    /// One page of any other list endpoint (the opt-in sources), with `params` as given.
+    fn list_page(
+        &self,
+        version: ApiVersion,
+        endpoint: &'static str,
+        params: &[(&'static str, String)],
+    ) -> impl Future<Output = Result<Body, ApiError>> + Send;
+
     /// The error for a body that cannot be decoded, with the body quoted safely (secrets
     /// redacted).
     fn decode_error(
@@ -116,6 +124,15 @@ impl NetBackupApi for SiteClient {
             ("page[limit]", limit.to_string()),
         ];
         self.get(STORAGE_UNITS_ENDPOINT, &params, version).await
+    }
+
+    async fn list_page(
+        &self,
+        version: ApiVersion,
+        endpoint: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<Body, ApiError> {
+        self.get(endpoint, params, version).await
     }
 
     fn decode_error(

@@ -9,6 +9,7 @@ pub mod lenient;
 mod limit;
 pub mod models;
 mod pagination;
+pub mod resources;
 mod retry;
 mod version;
 
@@ -16,6 +17,8 @@ pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT
 pub use client::{Body, MAX_BODY_BYTES, RequestObserver, SiteClient};
 pub use error::{ApiError, DecodeKind};
 pub use limit::RequestLimiter;
-pub use pagination::{MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_jobs, walk_storage_units};
+pub use pagination::{
+    MAX_CURSOR_BYTES, MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_jobs, walk_storage_units,
+};
 pub use retry::{parse_http_date, parse_retry_after};
 pub use version::{ApiVersion, UnknownApiVersion};

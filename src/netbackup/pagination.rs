@@ -21,6 +21,30 @@ use super::version::ApiVersion;
 /// Upper bound on the pages of one cursor walk (5 million jobs at 100 per page).
 pub const MAX_CURSOR_PAGES: u64 = 50_000;
 
+/// Longest cursor (`meta.pagination.next`) followed, in bytes. NetBackup's cursors are short;
+/// a longer one is a broken or hostile server, and every cursor is kept until its walk ends
+/// (to notice one coming back), so its size is bounded.
+pub const MAX_CURSOR_BYTES: usize = 1024;
+
+/// The error for a cursor longer than [`MAX_CURSOR_BYTES`], if `cursor` is one.
+pub(crate) fn check_cursor_length<A: NetBackupApi>(
+    api: &A,
+    endpoint: &str,
+    cursor: &str,
+) -> Result<(), ApiError> {
+    if cursor.len() > MAX_CURSOR_BYTES {
+        return Err(pagination_error(
+            api,
+            endpoint,
+            format!(
+                "meta.pagination.next is {} bytes long, more than the {MAX_CURSOR_BYTES} accepted",
+                cursor.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What a walk read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WalkStats {
@@ -106,6 +130,7 @@ where
             None => return Ok(stats),
             Some(_) if page.data.is_empty() => return Ok(stats),
             Some(next) => {
+                check_cursor_length(api, JOBS_ENDPOINT, &next)?;
                 if !seen.insert(next.clone()) {
                     return Err(pagination_error(
                         api,

@@ -56,6 +56,12 @@ pub struct SimConfig {
     /// Live mode: jobs are created, run, finish and are purged as the clock moves. `None` (the
     /// default) serves the static dataset, whose jobs never change.
     pub live: Option<LiveConfig>,
+    /// Status of every finished `BACKUP` job instead of the usual mix of codes: `Some(0)` for
+    /// a site whose backups all succeed, another code for one whose backups all fail.
+    pub backup_status: Option<u32>,
+    /// Used share of every disk storage unit, per mille of its capacity (clamped to 1000),
+    /// instead of a draw between 5 % and 97 %.
+    pub disk_used_per_mille: Option<u64>,
 }
 
 /// How the jobs of a live simulator evolve (see [`SimConfig::live`]).
@@ -106,6 +112,8 @@ impl Default for SimConfig {
             manual_clock: false,
             opt_in_scale: 1,
             live: None,
+            backup_status: None,
+            disk_used_per_mille: None,
         }
     }
 }

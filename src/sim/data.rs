@@ -107,6 +107,22 @@ pub struct Dataset {
     units: Vec<StorageUnit>,
     opt_in: OptInData,
     live: Option<Live>,
+    backup_status: Option<u32>,
+}
+
+/// `units` with every disk unit used to `per_mille` of its capacity, when given.
+fn fill_disks(mut units: Vec<StorageUnit>, per_mille: Option<u64>) -> Vec<StorageUnit> {
+    let Some(per_mille) = per_mille.map(|p| p.min(1000)) else {
+        return units;
+    };
+    for unit in &mut units {
+        if let Some(total) = unit.total_bytes {
+            let used = total / 1000 * per_mille;
+            unit.used_bytes = Some(used);
+            unit.free_bytes = Some(total - used);
+        }
+    }
+    units
 }
 
 impl Dataset {
@@ -120,8 +136,12 @@ impl Dataset {
             unfinished_fraction: fraction(config.unfinished_fraction),
             sparse_fraction: fraction(config.sparse_fraction),
             clients: client_pool(config.seed),
-            units: generate_units(config.seed, config.storage_units),
+            units: fill_disks(
+                generate_units(config.seed, config.storage_units),
+                config.disk_used_per_mille,
+            ),
             opt_in: OptInData::generate(config.seed, config.anchor_ms(), config.opt_in_scale),
+            backup_status: config.backup_status,
             live: config
                 .live
                 .as_ref()
@@ -234,6 +254,11 @@ impl Dataset {
                     .anchor_ms
                     .saturating_sub(d.below(self.history_ms as u64 + 1) as i64);
                 status = d.pick(DONE_STATUSES).unwrap_or(0);
+                if job_type == "BACKUP"
+                    && let Some(forced) = self.backup_status
+                {
+                    status = forced;
+                }
                 start_ms = end.saturating_sub(duration_ms);
                 end_ms = Some(end);
                 moved_ms = if NO_DATA_STATUSES.contains(&status) {

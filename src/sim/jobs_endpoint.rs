@@ -46,6 +46,9 @@ struct JobsQuery {
     limit: u64,
     after: Option<u64>,
     ascending: bool,
+    /// Sorted by `endTime` (`Some(true)` ascending, `Some(false)` descending) instead of
+    /// `jobId`; such a query is served as one page.
+    by_end_time: Option<bool>,
     sort_text: Option<String>,
 }
 
@@ -82,15 +85,18 @@ fn parse_query(raw: &str) -> Result<JobsQuery, String> {
                 return Err("page[before] is not supported by the simulator.".to_owned());
             }
             "sort" => {
-                query.ascending = match value.as_ref() {
-                    "jobId" => true,
-                    "-jobId" => false,
+                match value.as_ref() {
+                    "jobId" => query.ascending = true,
+                    "-jobId" => query.ascending = false,
+                    "endTime" => query.by_end_time = Some(true),
+                    "-endTime" => query.by_end_time = Some(false),
                     other => {
                         return Err(format!(
-                            "Unsupported sort '{other}': the simulator sorts on jobId or -jobId."
+                            "Unsupported sort '{other}': the simulator sorts on jobId, -jobId, \
+                             endTime or -endTime."
                         ));
                     }
-                };
+                }
                 query.sort_text = Some(value.into_owned());
             }
             _ => {}
@@ -111,6 +117,20 @@ fn walk<'a>(dataset: &'a Dataset, query: &JobsQuery, now_ms: i64) -> (Vec<Job<'a
     let (first, last) = dataset.job_id_range_at(now_ms);
     let lo = lo.max(first);
     let hi = hi.min(last);
+    if let Some(ascending) = query.by_end_time {
+        // Every matching job, ordered by end time (unfinished jobs last), one page.
+        let mut all: Vec<Job<'a>> = (lo..=hi)
+            .filter_map(|id| dataset.job_at(id - 1, now_ms))
+            .filter(|job| query.filter.matches(job))
+            .collect();
+        all.sort_by_key(|job| {
+            let end = job.end_ms.unwrap_or(0);
+            let order = if ascending { end } else { end.saturating_neg() };
+            (job.end_ms.is_none(), order, job.job_id)
+        });
+        all.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        return (all, false);
+    }
     let ids: Box<dyn Iterator<Item = u64>> = if query.ascending {
         let start = query.after.map_or(lo, |c| c.saturating_add(1).max(lo));
         Box::new(start..=hi)

@@ -163,6 +163,27 @@ fn fold(summary: &mut JobsSummary, item: &Value) {
     let policy_type = text("policyType", "");
     let status = number("status").map_or_else(|| UNKNOWN.to_owned(), |s| s.to_string());
     let state = text("state", UNKNOWN);
+    summary.jobs += 1;
+    *summary
+        .state_counts
+        .entry(ActionStateKey {
+            action: action.clone(),
+            state: state.clone(),
+        })
+        .or_default() += 1;
+    if state == "QUEUED" || state == "REQUEUED" {
+        let reason = number("jobQueueReason").map_or_else(|| UNKNOWN.to_owned(), |r| r.to_string());
+        *summary
+            .queued_counts
+            .entry(ActionReasonKey {
+                action: action.clone(),
+                reason,
+            })
+            .or_default() += 1;
+    }
+    if state != "DONE" {
+        return;
+    }
     let key = JobKey {
         action: action.clone(),
         policy_type: policy_type.clone(),
@@ -182,23 +203,6 @@ fn fold(summary: &mut JobsSummary, item: &Value) {
             status,
         })
         .or_default() += 1;
-    *summary
-        .state_counts
-        .entry(ActionStateKey {
-            action: action.clone(),
-            state: state.clone(),
-        })
-        .or_default() += 1;
-    if state == "QUEUED" || state == "REQUEUED" {
-        let reason = number("jobQueueReason").map_or_else(|| UNKNOWN.to_owned(), |r| r.to_string());
-        *summary
-            .queued_counts
-            .entry(ActionReasonKey {
-                action: action.clone(),
-                reason,
-            })
-            .or_default() += 1;
-    }
     let ap = ActionPolicyKey {
         action,
         policy_type,
@@ -216,13 +220,10 @@ fn fold(summary: &mut JobsSummary, item: &Value) {
             .and_then(Value::as_str)
             .and_then(|t| t.parse::<DateTime<Utc>>().ok())
     };
-    if state == "DONE"
-        && let (Some(start), Some(end)) = (time("startTime"), time("endTime"))
-    {
+    if let (Some(start), Some(end)) = (time("startTime"), time("endTime")) {
         let seconds = (end - start).num_milliseconds() as f64 / 1000.0;
         summary.durations.entry(ap).or_default().record(seconds);
     }
-    summary.jobs += 1;
 }
 
 #[tokio::test]

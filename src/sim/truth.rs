@@ -4,6 +4,9 @@
 //! [`StorageUnit`] values (never from the JSON, never with the agent's aggregation code),
 //! following the jobs-window rule of `crate::collect`: a job counts when it is `DONE` and
 //! ended after the cutoff, or when it is not `DONE` (an absent state is not `DONE`).
+//! Job counts, bytes, statuses, files and dedup ratios are those of the `DONE` jobs only (as
+//! the legacy exporter's, so success rates stay true); states and queue reasons cover every
+//! counted job.
 //!
 //! The truth knows nothing of pages: `JobsSummary::pages` and `StorageSummary::pages` are 0, so
 //! tests compare an agent's summaries with `pages` set to 0. `invalid_values` is 0 because the
@@ -120,21 +123,7 @@ fn add_job(summary: &mut JobsSummary, job: &Job<'_>) {
     let state = job.state.map_or(UNKNOWN, JobState::as_str).to_owned();
     let bytes = job.kilobytes.unwrap_or(0).saturating_mul(1024);
 
-    let key = JobKey {
-        action: action.clone(),
-        policy_type: policy_type.clone(),
-        status: status.clone(),
-    };
-    *summary.counts.entry(key.clone()).or_default() += 1;
-    let total = summary.bytes.entry(key).or_default();
-    *total = total.saturating_add(bytes);
-    *summary
-        .status_counts
-        .entry(ActionStatusKey {
-            action: action.clone(),
-            status,
-        })
-        .or_default() += 1;
+    summary.jobs += 1;
     *summary
         .state_counts
         .entry(ActionStateKey {
@@ -154,6 +143,25 @@ fn add_job(summary: &mut JobsSummary, job: &Job<'_>) {
             })
             .or_default() += 1;
     }
+    // Everything below describes results: a job that has not finished has none yet.
+    if job.state != Some(JobState::Done) {
+        return;
+    }
+    let key = JobKey {
+        action: action.clone(),
+        policy_type: policy_type.clone(),
+        status: status.clone(),
+    };
+    *summary.counts.entry(key.clone()).or_default() += 1;
+    let total = summary.bytes.entry(key).or_default();
+    *total = total.saturating_add(bytes);
+    *summary
+        .status_counts
+        .entry(ActionStatusKey {
+            action: action.clone(),
+            status,
+        })
+        .or_default() += 1;
     let ap = ActionPolicyKey {
         action,
         policy_type,
@@ -168,9 +176,7 @@ fn add_job(summary: &mut JobsSummary, job: &Job<'_>) {
         mean.sum += ratio;
         mean.count += 1;
     }
-    if job.state == Some(JobState::Done)
-        && let Some(end) = job.end_ms
-    {
+    if let Some(end) = job.end_ms {
         let seconds = (end - job.start_ms) as f64 / 1000.0;
         let histogram = summary.durations.entry(ap).or_insert(DurationHistogram {
             bucket_counts: [0; BUCKET_BOUNDS.len() + 1],
@@ -183,7 +189,6 @@ fn add_job(summary: &mut JobsSummary, job: &Job<'_>) {
         histogram.sum += seconds;
         histogram.count += 1;
     }
-    summary.jobs += 1;
 }
 
 /// The storage summary: every unit, tape and cloud included.
@@ -254,13 +259,30 @@ mod tests {
             .filter(|j| j.state != Some(JobState::Done))
             .count() as u64;
         assert!(recent.jobs.jobs > unfinished && recent.jobs.jobs < everything.jobs.jobs / 10);
-        assert_eq!(recent.jobs.counts.values().sum::<u64>(), recent.jobs.jobs);
+        let finished = |t: &SimTruth| {
+            t.jobs
+                .state_counts
+                .iter()
+                .filter(|(k, _)| k.state == "DONE")
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        assert_eq!(recent.jobs.counts.values().sum::<u64>(), finished(&recent));
+        assert_eq!(
+            recent.jobs.counts.values().sum::<u64>() + unfinished,
+            recent.jobs.jobs
+        );
         assert_eq!(
             recent.jobs.state_counts.values().sum::<u64>(),
             recent.jobs.jobs
         );
         let none = SimTruth::compute(&cfg, cfg.anchor);
         assert_eq!(none.jobs.jobs, unfinished);
+        // Unfinished jobs show in states only: no counts, bytes, statuses or files.
+        assert!(none.jobs.counts.is_empty());
+        assert!(none.jobs.bytes.is_empty());
+        assert!(none.jobs.status_counts.is_empty());
+        assert!(none.jobs.files.is_empty());
         assert!(none.jobs.durations.is_empty());
         assert!(none.jobs.dedup_ratio.is_empty());
         assert_eq!(none.jobs.invalid_values, 0);
@@ -285,6 +307,49 @@ mod tests {
         assert!(truth.jobs.queued_counts.keys().any(|k| k.reason == UNKNOWN));
         assert!(truth.jobs.queued_counts.len() > 5);
         assert!(truth.jobs.bytes.values().any(|b| *b > 1 << 53));
+    }
+
+    #[test]
+    fn forced_backup_status_and_disk_fill_shape_the_dataset() {
+        let cfg = SimConfig {
+            backup_status: Some(96),
+            disk_used_per_mille: Some(950),
+            storage_units: 20,
+            ..test_config(5_000)
+        };
+        let truth = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::days(365));
+        let backup_statuses: Vec<&str> = truth
+            .jobs
+            .status_counts
+            .keys()
+            .filter(|k| k.action == "BACKUP")
+            .map(|k| k.status.as_str())
+            .collect();
+        assert!(!backup_statuses.is_empty());
+        // Sparse jobs lack a status (UNKNOWN); every other backup failed with 96.
+        assert!(
+            backup_statuses.iter().all(|s| *s == "96" || *s == UNKNOWN),
+            "{backup_statuses:?}"
+        );
+        assert!(
+            truth
+                .jobs
+                .status_counts
+                .keys()
+                .any(|k| k.action != "BACKUP" && k.status == "0"),
+            "other job types keep their mix"
+        );
+        let mut disks = 0;
+        for unit in truth.storage.units.values() {
+            if let (Some(used), Some(free), Some(total)) =
+                (unit.used_bytes, unit.free_bytes, unit.capacity_bytes)
+            {
+                disks += 1;
+                assert_eq!(used + free, total);
+                assert_eq!(used, total / 1000 * 950);
+            }
+        }
+        assert!(disks > 5);
     }
 
     #[test]

@@ -72,17 +72,11 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// A random-enough instance id: host name, process id and start time.
+/// The default `service.instance.id`: the host name, stable across restarts, so series pushed
+/// through a Collector continue instead of doubling at every restart. Two agents on one host
+/// (or two replicas of one pod template) set `service.instance_id` each.
 pub fn default_instance_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}-{}-{:x}",
-        host_name(),
-        std::process::id(),
-        nanos & 0xffff_ffff
-    )
+    host_name()
 }
 
 impl Pipeline {

@@ -215,7 +215,9 @@ async fn switches_backend(old: &Simulator, new: &Simulator, metrics_url: &str, w
     let expected = new
         .truth(new.config().anchor - chrono::Duration::hours(72))
         .jobs
-        .jobs as f64;
+        .counts
+        .values()
+        .sum::<u64>() as f64;
     wait_for(what, Duration::from_secs(30), || async {
         (jobs_total(metrics_url).await? == expected).then_some(())
     })
@@ -315,7 +317,9 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     let a_total = sim_a
         .truth(sim_a.config().anchor - chrono::Duration::hours(72))
         .jobs
-        .jobs as f64;
+        .counts
+        .values()
+        .sum::<u64>() as f64;
     sim_a.clear_requests();
     wait_for(
         "four cycles on the unchanged site",
@@ -472,4 +476,71 @@ async fn standard_otel_variables_win_over_the_file() {
     agent.terminate().await;
     receiver.stop().await;
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_as_the_go_exporter_and_the_metrics_path_is_configurable() {
+    let a = sim_with(20).await;
+    let b = sim_with(20).await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let collection = "    collection:\n      jobs_interval: 1s\n      storage_ttl: 1s\n      request_timeout: 500ms\n      max_retries: 0\n";
+    let yaml = format!(
+        "sites:\n  - name: a\n    url: {}\n    api_key: {KEY}\n{collection}  - name: b\n    url: {}\n    api_key: {KEY}\n{collection}server:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\n  metrics_path: /nbu/metrics\notlp:\n  enabled: false\n",
+        a.base_url(),
+        b.base_url()
+    );
+    let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &'static str| {
+        let url = format!("{base}{path}");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            let status = r.status().as_u16();
+            let content_type = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, content_type, r.text().await.unwrap())
+        }
+    };
+    // The exposition is served on the configured path only.
+    let (status, _, body) = wait_for("both sites collected", Duration::from_secs(30), || async {
+        let answer = get("/nbu/metrics").await;
+        (answer.2.contains("nbu_up{site=\"a\"} 1") && answer.2.contains("nbu_up{site=\"b\"} 1"))
+            .then_some(answer)
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("nbu_jobs_state_count"), "{body}");
+    assert_eq!(get("/metrics").await.0, 404);
+
+    let (status, content_type, body) = get("/health").await;
+    assert_eq!((status, body.as_str()), (200, "OK\n"));
+    assert!(content_type.unwrap_or_default().starts_with("text/plain"));
+
+    // One site down: still healthy, as in Go (any site up).
+    a.shutdown().await;
+    wait_for("site a down", Duration::from_secs(30), || async {
+        get("/nbu/metrics")
+            .await
+            .2
+            .contains("nbu_up{site=\"a\"} 0")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(get("/health").await.0, 200);
+
+    // Every site down: 503 with Go's body.
+    b.shutdown().await;
+    let (_, content_type, body) = wait_for("every site down", Duration::from_secs(30), || async {
+        let answer = get("/health").await;
+        (answer.0 == 503).then_some(answer)
+    })
+    .await;
+    assert_eq!(body, "UNHEALTHY: NetBackup API unreachable\n");
+    assert!(content_type.unwrap_or_default().starts_with("text/plain"));
+    // Liveness is not NetBackup's health.
+    assert_eq!(get("/healthz").await.0, 200);
+    agent.terminate().await;
 }

@@ -3,8 +3,10 @@
 //!
 //! For every fault: the process keeps running; the error is typed and counted as
 //! `nbu_collection_errors_total{site,source,kind}`; it is logged at most once per cycle;
-//! `nbu_up` is 0 for the faulty site and 1 for the healthy one, whose data stays fresh; and
-//! the faulty site recovers within about one interval after the fault clears.
+//! `nbu_up` of the faulty site is 0 when none of its sources can be collected and stays 1 when
+//! only its jobs fail (storage is still collected, as the Go exporter counts it), the healthy
+//! site stays up with fresh data; and the faulty site recovers within about one interval
+//! after the fault clears.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,13 +41,15 @@ impl Matrix {
         .unwrap_or(0.0)
     }
 
-    /// Applies a fault with `inject`, checks the effects, clears it with `clear`, checks
-    /// recovery.
+    /// Applies a fault with `inject`, checks the effects (`nbu_up` of the bad site is `up`
+    /// meanwhile), clears it with `clear`, checks recovery.
+    #[allow(clippy::too_many_arguments)]
     async fn check(
         &mut self,
         name: &str,
         source: &str,
         kind: &str,
+        up: f64,
         inject: impl AsyncFnOnce(&mut Matrix),
         clear: impl AsyncFnOnce(&mut Matrix),
     ) {
@@ -58,7 +62,7 @@ impl Matrix {
             || async {
                 let f = self.scrape().await;
                 (Self::errors(&f, source, kind) > before
-                    && value(&f, "nbu_up", &[("site", "bad")]) == Some(0.0))
+                    && value(&f, "nbu_up", &[("site", "bad")]) == Some(up))
                 .then_some(f)
             },
         )
@@ -86,6 +90,11 @@ impl Matrix {
         .await;
         for f in [&families, &families_late] {
             assert_eq!(
+                value(f, "nbu_up", &[("site", "bad")]),
+                Some(up),
+                "{name}: nbu_up of the faulty site"
+            );
+            assert_eq!(
                 value(f, "nbu_up", &[("site", "ok")]),
                 Some(1.0),
                 "{name}: ok site down"
@@ -111,6 +120,16 @@ impl Matrix {
         assert!(!log.contains(KEY), "{name}: the key was logged");
         assert!(self.agent.is_running(), "{name}: the agent died");
 
+        // The bad site's jobs have not been collected since the fault: a newer success is
+        // the recovery.
+        let bad_jobs = |f: &Exposition| {
+            value(
+                f,
+                "nbu_last_scrape_timestamp_seconds",
+                &[("site", "bad"), ("source", "jobs")],
+            )
+        };
+        let failing_since = bad_jobs(&self.scrape().await);
         clear(self).await;
         // Recovery: the next cycle after the fault cleared succeeds.
         wait_for(
@@ -118,18 +137,22 @@ impl Matrix {
             Duration::from_secs(90),
             || async {
                 let f = self.scrape().await;
-                (value(&f, "nbu_up", &[("site", "bad")]) == Some(1.0)).then_some(())
+                (value(&f, "nbu_up", &[("site", "bad")]) == Some(1.0)
+                    && bad_jobs(&f) > failing_since)
+                    .then_some(())
             },
         )
         .await;
     }
 
+    /// A fault of the jobs endpoint only: the site stays up, its storage still collected.
     async fn fault(&mut self, name: &str, kind: &str, fault: Fault) {
         let f2 = fault.clone();
         self.check(
             name,
             "jobs",
             kind,
+            1.0,
             async move |m: &mut Matrix| m.bad.set_fault(FaultTarget::Jobs, f2, None),
             async |m: &mut Matrix| m.bad.clear_faults(),
         )
@@ -240,6 +263,7 @@ async fn every_fault_is_typed_counted_isolated_and_recovered_from() {
         "406 for every version",
         "version",
         "version_unsupported",
+        0.0,
         async |m: &mut Matrix| m.bad.set_supported_versions(vec![]),
         async |m: &mut Matrix| {
             m.bad
@@ -251,6 +275,7 @@ async fn every_fault_is_typed_counted_isolated_and_recovered_from() {
         "connection refused",
         "jobs",
         "connect",
+        0.0,
         async |m: &mut Matrix| {
             let stopped = Simulator::start(sim_config(), "127.0.0.1:0".parse().unwrap())
                 .await

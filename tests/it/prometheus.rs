@@ -218,7 +218,7 @@ async fn a_real_prometheus_scrapes_the_bridge() {
     )
     .await;
     let truth = sim.truth(sim.config().anchor - chrono::Duration::hours(72));
-    assert_eq!(total as u64, truth.jobs.jobs);
+    assert_eq!(total as u64, truth.jobs.counts.values().sum::<u64>());
     let _ = child.kill().await;
     running.stop().await;
     receiver.stop().await;

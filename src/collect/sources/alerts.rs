@@ -1,0 +1,52 @@
+//! `nbu_alerts_count{severity, category}`: the alerts NetBackup created within the source's
+//! window, by severity and category, from `GET /manage/alerts`.
+//!
+//! The Go exporter counted the first page only (the 100 newest alerts whatever their age). Here
+//! the filter `createdDateTime ge <NetBackup's clock - window>` bounds the count explicitly,
+//! and the walk follows `page[offset]` to the end, sorted by `alertId` so that alerts created
+//! during the walk land after the pages already read.
+
+use super::{SourceContext, SourceValues, odata_time, walk_into};
+use crate::netbackup::resources::{ListQuery, Paging, attribute};
+use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
+
+/// The alerts endpoint.
+pub const ENDPOINT: &str = "/manage/alerts";
+/// Alerts by severity and category.
+pub const ALERTS_COUNT: &str = "nbu.alerts_count";
+
+/// Counts the alerts of the window.
+pub async fn collect<A: NetBackupApi>(
+    api: &A,
+    version: ApiVersion,
+    context: &SourceContext,
+) -> Result<SourceValues, ApiError> {
+    let query = ListQuery {
+        endpoint: ENDPOINT,
+        params: vec![
+            (
+                "filter",
+                format!("createdDateTime ge {}", odata_time(context.window_start())),
+            ),
+            ("sort", "alertId".to_owned()),
+        ],
+        page_size: context.page_size,
+        paging: Paging::Offset,
+        what: "alerts",
+    };
+    let mut values = SourceValues::default();
+    walk_into(api, version, &query, &mut values, |values, alert| {
+        let text = |name| {
+            attribute(alert, name)
+                .and_then(|v| v.as_str())
+                .unwrap_or("UNKNOWN")
+        };
+        let labels = [
+            ("severity", text("severity")),
+            ("category", text("category")),
+        ];
+        values.add(ALERTS_COUNT, &labels, 1.0);
+    })
+    .await?;
+    Ok(values)
+}
