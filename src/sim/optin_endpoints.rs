@@ -11,8 +11,10 @@
 //!   before the request's instant, as on a primary server.
 //! - `/servicecatalog/slos` (13.0+): offset, limit 1 to 10000 (10), only `data`; `sort`
 //!   `-name` (default) or `name`.
-//! - `/storage/drives` (limit 0 to 100) and `/storage/disk-pools` (1 to 500): offset.
-//! - `/storage/tape-media` and `/storage/tape-volume-pools` (12.0+): cursor, limit 0 to 100.
+//! - `/storage/drives` (limit 0 to 100; `sort` `id` or `-id`) and `/storage/disk-pools` (1 to
+//!   500; `sort` `name` or `-name`): offset.
+//! - `/storage/tape-media` (`sort` `mediaId` or `-mediaId`) and `/storage/tape-volume-pools`
+//!   (`sort` `poolNumber` or `-poolNumber`), 12.0+: cursor, limit 0 to 100.
 //! - `/storage/robots-device-hosts` (12.0+): every host, no parameters.
 //!
 //! A version without the endpoint answers 404 with the vendor error body; `filter` where the
@@ -374,6 +376,12 @@ fn slos(data: &OptInData, params: &Params, shape: Option<PageShape>) -> Result<S
     ))
 }
 
+/// The items of a storage list in the order `sort` asks: its key (the stored order) or the
+/// key with `-` (reversed).
+fn sorted<'a, T>(all: &'a [T], params: &Params, key: Sorts) -> Result<Vec<&'a T>, String> {
+    select(all, params, &[], |_, _| Actual::Int(0), key)
+}
+
 fn storage(
     endpoint: OptInEndpoint,
     data: &OptInData,
@@ -381,16 +389,10 @@ fn storage(
     shape: Option<PageShape>,
 ) -> Result<String, String> {
     refuse_filter(params, endpoint)?;
-    if let Some(sort) = &params.sort {
-        return Err(format!(
-            "Unsupported sort '{sort}': the simulator serves {} in its own order.",
-            endpoint.path()
-        ));
-    }
     let path = endpoint.path();
     match endpoint {
         OptInEndpoint::Drives => Ok(render_offset(
-            &data.drives,
+            &sorted(&data.drives, params, &[("id", false), ("-id", true)])?,
             params,
             shape,
             META_ONLY,
@@ -398,7 +400,11 @@ fn storage(
             &|out, d, pos, hostile| put(out, pos, hostile, &DRIVE_SPOTS, |o| drive(o, d)),
         )),
         OptInEndpoint::DiskPools => Ok(render_offset(
-            &data.disk_pools,
+            &sorted(
+                &data.disk_pools,
+                params,
+                &[("name", false), ("-name", true)],
+            )?,
             params,
             shape,
             FULL,
@@ -406,7 +412,11 @@ fn storage(
             &|out, p, pos, hostile| put(out, pos, hostile, &DISK_SPOTS, |o| disk_pool(o, p)),
         )),
         OptInEndpoint::TapeMedia => render_cursor(
-            &data.media,
+            &sorted(
+                &data.media,
+                params,
+                &[("mediaId", false), ("-mediaId", true)],
+            )?,
             &|v| v.media_id.as_str(),
             params,
             shape,
@@ -414,9 +424,13 @@ fn storage(
             &|out, v, pos, hostile| put(out, pos, hostile, &MEDIA_SPOTS, |o| volume(o, v)),
         ),
         OptInEndpoint::TapeVolumePools => {
-            let ids: Vec<(String, &_)> = data
-                .pools
-                .iter()
+            let pools = sorted(
+                &data.pools,
+                params,
+                &[("poolNumber", false), ("-poolNumber", true)],
+            )?;
+            let ids: Vec<(String, &_)> = pools
+                .into_iter()
                 .map(|p| (p.number.to_string(), p))
                 .collect();
             render_cursor(

@@ -466,10 +466,23 @@ async fn filters_sorts_and_limits() {
         ),
         (v, "/manage/alerts?sort=severity".to_owned(), 400),
         (v, "/storage/drives?filter=x".to_owned(), 400),
+        (v, "/storage/drives?sort=id".to_owned(), 200),
+        (v, "/storage/drives?sort=driveType".to_owned(), 400),
+        (v, "/storage/disk-pools?sort=name".to_owned(), 200),
+        (v, "/storage/tape-media?sort=-mediaId".to_owned(), 200),
+        (
+            v,
+            "/storage/tape-volume-pools?sort=poolNumber".to_owned(),
+            200,
+        ),
     ] {
         let (status, doc) = fetch(&sim, version, &query).await;
         assert_eq!(status, expected, "{} {query}: {doc}", version.as_str());
     }
+    let (_, up) = fetch(&sim, v, "/storage/drives?sort=id&page%5Blimit%5D=100").await;
+    let (_, down) = fetch(&sim, v, "/storage/drives?sort=-id&page%5Blimit%5D=100").await;
+    let first = |doc: &Value| text(&doc["data"][0]["id"]);
+    assert!(first(&up) < first(&down), "-id reverses the order");
     // SLOs answer only `data`; malware 10.0 uses its own field and states.
     let (_, doc) = fetch(&sim, ApiVersion::V13_0, "/servicecatalog/slos").await;
     assert_eq!(doc.as_object().map(|o| o.len()), Some(1));
