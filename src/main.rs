@@ -95,6 +95,10 @@ enum Command {
         /// Storage units in the dataset.
         #[arg(long, default_value_t = 24)]
         storage_units: u32,
+        /// Size factor of the opt-in dataset (alerts, malware scans, catalog images, SLOs,
+        /// tape and disk pools); 0 serves empty lists.
+        #[arg(long, default_value_t = 1)]
+        opt_in_scale: u32,
         /// Seed of the dataset.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -194,6 +198,7 @@ fn main() -> ExitCode {
                 listen,
                 jobs,
                 storage_units,
+                opt_in_scale,
                 seed,
                 api_key,
                 versions,
@@ -203,6 +208,7 @@ fn main() -> ExitCode {
                 let config = SimConfig {
                     jobs,
                     storage_units,
+                    opt_in_scale,
                     seed,
                     api_key,
                     latency,

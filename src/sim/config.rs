@@ -47,6 +47,12 @@ pub struct SimConfig {
     /// Whether the clock is manual: it starts at `anchor` and only moves when a test calls
     /// [`SimClock::advance`](super::SimClock::advance) or [`SimClock::set`](super::SimClock::set).
     pub manual_clock: bool,
+    /// Size of the opt-in dataset (alerts, malware scan results, catalog images, SLOs, tape
+    /// drives, tape media, volume pools, robot device hosts, disk pools): every count is
+    /// multiplied by it. At 1 (the default) there are about 300 alerts, 160 scan results, 400
+    /// images, 24 SLOs, 250 drives, 450 tape volumes, 15 volume pools, 4 robot hosts and 220
+    /// disk pools; 0 serves empty lists.
+    pub opt_in_scale: u32,
     /// Live mode: jobs are created, run, finish and are purged as the clock moves. `None` (the
     /// default) serves the static dataset, whose jobs never change.
     pub live: Option<LiveConfig>,
@@ -104,6 +110,7 @@ impl Default for SimConfig {
             request_log_capacity: 100_000,
             clock_offset: chrono::Duration::zero(),
             manual_clock: false,
+            opt_in_scale: 1,
             live: None,
             backup_status: None,
             disk_used_per_mille: None,

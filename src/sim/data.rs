@@ -11,6 +11,7 @@ use super::catalog::{
 };
 use super::config::{SimConfig, fraction};
 use super::live::Live;
+use super::optin_data::OptInData;
 use super::rng::Draws;
 use super::units::{StorageUnit, generate_units};
 
@@ -104,6 +105,7 @@ pub struct Dataset {
     sparse_fraction: f64,
     clients: Vec<String>,
     units: Vec<StorageUnit>,
+    opt_in: OptInData,
     live: Option<Live>,
     backup_status: Option<u32>,
 }
@@ -139,11 +141,17 @@ impl Dataset {
                 config.disk_used_per_mille,
             ),
             backup_status: config.backup_status,
+            opt_in: OptInData::generate(config.seed, config.anchor_ms(), config.opt_in_scale),
             live: config
                 .live
                 .as_ref()
                 .map(|live| Live::new(live, config.anchor_ms(), config.jobs)),
         }
+    }
+
+    /// The data of the opt-in endpoints.
+    pub(crate) fn opt_in(&self) -> &OptInData {
+        &self.opt_in
     }
 
     /// The seed.

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::conn::ConnectionHandle;
+use super::optin::OptInEndpoint;
 use super::response::{error_body, with_media_type};
 use crate::netbackup::ApiVersion;
 
@@ -95,6 +96,10 @@ pub enum Fault {
     /// an object; every job also carries unknown fields holding nested objects and arrays.
     /// Storage units rotate through capacities that are huge, `1e308`, null, negative or
     /// strings, booleans as strings (`"isCloudSTU":"true"`) or numbers, and odd `id`s.
+    /// Items of the opt-in endpoints rotate through label values longer than 1 KB (severity,
+    /// pool and drive names, statuses), numbers that are negative, strings, `1e308` or 2^64
+    /// (`partiallyFullMedia`, file counts, robot numbers), nulls in both places, and unknown
+    /// nested fields.
     HostileValues,
 }
 
@@ -134,6 +139,8 @@ pub enum FaultTarget {
     Jobs,
     /// `GET /netbackup/storage/storage-units`.
     Storage,
+    /// One opt-in endpoint (`/manage/alerts`, `/storage/drives`, ...).
+    OptIn(OptInEndpoint),
     /// Every request.
     Any,
 }
@@ -143,6 +150,7 @@ pub enum FaultTarget {
 pub(crate) enum Endpoint {
     Jobs,
     Storage,
+    OptIn(OptInEndpoint),
     Other,
 }
 
@@ -152,7 +160,7 @@ impl Endpoint {
         match path {
             "/netbackup/admin/jobs" => Endpoint::Jobs,
             "/netbackup/storage/storage-units" => Endpoint::Storage,
-            _ => Endpoint::Other,
+            other => OptInEndpoint::of_request_path(other).map_or(Endpoint::Other, Endpoint::OptIn),
         }
     }
 }
@@ -163,6 +171,7 @@ impl FaultTarget {
             FaultTarget::Any => true,
             FaultTarget::Jobs => endpoint == Endpoint::Jobs,
             FaultTarget::Storage => endpoint == Endpoint::Storage,
+            FaultTarget::OptIn(target) => endpoint == Endpoint::OptIn(target),
         }
     }
 }

@@ -93,7 +93,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn parse(word: &str) -> Option<Op> {
+    /// The operator of an OData word (`eq`, `ne`, `gt`, `ge`, `lt`, `le`).
+    pub(crate) fn parse(word: &str) -> Option<Op> {
         Some(match word {
             "eq" => Op::Eq,
             "ne" => Op::Ne,
@@ -105,7 +106,8 @@ impl Op {
         })
     }
 
-    fn holds(self, ordering: Ordering) -> bool {
+    /// Whether `actual.cmp(literal)` giving `ordering` satisfies the operator.
+    pub(crate) fn holds(self, ordering: Ordering) -> bool {
         match self {
             Op::Eq => ordering == Ordering::Equal,
             Op::Ne => ordering != Ordering::Equal,

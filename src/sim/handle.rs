@@ -16,6 +16,7 @@ use super::conn::{ConnectionHandle, CountingListener};
 use super::data::Dataset;
 use super::fault::{Fault, FaultTarget};
 use super::log::RequestRecord;
+use super::optin_truth::OptInTruth;
 use super::server::{Shared, router};
 use super::truth::SimTruth;
 use crate::netbackup::ApiVersion;
@@ -165,6 +166,28 @@ impl Simulator {
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         SimTruth::at(&self.shared.dataset, now, cutoff)
+    }
+
+    /// The ground truth of the opt-in families for an agent speaking API `version` at instant
+    /// `now`: alerts counted over the `alerts_window` before `now` (`createdDateTime` at or
+    /// after `now - alerts_window`), catalog images over `[now - catalog_window, now]`; the
+    /// other families do not depend on the instant. Families of endpoints `version` lacks are
+    /// absent (see [`OptInTruth`]).
+    pub fn opt_in_truth(
+        &self,
+        version: ApiVersion,
+        now: DateTime<Utc>,
+        alerts_window: Duration,
+        catalog_window: Duration,
+    ) -> OptInTruth {
+        let ms = |window: Duration| i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        OptInTruth::compute(
+            self.shared.dataset.opt_in(),
+            version,
+            now.timestamp_millis(),
+            ms(alerts_window),
+            ms(catalog_window),
+        )
     }
 
     /// Stops accepting connections, releases hanging requests, and waits (up to five seconds,

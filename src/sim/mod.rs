@@ -7,6 +7,11 @@
 //! connections (so tests can check an agent closed its own), and computes the ground truth
 //! ([`SimTruth`]) a correct agent must report.
 //!
+//! It also serves the endpoints of the opt-in sources ([`OptInEndpoint`]: alerts, malware scan
+//! results, catalog images, SLOs, tape drives, tape media, robot device hosts, volume pools,
+//! disk pools), each in the API versions that have it (404 in the others), sized by
+//! [`SimConfig::opt_in_scale`], with their own ground truth ([`Simulator::opt_in_truth`]).
+//!
 //! Every response carries a `Date` header from the simulator's [`SimClock`] (the wall clock
 //! with an optional offset, or a manual clock that tests move). By default the dataset is
 //! static; with [`SimConfig::live`] it is a living NetBackup: jobs are created, queue, run,
@@ -38,6 +43,15 @@ mod jobs_endpoint;
 mod json;
 mod live;
 mod log;
+mod optin;
+mod optin_data;
+mod optin_endpoints;
+mod optin_filter;
+mod optin_hostile;
+mod optin_page;
+mod optin_render;
+mod optin_render_tape;
+pub mod optin_truth;
 mod render_jobs;
 mod render_storage;
 mod response;
@@ -49,6 +63,8 @@ pub mod truth;
 pub mod units;
 
 #[cfg(test)]
+mod optin_tests;
+#[cfg(test)]
 mod tests;
 
 pub use clock::SimClock;
@@ -58,6 +74,8 @@ pub use fault::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use filter::{Filter, FilterError};
 pub use handle::{Simulator, serve_forever, serve_until};
 pub use log::RequestRecord;
+pub use optin::OptInEndpoint;
+pub use optin_truth::{OptInTruth, SeriesKey};
 pub use render_jobs::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub use truth::SimTruth;
 pub use units::{StorageUnit, UnitKind};

@@ -88,37 +88,61 @@ pub(crate) fn render_storage_page(
         }
     }
     out.end_array();
+    write_offset_links(&mut out, page, view.next, &href);
+    write_offset_meta(&mut out, page, view.next, true);
+    out.end_object();
+    out.finish()
+}
+
+/// Writes the `links` of an offset page (`self first last next prev`); `next` is the offset
+/// of the next page, if any.
+pub(crate) fn write_offset_links(
+    out: &mut JsonOut,
+    page: &OffsetPage,
+    next: Option<u64>,
+    href: &dyn Fn(u64) -> String,
+) {
     out.key("links").begin_object();
     out.key("self").href(format_args!("{}", href(page.offset)));
     out.key("first").href(format_args!("{}", href(0)));
     out.key("last").href(format_args!("{}", href(page.last())));
-    if let Some(next) = view.next {
+    if let Some(next) = next {
         out.key("next").href(format_args!("{}", href(next)));
     }
     if let Some(prev) = page.prev() {
         out.key("prev").href(format_args!("{}", href(prev)));
     }
     out.end_object();
+}
+
+/// Writes the `meta.pagination` of an offset page (all integers); `pages` adds `pages` and
+/// `page`, which not every schema has.
+pub(crate) fn write_offset_meta(
+    out: &mut JsonOut,
+    page: &OffsetPage,
+    next: Option<u64>,
+    pages: bool,
+) {
     out.key("meta")
         .begin_object()
         .key("pagination")
         .begin_object();
     out.key("count").u64(page.count);
-    out.key("pages").u64(page.pages());
-    out.key("page").u64(page.page());
+    if pages {
+        out.key("pages").u64(page.pages());
+        out.key("page").u64(page.page());
+    }
     out.key("offset").u64(page.offset);
     out.key("limit").u64(page.limit);
     out.key("first").u64(0);
     out.key("last").u64(page.last());
-    if let Some(next) = view.next {
+    if let Some(next) = next {
         out.key("next").u64(next);
     }
     if let Some(prev) = page.prev() {
         out.key("prev").u64(prev);
     }
     out.end_object().end_object();
-    out.end_object();
-    out.finish()
 }
 
 fn render_unit(out: &mut JsonOut, u: &StorageUnit) {

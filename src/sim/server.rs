@@ -25,6 +25,8 @@ use super::data::Dataset;
 use super::fault::{self, Endpoint, Fault, FaultSchedule};
 use super::jobs_endpoint::get_jobs;
 use super::log::{RequestLog, RequestRecord};
+use super::optin::OptInEndpoint;
+use super::optin_endpoints::route;
 use super::response::error;
 use super::storage_endpoint::get_units;
 use crate::netbackup::ApiVersion;
@@ -111,9 +113,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/netbackup/storage/storage-units",
             get(get_units).fallback(method_not_allowed),
         )
+        .merge(opt_in_routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
+}
+
+/// The routes of the opt-in endpoints.
+fn opt_in_routes() -> Router<Arc<Shared>> {
+    OptInEndpoint::ALL
+        .into_iter()
+        .fold(Router::new(), |router, endpoint| {
+            router.route(
+                &format!("/netbackup{}", endpoint.path()),
+                route(endpoint, method_not_allowed),
+            )
+        })
 }
 
 async fn not_found(request: Request) -> Response {
