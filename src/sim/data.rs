@@ -140,8 +140,8 @@ impl Dataset {
                 generate_units(config.seed, config.storage_units),
                 config.disk_used_per_mille,
             ),
-            opt_in: OptInData::generate(config.seed, config.anchor_ms(), config.opt_in_scale),
             backup_status: config.backup_status,
+            opt_in: OptInData::generate(config.seed, config.anchor_ms(), config.opt_in_scale),
             live: config
                 .live
                 .as_ref()
