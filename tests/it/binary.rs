@@ -542,5 +542,16 @@ async fn health_answers_as_the_go_exporter_and_the_metrics_path_is_configurable(
     assert!(content_type.unwrap_or_default().starts_with("text/plain"));
     // Liveness is not NetBackup's health.
     assert_eq!(get("/healthz").await.0, 200);
+    // The container health check asks one of them.
+    let healthcheck = |path: &str| {
+        std::process::Command::new(BIN)
+            .args(["healthcheck", "--url", &format!("{base}{path}")])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(healthcheck("/healthz"), Some(0));
+    assert_eq!(healthcheck("/health"), Some(1));
     agent.terminate().await;
 }

@@ -1,7 +1,8 @@
 //! The operator kit in deploy/: alert rules (their promtool unit tests, every expression
-//! parsing, every metric in the catalog) and dashboards checked the same way.
+//! parsing, every metric in the catalog), dashboards checked the same way, the systemd unit,
+//! and the YAML and JSON files of the compose stack and the Helm chart.
 //!
-//! A tool absent here (promtool) makes a test say SKIPPED, and fails it in CI.
+//! Tools absent here (promtool, systemd-analyze) make a test say SKIPPED, and fail it in CI.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -197,4 +198,107 @@ fn the_alert_rules_pass_their_promtool_unit_tests() {
             "{alert} has no promtool test"
         );
     }
+}
+
+#[test]
+fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
+    assert_eq!(
+        read("deploy/helm/nbu-otel/files/nbu-otel.rules.yml"),
+        read(RULES)
+    );
+    let chart = yaml("deploy/helm/nbu-otel/Chart.yaml");
+    assert_eq!(chart["apiVersion"], "v2");
+    assert_eq!(chart["name"], "nbu-otel");
+    let values = yaml("deploy/helm/nbu-otel/values.yaml");
+    let schema: Value =
+        serde_json::from_str(&read("deploy/helm/nbu-otel/values.schema.json")).unwrap();
+    // The schema's required keys and declared properties cover the values, and back.
+    for key in schema["required"].as_array().unwrap() {
+        assert!(
+            values.get(key.as_str().unwrap()).is_some(),
+            "values lack {key}"
+        );
+    }
+    let properties = schema["properties"].as_object().unwrap();
+    for key in values.as_object().unwrap().keys() {
+        assert!(
+            properties.contains_key(key),
+            "{key} is not in values.schema.json"
+        );
+    }
+    // The probes are /healthz and /readyz; the config goes in a Secret.
+    let deployment = read("deploy/helm/nbu-otel/templates/deployment.yaml");
+    assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
+    assert!(read("deploy/helm/nbu-otel/templates/secret.yaml").contains("kind: Secret"));
+    // The default config of the chart loads, its variable given.
+    let config = serde_json::to_string(&values["config"]).unwrap();
+    let env = [("NBU_A_API_KEY".to_owned(), "k".to_owned())].into();
+    nbu_otel::config::load_str_with_env(&config, Path::new("."), &env)
+        .unwrap_or_else(|e| panic!("the chart's default config does not load:\n{e}"));
+}
+
+#[test]
+fn the_compose_stack_and_grafana_provisioning_parse_and_point_at_real_files() {
+    let compose = yaml("deploy/compose/compose.yaml");
+    let services = compose["services"].as_object().unwrap();
+    for service in [
+        "nbu-otel",
+        "otel-collector",
+        "prometheus",
+        "grafana",
+        "tempo",
+    ] {
+        assert!(services.contains_key(service), "no {service} service");
+    }
+    // Every mounted repository file exists.
+    for service in services.values() {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let host = volume.as_str().unwrap().split(':').next().unwrap();
+            if host.starts_with("../") {
+                assert!(
+                    repo("deploy/compose").join(host).exists(),
+                    "{host} is mounted but missing"
+                );
+            }
+        }
+    }
+    for file in [
+        "deploy/compose/prometheus.yml",
+        "deploy/compose/tempo.yaml",
+        "deploy/grafana/provisioning/dashboards/nbu-otel.yaml",
+        "deploy/grafana/provisioning/datasources/prometheus.yaml",
+    ] {
+        yaml(file);
+    }
+    for entry in std::fs::read_dir(crate::dashboards::dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let Some(analyze) = required_tool("systemd-analyze", "systemd") else {
+        return;
+    };
+    // verify wants the binary at the ExecStart path: point it at the built one.
+    let unit = read("deploy/systemd/nbu-otel.service")
+        .replace("/usr/local/bin/nbu-otel", env!("CARGO_BIN_EXE_nbu-otel"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbu-otel.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .env("SYSTEMD_LOG_LEVEL", "warning")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    // Findings about the unit itself (not about the machine's other units) fail the test.
+    let own: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("nbu-otel.service"))
+        .collect();
+    assert!(out.status.success() && own.is_empty(), "{text}");
 }
