@@ -364,6 +364,15 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                 )],
             ),
             p(
+                "OTLP exports by result / Exports OTLP",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (instance, result) (increase(nbu_otlp_exports_total[$__rate_interval]))"#,
+                    "{{instance}} {{result}}",
+                )],
+            ),
+            p(
                 "Agents reporting (export health) / Agents actifs",
                 "stat",
                 "none",
@@ -502,8 +511,14 @@ fn dashboards_are_generated_from_one_description() {
 #[test]
 fn every_query_filters_by_site_and_uses_real_job_types() {
     for (what, expr) in expressions() {
-        let site_free =
-            expr.contains("nbu_exporter_build_info") || expr.contains("nbu_config_reloads_total");
+        // The agent's own site-less families.
+        let site_free = [
+            "nbu_exporter_build_info",
+            "nbu_config_reloads_total",
+            "nbu_otlp_exports_total",
+        ]
+        .iter()
+        .any(|name| expr.contains(name));
         assert!(
             site_free || expr.contains(r#"site=~"$site""#),
             "{what}: {expr}"
