@@ -670,7 +670,7 @@ fn write_unmapped(root: &Value, out: &mut Writer) {
             ));
         }
     }
-    if let Some(Value::Object(map)) = root.as_object().map(|m| Value::Object(m.clone())) {
+    if let Some(map) = root.as_object() {
         for key in map.keys() {
             if ![
                 "server",
