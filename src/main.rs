@@ -84,6 +84,12 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Exit 0 when an agent's HTTP endpoint answers 200 (a container health check).
+    Healthcheck {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:9440/healthz")]
+        url: String,
+    },
     /// Run the NetBackup API simulator alone.
     Sim {
         /// Listen address.
@@ -170,7 +176,7 @@ fn main() -> ExitCode {
     // with fewer wake-ups across threads (less CPU per job read). The long-running ones keep a
     // thread per core, so that a page being decoded never delays a scrape.
     let mut builder = match cli.command {
-        Command::Check { .. } | Command::Once { .. } => {
+        Command::Check { .. } | Command::Once { .. } | Command::Healthcheck { .. } => {
             tokio::runtime::Builder::new_current_thread()
         }
         _ => tokio::runtime::Builder::new_multi_thread(),
@@ -218,6 +224,7 @@ fn main() -> ExitCode {
                 sim(listen, config, &versions).await
             }
             Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
+            Command::Healthcheck { url } => healthcheck(&url).await,
         }
     });
     match result {
@@ -230,6 +237,20 @@ fn main() -> ExitCode {
 }
 
 /// Loads the config or explains every problem and exits with code 2.
+/// `healthcheck`: 0 when `url` answers 200 within 5 s, else 1.
+async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let status = client.get(url).send().await?.status();
+    if status.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("nbu-otel healthcheck: {url} answered {status}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 /// `migrate`: exit 2 naming the Go key when the input is invalid, 1 when a file cannot be
 /// read or written.
 fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {

@@ -76,7 +76,8 @@ pub fn migrate_file(path: &Path) -> Result<Migration, MigrateError> {
 /// Migrates Go configuration text; `env` resolves the `${VAR}` references that must be known
 /// now (the `.env` values and the environment, merged by the caller).
 pub fn migrate_str(text: &str, env: &HashMap<String, String>) -> Result<Migration, MigrateError> {
-    let root = lower_keys(parse_yaml(text).map_err(MigrateError::Yaml)?);
+    let original = parse_yaml(text).map_err(MigrateError::Yaml)?;
+    let root = lower_keys(original.clone());
     let mut out = Writer::default();
     out.line("# nbu-otel configuration, migrated from an nbu_exporter configuration file");
     out.line(
@@ -92,7 +93,7 @@ pub fn migrate_str(text: &str, env: &HashMap<String, String>) -> Result<Migratio
     write_collection(server, &mut out)?;
     write_server(server, &mut out)?;
     write_otlp(&root, &mut out)?;
-    write_unmapped(&root, &mut out);
+    write_unmapped(&original, &mut out);
     let variables = sites
         .iter()
         .map(|s| (s.key_var.clone(), format!("the API key of site {}", s.name)))
@@ -660,50 +661,49 @@ fn write_otlp(root: &Value, out: &mut Writer) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// Comments for the Go keys nbu-otel has no equivalent for, unknown keys included.
+/// Comments for the Go keys nbu-otel has no equivalent for, unknown keys included; `root` is
+/// the file as written (keys in their own case, matched without regard to it).
 fn write_unmapped(root: &Value, out: &mut Writer) {
+    const TOP: [&str; 5] = [
+        "server",
+        "nbuserver",
+        "nbuservers",
+        "opentelemetry",
+        "collectors",
+    ];
+    const SERVER: [&str; 7] = [
+        "host",
+        "port",
+        "uri",
+        "scrapinginterval",
+        "collectioninterval",
+        "cachettl",
+        "logname",
+    ];
+    let known = |list: &[&str], key: &str| list.contains(&key.to_ascii_lowercase().as_str());
     let mut notes = Vec::new();
-    if let Some(Value::Object(collectors)) = root.get("collectors") {
-        for name in collectors.keys() {
-            notes.push(format!(
-                "collectors.{name}: no equivalent yet; these opt-in sources are not collected."
-            ));
-        }
-    }
-    if let Some(Value::Object(map)) = root.as_object().map(|m| Value::Object(m.clone())) {
-        for key in map.keys() {
-            if ![
-                "server",
-                "nbuserver",
-                "nbuservers",
-                "opentelemetry",
-                "collectors",
-            ]
-            .contains(&key.as_str())
-            {
+    for (key, value) in root.as_object().into_iter().flatten() {
+        match (key.to_ascii_lowercase().as_str(), value) {
+            ("collectors", Value::Object(collectors)) => {
+                for name in collectors.keys() {
+                    notes.push(format!(
+                        "{key}.{name}: no equivalent yet; these opt-in sources are not collected."
+                    ));
+                }
+            }
+            ("server", Value::Object(server)) => {
+                for name in server.keys().filter(|name| !known(&SERVER, name)) {
+                    notes.push(format!(
+                        "{key}.{name}: not an nbu_exporter key; not migrated."
+                    ));
+                }
+            }
+            _ if !known(&TOP, key) => {
                 notes.push(format!(
                     "{key}: not an nbu_exporter key (it ignored it); not migrated."
                 ));
             }
-        }
-    }
-    if let Some(Value::Object(server)) = root.get("server") {
-        for key in server.keys() {
-            if ![
-                "host",
-                "port",
-                "uri",
-                "scrapinginterval",
-                "collectioninterval",
-                "cachettl",
-                "logname",
-            ]
-            .contains(&key.as_str())
-            {
-                notes.push(format!(
-                    "server.{key}: not an nbu_exporter key; not migrated."
-                ));
-            }
+            _ => {}
         }
     }
     if notes.is_empty() {

@@ -108,6 +108,11 @@ impl Agent {
         self.bridge.clone()
     }
 
+    /// The agent's counters, shared with both exports.
+    pub fn tallies(&self) -> Arc<crate::telemetry::tally::Tallies> {
+        self.recorders.tallies.clone()
+    }
+
     /// Readiness of the sites, for `/readyz`.
     pub fn readiness(&self) -> &Readiness {
         &self.readiness

@@ -64,6 +64,7 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
     }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
+    pipeline.count_exports_in(agent.tallies());
     agent.start();
     tracing::info!(
         sites = config.sites.len(),

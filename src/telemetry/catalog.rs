@@ -122,6 +122,8 @@ pub const COLLECTION_ERRORS: &str = "nbu.collection.errors";
 pub const API_REQUESTS: &str = "nbu.api.requests";
 /// The name of the config reload counter.
 pub const CONFIG_RELOADS: &str = "nbu.config.reloads";
+/// The name of the OTLP metric export counter.
+pub const OTLP_EXPORTS: &str = "nbu.otlp.exports";
 /// The name of the build info gauge (a series without `site`).
 pub const BUILD_INFO: &str = "nbu.exporter.build_info";
 
@@ -760,6 +762,17 @@ pub const CATALOG: &[MetricDef] = &[
         legacy: false,
         read: None,
     },
+    MetricDef {
+        name: OTLP_EXPORTS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{export}",
+        description: "OTLP metric exports by result (success, failure). Failures are seen on the bridge while the Collector is unreachable, and over OTLP once it is back. Has no `site` attribute.",
+        labels: &["result"],
+        source: Source::Agent,
+        legacy: false,
+        read: None,
+    },
 ];
 
 /// Renders `docs/metrics.md` from [`CATALOG`].
@@ -770,8 +783,8 @@ pub fn render_markdown() -> String {
         "<!-- Generated from src/telemetry/catalog.rs by `cargo test catalog`; do not edit. -->\n\n",
     );
     out.push_str(
-        "Every series carries the `site` attribute except `nbu_exporter_build_info` and \
-         `nbu_config_reloads_total`. The \
+        "Every series carries the `site` attribute except `nbu_exporter_build_info`, \
+         `nbu_config_reloads_total` and `nbu_otlp_exports_total`. The \
          Prometheus name is the OpenTelemetry name with dots turned into underscores (counters \
          get `_total`). Legacy metrics keep the names and labels of the Go `nbu_exporter`.\n\n",
     );

@@ -7,7 +7,7 @@
 //! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are made lazily: the agent
 //! starts and collects with the Collector down.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
@@ -22,7 +22,12 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use secrecy::ExposeSecret;
 use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
 
+use super::tally::Tallies;
 use crate::config::{OtlpCompression, OtlpConfig};
+
+/// Where export outcomes are counted (`nbu.otlp.exports`), once an agent's tallies are known:
+/// the exporter is built before the agent registers its instruments.
+pub type ExportCounter = Arc<OnceLock<Arc<Tallies>>>;
 
 /// Why an exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -105,14 +110,17 @@ macro_rules! configure {
 }
 
 /// The OTLP metric exporter (cumulative temporality), wrapped so that failures are logged
-/// once per change of health instead of at every interval. Must be called inside a Tokio
-/// runtime.
-pub fn metric_exporter(config: &OtlpConfig) -> Result<QuietMetricExporter, ExporterError> {
+/// once per change of health instead of at every interval, and every outcome is counted in
+/// `counter`. Must be called inside a Tokio runtime.
+pub fn metric_exporter(
+    config: &OtlpConfig,
+    counter: ExportCounter,
+) -> Result<QuietMetricExporter, ExporterError> {
     let exporter = configure!(MetricExporter::builder(), config)
         .with_temporality(Temporality::Cumulative)
         .build()
         .map_err(|e| ExporterError::Build(e.to_string()))?;
-    Ok(QuietMetricExporter::new(exporter))
+    Ok(QuietMetricExporter::new(exporter, counter))
 }
 
 /// The OTLP span exporter. Must be called inside a Tokio runtime.
@@ -146,16 +154,18 @@ struct ExportHealth {
 pub struct QuietMetricExporter {
     inner: MetricExporter,
     health: Mutex<ExportHealth>,
+    counter: ExportCounter,
 }
 
 impl QuietMetricExporter {
-    fn new(inner: MetricExporter) -> Self {
+    fn new(inner: MetricExporter, counter: ExportCounter) -> Self {
         Self {
             inner,
             health: Mutex::new(ExportHealth {
                 failing_since: None,
                 failures: 0,
             }),
+            counter,
         }
     }
 }
@@ -163,6 +173,10 @@ impl QuietMetricExporter {
 impl PushMetricExporter for QuietMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let result = self.inner.export(metrics).await;
+        if let Some(tallies) = self.counter.get() {
+            let outcome = if result.is_ok() { "success" } else { "failure" };
+            Tallies::add(&tallies.otlp_exports, &[outcome], 1);
+        }
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         match (&result, health.failing_since) {
             (Err(e), None) => {

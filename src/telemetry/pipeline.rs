@@ -3,6 +3,7 @@
 //! binary does this once, here.
 
 use std::io::IsTerminal as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -15,6 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::otlp;
+use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
 
 /// The telemetry of a running binary.
@@ -24,6 +26,8 @@ pub struct Pipeline {
     pub meter_provider: SdkMeterProvider,
     /// The tracer provider, when traces are enabled.
     pub tracer_provider: Option<SdkTracerProvider>,
+    /// Where the OTLP metric exporter counts its outcomes; see [`Pipeline::count_exports_in`].
+    exports: otlp::ExportCounter,
 }
 
 /// Series one instrument may hold per collection before the SDK folds the rest into an
@@ -89,11 +93,13 @@ impl Pipeline {
             .clone()
             .unwrap_or_else(default_instance_id);
         let resource = resource(config, &instance_id);
+        let exports = otlp::ExportCounter::default();
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
             .with_view(cardinality_view);
         if config.otlp.enabled {
-            let exporter = otlp::metric_exporter(&config.otlp).map_err(|e| e.to_string())?;
+            let exporter =
+                otlp::metric_exporter(&config.otlp, exports.clone()).map_err(|e| e.to_string())?;
             let reader = PeriodicReader::builder(exporter)
                 .with_interval(otlp::export_interval(&config.otlp))
                 .build();
@@ -117,7 +123,14 @@ impl Pipeline {
         Ok(Self {
             meter_provider: builder.build(),
             tracer_provider,
+            exports,
         })
+    }
+
+    /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `tallies`, an agent's counters,
+    /// from now on. The first call wins.
+    pub fn count_exports_in(&self, tallies: Arc<Tallies>) {
+        let _ = self.exports.set(tallies);
     }
 
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).

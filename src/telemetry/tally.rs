@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::catalog::{
     API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES,
+    OTLP_EXPORTS,
 };
 use crate::collect::summary::DurationHistogram;
 
@@ -89,7 +90,7 @@ impl<V> Family<V> {
 pub const API_REQUEST_LABELS: &[&str] = &["site", "endpoint", "status"];
 /// Label names of `nbu.collection.errors`.
 pub const COLLECTION_ERROR_LABELS: &[&str] = &["site", "source", "kind"];
-/// Label names of `nbu.config.reloads`.
+/// Label names of `nbu.config.reloads` and `nbu.otlp.exports`.
 pub const CONFIG_RELOAD_LABELS: &[&str] = &["result"];
 /// Label names of `nbu.jobs.completed` and `nbu.jobs.transferred.bytes`.
 pub const FINISHED_JOB_LABELS: &[&str] = &["site", "action", "policy_type", "status"];
@@ -100,12 +101,13 @@ pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
 pub type CounterOf = fn(&Tallies) -> &Family<u64>;
 
 /// The counter families, under their catalog names.
-pub const COUNTERS: [(&str, CounterOf); 5] = [
+pub const COUNTERS: [(&str, CounterOf); 6] = [
     (API_REQUESTS, |t| &t.api_requests),
     (COLLECTION_ERRORS, |t| &t.collection_errors),
     (CONFIG_RELOADS, |t| &t.config_reloads),
     (JOBS_COMPLETED, |t| &t.jobs_completed),
     (JOBS_TRANSFERRED_BYTES, |t| &t.jobs_transferred_bytes),
+    (OTLP_EXPORTS, |t| &t.otlp_exports),
 ];
 
 /// Every counter and histogram the agent records.
@@ -121,6 +123,8 @@ pub struct Tallies {
     pub jobs_completed: Family<u64>,
     /// `nbu.jobs.transferred.bytes`.
     pub jobs_transferred_bytes: Family<u64>,
+    /// `nbu.otlp.exports`.
+    pub otlp_exports: Family<u64>,
     /// `nbu.job.duration.seconds`.
     pub job_duration: Family<DurationHistogram>,
 }
@@ -133,6 +137,7 @@ impl Default for Tallies {
             config_reloads: Family::new(CONFIG_RELOAD_LABELS),
             jobs_completed: Family::new(FINISHED_JOB_LABELS),
             jobs_transferred_bytes: Family::new(FINISHED_JOB_LABELS),
+            otlp_exports: Family::new(CONFIG_RELOAD_LABELS),
             job_duration: Family::new(DURATION_LABELS),
         }
     }

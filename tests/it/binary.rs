@@ -173,16 +173,30 @@ async fn sigterm_flushes_a_last_export_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_exits_0_in_time_with_the_collector_unreachable() {
+async fn sigterm_exits_0_in_time_with_the_collector_unreachable_and_failed_exports_are_counted() {
     let sim = sim_with(50).await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 1s\n  timeout: 1s\n",
+        "sites:\n  - name: term\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  endpoint: http://127.0.0.1:9\n  export_interval: 1s\n  timeout: 1s\n",
         sim.base_url()
     );
     let agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
-    // Several failed exports.
+    // Several failed exports, counted where a scraper sees them.
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    wait_for(
+        "three failed exports counted",
+        Duration::from_secs(30),
+        || async {
+            let failed = crate::prometheus::value(
+                &crate::prometheus::scrape(&metrics_url).await,
+                "nbu_otlp_exports_total",
+                &[("result", "failure")],
+            )?;
+            (failed >= 3.0).then_some(())
+        },
+    )
+    .await;
     let cycles = || jobs_cycles(&sim);
     wait_for("four collections", Duration::from_secs(30), || async {
         (cycles() >= 4).then_some(())
@@ -542,5 +556,16 @@ async fn health_answers_as_the_go_exporter_and_the_metrics_path_is_configurable(
     assert!(content_type.unwrap_or_default().starts_with("text/plain"));
     // Liveness is not NetBackup's health.
     assert_eq!(get("/healthz").await.0, 200);
+    // The container health check asks one of them.
+    let healthcheck = |path: &str| {
+        std::process::Command::new(BIN)
+            .args(["healthcheck", "--url", &format!("{base}{path}")])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(healthcheck("/healthz"), Some(0));
+    assert_eq!(healthcheck("/health"), Some(1));
     agent.terminate().await;
 }

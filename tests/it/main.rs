@@ -2,10 +2,13 @@
 
 mod common;
 
+mod alerting;
 mod binary;
 mod bridge;
 mod client_errors;
 mod collect;
+mod dashboards;
+mod deploy;
 mod faults;
 mod job_store;
 mod migrate;

@@ -169,8 +169,8 @@ fn the_site_list_wins_over_the_legacy_block_and_secrets_become_references() {
     for comment in [
         "nbuservers[1].domainType",
         "collectors.tape",
-        "collectors.perclient",
-        "extrakey",
+        "collectors.perClient",
+        "extraKey",
     ] {
         assert!(yaml.contains(comment), "no comment for {comment}:\n{yaml}");
     }

@@ -75,7 +75,8 @@ pub fn value(families: &Exposition, name: &str, labels: &[(&str, &str)]) -> Opti
     })
 }
 
-fn tool(name: &str) -> Option<std::path::PathBuf> {
+/// The path of `name` on `PATH`, if installed.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|p| p.join(name))
@@ -90,6 +91,31 @@ fn skip(what: &str) {
         std::env::var_os("CI").is_none(),
         "{what} must be installed in CI (.ci/run installs the prometheus package)"
     );
+}
+
+/// Starts `prometheus` with `config` (written to `dir/prometheus.yml`; relative rule files are
+/// read from `dir`) and its data in `dir`, on a free loopback port; returns it and the port.
+pub fn start_prometheus(
+    prometheus: &std::path::Path,
+    dir: &std::path::Path,
+    config: &str,
+) -> (tokio::process::Child, u16) {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, config).unwrap();
+    let port = crate::common::process::free_port();
+    let child = tokio::process::Command::new(prometheus)
+        .arg(format!("--config.file={}", path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    (child, port)
 }
 
 /// A simulator of 800 jobs, an OTLP receiver, and an agent reading the one and pushing to the
@@ -181,31 +207,13 @@ async fn a_real_prometheus_scrapes_the_bridge() {
         .trim_end_matches("/metrics")
         .to_owned();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let (mut child, port) = start_prometheus(
+        &prometheus,
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: nbu\n    static_configs:\n      - targets: ['{target}']\n"
         ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts");
+    );
     let query = format!("http://127.0.0.1:{port}/api/v1/query?query=sum(nbu_jobs_count)");
     let total = wait_for(
         "Prometheus to have nbu_jobs_count",

@@ -1,0 +1,553 @@
+//! The Grafana dashboards of deploy/grafana/dashboards, generated from one description here so
+//! that every dashboard shares the same variables, tags and query conventions:
+//! `NBU_OTEL_BLESS=1 cargo test --test it dashboards` rewrites them; the test fails on drift.
+//!
+//! Conventions (as the Go exporter's): tags `netbackup`, `nbu`, `backup`; a `datasource`
+//! variable and a multi-value `site` variable from `label_values(nbu_up, site)`; every query
+//! filters `site=~"$site"`. Counters and the cumulative duration histogram are read with
+//! `rate()`/`increase()`; job types are the vendor's (`DUPLICATE`, not `DUPLICATION`); a
+//! success rate counts a missing `status="0"` series as 0 (every job failed), not as no data.
+
+use serde_json::{Value, json};
+
+/// One panel: title, kind, unit, and its queries (expression, legend).
+struct Panel {
+    title: &'static str,
+    kind: &'static str,
+    unit: &'static str,
+    queries: &'static [(&'static str, &'static str)],
+}
+
+const fn p(
+    title: &'static str,
+    kind: &'static str,
+    unit: &'static str,
+    queries: &'static [(&'static str, &'static str)],
+) -> Panel {
+    Panel {
+        title,
+        kind,
+        unit,
+        queries,
+    }
+}
+
+/// The age of each source's data, on the overview and the agent's dashboard.
+const DATA_AGE: Panel = p(
+    "Data age / Âge des données",
+    "timeseries",
+    "s",
+    &[(
+        r#"max by (site, source) (time() - nbu_last_scrape_timestamp_seconds{site=~"$site"})"#,
+        "{{site}} {{source}}",
+    )],
+);
+
+/// Every dashboard: file name (and uid), title, panels.
+const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
+    (
+        "nbu-overview",
+        "NetBackup — Overview / Vue d'ensemble",
+        &[
+            p(
+                "Site up / Site joignable",
+                "stat",
+                "none",
+                &[(r#"max by (site) (nbu_up{site=~"$site"})"#, "{{site}}")],
+            ),
+            p(
+                "API version / Version d'API",
+                "table",
+                "none",
+                &[(
+                    r#"max by (site, version) (nbu_api_version{site=~"$site"})"#,
+                    "{{site}} {{version}}",
+                )],
+            ),
+            DATA_AGE,
+            p(
+                "API latency / Latence API",
+                "timeseries",
+                "ms",
+                &[(
+                    r#"max by (site) (nbu_response_time_ms{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Backup success / Réussite des sauvegardes",
+                "gauge",
+                "percent",
+                &[(
+                    r#"100 * (sum by (site) (nbu_status_count{site=~"$site", action="BACKUP", status="0"}) or 0 * sum by (site) (nbu_status_count{site=~"$site", action="BACKUP"})) / clamp_min(sum by (site) (nbu_status_count{site=~"$site", action="BACKUP"}), 1)"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Failed backups in the window / Sauvegardes en échec",
+                "stat",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_status_count{site=~"$site", action="BACKUP", status!="0"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Storage used / Stockage utilisé",
+                "bargauge",
+                "percent",
+                &[(
+                    r#"100 * sum by (site, name) (nbu_disk_bytes{site=~"$site", size="used"}) / sum by (site, name) (nbu_disk_bytes{site=~"$site"})"#,
+                    "{{site}} {{name}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-jobs",
+        "NetBackup — Jobs / Sauvegardes",
+        &[
+            p(
+                "Success rate by type / Réussite par type",
+                "timeseries",
+                "percent",
+                &[(
+                    r#"100 * (sum by (site, action) (nbu_status_count{site=~"$site", status="0"}) or 0 * sum by (site, action) (nbu_status_count{site=~"$site"})) / clamp_min(sum by (site, action) (nbu_status_count{site=~"$site"}), 1)"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Jobs by state / Travaux par état",
+                "piechart",
+                "none",
+                &[(
+                    r#"sum by (state) (nbu_jobs_state_count{site=~"$site"})"#,
+                    "{{state}}",
+                )],
+            ),
+            p(
+                "Finished jobs by policy type / Travaux terminés par type de politique",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, policy_type) (nbu_jobs_count{site=~"$site", policy_type=~"$policy_type"})"#,
+                    "{{site}} {{policy_type}}",
+                )],
+            ),
+            p(
+                "Backup volume in the window / Volume sauvegardé",
+                "timeseries",
+                "bytes",
+                &[(
+                    r#"sum by (site) (nbu_jobs_bytes{site=~"$site", action="BACKUP", policy_type=~"$policy_type"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Throughput / Débit",
+                "timeseries",
+                "Bps",
+                &[(
+                    r#"sum by (site, action) (rate(nbu_jobs_transferred_bytes_total{site=~"$site", policy_type=~"$policy_type"}[$__rate_interval]))"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Failed jobs per hour / Échecs par heure",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, action) (increase(nbu_jobs_completed_total{site=~"$site", status!="0"}[1h]))"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Queued by reason / En file par raison",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, reason) (nbu_jobs_queued_count{site=~"$site"})"#,
+                    "{{site}} reason {{reason}}",
+                )],
+            ),
+            p(
+                "Duration p50/p95 / Durée p50/p95",
+                "timeseries",
+                "s",
+                &[
+                    (
+                        r#"histogram_quantile(0.5, sum by (site, le) (rate(nbu_job_duration_seconds_bucket{site=~"$site", policy_type=~"$policy_type"}[$__rate_interval])))"#,
+                        "{{site}} p50",
+                    ),
+                    (
+                        r#"histogram_quantile(0.95, sum by (site, le) (rate(nbu_job_duration_seconds_bucket{site=~"$site", policy_type=~"$policy_type"}[$__rate_interval])))"#,
+                        "{{site}} p95",
+                    ),
+                ],
+            ),
+            p(
+                "Files protected / Fichiers protégés",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, action) (nbu_jobs_files_count{site=~"$site", policy_type=~"$policy_type"})"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Mean dedup ratio / Ratio de déduplication moyen",
+                "timeseries",
+                "none",
+                &[(
+                    r#"avg by (site, policy_type) (nbu_jobs_dedup_ratio{site=~"$site", policy_type=~"$policy_type"})"#,
+                    "{{site}} {{policy_type}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-storage",
+        "NetBackup — Storage / Stockage",
+        &[
+            p(
+                "Used per unit / Utilisation par unité",
+                "bargauge",
+                "percent",
+                &[(
+                    r#"100 * sum by (site, name) (nbu_disk_bytes{site=~"$site", name=~"$storage_unit", size="used"}) / sum by (site, name) (nbu_disk_bytes{site=~"$site", name=~"$storage_unit"})"#,
+                    "{{site}} {{name}}",
+                )],
+            ),
+            p(
+                "Used against capacity / Utilisé et capacité",
+                "timeseries",
+                "bytes",
+                &[
+                    (
+                        r#"sum by (site, name) (nbu_disk_bytes{site=~"$site", name=~"$storage_unit", size="used"})"#,
+                        "{{site}} {{name}} used",
+                    ),
+                    (
+                        r#"sum by (site, name) (nbu_disk_capacity_bytes{site=~"$site", name=~"$storage_unit"})"#,
+                        "{{site}} {{name}} capacity",
+                    ),
+                ],
+            ),
+            p(
+                "Units / Unités",
+                "table",
+                "none",
+                &[(
+                    r#"max by (site, name, type, subtype, is_cloud, worm_capable, use_worm, replication_capable, instant_access) (nbu_storage_info{site=~"$site", name=~"$storage_unit"})"#,
+                    "{{name}}",
+                )],
+            ),
+            p(
+                "Maximum concurrent jobs / Travaux simultanés max",
+                "table",
+                "none",
+                &[(
+                    r#"max by (site, name) (nbu_storage_max_concurrent_jobs{site=~"$site", name=~"$storage_unit"})"#,
+                    "{{site}} {{name}}",
+                )],
+            ),
+            p(
+                "Maximum fragment size / Taille max de fragment",
+                "table",
+                "bytes",
+                &[(
+                    r#"max by (site, name) (nbu_storage_max_fragment_size_bytes{site=~"$site", name=~"$storage_unit"})"#,
+                    "{{site}} {{name}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-multisite",
+        "NetBackup — Comparaison multi-sites / Multi-site Comparison",
+        &[
+            p(
+                "Finished jobs per site / Travaux terminés par site",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_jobs_count{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Success rate: BACKUP, DUPLICATE, IMPORT / Réussite",
+                "timeseries",
+                "percent",
+                &[(
+                    r#"100 * (sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT", status="0"}) or 0 * sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"})) / clamp_min(sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"}), 1)"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Backup volume per site / Volume par site",
+                "bargauge",
+                "bytes",
+                &[(
+                    r#"sum by (site) (nbu_jobs_bytes{site=~"$site", action="BACKUP"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Replication volume (IMPORT) / Volume répliqué",
+                "bargauge",
+                "bytes",
+                &[(
+                    r#"sum by (site) (nbu_jobs_bytes{site=~"$site", action="IMPORT"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Divergence from the mean / Écart à la moyenne",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_jobs_bytes{site=~"$site", action="BACKUP"}) / on () group_left () avg(sum by (site) (nbu_jobs_bytes{site=~"$site", action="BACKUP"}))"#,
+                    "{{site}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-agent",
+        "nbu-otel — Agent",
+        &[
+            p(
+                "Mean NetBackup request duration / Durée moyenne des requêtes",
+                "timeseries",
+                "ms",
+                &[(
+                    r#"max by (site) (nbu_response_time_ms{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "API requests by outcome / Requêtes API",
+                "timeseries",
+                "reqps",
+                &[(
+                    r#"sum by (site, endpoint, status) (rate(nbu_api_requests_total{site=~"$site"}[$__rate_interval]))"#,
+                    "{{site}} {{endpoint}} {{status}}",
+                )],
+            ),
+            p(
+                "Collection errors by kind / Erreurs de collecte",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, source, kind) (increase(nbu_collection_errors_total{site=~"$site"}[$__rate_interval]))"#,
+                    "{{site}} {{source}} {{kind}}",
+                )],
+            ),
+            p(
+                "Stale sources / Sources périmées",
+                "state-timeline",
+                "none",
+                &[(
+                    r#"max by (site, source) (nbu_source_stale{site=~"$site"})"#,
+                    "{{site}} {{source}}",
+                )],
+            ),
+            DATA_AGE,
+            p(
+                "Invalid values skipped / Valeurs ignorées",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, source) (nbu_source_invalid_values{site=~"$site"})"#,
+                    "{{site}} {{source}}",
+                )],
+            ),
+            p(
+                "OTLP exports by result / Exports OTLP",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (instance, result) (increase(nbu_otlp_exports_total[$__rate_interval]))"#,
+                    "{{instance}} {{result}}",
+                )],
+            ),
+            p(
+                "Agents reporting (export health) / Agents actifs",
+                "stat",
+                "none",
+                &[(
+                    r#"count by (version) (nbu_exporter_build_info)"#,
+                    "agents {{version}}",
+                )],
+            ),
+            p(
+                "Configuration reloads / Rechargements",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (result) (increase(nbu_config_reloads_total[$__rate_interval]))"#,
+                    "{{result}}",
+                )],
+            ),
+        ],
+    ),
+];
+
+fn query_variable(name: &str, label: &str, query: &str) -> Value {
+    json!({
+        "name": name, "label": label, "type": "query",
+        "datasource": { "type": "prometheus", "uid": "${datasource}" },
+        "query": { "query": query, "refId": format!("{name}-var") },
+        "definition": query, "refresh": 2, "multi": true, "includeAll": true,
+        "allValue": ".*", "current": { "text": "All", "value": "$__all" }, "sort": 1
+    })
+}
+
+fn dashboard(uid: &str, title: &str, panels: &[Panel]) -> Value {
+    let mut variables = vec![
+        json!({ "name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus" }),
+        query_variable("site", "Site", "label_values(nbu_up, site)"),
+    ];
+    if uid == "nbu-jobs" {
+        variables.push(query_variable(
+            "policy_type",
+            "Policy type",
+            r#"label_values(nbu_jobs_count{site=~"$site"}, policy_type)"#,
+        ));
+    }
+    if uid == "nbu-storage" {
+        variables.push(query_variable(
+            "storage_unit",
+            "Storage unit",
+            r#"label_values(nbu_disk_bytes{site=~"$site"}, name)"#,
+        ));
+    }
+    let panels: Vec<Value> = panels
+        .iter()
+        .enumerate()
+        .map(|(i, panel)| {
+            let targets: Vec<Value> = panel
+                .queries
+                .iter()
+                .zip('A'..)
+                .map(|((expr, legend), ref_id)| {
+                    json!({
+                        "datasource": { "type": "prometheus", "uid": "${datasource}" },
+                        "expr": expr, "legendFormat": legend, "refId": ref_id.to_string()
+                    })
+                })
+                .collect();
+            json!({
+                "id": i + 1,
+                "title": panel.title,
+                "type": panel.kind,
+                "datasource": { "type": "prometheus", "uid": "${datasource}" },
+                "gridPos": { "h": 8, "w": 12, "x": (i % 2) * 12, "y": (i / 2) * 8 },
+                "fieldConfig": { "defaults": { "unit": panel.unit }, "overrides": [] },
+                "targets": targets
+            })
+        })
+        .collect();
+    json!({
+        "uid": uid,
+        "title": title,
+        "tags": ["netbackup", "nbu", "backup"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "1m",
+        "time": { "from": "now-24h", "to": "now" },
+        "templating": { "list": variables },
+        "panels": panels
+    })
+}
+
+/// Directory of the dashboard files.
+pub fn dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards")
+}
+
+/// Every query expression of every generated dashboard, with where it comes from.
+pub fn expressions() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (uid, _, panels) in DASHBOARDS {
+        for panel in *panels {
+            for (expr, _) in panel.queries {
+                out.push((format!("{uid}: {}", panel.title), (*expr).to_owned()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dashboards_are_generated_from_one_description() {
+    let dir = dir();
+    let bless = std::env::var_os("NBU_OTEL_BLESS").is_some();
+    for (uid, title, panels) in DASHBOARDS {
+        let path = dir.join(format!("{uid}.json"));
+        let mut expected = serde_json::to_string_pretty(&dashboard(uid, title, panels)).unwrap();
+        expected.push('\n');
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        if actual != expected {
+            assert!(
+                bless,
+                "{} is out of date; regenerate with NBU_OTEL_BLESS=1 cargo test --test it dashboards",
+                path.display()
+            );
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &expected).unwrap();
+        }
+    }
+    // No stray dashboard that the description does not make.
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), DASHBOARDS.len(), "{files:?}");
+}
+
+#[test]
+fn every_query_filters_by_site_and_uses_real_job_types() {
+    for (what, expr) in expressions() {
+        // The agent's own site-less families.
+        let site_free = [
+            "nbu_exporter_build_info",
+            "nbu_config_reloads_total",
+            "nbu_otlp_exports_total",
+        ]
+        .iter()
+        .any(|name| expr.contains(name));
+        assert!(
+            site_free || expr.contains(r#"site=~"$site""#),
+            "{what}: {expr}"
+        );
+        assert!(!expr.contains("DUPLICATION"), "{what}: {expr}");
+        // Counters and the cumulative histogram only through rate() or increase().
+        for name in ["_total{", "_bucket{"] {
+            if let Some(at) = expr.find(name) {
+                let before = &expr[..at];
+                assert!(
+                    before.ends_with_any_call(),
+                    "{what}: a counter or bucket read without rate()/increase(): {expr}"
+                );
+            }
+        }
+    }
+}
+
+trait EndsWithCall {
+    fn ends_with_any_call(&self) -> bool;
+}
+
+impl EndsWithCall for &str {
+    /// Whether the metric name that follows is the argument of `rate(` or `increase(`.
+    fn ends_with_any_call(&self) -> bool {
+        let start = self
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let head = &self[..start];
+        head.ends_with("rate(") || head.ends_with("increase(")
+    }
+}

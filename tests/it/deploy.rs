@@ -1,0 +1,304 @@
+//! The operator kit in deploy/: alert rules (their promtool unit tests, every expression
+//! parsing, every metric in the catalog), dashboards checked the same way, the systemd unit,
+//! and the YAML and JSON files of the compose stack and the Helm chart.
+//!
+//! Tools absent here (promtool, systemd-analyze) make a test say SKIPPED, and fail it in CI.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nbu_otel::telemetry::catalog::{CATALOG, Kind};
+use serde_json::Value;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A repository file's text.
+pub fn read(path: &str) -> String {
+    std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `None` (after saying SKIPPED) when `name` is not installed; in CI its absence fails.
+pub fn required_tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = crate::prometheus::tool(name);
+    if found.is_none() {
+        eprintln!(
+            "\n*** SKIPPED: `{name}` is not installed (Debian package `{package}`); .ci/run installs it ***\n"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} must be installed in CI (.ci/run installs {package})"
+        );
+    }
+    found
+}
+
+/// What a tool printed, stdout then stderr.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn yaml(path: &str) -> Value {
+    nbu_otel::config::parse_yaml(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The alert rules file.
+pub const RULES: &str = "deploy/prometheus/nbu-otel.rules.yml";
+
+/// Every alert of the rule file: (name, expression).
+fn alerts() -> Vec<(String, String)> {
+    let rules = yaml(RULES);
+    let mut out = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            out.push((
+                rule["alert"].as_str().unwrap().to_owned(),
+                rule["expr"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// The metric names an expression reads: identifiers outside strings that start with `nbu_`
+/// (label names and values never do), plus `up`.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut in_string = None;
+    let mut word = String::new();
+    let mut flush = |word: &mut String| {
+        if word.starts_with("nbu_") {
+            names.insert(std::mem::take(word));
+        }
+        word.clear();
+    };
+    for c in expr.chars() {
+        match in_string {
+            Some(q) if c == q => in_string = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' || c == '`' => {
+                flush(&mut word);
+                in_string = Some(c);
+            }
+            None if c.is_ascii_alphanumeric() || c == '_' || c == ':' => word.push(c),
+            None => flush(&mut word),
+        }
+    }
+    flush(&mut word);
+    names
+}
+
+/// Whether the catalog exposes `name` on the bridge (a histogram also as `_bucket`, `_sum`
+/// and `_count`).
+fn in_catalog(name: &str) -> bool {
+    CATALOG.iter().any(|m| {
+        let exposed = m.prometheus_name();
+        name == exposed
+            || (m.kind == Kind::Histogram
+                && ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name == format!("{exposed}{suffix}")))
+    })
+}
+
+/// Every expression of the rules and the dashboards, with where it comes from.
+fn every_expression() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = alerts()
+        .into_iter()
+        .map(|(name, expr)| (format!("{RULES}: {name}"), expr))
+        .collect();
+    all.extend(crate::dashboards::expressions());
+    all
+}
+
+#[test]
+fn every_metric_of_every_rule_and_dashboard_is_in_the_catalog() {
+    let mut seen = 0;
+    for (what, expr) in every_expression() {
+        let names = metric_names(&expr);
+        assert!(
+            !names.is_empty() || expr.contains("up{"),
+            "{what}: reads no metric: {expr}"
+        );
+        for name in names {
+            assert!(
+                in_catalog(&name),
+                "{what}: {name} is not in the metric catalog"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 40, "{seen}");
+    // The extraction itself: strings and label names are not metric names.
+    assert_eq!(
+        metric_names(
+            r#"sum by (site) (rate(nbu_api_requests_total{status!~"nbu_x"}[5m])) / nbu_up"#
+        ),
+        ["nbu_api_requests_total", "nbu_up"]
+            .map(String::from)
+            .into()
+    );
+    assert!(!in_catalog("nbu_jobs_count_bucket"));
+    assert!(in_catalog("nbu_job_duration_seconds_bucket"));
+}
+
+#[test]
+fn every_rule_and_dashboard_expression_parses() {
+    let Some(promtool) = required_tool("promtool", "prometheus") else {
+        return;
+    };
+    // Each expression as a recording rule; Grafana's variables replaced by plain values.
+    let mut file = String::from("groups:\n  - name: parse\n    rules:\n");
+    for (i, (_, expr)) in every_expression().iter().enumerate() {
+        let plain = expr
+            .replace("$__rate_interval", "5m")
+            .replace("$site", ".*")
+            .replace("$policy_type", ".*")
+            .replace("$storage_unit", ".*");
+        assert!(!plain.contains('$'), "an unknown variable in {expr}");
+        file.push_str(&format!(
+            "      - record: parse:expression_{i}\n        expr: {}\n",
+            serde_json::to_string(&plain).unwrap()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("expressions.yml");
+    std::fs::write(&path, &file).unwrap();
+    let out = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{file}", output_text(&out));
+}
+
+#[test]
+fn the_alert_rules_pass_their_promtool_unit_tests() {
+    let Some(promtool) = required_tool("promtool", "prometheus") else {
+        return;
+    };
+    let out = Command::new(promtool)
+        .args(["test", "rules", "nbu-otel.rules.test.yml"])
+        .current_dir(repo("deploy/prometheus"))
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    // Every alert has a test.
+    let tests = read("deploy/prometheus/nbu-otel.rules.test.yml");
+    for (alert, _) in alerts() {
+        assert!(
+            tests.contains(&format!("alertname: {alert}\n")),
+            "{alert} has no promtool test"
+        );
+    }
+}
+
+#[test]
+fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
+    assert_eq!(
+        read("deploy/helm/nbu-otel/files/nbu-otel.rules.yml"),
+        read(RULES)
+    );
+    let chart = yaml("deploy/helm/nbu-otel/Chart.yaml");
+    assert_eq!(chart["apiVersion"], "v2");
+    assert_eq!(chart["name"], "nbu-otel");
+    let values = yaml("deploy/helm/nbu-otel/values.yaml");
+    let schema: Value =
+        serde_json::from_str(&read("deploy/helm/nbu-otel/values.schema.json")).unwrap();
+    // The schema's required keys and declared properties cover the values, and back.
+    for key in schema["required"].as_array().unwrap() {
+        assert!(
+            values.get(key.as_str().unwrap()).is_some(),
+            "values lack {key}"
+        );
+    }
+    let properties = schema["properties"].as_object().unwrap();
+    for key in values.as_object().unwrap().keys() {
+        assert!(
+            properties.contains_key(key),
+            "{key} is not in values.schema.json"
+        );
+    }
+    // The probes are /healthz and /readyz; the config goes in a Secret.
+    let deployment = read("deploy/helm/nbu-otel/templates/deployment.yaml");
+    assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
+    assert!(read("deploy/helm/nbu-otel/templates/secret.yaml").contains("kind: Secret"));
+    // The default config of the chart loads, its variable given.
+    let config = serde_json::to_string(&values["config"]).unwrap();
+    let env = [("NBU_A_API_KEY".to_owned(), "k".to_owned())].into();
+    nbu_otel::config::load_str_with_env(&config, Path::new("."), &env)
+        .unwrap_or_else(|e| panic!("the chart's default config does not load:\n{e}"));
+}
+
+#[test]
+fn the_compose_stack_and_grafana_provisioning_parse_and_point_at_real_files() {
+    let compose = yaml("deploy/compose/compose.yaml");
+    let services = compose["services"].as_object().unwrap();
+    for service in [
+        "nbu-otel",
+        "otel-collector",
+        "prometheus",
+        "grafana",
+        "tempo",
+    ] {
+        assert!(services.contains_key(service), "no {service} service");
+    }
+    // Every mounted repository file exists.
+    for service in services.values() {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let host = volume.as_str().unwrap().split(':').next().unwrap();
+            if host.starts_with("../") {
+                assert!(
+                    repo("deploy/compose").join(host).exists(),
+                    "{host} is mounted but missing"
+                );
+            }
+        }
+    }
+    for file in [
+        "deploy/compose/prometheus.yml",
+        "deploy/compose/tempo.yaml",
+        "deploy/grafana/provisioning/dashboards/nbu-otel.yaml",
+        "deploy/grafana/provisioning/datasources/prometheus.yaml",
+    ] {
+        yaml(file);
+    }
+    for entry in std::fs::read_dir(crate::dashboards::dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let Some(analyze) = required_tool("systemd-analyze", "systemd") else {
+        return;
+    };
+    // verify wants the binary at the ExecStart path: point it at the built one.
+    let unit = read("deploy/systemd/nbu-otel.service")
+        .replace("/usr/local/bin/nbu-otel", env!("CARGO_BIN_EXE_nbu-otel"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbu-otel.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .env("SYSTEMD_LOG_LEVEL", "warning")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    // Findings about the unit itself (not about the machine's other units) fail the test.
+    let own: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("nbu-otel.service"))
+        .collect();
+    assert!(out.status.success() && own.is_empty(), "{text}");
+}
