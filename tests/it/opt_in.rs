@@ -130,3 +130,292 @@ async fn clients_beyond_the_cap_are_counted_not_asked_about() {
     assert_eq!(covered, first_two, "the first clients by name");
     assert_eq!(narrow_queries(&sim), 2);
 }
+
+mod against_the_truth {
+    //! Every opt-in family on the bridge and over OTLP equals the simulator's ground truth,
+    //! computed from its dataset (not through the agent's code), for each API version.
+
+    use std::time::Duration;
+
+    use nbu_otel::netbackup::ApiVersion;
+    use nbu_otel::sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
+
+    use crate::common::otlp::{Receiver, attr};
+    use crate::common::{load, site_yaml, start_sim, wait_for};
+    use crate::pipeline::Running;
+    use crate::prometheus::{Exposition, scrape};
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+
+    const KEY: &str = "opt-in-truth-key";
+
+    /// The opt-in families and the sources they come from.
+    const FAMILIES: &[(&str, &str)] = &[
+        ("nbu_alerts_count", "alerts"),
+        ("nbu_malware_files_scanned", "malware"),
+        ("nbu_malware_files_infected", "malware"),
+        ("nbu_malware_scan_count", "malware"),
+        ("nbu_catalog_images_count", "catalog"),
+        ("nbu_slo_count", "slo"),
+        ("nbu_tape_drives_count", "tape"),
+        ("nbu_tape_drive_info", "tape"),
+        ("nbu_tape_media_count", "tape"),
+        ("nbu_tape_robot_device_hosts", "tape"),
+        ("nbu_tape_pool_partially_full", "tape"),
+        ("nbu_disk_pool_volume_count", "tape"),
+    ];
+
+    async fn running(sim: &Simulator, receiver: &Receiver) -> Running {
+        let yaml = format!(
+            "sources:\n  alerts: {{ enabled: true, interval: 10s }}\n  malware: {{ enabled: true, interval: 10s }}\n  \
+             catalog: {{ enabled: true, interval: 10s }}\n  slo: {{ enabled: true, interval: 10s }}\n  \
+             tape: {{ enabled: true, interval: 10s }}\n\
+             sites:\n{}server:\n  listen: \"127.0.0.1:0\"\n  prometheus_bridge: true\notlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 1s\n",
+            site_yaml(
+                "alpha",
+                &sim.base_url(),
+                "      jobs_window: 72h\n      jobs_interval: 1s\n      request_timeout: 900ms\n      storage_page_size: 7\n"
+            ),
+            receiver.endpoint()
+        );
+        Running::start_with(load(&yaml, &[("NBU_KEY", KEY)])).await
+    }
+
+    /// The sources `version` has endpoints for.
+    fn supported(version: ApiVersion) -> Vec<&'static str> {
+        let mut out = vec!["alerts", "malware", "tape"];
+        if version >= ApiVersion::V13_0 {
+            out.extend(["catalog", "slo"]);
+        }
+        out
+    }
+
+    /// The opt-in families of the latest OTLP export: Prometheus name -> series.
+    fn otlp_families(receiver: &Receiver) -> Exposition {
+        receiver.with(|r| {
+            let mut out = Exposition::new();
+            let Some(last) = r.metrics.last() else {
+                return out;
+            };
+            for metric in last
+                .resource_metrics
+                .iter()
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics)
+            {
+                let name = metric.name.replace('.', "_");
+                if !FAMILIES.iter().any(|(f, _)| *f == name) {
+                    continue;
+                }
+                let Some(Data::Gauge(gauge)) = &metric.data else {
+                    continue;
+                };
+                for dp in &gauge.data_points {
+                    let mut labels: Vec<(String, String)> = dp
+                        .attributes
+                        .iter()
+                        .filter(|kv| kv.key != "site")
+                        .map(|kv| (kv.key.clone(), attr(&dp.attributes, &kv.key).unwrap()))
+                        .collect();
+                    labels.sort();
+                    let value = match dp.value {
+                        Some(number_data_point::Value::AsInt(i)) => i as f64,
+                        Some(number_data_point::Value::AsDouble(d)) => d,
+                        None => f64::NAN,
+                    };
+                    out.entry(name.clone()).or_default().insert(labels, value);
+                }
+            }
+            out
+        })
+    }
+
+    fn without_site(families: &Exposition) -> Exposition {
+        families
+            .iter()
+            .filter(|(name, _)| FAMILIES.iter().any(|(f, _)| f == name))
+            .map(|(name, series)| {
+                let series = series
+                    .iter()
+                    .map(|(labels, v)| {
+                        let labels = labels
+                            .iter()
+                            .filter(|(k, _)| k != "site")
+                            .cloned()
+                            .collect();
+                        (labels, *v)
+                    })
+                    .collect();
+                (name.clone(), series)
+            })
+            .collect()
+    }
+
+    async fn check(version: ApiVersion) {
+        let sim = start_sim(SimConfig {
+            api_key: KEY.into(),
+            jobs: 200,
+            supported_versions: vec![version],
+            ..SimConfig::default()
+        })
+        .await;
+        let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+        let running = running(&sim, &receiver).await;
+        let sources = supported(version);
+        let bridge = wait_for(
+            "every supported opt-in source collected",
+            Duration::from_secs(60),
+            || async {
+                let families = scrape(&running.metrics_url).await;
+                let stale = families.get("nbu_source_stale")?;
+                let current = sources.iter().all(|s| {
+                    stale
+                        .iter()
+                        .any(|(k, v)| *v == 0.0 && k.iter().any(|(a, b)| a == "source" && b == s))
+                });
+                current.then_some(families)
+            },
+        )
+        .await;
+        // The windows end at NetBackup's clock, a little after the anchor: the simulator
+        // keeps its data clear of the window edges.
+        let truth = sim.opt_in_truth(
+            version,
+            sim.now(),
+            Duration::from_secs(24 * 3600),
+            Duration::from_secs(24 * 3600),
+        );
+        let bridge = without_site(&bridge);
+        let otlp = wait_for(
+            "an export with the opt-in families",
+            Duration::from_secs(30),
+            || async {
+                let otlp = otlp_families(&receiver);
+                (otlp.len() == bridge.len()).then_some(otlp)
+            },
+        )
+        .await;
+        // Tape media, robot hosts and volume pools have no endpoint before 12.0.
+        let tape_media = version >= ApiVersion::V12_0;
+        for (family, source) in FAMILIES {
+            let expected = truth.family(family);
+            let lacks_endpoint = !tape_media
+                && matches!(
+                    *family,
+                    "nbu_tape_media_count"
+                        | "nbu_tape_robot_device_hosts"
+                        | "nbu_tape_pool_partially_full"
+                );
+            if !sources.contains(source) || lacks_endpoint {
+                assert!(
+                    expected.is_empty(),
+                    "{family}: truth for an unsupported version"
+                );
+                assert!(
+                    !bridge.contains_key(*family),
+                    "{family} served on API {version}"
+                );
+                continue;
+            }
+            assert!(
+                !expected.is_empty(),
+                "{family}: the simulator has no data on API {version}"
+            );
+            assert_eq!(
+                bridge.get(*family),
+                Some(&expected),
+                "{family} on the bridge, API {version}"
+            );
+            assert_eq!(
+                otlp.get(*family),
+                Some(&expected),
+                "{family} over OTLP, API {version}"
+            );
+        }
+        // Unsupported sources are said so, and have no staleness.
+        for source in ["catalog", "slo"].iter().filter(|s| !sources.contains(s)) {
+            let families = scrape(&running.metrics_url).await;
+            let unsupported = crate::prometheus::value(
+                &families,
+                "nbu_source_unsupported",
+                &[("source", source)],
+            );
+            assert_eq!(unsupported, Some(1.0), "{source} on API {version}");
+            assert_eq!(
+                crate::prometheus::value(&families, "nbu_source_stale", &[("source", source)]),
+                None
+            );
+        }
+        running.stop().await;
+        receiver.stop().await;
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_source_leaves_the_others_and_nbu_up_alone() {
+        let sim = start_sim(SimConfig {
+            api_key: KEY.into(),
+            jobs: 200,
+            ..SimConfig::default()
+        })
+        .await;
+        sim.set_fault(
+            FaultTarget::OptIn(OptInEndpoint::Alerts),
+            Fault::Status {
+                code: 500,
+                retry_after: None,
+                body: None,
+            },
+            None,
+        );
+        let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+        let running = running(&sim, &receiver).await;
+        let families = wait_for(
+            "the other sources collected and the alerts failure counted",
+            Duration::from_secs(60),
+            || async {
+                let f = scrape(&running.metrics_url).await;
+                let v = |name: &str, labels: &[(&str, &str)]| {
+                    crate::prometheus::value(&f, name, labels)
+                };
+                let others_current = ["malware", "catalog", "slo", "tape"]
+                    .iter()
+                    .all(|s| v("nbu_source_stale", &[("source", s)]) == Some(0.0));
+                let counted = v(
+                    "nbu_collection_errors_total",
+                    &[("source", "alerts"), ("kind", "server_status")],
+                )
+                .is_some_and(|n| n >= 1.0);
+                (others_current && counted).then_some(f)
+            },
+        )
+        .await;
+        let v =
+            |name: &str, labels: &[(&str, &str)]| crate::prometheus::value(&families, name, labels);
+        assert_eq!(
+            v("nbu_up", &[]),
+            Some(1.0),
+            "an opt-in source never takes the site down"
+        );
+        assert_eq!(v("nbu_source_stale", &[("source", "alerts")]), Some(1.0));
+        assert!(!families.contains_key("nbu_alerts_count"));
+        assert!(families.contains_key("nbu_tape_drives_count"));
+        running.stop().await;
+        receiver.stop().await;
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_api_13_every_family_equals_the_truth() {
+        check(ApiVersion::V13_0).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_api_10_the_sources_it_lacks_are_skipped_and_the_rest_is_exact() {
+        check(ApiVersion::V10_0).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_api_12_tape_media_and_pools_are_read_by_cursor() {
+        check(ApiVersion::V12_0).await;
+    }
+}
