@@ -7,15 +7,30 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    CollectionConfig, Config, LoggingConfig, OtlpConfig, ServerConfig, ServiceConfig, SiteConfig,
-    SourcesConfig, TlsConfig, TracesConfig,
+    ClientPattern, CollectionConfig, Config, LoggingConfig, OtlpConfig, ServerConfig,
+    ServiceConfig, SiteConfig, SourcesConfig, TlsConfig, TracesConfig,
 };
 
 /// The API key shared by the demo's simulator and agent.
 pub const DEMO_API_KEY: &str = "demo-api-key";
 
-/// The demo configuration for a simulator at `sim_url`.
-pub fn config(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str) -> Result<Config, String> {
+/// How many of the simulator's clients the demo's per-client families cover.
+pub const DEMO_CLIENTS: usize = 8;
+
+/// The demo configuration for a simulator at `sim_url` whose jobs come from `clients`: every
+/// opt-in source on, the per-client families for the first [`DEMO_CLIENTS`] clients.
+pub fn config(
+    sim_url: &str,
+    listen: SocketAddr,
+    otlp_endpoint: &str,
+    clients: &[String],
+) -> Result<Config, String> {
+    let mut sources = SourcesConfig::all_enabled(Duration::from_secs(30));
+    sources.clients.allowlist = clients
+        .iter()
+        .take(DEMO_CLIENTS)
+        .map(|c| ClientPattern::Exact(c.clone()))
+        .collect();
     let url = Url::parse(sim_url).map_err(|e| format!("simulator URL {sim_url}: {e}"))?;
     let endpoint =
         Url::parse(otlp_endpoint).map_err(|e| format!("--otlp-endpoint {otlp_endpoint}: {e}"))?;
@@ -35,7 +50,7 @@ pub fn config(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str) -> Result<
                 requests_per_second: 50.0,
                 ..CollectionConfig::default()
             },
-            sources: SourcesConfig::all_enabled(Duration::from_secs(30)),
+            sources,
         }],
         server: ServerConfig {
             listen: Some(listen),

@@ -328,8 +328,13 @@ async fn run_demo(
     let simulator = Simulator::start(sim_config, sim_listen)
         .await
         .with_context(|| format!("starting the simulator on {sim_listen}"))?;
-    let config =
-        demo::config(&simulator.base_url(), listen, otlp_endpoint).map_err(anyhow::Error::msg)?;
+    let config = demo::config(
+        &simulator.base_url(),
+        listen,
+        otlp_endpoint,
+        simulator.dataset().client_names(),
+    )
+    .map_err(anyhow::Error::msg)?;
     println!(
         "nbu-otel demo\n\
          \x20 NetBackup simulator: {} ({jobs} jobs, {churn_per_minute} new per minute)\n\

@@ -170,6 +170,11 @@ impl Dataset {
         self.jobs
     }
 
+    /// The client names jobs are drawn from.
+    pub fn client_names(&self) -> &[String] {
+        &self.clients
+    }
+
     /// The storage units, sorted by name.
     pub fn storage_units(&self) -> &[StorageUnit] {
         &self.units
