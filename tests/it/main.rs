@@ -10,6 +10,7 @@ mod collect;
 mod dashboards;
 mod deploy;
 mod faults;
+mod golden;
 mod job_store;
 mod migrate;
 mod negotiation;
