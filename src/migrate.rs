@@ -4,8 +4,9 @@
 //! only when the list is empty, as Go does). A `.env` file beside the input (or in the working
 //! directory, which Go reads first) resolves `${VAR}` references whose value must be known now:
 //! the host of the legacy block, which is its `site` label. API keys are never copied: each
-//! becomes a `${VAR}` reference and the output says which variable to set. Every Go key without
-//! an equivalent is kept as a comment saying why. The output loads through the nbu-otel loader.
+//! becomes a `${VAR}` reference and the output says which variable to set. The opt-in
+//! `collectors` become `sources` (global, as in Go). Every Go key without an equivalent is kept
+//! as a comment saying why. The output loads through the nbu-otel loader.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::{is_valid_site_name, parse_yaml};
+use crate::config::{SourceId, is_valid_site_name, parse_yaml};
 
 /// Why a Go configuration cannot be migrated.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +94,8 @@ pub fn migrate_str(text: &str, env: &HashMap<String, String>) -> Result<Migratio
     write_collection(server, &mut out)?;
     write_server(server, &mut out)?;
     write_otlp(&root, &mut out)?;
-    write_unmapped(&original, &mut out);
+    let mut notes = write_sources(&original, &mut out)?;
+    write_unmapped(&original, &mut notes, &mut out);
     let variables = sites
         .iter()
         .map(|s| (s.key_var.clone(), format!("the API key of site {}", s.name)))
@@ -661,9 +663,202 @@ fn write_otlp(root: &Value, out: &mut Writer) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// Comments for the Go keys nbu-otel has no equivalent for, unknown keys included; `root` is
-/// the file as written (keys in their own case, matched without regard to it).
-fn write_unmapped(root: &Value, out: &mut Writer) {
+/// Go's opt-in collectors (lower case) and the source each becomes.
+const COLLECTORS: [(&str, SourceId); 6] = [
+    ("alerts", SourceId::Alerts),
+    ("malware", SourceId::Malware),
+    ("catalog", SourceId::Catalog),
+    ("slo", SourceId::Slo),
+    ("tape", SourceId::Tape),
+    ("perclient", SourceId::Clients),
+];
+
+/// One Go collector, read.
+struct Collector {
+    source: SourceId,
+    /// Its key as written, for example `collectors.perClient`.
+    key: String,
+    enabled: bool,
+    /// `perClient.allowlist`, as written.
+    allowlist: Vec<String>,
+}
+
+/// The value under `key` of a mapping whose keys are matched without regard to case (as Go
+/// does), with the key as written.
+fn entry<'a>(map: &'a Value, key: &str) -> Option<(&'a str, &'a Value)> {
+    map.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+/// Reads Go's `collectors`: the collectors it knows, and notes for the keys it does not.
+fn collectors(root: &Value) -> Result<(Vec<Collector>, Vec<String>), MigrateError> {
+    let Some((top, value)) = entry(root, "collectors") else {
+        return Ok(Default::default());
+    };
+    let map = match value {
+        Value::Null => return Ok(Default::default()),
+        Value::Object(map) => map,
+        _ => return Err(invalid(top, "expected a mapping")),
+    };
+    let mut found = Vec::new();
+    let mut notes = Vec::new();
+    for (name, value) in map {
+        let key = format!("{top}.{name}");
+        let lower = name.to_ascii_lowercase();
+        let Some((_, source)) = COLLECTORS.iter().find(|(go, _)| *go == lower) else {
+            notes.push(format!(
+                "{key}: not an nbu_exporter collector; not migrated."
+            ));
+            continue;
+        };
+        let fields = match value {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(fields) => fields.clone(),
+            _ => return Err(invalid(&key, "expected a mapping")),
+        };
+        let mut collector = Collector {
+            source: *source,
+            key: key.clone(),
+            enabled: false,
+            allowlist: Vec::new(),
+        };
+        for (field, value) in &fields {
+            let field_key = format!("{key}.{field}");
+            match field.to_ascii_lowercase().as_str() {
+                "enabled" => {
+                    collector.enabled = match text(Some(value), &field_key)? {
+                        Some(t) => go_bool(&t, &field_key)?,
+                        None => false,
+                    };
+                }
+                "allowlist" if *source == SourceId::Clients => {
+                    collector.allowlist = allowlist(value, &field_key)?;
+                }
+                _ => notes.push(format!(
+                    "{field_key}: not an nbu_exporter key; not migrated."
+                )),
+            }
+        }
+        found.push(collector);
+    }
+    found.sort_by_key(|c| c.source);
+    Ok((found, notes))
+}
+
+/// `collectors.perClient.allowlist`: a list of client names (numbers read as text, as Go's
+/// YAML reader does into strings).
+fn allowlist(value: &Value, key: &str) -> Result<Vec<String>, MigrateError> {
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        _ => return Err(invalid(key, "expected a list of client names")),
+    };
+    let mut names = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(name) = text(Some(item), &format!("{key}[{i}]"))?.filter(|n| !n.is_empty()) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Writes `sources` for Go's collectors (global, as Go's were); returns notes for the keys
+/// under `collectors` without an equivalent.
+fn write_sources(root: &Value, out: &mut Writer) -> Result<Vec<String>, MigrateError> {
+    let (found, notes) = collectors(root)?;
+    if found.is_empty() {
+        return Ok(notes);
+    }
+    out.comment(
+        0,
+        "collectors of nbu_exporter. Each source now runs on its own interval instead of every",
+    );
+    out.comment(
+        0,
+        "collection, walks every page, is stale after three intervals, and is skipped at a site",
+    );
+    out.comment(
+        0,
+        "whose API version has no endpoint for it (catalog and slo need API 13.0). Per-site",
+    );
+    out.comment(0, "overrides: sites[].sources.<name>.");
+    out.line("sources:");
+    for c in &found {
+        let _ = writeln!(out.text, "  {}:", c.source.name());
+        let interval = human(c.source.default_interval());
+        match c.source.default_window() {
+            Some(window) => {
+                out.comment(
+                    4,
+                    &format!(
+                        "{}: every {interval} (interval), over the last {}h (window);",
+                        c.key,
+                        window.as_secs() / 3600
+                    ),
+                );
+                out.comment(
+                    4,
+                    if c.source == SourceId::Alerts {
+                        "nbu_exporter counted the first 100 alerts NetBackup returned."
+                    } else {
+                        "nbu_exporter counted NetBackup's implicit last 24 hours."
+                    },
+                );
+            }
+            None => out.comment(4, &format!("{}: every {interval} (interval).", c.key)),
+        }
+        let _ = writeln!(out.text, "    enabled: {}", c.enabled);
+        if c.source == SourceId::Clients {
+            write_allowlist(c, out);
+        }
+    }
+    out.blank();
+    Ok(notes)
+}
+
+fn write_allowlist(c: &Collector, out: &mut Writer) {
+    if c.allowlist.is_empty() {
+        out.comment(
+            4,
+            &format!(
+                "{}.allowlist is empty: no client is covered, as in nbu_exporter.",
+                c.key
+            ),
+        );
+        return;
+    }
+    out.comment(
+        4,
+        &format!(
+            "{}.allowlist: exact client names, case-sensitive, as before;",
+            c.key
+        ),
+    );
+    out.comment(
+        4,
+        "patterns with * and ? work too; at most max_clients (500) clients are covered.",
+    );
+    out.line("    allowlist:");
+    for name in &c.allowlist {
+        if name.contains(['*', '?']) {
+            out.comment(
+                6,
+                &format!(
+                    "nbu_exporter matched {} literally; here * and ? make it a pattern.",
+                    quoted(name)
+                ),
+            );
+        }
+        let _ = writeln!(out.text, "      - {}", quoted(name));
+    }
+}
+
+/// Comments for the Go keys nbu-otel has no equivalent for, unknown keys included, after
+/// `notes` (those of `collectors`); `root` is the file as written (keys in their own case,
+/// matched without regard to it).
+fn write_unmapped(root: &Value, notes: &mut Vec<String>, out: &mut Writer) {
     const TOP: [&str; 5] = [
         "server",
         "nbuserver",
@@ -681,16 +876,8 @@ fn write_unmapped(root: &Value, out: &mut Writer) {
         "logname",
     ];
     let known = |list: &[&str], key: &str| list.contains(&key.to_ascii_lowercase().as_str());
-    let mut notes = Vec::new();
     for (key, value) in root.as_object().into_iter().flatten() {
         match (key.to_ascii_lowercase().as_str(), value) {
-            ("collectors", Value::Object(collectors)) => {
-                for name in collectors.keys() {
-                    notes.push(format!(
-                        "{key}.{name}: no equivalent yet; these opt-in sources are not collected."
-                    ));
-                }
-            }
             ("server", Value::Object(server)) => {
                 for name in server.keys().filter(|name| !known(&SERVER, name)) {
                     notes.push(format!(
@@ -710,7 +897,7 @@ fn write_unmapped(root: &Value, out: &mut Writer) {
         return;
     }
     out.comment(0, "Not migrated:");
-    for note in notes {
+    for note in notes.iter() {
         out.comment(0, &format!("  {note}"));
     }
 }

@@ -1,11 +1,12 @@
 //! End to end: a real Prometheus scrapes the agent's bridge in front of the simulator, loads
 //! deploy/prometheus/nbu-otel.rules.yml (holds shortened to 0s, expressions unchanged), and
-//! each alert fires when the simulator injects the fault it is about.
+//! each alert fires when the simulator injects the fault it is about, or serves the data it is
+//! about (the opt-in alerts: drives down, degraded disk pools, infected files, ERROR alerts).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_otel::sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 use serde_json::Value;
 
 use crate::common::process::{AgentProcess, free_port};
@@ -16,16 +17,27 @@ use crate::prometheus::start_prometheus;
 const KEY: &str = "k-alerting-5b1e";
 
 /// A site whose backups all succeed and whose disks are half full; or, `failing`, one whose
-/// backups all fail and whose disks are 95 % full.
-fn site_config(failing: bool) -> SimConfig {
+/// backups all fail and whose disks are 95 % full. `opt_in_scale` 0 serves empty opt-in lists
+/// (no drive, disk pool, scan or alert); 1 the simulator's usual mix, with drives down, disk
+/// volumes down, infected files and ERROR alerts.
+fn site_config(failing: bool, opt_in_scale: u32) -> SimConfig {
     SimConfig {
         jobs: 400,
         storage_units: 6,
         api_key: KEY.into(),
         backup_status: Some(if failing { 96 } else { 0 }),
         disk_used_per_mille: Some(if failing { 950 } else { 500 }),
+        opt_in_scale,
         ..SimConfig::default()
     }
+}
+
+/// The value of a PromQL query that returns one sample (a query of names and parentheses
+/// only: it is not encoded).
+async fn scalar(prometheus: u16, query: &str) -> Option<f64> {
+    let url = format!("http://127.0.0.1:{prometheus}/api/v1/query?query={query}");
+    let json: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+    json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
 /// The alerts Prometheus reports as firing: (alert name, label pairs).
@@ -77,16 +89,16 @@ async fn alerts_fire_on_the_faults_they_are_about() {
     let Some(prometheus) = required_tool("prometheus", "prometheus") else {
         return;
     };
-    let calm = start_sim(site_config(false)).await;
+    let calm = start_sim(site_config(false, 0)).await;
     let target_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut target = Simulator::start(site_config(false), target_addr)
+    let mut target = Simulator::start(site_config(false, 1), target_addr)
         .await
         .unwrap();
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let collection = "    collection:\n      jobs_interval: 1s\n      storage_ttl: 1s\n      request_timeout: 500ms\n      max_retries: 0\n      jobs_window: 72h\n";
     let yaml = format!(
-        "sites:\n  - name: calm\n    url: {}\n    api_key: {KEY}\n{collection}  - name: target\n    url: {}\n    api_key: {KEY}\n{collection}server:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        "sites:\n  - name: calm\n    url: {}\n    api_key: {KEY}\n{collection}  - name: target\n    url: {}\n    api_key: {KEY}\n{collection}sources:\n  alerts: {{ enabled: true, interval: 10s }}\n  malware: {{ enabled: true, interval: 10s }}\n  tape: {{ enabled: true, interval: 10s }}\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
         calm.base_url(),
         target.base_url()
     );
@@ -113,42 +125,65 @@ async fn alerts_fire_on_the_faults_they_are_about() {
         ),
     );
     let alerts_url = format!("http://127.0.0.1:{prom_port}/api/v1/alerts");
-    let query = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=min(nbu_up)");
-
-    // Healthy: both sites up, and none of the alerts under test fires.
+    // Healthy: both sites up, every source of both current (the opt-in ones included: 2
+    // sites x 5 sources), and none of the alerts under test fires.
     wait_for(
-        "both sites up in Prometheus",
+        "both sites up and every source current in Prometheus",
         Duration::from_secs(60),
         || async {
-            let json: Value = reqwest::get(&query).await.ok()?.json().await.ok()?;
-            (json["data"]["result"][0]["value"][1] == "1").then_some(())
+            let up = scalar(prom_port, "min(nbu_up)").await?;
+            let stale = scalar(prom_port, "max(nbu_source_stale)").await?;
+            let sources = scalar(prom_port, "count(nbu_source_stale)").await?;
+            (up == 1.0 && stale == 0.0 && sources == 10.0).then_some(())
         },
     )
     .await;
-    let quiet = firing(&alerts_url).await.unwrap_or_default();
-    for name in [
-        "NbuApiUnreachable",
-        "NbuSourceStale",
-        "NbuBackupSuccessRateLow",
-        "NbuStorageAlmostFull",
-        "NbuExporterDown",
+    wait_for(
+        "no alert about a fault on healthy sites",
+        Duration::from_secs(30),
+        || async {
+            let alerts = firing(&alerts_url).await?;
+            let quiet = [
+                "NbuApiUnreachable",
+                "NbuSourceStale",
+                "NbuOptInSourceStale",
+                "NbuBackupSuccessRateLow",
+                "NbuStorageAlmostFull",
+                "NbuExporterDown",
+            ]
+            .iter()
+            .all(|name| !has(&alerts, name, &[]));
+            quiet.then_some(())
+        },
+    )
+    .await;
+
+    // The opt-in alerts fire on the target's data (the calm site's opt-in lists are empty).
+    for (name, severity) in [
+        ("NbuTapeDriveDown", "warning"),
+        ("NbuDiskPoolVolumeDegraded", "warning"),
+        ("NbuMalwareInfectedFiles", "critical"),
+        ("NbuErrorAlertsPresent", "warning"),
     ] {
-        assert!(
-            !has(&quiet, name, &[]),
-            "{name} fires on healthy sites: {quiet:?}"
-        );
+        wait_firing(&alerts_url, name, &[("severity", severity)]).await;
     }
 
-    // A stale source: storage fails, jobs go on; the site stays up.
-    target.set_fault(
+    // Stale sources: storage fails, and so do the tape drives (so the tape source); jobs go
+    // on and the site stays up.
+    for endpoint in [
         FaultTarget::Storage,
-        Fault::Status {
-            code: 500,
-            retry_after: None,
-            body: None,
-        },
-        None,
-    );
+        FaultTarget::OptIn(OptInEndpoint::Drives),
+    ] {
+        target.set_fault(
+            endpoint,
+            Fault::Status {
+                code: 500,
+                retry_after: None,
+                body: None,
+            },
+            None,
+        );
+    }
     let alerts = wait_firing(
         &alerts_url,
         "NbuSourceStale",
@@ -156,6 +191,17 @@ async fn alerts_fire_on_the_faults_they_are_about() {
     )
     .await;
     assert!(!has(&alerts, "NbuApiUnreachable", &[]), "{alerts:?}");
+    let alerts = wait_firing(
+        &alerts_url,
+        "NbuOptInSourceStale",
+        &[("source", "tape"), ("severity", "warning")],
+    )
+    .await;
+    assert!(!has(&alerts, "NbuApiUnreachable", &[]), "{alerts:?}");
+    assert!(
+        !has(&alerts, "NbuSourceStale", &[("source", "tape")]),
+        "{alerts:?}"
+    );
     target.clear_faults();
 
     // The site down: nothing answers.
@@ -168,7 +214,7 @@ async fn alerts_fire_on_the_faults_they_are_about() {
     .await;
 
     // It comes back with every backup failing and its disks 95 % full.
-    target = Simulator::start(site_config(true), target_addr)
+    target = Simulator::start(site_config(true, 1), target_addr)
         .await
         .unwrap();
     wait_firing(

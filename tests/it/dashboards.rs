@@ -43,6 +43,36 @@ const DATA_AGE: Panel = p(
     )],
 );
 
+/// Infected files of the latest malware scans, on the overview and data protection.
+const INFECTED_FILES: Panel = p(
+    "Infected files / Fichiers infectés",
+    "stat",
+    "none",
+    &[(
+        r#"sum by (site) (nbu_malware_files_infected{site=~"$site"})"#,
+        "{{site}}",
+    )],
+);
+
+/// NetBackup's alerts of the alerts window by severity, on the overview and data protection.
+const ALERTS_BY_SEVERITY: Panel = p(
+    "Alerts by severity / Alertes par gravité",
+    "bargauge",
+    "none",
+    &[(
+        r#"sum by (site, severity) (nbu_alerts_count{site=~"$site"})"#,
+        "{{site}} {{severity}}",
+    )],
+);
+
+/// Age of each allowlisted client's last successful backup (the clients source), as a
+/// literal for `concat!`.
+macro_rules! client_age {
+    () => {
+        r#"time() - max by (site, client) (nbu_client_last_successful_backup_timestamp_seconds{site=~"$site", client=~"$client"})"#
+    };
+}
+
 /// Every dashboard: file name (and uid), title, panels.
 const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
     (
@@ -101,6 +131,8 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                     "{{site}} {{name}}",
                 )],
             ),
+            INFECTED_FILES,
+            ALERTS_BY_SEVERITY,
         ],
     ),
     (
@@ -311,6 +343,331 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                     "{{site}}",
                 )],
             ),
+            p(
+                "Clients without a backup for 25 h / Clients sans sauvegarde depuis 25 h",
+                "bargauge",
+                "none",
+                &[(
+                    r#"count by (site) (time() - max by (site, client) (nbu_client_last_successful_backup_timestamp_seconds{site=~"$site"}) > 90000) or 0 * count by (site) (max by (site, client) (nbu_client_last_successful_backup_timestamp_seconds{site=~"$site"}))"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Tape drives per site by status / Lecteurs par site et état",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, status) (nbu_tape_drives_count{site=~"$site"})"#,
+                    "{{site}} {{status}}",
+                )],
+            ),
+            p(
+                "Tape volumes per site / Médias par site",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_tape_media_count{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Disk pool volumes per site by state / Volumes disque par site et état",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, state) (nbu_disk_pool_volume_count{site=~"$site"})"#,
+                    "{{site}} {{state}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-dataprotection",
+        "NetBackup — Data Protection / Protection des données",
+        &[
+            ALERTS_BY_SEVERITY,
+            p(
+                "Alerts by category / Alertes par catégorie",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, category) (nbu_alerts_count{site=~"$site"})"#,
+                    "{{site}} {{category}}",
+                )],
+            ),
+            p(
+                "Files scanned and infected / Fichiers analysés et infectés",
+                "timeseries",
+                "none",
+                &[
+                    (
+                        r#"sum by (site) (nbu_malware_files_scanned{site=~"$site"})"#,
+                        "{{site}} scanned",
+                    ),
+                    (
+                        r#"sum by (site) (nbu_malware_files_infected{site=~"$site"})"#,
+                        "{{site}} infected",
+                    ),
+                ],
+            ),
+            INFECTED_FILES,
+            p(
+                "Latest scans by state / Dernières analyses par état",
+                "piechart",
+                "none",
+                &[(
+                    r#"sum by (status) (nbu_malware_scan_count{site=~"$site"})"#,
+                    "{{status}}",
+                )],
+            ),
+            p(
+                "Backup images by malware status / Images par état antimalware",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, malware_status) (nbu_catalog_images_count{site=~"$site"})"#,
+                    "{{site}} {{malware_status}}",
+                )],
+            ),
+            p(
+                "Backup images by anomaly status / Images par état d'anomalie",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, anomaly_status) (nbu_catalog_images_count{site=~"$site"})"#,
+                    "{{site}} {{anomaly_status}}",
+                )],
+            ),
+            p(
+                "Catalog posture / Posture du catalogue",
+                "table",
+                "none",
+                &[(
+                    r#"sum by (site, malware_status, anomaly_status) (nbu_catalog_images_count{site=~"$site"})"#,
+                    "{{site}} {{malware_status}} {{anomaly_status}}",
+                )],
+            ),
+            p(
+                "Protection plans (SLOs) / Plans de protection",
+                "stat",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_slo_count{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-tape",
+        "NetBackup — Bande & Disques / Tape & Disk Pools",
+        &[
+            p(
+                "Drives up, down and total / Lecteurs actifs, en panne, au total",
+                "stat",
+                "none",
+                &[
+                    (
+                        r#"sum by (site) (nbu_tape_drives_count{site=~"$site", status="DRIVE_STATUS_UP"}) or 0 * sum by (site) (nbu_tape_drives_count{site=~"$site"})"#,
+                        "{{site}} up",
+                    ),
+                    (
+                        r#"sum by (site) (nbu_tape_drives_count{site=~"$site", status="DRIVE_STATUS_DOWN"}) or 0 * sum by (site) (nbu_tape_drives_count{site=~"$site"})"#,
+                        "{{site}} down",
+                    ),
+                    (
+                        r#"sum by (site) (nbu_tape_drives_count{site=~"$site"})"#,
+                        "{{site}} total",
+                    ),
+                ],
+            ),
+            p(
+                "Drives by status / Lecteurs par état",
+                "piechart",
+                "none",
+                &[(
+                    r#"sum by (status) (nbu_tape_drives_count{site=~"$site"})"#,
+                    "{{status}}",
+                )],
+            ),
+            p(
+                "Drives by type / Lecteurs par type",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, drive_type, robot_type) (nbu_tape_drives_count{site=~"$site"})"#,
+                    "{{site}} {{drive_type}} {{robot_type}}",
+                )],
+            ),
+            p(
+                "Drives not up / Lecteurs hors service",
+                "table",
+                "none",
+                &[(
+                    r#"max by (site, drive_name, media_server, drive_type, robot_number, status) (nbu_tape_drive_info{site=~"$site", status!="DRIVE_STATUS_UP"})"#,
+                    "{{site}} {{drive_name}}",
+                )],
+            ),
+            p(
+                "Media by pool / Médias par pool",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, pool) (nbu_tape_media_count{site=~"$site"})"#,
+                    "{{site}} {{pool}}",
+                )],
+            ),
+            p(
+                "Media by type / Médias par type",
+                "piechart",
+                "none",
+                &[(
+                    r#"sum by (media_type) (nbu_tape_media_count{site=~"$site"})"#,
+                    "{{media_type}}",
+                )],
+            ),
+            p(
+                "Partially full media by pool / Médias partiellement pleins",
+                "bargauge",
+                "none",
+                &[(
+                    r#"sum by (site, pool_name, pool_type) (nbu_tape_pool_partially_full{site=~"$site"})"#,
+                    "{{site}} {{pool_name}}",
+                )],
+            ),
+            p(
+                "Robot device hosts / Hôtes des robots",
+                "stat",
+                "none",
+                &[(
+                    r#"sum by (site) (nbu_tape_robot_device_hosts{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Disk volumes UP, DOWN, UNKNOWN / Volumes disque",
+                "stat",
+                "none",
+                &[
+                    (
+                        r#"sum by (site) (nbu_disk_pool_volume_count{site=~"$site", state="UP"}) or 0 * sum by (site) (nbu_disk_pool_volume_count{site=~"$site"})"#,
+                        "{{site}} UP",
+                    ),
+                    (
+                        r#"sum by (site) (nbu_disk_pool_volume_count{site=~"$site", state="DOWN"}) or 0 * sum by (site) (nbu_disk_pool_volume_count{site=~"$site"})"#,
+                        "{{site}} DOWN",
+                    ),
+                    (
+                        r#"sum by (site) (nbu_disk_pool_volume_count{site=~"$site", state="UNKNOWN"}) or 0 * sum by (site) (nbu_disk_pool_volume_count{site=~"$site"})"#,
+                        "{{site}} UNKNOWN",
+                    ),
+                ],
+            ),
+            p(
+                "Disk pools with volumes not up / Pools disque dégradés",
+                "table",
+                "none",
+                &[(
+                    r#"sum by (site, pool_name, storage_category, state) (nbu_disk_pool_volume_count{site=~"$site", state!="UP"})"#,
+                    "{{site}} {{pool_name}} {{state}}",
+                )],
+            ),
+        ],
+    ),
+    (
+        "nbu-lifecycle",
+        "NetBackup — Cycle de vie des sauvegardes / Backup Lifecycle",
+        &[
+            p(
+                "Clients backed up in 24 h / Clients sauvegardés en 24 h",
+                "stat",
+                "none",
+                &[(
+                    concat!(
+                        "count by (site) (",
+                        client_age!(),
+                        " <= 86400) or 0 * count by (site) (",
+                        client_age!(),
+                        ")"
+                    ),
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Clients over 25 h / Clients au-delà de 25 h",
+                "stat",
+                "none",
+                &[(
+                    concat!(
+                        "count by (site) (",
+                        client_age!(),
+                        " > 90000) or 0 * count by (site) (",
+                        client_age!(),
+                        ")"
+                    ),
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Clients over the cap / Clients hors plafond",
+                "stat",
+                "none",
+                &[(
+                    r#"max by (site) (nbu_clients_over_cap{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Last successful backup age / Âge de la dernière sauvegarde réussie",
+                "table",
+                "s",
+                &[(client_age!(), "{{site}} {{client}}")],
+            ),
+            p(
+                "Clients without a backup for 25 h / Clients sans sauvegarde depuis 25 h",
+                "table",
+                "s",
+                &[(concat!(client_age!(), " > 90000"), "{{site}} {{client}}")],
+            ),
+            p(
+                "Compliance timeline / Conformité dans le temps",
+                "timeseries",
+                "s",
+                &[(client_age!(), "{{site}} {{client}}")],
+            ),
+            p(
+                "Success rate: BACKUP, DUPLICATE, IMPORT / Réussite par phase",
+                "timeseries",
+                "percent",
+                &[(
+                    r#"100 * (sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT", status="0"}) or 0 * sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"})) / clamp_min(sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"}), 1)"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Activity by phase / Activité par phase",
+                "timeseries",
+                "bytes",
+                &[(
+                    r#"sum by (site, action) (nbu_jobs_bytes{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"})"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "BACKUP duration p50/p95 / Durée des sauvegardes p50/p95",
+                "timeseries",
+                "s",
+                &[
+                    (
+                        r#"histogram_quantile(0.5, sum by (site, le) (rate(nbu_job_duration_seconds_bucket{site=~"$site", action="BACKUP"}[$__rate_interval])))"#,
+                        "{{site}} p50",
+                    ),
+                    (
+                        r#"histogram_quantile(0.95, sum by (site, le) (rate(nbu_job_duration_seconds_bucket{site=~"$site", action="BACKUP"}[$__rate_interval])))"#,
+                        "{{site}} p95",
+                    ),
+                ],
+            ),
         ],
     ),
     (
@@ -414,6 +771,13 @@ fn dashboard(uid: &str, title: &str, panels: &[Panel]) -> Value {
             "policy_type",
             "Policy type",
             r#"label_values(nbu_jobs_count{site=~"$site"}, policy_type)"#,
+        ));
+    }
+    if uid == "nbu-lifecycle" {
+        variables.push(query_variable(
+            "client",
+            "Client",
+            r#"label_values(nbu_client_last_successful_backup_timestamp_seconds{site=~"$site"}, client)"#,
         ));
     }
     if uid == "nbu-storage" {

@@ -148,6 +148,166 @@ fn every_metric_of_every_rule_and_dashboard_is_in_the_catalog() {
     assert!(in_catalog("nbu_job_duration_seconds_bucket"));
 }
 
+/// The per-client job-window families that the Go rules and dashboards read and that are not
+/// collected yet; their rules and panels wait for them.
+const WAITING: [&str; 2] = [
+    "nbu_client_jobs_count",
+    "nbu_client_last_job_success_seconds",
+];
+
+/// The metrics each dashboard of the Go `nbu_exporter` queries, by uid.
+const GO_DASHBOARDS: &[(&str, &[&str])] = &[
+    (
+        "nbu-overview",
+        &[
+            "nbu_up",
+            "nbu_api_version",
+            "nbu_last_scrape_timestamp_seconds",
+            "nbu_response_time_ms",
+            "nbu_status_count",
+            "nbu_disk_bytes",
+            "nbu_malware_files_infected",
+            "nbu_alerts_count",
+        ],
+    ),
+    (
+        "nbu-jobs",
+        &[
+            "nbu_status_count",
+            "nbu_jobs_state_count",
+            "nbu_jobs_count",
+            "nbu_jobs_bytes",
+            "nbu_jobs_queued_count",
+            "nbu_job_duration_seconds_bucket",
+            "nbu_jobs_files_count",
+            "nbu_jobs_dedup_ratio",
+        ],
+    ),
+    (
+        "nbu-storage",
+        &[
+            "nbu_disk_bytes",
+            "nbu_disk_capacity_bytes",
+            "nbu_storage_info",
+            "nbu_storage_max_concurrent_jobs",
+            "nbu_storage_max_fragment_size_bytes",
+        ],
+    ),
+    (
+        "nbu-dataprotection",
+        &[
+            "nbu_alerts_count",
+            "nbu_malware_files_scanned",
+            "nbu_malware_files_infected",
+            "nbu_malware_scan_count",
+            "nbu_catalog_images_count",
+            "nbu_slo_count",
+        ],
+    ),
+    (
+        "nbu-lifecycle",
+        &[
+            "nbu_client_last_job_success_seconds",
+            "nbu_client_jobs_count",
+            "nbu_jobs_bytes",
+            "nbu_job_duration_seconds_bucket",
+        ],
+    ),
+    (
+        "nbu-tape",
+        &[
+            "nbu_tape_drives_count",
+            "nbu_tape_media_count",
+            "nbu_tape_pool_partially_full",
+            "nbu_disk_pool_volume_count",
+        ],
+    ),
+    (
+        "nbu-multisite",
+        &[
+            "nbu_jobs_count",
+            "nbu_jobs_bytes",
+            "nbu_status_count",
+            "nbu_client_last_job_success_seconds",
+            "nbu_tape_drives_count",
+            "nbu_tape_media_count",
+        ],
+    ),
+];
+
+/// The alerts of the Go `nbu_exporter` and the family each needs.
+const GO_ALERTS: &[(&str, &str)] = &[
+    ("NbuExporterDown", "up"),
+    ("NbuApiUnreachable", "nbu_up"),
+    ("NbuMetricsStale", "nbu_last_scrape_timestamp_seconds"),
+    ("NbuBackupSuccessRateLow", "nbu_status_count"),
+    ("NbuJobsQueuedSustained", "nbu_jobs_queued_count"),
+    ("NbuStorageAlmostFull", "nbu_disk_bytes"),
+    ("NbuStorageWarning", "nbu_disk_bytes"),
+    (
+        "NbuClientBackupStale",
+        "nbu_client_last_successful_backup_timestamp_seconds",
+    ),
+    (
+        "NbuClientBackupCritical",
+        "nbu_client_last_successful_backup_timestamp_seconds",
+    ),
+    (
+        "NbuClientNoRecentTapeCopy",
+        "nbu_client_last_job_success_seconds",
+    ),
+    (
+        "NbuClientNoRecentReplication",
+        "nbu_client_last_job_success_seconds",
+    ),
+    ("NbuClientBackupFailureRate", "nbu_client_jobs_count"),
+    ("NbuTapeDriveDown", "nbu_tape_drives_count"),
+    ("NbuTapeDriveDisabled", "nbu_tape_drives_count"),
+    ("NbuTapePoolScratchLow", "nbu_tape_media_count"),
+    ("NbuDiskPoolVolumeDegraded", "nbu_disk_pool_volume_count"),
+    ("NbuInterSiteDivergence", "nbu_jobs_bytes"),
+];
+
+#[test]
+fn every_go_dashboard_and_alert_has_its_counterpart_except_those_waiting_for_a_family() {
+    // The waiting families are still missing: when one lands, its rules and panels are due.
+    for family in WAITING {
+        assert!(
+            !in_catalog(family),
+            "{family} is in the catalog now: add the Go rules and panels that read it, and \
+             remove it from WAITING"
+        );
+    }
+    let dashboards = crate::dashboards::expressions();
+    for (uid, metrics) in GO_DASHBOARDS {
+        let read: BTreeSet<String> = dashboards
+            .iter()
+            .filter(|(what, _)| what.starts_with(&format!("{uid}: ")))
+            .flat_map(|(_, expr)| metric_names(expr))
+            .collect();
+        assert!(!read.is_empty(), "no dashboard {uid}");
+        for metric in metrics.iter().filter(|m| !WAITING.contains(m)) {
+            assert!(read.contains(*metric), "{uid} does not show {metric}");
+        }
+    }
+    let ours = alerts();
+    for (alert, family) in GO_ALERTS {
+        let found = ours.iter().find(|(name, _)| name == alert);
+        if WAITING.contains(family) {
+            assert!(
+                found.is_none(),
+                "{alert} reads {family}, which is not collected"
+            );
+        } else {
+            let (_, expr) = found.unwrap_or_else(|| panic!("no {alert} rule"));
+            assert!(
+                *family == "up" || metric_names(expr).contains(*family),
+                "{alert} does not read {family}: {expr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_rule_and_dashboard_expression_parses() {
     let Some(promtool) = required_tool("promtool", "prometheus") else {
@@ -160,8 +320,13 @@ fn every_rule_and_dashboard_expression_parses() {
             .replace("$__rate_interval", "5m")
             .replace("$site", ".*")
             .replace("$policy_type", ".*")
-            .replace("$storage_unit", ".*");
-        assert!(!plain.contains('$'), "an unknown variable in {expr}");
+            .replace("$storage_unit", ".*")
+            .replace("$client", ".*");
+        // `$1` of a label_replace() is PromQL's own; `$name` would be an unknown variable.
+        let variable = plain
+            .match_indices('$')
+            .any(|(at, _)| !plain[at + 1..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!variable, "an unknown variable in {expr}");
         file.push_str(&format!(
             "      - record: parse:expression_{i}\n        expr: {}\n",
             serde_json::to_string(&plain).unwrap()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use nbu_otel::config::{self, Config};
+use nbu_otel::config::{self, ClientPattern, Config, SourceId};
 use nbu_otel::migrate::{MigrateError, migrate_str};
 use secrecy::ExposeSecret;
 
@@ -208,6 +208,121 @@ fn the_site_list_wins_over_the_legacy_block_and_secrets_become_references() {
         c.traces.sampling_ratio, 0.0,
         "Go sampled nothing without samplingRate"
     );
+    // collectors.tape and collectors.perClient become global sources, at every site.
+    for site in &c.sites {
+        let enabled: Vec<SourceId> = site.sources.enabled().map(|(id, _)| id).collect();
+        assert_eq!(enabled, [SourceId::Tape, SourceId::Clients]);
+        assert_eq!(
+            site.sources.clients.allowlist,
+            [ClientPattern::Exact("db01".into())]
+        );
+    }
+}
+
+/// Migrates `go`, a variant of the quickstart, and loads it.
+fn migrate_quickstart(go: &str) -> (String, Config) {
+    migrate_and_load(
+        go,
+        &[("NBU1_HOSTNAME", "h1")],
+        &[("NBU1_APIKEY", "k"), ("NBU1_SKIP_CERTIFICATE", "false")],
+    )
+}
+
+/// Every Go collector, in the case Go's documentation writes them.
+const COLLECTORS: &str = r#"
+collectors:
+  alerts:
+    enabled: true
+  malware:
+    enabled: "true"
+  catalog:
+    enabled: false
+  slo:
+    enabled: true
+  tape: {}
+  perClient:
+    enabled: true
+    allowlist: ["db01.example.com", "DB01.example.com", "web*", 1234, ""]
+    interval: 5m
+  jobHistory:
+    enabled: true
+"#;
+
+#[test]
+fn go_collectors_become_sources_and_the_allowlist_stays_exact() {
+    let go = format!("{QUICKSTART}{COLLECTORS}");
+    let (yaml, c) = migrate_quickstart(&go);
+    let sources = &c.sites[0].sources;
+    let enabled: Vec<SourceId> = sources.enabled().map(|(id, _)| id).collect();
+    assert_eq!(
+        enabled,
+        [
+            SourceId::Alerts,
+            SourceId::Malware,
+            SourceId::Slo,
+            SourceId::Clients
+        ],
+        "{yaml}"
+    );
+    // Intervals and windows are nbu-otel's defaults, and the file says so.
+    for id in SourceId::ALL {
+        assert_eq!(sources.get(id).interval, id.default_interval());
+    }
+    assert_eq!(
+        sources.get(SourceId::Alerts).window,
+        Duration::from_secs(24 * 3600)
+    );
+    for comment in [
+        "# collectors.alerts: every 5m (interval), over the last 24h (window);",
+        "# collectors.malware: every 15m (interval).",
+        "# collectors.catalog: every 15m (interval), over the last 24h (window);",
+        "# nbu_exporter counted NetBackup's implicit last 24 hours.",
+    ] {
+        assert!(yaml.contains(comment), "no {comment:?}:\n{yaml}");
+    }
+    // Exact names stay exact (case-sensitive, as in Go); a name with * is flagged, since it
+    // becomes a pattern; a number is a name; an empty name is dropped.
+    let clients = &sources.clients;
+    assert_eq!(
+        clients.allowlist,
+        [
+            ClientPattern::Exact("db01.example.com".into()),
+            ClientPattern::Exact("DB01.example.com".into()),
+            ClientPattern::Wildcard("web*".into()),
+            ClientPattern::Exact("1234".into()),
+        ]
+    );
+    assert!(clients.allows("db01.example.com") && !clients.allows("db01.EXAMPLE.com"));
+    assert!(
+        yaml.contains(
+            r#"# nbu_exporter matched "web*" literally; here * and ? make it a pattern."#
+        ),
+        "{yaml}"
+    );
+    // What has no equivalent is a comment.
+    for comment in [
+        "#   collectors.perClient.interval: not an nbu_exporter key",
+        "#   collectors.jobHistory: not an nbu_exporter collector",
+    ] {
+        assert!(yaml.contains(comment), "no {comment:?}:\n{yaml}");
+    }
+}
+
+#[test]
+fn a_per_client_collector_without_allowlist_covers_no_client_as_in_go() {
+    let go = format!("{QUICKSTART}collectors:\n  perClient:\n    enabled: true\n");
+    let (yaml, c) = migrate_quickstart(&go);
+    let sources = &c.sites[0].sources;
+    assert!(sources.get(SourceId::Clients).enabled);
+    assert!(sources.clients.allowlist.is_empty());
+    assert!(
+        yaml.contains("# collectors.perClient.allowlist is empty: no client is covered"),
+        "{yaml}"
+    );
+    // Without collectors, no source.
+    let (yaml, c) = migrate_quickstart(QUICKSTART);
+    assert!(!yaml.contains("sources:"), "{yaml}");
+    assert_eq!(c.sites[0].sources.enabled().count(), 0);
 }
 
 #[test]
@@ -216,11 +331,7 @@ fn an_unreadable_collection_interval_falls_back_to_five_minutes_as_in_go() {
         "scrapingInterval: \"1h\"",
         "scrapingInterval: \"2m\"\n  collectionInterval: \"5 minutes\"",
     );
-    let (_, c) = migrate_and_load(
-        &go,
-        &[("NBU1_HOSTNAME", "h1")],
-        &[("NBU1_APIKEY", "k"), ("NBU1_SKIP_CERTIFICATE", "false")],
-    );
+    let (_, c) = migrate_quickstart(&go);
     assert_eq!(
         c.sites[0].collection.jobs_interval,
         Duration::from_secs(300)
@@ -288,6 +399,25 @@ fn every_invalid_key_is_named_as_go_names_it() {
         (
             MULTI.replace("  endpoint: \"otel-collector:4317\"\n", ""),
             "opentelemetry.endpoint",
+        ),
+        (
+            MULTI.replace(
+                "  tape:\n    enabled: true",
+                "  tape:\n    enabled: \"yes\"",
+            ),
+            "collectors.tape.enabled",
+        ),
+        (
+            MULTI.replace("allowlist: [\"db01\"]", "allowlist: \"db01\""),
+            "collectors.perClient.allowlist",
+        ),
+        (
+            MULTI.replace("allowlist: [\"db01\"]", "allowlist: [[\"db01\"]]"),
+            "collectors.perClient.allowlist[0]",
+        ),
+        (
+            MULTI.replace("  tape:\n    enabled: true", "  tape: on"),
+            "collectors.tape",
         ),
     ];
     for (go, key) in cases {
