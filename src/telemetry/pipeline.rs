@@ -14,7 +14,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use super::otlp;
+use super::otlp::{self, ExportedSites};
 use crate::config::{Config, LogFormat, LoggingConfig};
 
 /// The telemetry of a running binary.
@@ -24,6 +24,9 @@ pub struct Pipeline {
     pub meter_provider: SdkMeterProvider,
     /// The tracer provider, when traces are enabled.
     pub tracer_provider: Option<SdkTracerProvider>,
+    /// The sites whose series the OTLP push carries: give it to the agent
+    /// ([`crate::Agent::with_exported_sites`]) so a site removed by a reload leaves the push.
+    pub exported_sites: ExportedSites,
 }
 
 /// Series one instrument may hold per collection before the SDK folds the rest into an
@@ -98,8 +101,10 @@ impl Pipeline {
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
             .with_view(cardinality_view);
+        let exported_sites = ExportedSites::new();
         if config.otlp.enabled {
-            let exporter = otlp::metric_exporter(&config.otlp).map_err(|e| e.to_string())?;
+            let exporter = otlp::metric_exporter(&config.otlp, exported_sites.clone())
+                .map_err(|e| e.to_string())?;
             let reader = PeriodicReader::builder(exporter)
                 .with_interval(otlp::export_interval(&config.otlp))
                 .build();
@@ -123,6 +128,7 @@ impl Pipeline {
         Ok(Self {
             meter_provider: builder.build(),
             tracer_provider,
+            exported_sites,
         })
     }
 

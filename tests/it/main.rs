@@ -10,6 +10,7 @@ mod faults;
 mod job_store;
 mod negotiation;
 mod operations;
+mod otlp_export;
 mod pipeline;
 mod prometheus;
 mod recorded_pages;

@@ -111,6 +111,20 @@ impl Receiver {
 
     /// Starts a receiver that answers as `behaviour` says.
     pub async fn start_with(addr: SocketAddr, behaviour: Behaviour) -> Receiver {
+        Receiver::start_configured(addr, behaviour, None).await
+    }
+
+    /// Starts a receiver refusing metrics requests larger than `max_message_bytes`
+    /// (decompressed), as a Collector does with its gRPC receive limit.
+    pub async fn start_limited(addr: SocketAddr, max_message_bytes: usize) -> Receiver {
+        Receiver::start_configured(addr, Behaviour::Accept, Some(max_message_bytes)).await
+    }
+
+    async fn start_configured(
+        addr: SocketAddr,
+        behaviour: Behaviour,
+        max_message_bytes: Option<usize>,
+    ) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let sink = Sink(Arc::default(), behaviour);
@@ -120,7 +134,8 @@ impl Receiver {
             let _ = Server::builder()
                 .add_service(
                     MetricsServiceServer::new(sink.clone())
-                        .accept_compressed(CompressionEncoding::Gzip),
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(max_message_bytes.unwrap_or(4 << 20)),
                 )
                 .add_service(
                     TraceServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip),
