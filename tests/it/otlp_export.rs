@@ -335,3 +335,98 @@ async fn requests_are_gzip_compressed_unless_compression_is_none() {
     }
     sim.shutdown().await;
 }
+
+/// A CA, a certificate for `localhost` signed by it (PEM, with its key) and a client
+/// certificate signed by it (PEM, with its key).
+struct Pki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+fn pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "collector CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    Pki {
+        server: leaf(
+            vec!["localhost".to_owned()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        ),
+        client: leaf(
+            vec!["nbu-otel".to_owned()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ),
+        ca: issuer.pem(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_requiring_mutual_tls_gets_the_export_only_with_the_client_certificate() {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let ca = write("ca.pem", &pki.ca);
+    let cert = write("client.pem", &pki.client.0);
+    let key = write("client-key.pem", &pki.client.1);
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&pki.server.0, &pki.server.1))
+        .client_ca_root(Certificate::from_pem(&pki.ca));
+    let receiver = Receiver::start_tls("127.0.0.1:0".parse().unwrap(), tls).await;
+    let endpoint = format!("https://localhost:{}", receiver.addr.port());
+    let sim = start_sim(sim_config(100, 3)).await;
+
+    // Without the client certificate, the handshake fails: nothing arrives.
+    let running = Running::start_with(config(
+        &[("alpha", &sim)],
+        &endpoint,
+        &format!("  ca_file: {ca}\n"),
+    ))
+    .await;
+    collected(&running).await;
+    assert!(export_now(&running, &receiver).await.is_empty());
+    running.stop().await;
+
+    // With it, over TLS and gzip, the export arrives.
+    let running = Running::start_with(config(
+        &[("alpha", &sim)],
+        &endpoint,
+        &format!("  ca_file: {ca}\n  client_cert_file: {cert}\n  client_key_file: {key}\n"),
+    ))
+    .await;
+    collected(&running).await;
+    let requests = export_now(&running, &receiver).await;
+    assert!(
+        sites_by_metric(&requests)
+            .get("nbu.up")
+            .is_some_and(|s| s.contains("alpha")),
+        "the export arrived over mutual TLS"
+    );
+    assert_eq!(encodings(&receiver, 0), [Some("gzip".to_owned())]);
+    running.stop().await;
+    receiver.stop().await;
+    sim.shutdown().await;
+}
