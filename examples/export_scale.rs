@@ -2,7 +2,7 @@
 //! interval, against the number of series. Prints one line of `key=value` results.
 //!
 //! ```text
-//! cargo run --release --example export_scale -- <mode> <sites> <jobs per site> <units per site> <iterations>
+//! cargo run --release --example export_scale -- <mode> <sites> <jobs per site> <units per site> <iterations> [max message bytes] [cardinality limit]
 //! ```
 //! Modes:
 //! - `bridge`: the agent's Prometheus bridge (cached renderings), no `Accept-Encoding`;
@@ -11,30 +11,39 @@
 //!   running), with gzip;
 //! - `sdk`: the reference: the OpenTelemetry SDK with the `opentelemetry-prometheus` reader
 //!   and the `prometheus` text encoder (how the bridge worked before);
-//! - `otlp`: one OTLP export interval: the SDK collects every instrument and the request is
-//!   encoded to protobuf and compressed with gzip, as the exporter sends it.
+//! - `otlp`: one OTLP export interval as the agent's exporter does it: the SDK collects every
+//!   instrument, the data are converted to an OTLP request, cut into requests of at most
+//!   `otlp.max_message_bytes` (the default, or the sixth argument), and each is encoded to
+//!   protobuf and compressed with gzip.
+//!
+//! A seventh argument sets the SDK's cardinality limit per instrument (default
+//! `telemetry::pipeline::CARDINALITY_LIMIT`): the SDK sizes each instrument's attribute map
+//! for that many series up front.
 //!
 //! Snapshots are the simulator's ground truth for a fixed dataset, published before the
-//! first iteration; RSS is read from `/proc/self/statm` after they are built (`rss_data_kib`)
-//! and after the last iteration (`rss_end_kib`); `cpu_ms` is user + system time of the
-//! iterations from `/proc/self/stat`.
+//! first iteration; RSS is read from `/proc/self/statm` after they are built (`rss_data_kib`),
+//! after the first iteration (`rss_first_kib`) and after the last (`rss_end_kib`); `cpu_ms` is
+//! user + system time of the iterations from `/proc/self/stat`. For `otlp`, `requests` is the
+//! number of requests of one export and `largest` the encoded size of the largest.
 
 use std::io::Write as _;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use nbu_otel::collect::{SiteSnapshot, SourceData};
+use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
 use nbu_otel::sim::{SimConfig, SimTruth};
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{SnapshotStore, register};
-use nbu_otel::telemetry::pipeline::cardinality_view;
+use nbu_otel::telemetry::pipeline::{CARDINALITY_LIMIT, cardinality_view};
+use nbu_otel::telemetry::split;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{
-    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+    Instrument, InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Stream, Temporality,
 };
 use prost::Message as _;
 
@@ -121,6 +130,8 @@ fn main() {
     let jobs = arg(&args, 3, 30_000);
     let units = u32::try_from(arg(&args, 4, 200)).unwrap_or(200);
     let iterations = arg(&args, 5, 600);
+    let limit = usize::try_from(arg(&args, 6, DEFAULT_OTLP_MAX_MESSAGE_BYTES as u64))
+        .unwrap_or(DEFAULT_OTLP_MAX_MESSAGE_BYTES);
 
     let store = SnapshotStore::new();
     let snapshots: Vec<SiteSnapshot> = (0..sites)
@@ -128,8 +139,20 @@ fn main() {
         .collect();
     let rss_data = rss_kib();
 
+    let cardinality =
+        usize::try_from(arg(&args, 7, CARDINALITY_LIMIT as u64)).unwrap_or(CARDINALITY_LIMIT);
     let manual = Shared(Arc::new(ManualReader::builder().build()));
-    let mut builder = SdkMeterProvider::builder().with_view(cardinality_view);
+    let mut builder = if cardinality == CARDINALITY_LIMIT {
+        SdkMeterProvider::builder().with_view(cardinality_view)
+    } else {
+        SdkMeterProvider::builder().with_view(move |i: &Instrument| {
+            Stream::builder()
+                .with_cardinality_limit(cardinality)
+                .build()
+                .ok()
+                .filter(|_| i.name().starts_with("nbu."))
+        })
+    };
     let mut registry = None;
     match mode.as_str() {
         "sdk" => {
@@ -161,8 +184,11 @@ fn main() {
     let mut bytes = 0usize;
     let mut series = 0usize;
     let mut compressed = 0usize;
+    let mut requests = 0usize;
+    let mut largest = 0usize;
+    let mut rss_first = 0;
     let cpu_start = cpu_ticks();
-    for _ in 0..iterations {
+    for iteration in 0..iterations {
         if mode == "bridge-moving" {
             recorders.api_request("primary-0", "/admin/jobs", "200");
         }
@@ -179,30 +205,22 @@ fn main() {
                 let mut rm = ResourceMetrics::default();
                 let _ = manual.collect(&mut rm);
                 let request = ExportMetricsServiceRequest::from(&rm);
-                series = request
-                    .resource_metrics
-                    .iter()
-                    .flat_map(|r| &r.scope_metrics)
-                    .flat_map(|s| &s.metrics)
-                    .map(|m| match &m.data {
-                        Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => {
-                            g.data_points.len()
-                        }
-                        Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Sum(g)) => {
-                            g.data_points.len()
-                        }
-                        Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Histogram(
-                            g,
-                        )) => g.data_points.len(),
-                        _ => 0,
-                    })
-                    .sum();
-                let encoded = request.encode_to_vec();
-                bytes = encoded.len();
-                let mut gz =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                let _ = gz.write_all(&encoded);
-                gz.finish().unwrap_or_default()
+                drop(rm);
+                series = split::data_points(&request);
+                let parts = split::split(request, limit);
+                requests = parts.len();
+                let encoded: Vec<Vec<u8>> = parts.iter().map(|r| r.encode_to_vec()).collect();
+                drop(parts);
+                largest = encoded.iter().map(Vec::len).max().unwrap_or(0);
+                bytes = encoded.iter().map(Vec::len).sum();
+                let mut out = Vec::new();
+                for part in &encoded {
+                    let mut gz =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    let _ = gz.write_all(part);
+                    out.extend(gz.finish().unwrap_or_default());
+                }
+                out
             }
             "bridge" => bridge.render().body().to_vec(),
             _ => bridge.render().gzip().to_vec(),
@@ -225,12 +243,15 @@ fn main() {
         if mode == "otlp" || mode.ends_with("gzip") || mode.ends_with("moving") {
             compressed = out.len();
         }
+        if iteration == 0 {
+            rss_first = rss_kib();
+        }
     }
     let cpu_ms = (cpu_ticks() - cpu_start) * 10;
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
     println!(
-        "mode={mode} sites={sites} jobs={jobs} units={units} series={series} bytes={bytes} gzip_bytes={compressed} iterations={iterations} p50_ms={:.3} p99_ms={:.3} cpu_ms_per_iter={:.3} rss_data_kib={rss_data} rss_end_kib={} renders={}",
+        "mode={mode} sites={sites} jobs={jobs} units={units} series={series} bytes={bytes} gzip_bytes={compressed} iterations={iterations} p50_ms={:.3} p99_ms={:.3} cpu_ms_per_iter={:.3} rss_data_kib={rss_data} rss_first_kib={rss_first} rss_end_kib={} renders={} requests={requests} largest={largest}",
         pct(0.5),
         pct(0.99),
         cpu_ms as f64 / iterations as f64,

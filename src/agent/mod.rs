@@ -21,6 +21,7 @@ use crate::netbackup::SiteClient;
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
+use crate::telemetry::otlp::ExportedSites;
 
 pub mod reload;
 pub mod service;
@@ -55,6 +56,8 @@ pub struct Agent {
     bridge: PrometheusBridge,
     readiness: Readiness,
     sites: BTreeMap<String, RunningSite>,
+    /// The sites the OTLP push carries, kept to the configured ones.
+    exported: Option<ExportedSites>,
 }
 
 #[derive(Debug)]
@@ -86,7 +89,17 @@ impl Agent {
             bridge,
             readiness,
             sites: BTreeMap::new(),
+            exported: None,
         }
+    }
+
+    /// Keeps `sites` (the set the OTLP metric exporter filters on, see
+    /// [`crate::telemetry::pipeline::Pipeline::exported_sites`]) to the configured sites, now
+    /// and at every reload, so the series a removed site leaves in the SDK are not pushed.
+    pub fn with_exported_sites(mut self, sites: ExportedSites) -> Self {
+        sites.set(self.config.sites.iter().map(|s| s.name.clone()));
+        self.exported = Some(sites);
+        self
     }
 
     /// Starts one collection task per site. Must be called inside a Tokio runtime.
@@ -135,6 +148,10 @@ impl Agent {
             .iter()
             .map(|s| (s.name.clone(), s.clone()))
             .collect();
+        if let Some(exported) = &self.exported {
+            // Before anything stops: a removed site's series leave the very next export.
+            exported.set(wanted.keys().cloned());
+        }
         let current: Vec<String> = self.sites.keys().cloned().collect();
         for name in current {
             match wanted.get(&name) {
@@ -300,6 +317,7 @@ fn same_otlp(a: &crate::config::OtlpConfig, b: &crate::config::OtlpConfig) -> bo
         && a.ca_file == b.ca_file
         && a.client_cert_file == b.client_cert_file
         && a.client_key_file == b.client_key_file
+        && a.max_message_bytes == b.max_message_bytes
         && headers(a) == headers(b)
 }
 

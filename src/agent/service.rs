@@ -63,7 +63,8 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         tracing::warn!("{warning}");
     }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
-    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider);
+    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider)
+        .with_exported_sites(pipeline.exported_sites.clone());
     pipeline.count_exports_in(agent.tallies());
     agent.start();
     tracing::info!(

@@ -27,7 +27,8 @@
 //!   override the key itself;
 //! - `NBU_OTEL_SERVER__LISTEN`, `NBU_OTEL_SERVER__PROMETHEUS_BRIDGE`;
 //! - `NBU_OTEL_OTLP__ENABLED`, `__ENDPOINT`, `__TIMEOUT`, `__EXPORT_INTERVAL`, `__COMPRESSION`,
-//!   `__CA_FILE`, `__CLIENT_CERT_FILE`, `__CLIENT_KEY_FILE`, and `NBU_OTEL_OTLP__HEADERS__<NAME>`
+//!   `__CA_FILE`, `__CLIENT_CERT_FILE`, `__CLIENT_KEY_FILE`, `__MAX_MESSAGE_BYTES`, and
+//!   `NBU_OTEL_OTLP__HEADERS__<NAME>`
 //!   for one header (the name is lowercased, so it can only hold letters, digits and `_`;
 //!   it replaces a file header of the same name in any case);
 //! - `NBU_OTEL_TRACES__ENABLED`, `NBU_OTEL_TRACES__SAMPLING_RATIO`;
@@ -317,7 +318,14 @@ pub struct OtlpConfig {
     pub client_cert_file: Option<PathBuf>,
     /// Client key (PEM) for mutual TLS.
     pub client_key_file: Option<PathBuf>,
+    /// The largest encoded size of one metrics request: an export holding more is sent as
+    /// several requests (a Collector refuses gRPC messages above its receive limit).
+    pub max_message_bytes: usize,
 }
+
+/// The default of `otlp.max_message_bytes`: the gRPC default receive limit of a Collector
+/// (4 MiB) minus 64 KiB of headroom.
+pub const DEFAULT_OTLP_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
 impl Default for OtlpConfig {
     fn default() -> Self {
@@ -331,6 +339,7 @@ impl Default for OtlpConfig {
             ca_file: None,
             client_cert_file: None,
             client_key_file: None,
+            max_message_bytes: DEFAULT_OTLP_MAX_MESSAGE_BYTES,
         }
     }
 }

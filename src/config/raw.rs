@@ -107,6 +107,7 @@ pub(super) struct RawOtlp {
     pub ca_file: Option<Scalar>,
     pub client_cert_file: Option<Scalar>,
     pub client_key_file: Option<Scalar>,
+    pub max_message_bytes: Option<Scalar>,
 }
 
 /// `traces`.

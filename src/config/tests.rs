@@ -68,6 +68,7 @@ fn minimal_config_gets_defaults() {
     assert!(config.otlp.enabled);
     assert_eq!(config.otlp.endpoint.as_str(), "http://localhost:4317/");
     assert_eq!(config.otlp.compression, OtlpCompression::Gzip);
+    assert_eq!(config.otlp.max_message_bytes, 4 * 1024 * 1024 - 64 * 1024);
 }
 
 #[test]
@@ -94,6 +95,7 @@ otlp:
   timeout: 5s
   export_interval: 30s
   compression: none
+  max_message_bytes: 1048576
 traces: { enabled: true, sampling_ratio: 0.25 }
 logging: { level: "info,nbu_otel=debug", format: json }
 service: { name: nbu-otel-eu, instance_id: agent-1 }
@@ -132,6 +134,7 @@ service: { name: nbu-otel-eu, instance_id: agent-1 }
         (Duration::from_secs(5), Duration::from_secs(30))
     );
     assert_eq!(o.compression, OtlpCompression::None);
+    assert_eq!(o.max_message_bytes, 1024 * 1024);
     assert_eq!(config.traces.sampling_ratio, 0.25);
     assert!(config.traces.enabled);
     assert_eq!(config.logging.level, "info,nbu_otel=debug");
@@ -221,6 +224,14 @@ fn each_invalid_field_is_named() {
         ("otlp: { timeout: 2m }\n", "otlp.timeout"),
         ("otlp: { export_interval: 0s }\n", "otlp.export_interval"),
         ("otlp: { compression: zstd }\n", "otlp.compression"),
+        (
+            "otlp: { max_message_bytes: 4095 }\n",
+            "otlp.max_message_bytes",
+        ),
+        (
+            "otlp: { max_message_bytes: 4MiB }\n",
+            "otlp.max_message_bytes",
+        ),
         ("otlp: { enabled: 1 }\n", "otlp.enabled"),
         (
             "otlp: { headers: { \"bad header\": x } }\n",
@@ -463,8 +474,10 @@ fn env_overrides_create_missing_sections_and_are_taken_literally() {
         &[
             ("NBU_OTEL_COLLECTION__STORAGE_TTL", "1m"),
             ("NBU_OTEL_OTLP__HEADERS__X_TOKEN", "literal ${NOT_EXPANDED}"),
+            ("NBU_OTEL_OTLP__MAX_MESSAGE_BYTES", "65536"),
         ],
     );
+    assert_eq!(config.otlp.max_message_bytes, 65_536);
     assert_eq!(
         config.sites[0].collection.storage_ttl,
         Duration::from_secs(60)
@@ -686,14 +699,16 @@ fn example_file_loads_and_shows_the_defaults() {
             &o.endpoint,
             o.timeout,
             o.export_interval,
-            o.compression
+            o.compression,
+            o.max_message_bytes
         ),
         (
             d.enabled,
             &d.endpoint,
             d.timeout,
             d.export_interval,
-            d.compression
+            d.compression,
+            d.max_message_bytes
         )
     );
     assert!(o.headers.is_empty() && o.ca_file.is_none() && o.client_cert_file.is_none());

@@ -26,6 +26,13 @@ use super::{
 };
 use crate::netbackup::ApiVersion;
 
+/// The smallest `otlp.max_message_bytes`: room for the resource, a metric description and a
+/// few data points.
+const MIN_OTLP_MESSAGE_BYTES: u32 = 4 * 1024;
+
+/// The largest `otlp.max_message_bytes` (1 GiB).
+const MAX_OTLP_MESSAGE_BYTES: u32 = 1024 * 1024 * 1024;
+
 /// The longest duration any setting accepts.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 /// The slowest request rate accepted: one request every 100 seconds. Anything slower cannot
@@ -1000,6 +1007,16 @@ impl Validator<'_> {
             },
         };
 
+        let max_message_bytes = self
+            .integer(
+                "otlp.max_message_bytes",
+                raw.max_message_bytes,
+                MIN_OTLP_MESSAGE_BYTES,
+                MAX_OTLP_MESSAGE_BYTES,
+                " (bytes)",
+            )
+            .map_or(default.max_message_bytes, |n| n as usize);
+
         let ca_text = self.optional_text("otlp.ca_file", raw.ca_file);
         let cert_text = self.optional_text("otlp.client_cert_file", raw.client_cert_file);
         let key_text = self.optional_text("otlp.client_key_file", raw.client_key_file);
@@ -1055,6 +1072,7 @@ impl Validator<'_> {
             ca_file,
             client_cert_file,
             client_key_file,
+            max_message_bytes,
         })
     }
 

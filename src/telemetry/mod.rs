@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod instruments;
 pub mod otlp;
 pub mod pipeline;
+pub mod split;
 pub mod tally;

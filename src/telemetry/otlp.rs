@@ -1,27 +1,36 @@
-//! OTLP/gRPC exporters for metrics and spans, and a wrapper that keeps a failing Collector
-//! from flooding the logs.
+//! OTLP/gRPC exporters for metrics and spans.
+//!
+//! Metrics go through [`OtlpMetricExporter`]: the SDK's data are converted to one OTLP request,
+//! the series of sites no longer configured are taken out ([`ExportedSites`]), and the request
+//! is cut into requests of at most `otlp.max_message_bytes` encoded bytes (a Collector refuses
+//! larger gRPC messages, 4 MiB by default), sent one after another on one lazily connected
+//! channel, gzip-compressed unless `otlp.compression` is `none`. Spans use the
+//! `opentelemetry-otlp` exporter with the same endpoint, TLS, headers, timeout and compression.
 //!
 //! Precedence: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (applied when the config is loaded),
 //! `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_METRIC_EXPORT_INTERVAL` variables win over the config
 //! file when set (headers are merged, the variable winning for a repeated name). An `https://`
-//! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are made lazily: the agent
-//! starts and collects with the Collector down.
+//! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are
+//! made lazily: the agent starts and collects with the Collector down.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
-use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
-use opentelemetry_otlp::{
-    Compression, MetricExporter, SpanExporter, WithExportConfig, WithTonicConfig,
-};
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_otlp::{Compression, SpanExporter, WithExportConfig, WithTonicConfig};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use secrecy::ExposeSecret;
-use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use super::split;
 use super::tally::Tallies;
 use crate::config::{OtlpCompression, OtlpConfig};
 
@@ -48,6 +57,12 @@ pub enum ExporterError {
     /// The OTLP builder refused the settings.
     #[error("otlp: {0}")]
     Build(String),
+    /// The endpoint or its TLS settings were refused by the gRPC transport.
+    #[error("otlp.endpoint: {0}")]
+    Endpoint(#[source] tonic::transport::Error),
+    /// The metric exporter was built outside a Tokio runtime.
+    #[error("otlp: the metric exporter must be built inside a Tokio runtime")]
+    NoRuntime,
 }
 
 fn read(field: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ExporterError> {
@@ -70,6 +85,39 @@ fn metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
     Ok(map)
 }
 
+/// The metadata of the metric push: `otlp.headers`, then the headers of
+/// `OTEL_EXPORTER_OTLP_METRICS_HEADERS` (or else `OTEL_EXPORTER_OTLP_HEADERS`), which win for
+/// a repeated name. The variable holds `name=value` pairs separated by commas, values
+/// percent-encoded; a pair that is not valid gRPC metadata is skipped.
+fn metric_metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
+    let mut map = metadata(config)?;
+    let from_env = std::env::var("OTEL_EXPORTER_OTLP_METRICS_HEADERS")
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_HEADERS"))
+        .unwrap_or_default();
+    for (name, value) in env_headers(&from_env) {
+        let key = MetadataKey::<Ascii>::from_bytes(name.to_ascii_lowercase().as_bytes());
+        let value = MetadataValue::<Ascii>::try_from(value.as_str());
+        if let (Ok(key), Ok(value)) = (key, value) {
+            map.insert(key, value);
+        }
+    }
+    Ok(map)
+}
+
+/// The `name=value` pairs of an `OTEL_EXPORTER_OTLP_HEADERS` value, values percent-decoded.
+fn env_headers(text: &str) -> Vec<(String, String)> {
+    text.split_terminator(',')
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8()
+                .ok()?;
+            Some((name.trim().to_owned(), value.into_owned()))
+        })
+        .filter(|(name, _)| !name.is_empty())
+        .collect()
+}
+
 fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
     if config.endpoint.scheme() != "https" {
         return Ok(None);
@@ -89,7 +137,7 @@ fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
     Ok(Some(tls))
 }
 
-/// Applies the shared tonic settings to a builder.
+/// Applies the shared tonic settings to a span exporter builder.
 macro_rules! configure {
     ($builder:expr, $config:expr) => {{
         let config: &OtlpConfig = $config;
@@ -109,19 +157,46 @@ macro_rules! configure {
     }};
 }
 
-/// The OTLP metric exporter (cumulative temporality), wrapped so that failures are logged
-/// once per change of health instead of at every interval, and every outcome is counted in
-/// `counter`. Must be called inside a Tokio runtime.
+/// The OTLP metric exporter (cumulative temporality), which drops the series of sites not in
+/// `sites` and cuts exports to `otlp.max_message_bytes`. Must be called inside a Tokio runtime:
+/// requests are sent from tasks of that runtime, whichever thread the SDK exports from.
 pub fn metric_exporter(
     config: &OtlpConfig,
+    sites: ExportedSites,
     counter: ExportCounter,
-) -> Result<QuietMetricExporter, ExporterError> {
-    let exporter = configure!(MetricExporter::builder(), config)
-        .with_temporality(Temporality::Cumulative)
-        .build()
-        .map_err(|e| ExporterError::Build(e.to_string()))?;
-    Ok(QuietMetricExporter::new(exporter, counter))
+) -> Result<OtlpMetricExporter, ExporterError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
+    let _entered = runtime.enter();
+    // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+    let mut endpoint =
+        Endpoint::from_shared(config.endpoint.as_str().trim_end_matches('/').to_owned())
+            .map_err(ExporterError::Endpoint)?
+            .timeout(config.timeout);
+    if let Some(tls) = tls(config)? {
+        endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
+    }
+    let mut client = MetricsServiceClient::new(endpoint.connect_lazy())
+        .max_decoding_message_size(RESPONSE_LIMIT);
+    if config.compression == OtlpCompression::Gzip {
+        client = client
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip);
+    }
+    Ok(OtlpMetricExporter {
+        client,
+        metadata: metric_metadata(config)?,
+        timeout: config.timeout,
+        max_message_bytes: config.max_message_bytes,
+        sites,
+        runtime,
+        shut_down: AtomicBool::new(false),
+        health: Mutex::new(ExportHealth::default()),
+        counter,
+    })
 }
+
+/// The largest response the metric push accepts (a response holds at most an error text).
+const RESPONSE_LIMIT: usize = 1024 * 1024;
 
 /// The OTLP span exporter. Must be called inside a Tokio runtime.
 pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError> {
@@ -139,75 +214,259 @@ pub fn export_interval(config: &OtlpConfig) -> Duration {
         .map_or(config.export_interval, Duration::from_millis)
 }
 
+/// The sites whose series the metric push carries. A data point whose `site` attribute names
+/// another site is dropped at export, so a site removed by a reload leaves the push at once,
+/// although the SDK keeps the attribute sets its synchronous instruments have seen. Points
+/// without a `site` attribute always pass; until [`ExportedSites::set`] is called, every site
+/// does. Clones share one set.
+#[derive(Debug, Clone, Default)]
+pub struct ExportedSites(Arc<RwLock<Option<Arc<BTreeSet<String>>>>>);
+
+impl ExportedSites {
+    /// A set that lets every site pass until it is set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the set of sites whose series are exported.
+    pub fn set<S: Into<String>>(&self, sites: impl IntoIterator<Item = S>) {
+        let sites: BTreeSet<String> = sites.into_iter().map(Into::into).collect();
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(sites));
+    }
+
+    /// Whether the series of `site` are exported.
+    pub fn allows(&self, site: &str) -> bool {
+        self.current().is_none_or(|sites| sites.contains(site))
+    }
+
+    fn current(&self) -> Option<Arc<BTreeSet<String>>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Health of the export, for logging transitions only.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct ExportHealth {
     failing_since: Option<Instant>,
     failures: u64,
 }
 
-/// Wraps the OTLP exporter: an export failure is logged when exports start failing and when
-/// they recover, never at every interval; the SDK sees success so it adds no log of its own.
-/// Nothing is buffered: a failed export's points are dropped and the next export carries the
-/// current (cumulative) values, so memory stays bounded while the Collector is down.
-#[derive(Debug)]
-pub struct QuietMetricExporter {
-    inner: MetricExporter,
-    health: Mutex<ExportHealth>,
-    counter: ExportCounter,
-}
-
-impl QuietMetricExporter {
-    fn new(inner: MetricExporter, counter: ExportCounter) -> Self {
-        Self {
-            inner,
-            health: Mutex::new(ExportHealth {
-                failing_since: None,
-                failures: 0,
-            }),
-            counter,
+impl ExportHealth {
+    /// Logs when exports start failing and when they recover, never at every interval.
+    fn record(&mut self, result: &Result<(), SendError>) {
+        match (result, self.failing_since) {
+            (Err(e), None) => {
+                tracing::warn!(error = %e, "OTLP metric export failing; collection goes on, next success will be logged");
+                self.failing_since = Some(Instant::now());
+                self.failures = 1;
+            }
+            (Err(_), Some(_)) => self.failures += 1,
+            (Ok(()), Some(since)) => {
+                tracing::info!(
+                    failed_exports = self.failures,
+                    down_for_s = since.elapsed().as_secs(),
+                    "OTLP metric export recovered"
+                );
+                self.failing_since = None;
+                self.failures = 0;
+            }
+            (Ok(()), None) => {}
         }
     }
 }
 
-impl PushMetricExporter for QuietMetricExporter {
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The exporter was shut down.
+    #[error("the exporter is shut down")]
+    ShutDown,
+    /// Some requests of the export failed.
+    #[error("{failed} of {total} requests failed; first: {first}")]
+    Requests {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+    /// The sending task ended without an answer (the runtime is shutting down).
+    #[error("the export task did not finish: {0}")]
+    Task(String),
+}
+
+/// The metric push over OTLP/gRPC.
+///
+/// An export failure is logged when exports start failing and when they recover, never at
+/// every interval; the SDK sees success so it adds no log of its own. Nothing is buffered: a
+/// failed export's points are dropped and the next export carries the current (cumulative)
+/// values, so memory stays bounded while the Collector is down. All requests of one export
+/// share one deadline, `otlp.timeout`.
+pub struct OtlpMetricExporter {
+    client: MetricsServiceClient<Channel>,
+    /// `otlp.headers` and the variables' headers: secret values, never logged.
+    metadata: MetadataMap,
+    timeout: Duration,
+    max_message_bytes: usize,
+    sites: ExportedSites,
+    runtime: tokio::runtime::Handle,
+    shut_down: AtomicBool,
+    health: Mutex<ExportHealth>,
+    /// Where each export's outcome is counted (`nbu.otlp.exports`), once an agent gave it.
+    counter: ExportCounter,
+}
+
+impl std::fmt::Debug for OtlpMetricExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpMetricExporter")
+            .field("headers", &self.metadata.len())
+            .field("timeout", &self.timeout)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("sites", &self.sites)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpMetricExporter {
+    /// Converts, filters, cuts and sends one export.
+    async fn send(&self, metrics: &ResourceMetrics) -> Result<(), SendError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(SendError::ShutDown);
+        }
+        let requests = self.requests(metrics);
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let oversized = split::oversized(&requests, self.max_message_bytes);
+        if oversized > 0 {
+            tracing::warn!(
+                requests = oversized,
+                max_message_bytes = self.max_message_bytes,
+                "a single OTLP data point is larger than otlp.max_message_bytes; sent alone"
+            );
+        }
+        let client = self.client.clone();
+        let metadata = self.metadata.clone();
+        let timeout = self.timeout;
+        self.runtime
+            .spawn(send_all(client, metadata, timeout, requests))
+            .await
+            .map_err(|e| SendError::Task(e.to_string()))?
+    }
+
+    /// The requests of one export: converted, without removed sites, cut to the limit.
+    fn requests(&self, metrics: &ResourceMetrics) -> Vec<ExportMetricsServiceRequest> {
+        let mut request = ExportMetricsServiceRequest::from(metrics);
+        if let Some(sites) = self.sites.current() {
+            split::retain_sites(&mut request, |site| sites.contains(site));
+        }
+        split::split(request, self.max_message_bytes)
+    }
+}
+
+/// Sends the requests one after another within `timeout` in all.
+async fn send_all(
+    mut client: MetricsServiceClient<Channel>,
+    metadata: MetadataMap,
+    timeout: Duration,
+    requests: Vec<ExportMetricsServiceRequest>,
+) -> Result<(), SendError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let total = requests.len();
+    let mut failed = 0;
+    let mut first = None;
+    for request in requests {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            failed += 1;
+            first.get_or_insert_with(|| "deadline passed".to_owned());
+            continue;
+        }
+        let mut request = tonic::Request::new(request);
+        *request.metadata_mut() = metadata.clone();
+        request.set_timeout(left);
+        match tokio::time::timeout(left, client.export(request)).await {
+            Ok(Ok(response)) => {
+                if let Some(partial) = response.into_inner().partial_success
+                    && (partial.rejected_data_points > 0 || !partial.error_message.is_empty())
+                {
+                    tracing::warn!(
+                        rejected_data_points = partial.rejected_data_points,
+                        message = partial.error_message.as_str(),
+                        "the Collector rejected part of an OTLP metric export"
+                    );
+                }
+            }
+            Ok(Err(status)) => {
+                failed += 1;
+                first.get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
+            }
+            Err(_) => {
+                failed += 1;
+                first.get_or_insert_with(|| format!("timed out after {timeout:?}"));
+            }
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(first) => Err(SendError::Requests {
+            failed,
+            total,
+            first,
+        }),
+    }
+}
+
+impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.inner.export(metrics).await;
+        let result = self.send(metrics).await;
         if let Some(tallies) = self.counter.get() {
             let outcome = if result.is_ok() { "success" } else { "failure" };
             Tallies::add(&tallies.otlp_exports, &[outcome], 1);
         }
-        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        match (&result, health.failing_since) {
-            (Err(e), None) => {
-                tracing::warn!(error = %e, "OTLP metric export failing; collection goes on, next success will be logged");
-                health.failing_since = Some(Instant::now());
-                health.failures = 1;
-            }
-            (Err(_), Some(_)) => health.failures += 1,
-            (Ok(()), Some(since)) => {
-                tracing::info!(
-                    failed_exports = health.failures,
-                    down_for_s = since.elapsed().as_secs(),
-                    "OTLP metric export recovered"
-                );
-                health.failing_since = None;
-                health.failures = 0;
-            }
-            (Ok(()), None) => {}
-        }
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(&result);
         Ok(())
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+        Ok(())
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        Ok(())
     }
 
     fn temporality(&self) -> Temporality {
         Temporality::Cumulative
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_headers_are_pairs_with_percent_decoded_values() {
+        assert_eq!(
+            env_headers(" x-tenant = a%20b ,authorization=Bearer%3Dx,,=nameless,novalue"),
+            [
+                ("x-tenant".to_owned(), "a b".to_owned()),
+                ("authorization".to_owned(), "Bearer=x".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_site_passes_until_the_set_is_given() {
+        let sites = ExportedSites::new();
+        assert!(sites.allows("any"));
+        sites.set(["a", "b"]);
+        assert!(sites.allows("a") && !sites.allows("c"));
+        sites.set(Vec::<String>::new());
+        assert!(!sites.allows("a"));
     }
 }

@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use super::otlp;
+use super::otlp::{self, ExportedSites};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
 
@@ -28,6 +28,9 @@ pub struct Pipeline {
     pub tracer_provider: Option<SdkTracerProvider>,
     /// Where the OTLP metric exporter counts its outcomes; see [`Pipeline::count_exports_in`].
     exports: otlp::ExportCounter,
+    /// The sites whose series the OTLP push carries: give it to the agent
+    /// ([`crate::Agent::with_exported_sites`]) so a site removed by a reload leaves the push.
+    pub exported_sites: ExportedSites,
 }
 
 /// Series one instrument may hold per collection before the SDK folds the rest into an
@@ -97,9 +100,11 @@ impl Pipeline {
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
             .with_view(cardinality_view);
+        let exported_sites = ExportedSites::new();
         if config.otlp.enabled {
             let exporter =
-                otlp::metric_exporter(&config.otlp, exports.clone()).map_err(|e| e.to_string())?;
+                otlp::metric_exporter(&config.otlp, exported_sites.clone(), exports.clone())
+                    .map_err(|e| e.to_string())?;
             let reader = PeriodicReader::builder(exporter)
                 .with_interval(otlp::export_interval(&config.otlp))
                 .build();
@@ -124,6 +129,7 @@ impl Pipeline {
             meter_provider: builder.build(),
             tracer_provider,
             exports,
+            exported_sites,
         })
     }
 

@@ -16,6 +16,7 @@ mod migrate;
 mod negotiation;
 mod operations;
 mod opt_in;
+mod otlp_export;
 mod pipeline;
 mod prometheus;
 mod recorded_pages;

@@ -76,7 +76,8 @@ impl Running {
     pub async fn start_with(config: nbu_otel::config::Config) -> Running {
         let pipeline = Pipeline::build(&config).expect("pipeline builds");
         let config_bridge = config.server.prometheus_bridge;
-        let mut agent = Agent::new(config, &pipeline.meter_provider);
+        let mut agent = Agent::new(config, &pipeline.meter_provider)
+            .with_exported_sites(pipeline.exported_sites.clone());
         agent.start();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

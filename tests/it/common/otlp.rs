@@ -17,8 +17,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as AnyValue};
 use tonic::codec::CompressionEncoding;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 
 /// What the receiver got.
 #[derive(Default)]
@@ -111,16 +111,42 @@ impl Receiver {
 
     /// Starts a receiver that answers as `behaviour` says.
     pub async fn start_with(addr: SocketAddr, behaviour: Behaviour) -> Receiver {
+        Receiver::start_configured(addr, behaviour, None, None).await
+    }
+
+    /// Starts a receiver serving TLS with `tls` (for example with a server identity and a
+    /// client CA, for mutual TLS).
+    pub async fn start_tls(addr: SocketAddr, tls: ServerTlsConfig) -> Receiver {
+        Receiver::start_configured(addr, Behaviour::Accept, None, Some(tls)).await
+    }
+
+    /// Starts a receiver refusing metrics requests larger than `max_message_bytes`
+    /// (decompressed), as a Collector does with its gRPC receive limit.
+    pub async fn start_limited(addr: SocketAddr, max_message_bytes: usize) -> Receiver {
+        Receiver::start_configured(addr, Behaviour::Accept, Some(max_message_bytes), None).await
+    }
+
+    async fn start_configured(
+        addr: SocketAddr,
+        behaviour: Behaviour,
+        max_message_bytes: Option<usize>,
+        tls: Option<ServerTlsConfig>,
+    ) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let sink = Sink(Arc::default(), behaviour);
         let received = sink.0.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = Server::builder();
+        if let Some(tls) = tls {
+            server = server.tls_config(tls).expect("server TLS settings");
+        }
         let task = tokio::spawn(async move {
-            let _ = Server::builder()
+            let _ = server
                 .add_service(
                     MetricsServiceServer::new(sink.clone())
-                        .accept_compressed(CompressionEncoding::Gzip),
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(max_message_bytes.unwrap_or(4 << 20)),
                 )
                 .add_service(
                     TraceServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip),
