@@ -42,9 +42,28 @@ pub struct Body {
     pub server_time: Option<DateTime<Utc>>,
 }
 
-/// Sees every HTTP exchange of a client: the endpoint and the outcome (`"200"`, `"429"`,
-/// `"timeout"`, `"connect"`, `"tls"`, `"too_large"`). Used to count requests.
-pub type RequestObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// What a client reports to its observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEvent<'a> {
+    /// One HTTP exchange: the endpoint and the outcome (`"200"`, `"429"`, `"timeout"`,
+    /// `"connect"`, `"tls"`, `"too_large"`).
+    Request {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// The outcome.
+        outcome: &'a str,
+    },
+    /// Records of one page of `endpoint` skipped because they are broken.
+    RecordsSkipped {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// How many records of the page.
+        count: u64,
+    },
+}
+
+/// Sees what a client does (see [`ClientEvent`]). Used to count requests and skipped records.
+pub type ClientObserver = Arc<dyn Fn(ClientEvent<'_>) + Send + Sync>;
 
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
@@ -57,7 +76,7 @@ pub struct SiteClient {
     timeout: Duration,
     max_retries: u32,
     max_retry_time: Duration,
-    observer: Option<RequestObserver>,
+    observer: Option<ClientObserver>,
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
     timed: Mutex<(u32, Duration)>,
@@ -130,8 +149,9 @@ impl SiteClient {
         })
     }
 
-    /// Calls `observer` for every HTTP exchange from now on.
-    pub fn with_observer(mut self, observer: RequestObserver) -> Self {
+    /// Calls `observer` for every HTTP exchange and every page with skipped records from now
+    /// on.
+    pub fn with_observer(mut self, observer: ClientObserver) -> Self {
         self.observer = Some(observer);
         self
     }
@@ -149,10 +169,15 @@ impl SiteClient {
         (count > 0).then(|| total / count)
     }
 
-    fn observe(&self, endpoint: &str, outcome: &str) {
+    fn observe(&self, event: ClientEvent<'_>) {
         if let Some(observer) = &self.observer {
-            observer(endpoint, outcome);
+            observer(event);
         }
+    }
+
+    /// Reports records of a page of `endpoint` skipped because they are broken.
+    pub fn records_skipped(&self, endpoint: &str, count: u64) {
+        self.observe(ClientEvent::RecordsSkipped { endpoint, count });
     }
 
     /// The site name.
@@ -324,7 +349,10 @@ impl SiteClient {
         };
         let status = response.status().as_u16();
         Span::current().record("http.response.status_code", status);
-        self.observe(endpoint, &status.to_string());
+        self.observe(ClientEvent::Request {
+            endpoint,
+            outcome: &status.to_string(),
+        });
         if response.status().is_success() {
             *self.last_success.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
@@ -483,7 +511,10 @@ impl SiteClient {
             Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
             Attempt::Done(Ok(_)) => "ok",
         };
-        self.observe(endpoint, kind);
+        self.observe(ClientEvent::Request {
+            endpoint,
+            outcome: kind,
+        });
         attempt
     }
 

@@ -4,6 +4,7 @@ mod common;
 
 mod binary;
 mod bridge;
+mod broken_records;
 mod client_errors;
 mod collect;
 mod faults;
