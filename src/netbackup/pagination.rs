@@ -124,9 +124,12 @@ where
             .and_then(|p| p.next.as_str())
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
+        let empty = page.data.is_empty();
+        drop(page);
+        api.recycle_body(body.bytes);
         match next {
             None => return Ok(stats),
-            Some(_) if page.data.is_empty() => return Ok(stats),
+            Some(_) if empty => return Ok(stats),
             Some(next) => {
                 if !seen.insert(next.clone()) {
                     return Err(pagination_error(
