@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::collect::{SiteCollector, SiteSnapshot};
 use crate::config::{Config, SiteConfig};
-use crate::netbackup::SiteClient;
+use crate::netbackup::{ClientEvent, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
@@ -231,8 +231,13 @@ impl Agent {
         let recorders = self.recorders.clone();
         let observer_site = name.clone();
         let built = SiteClient::new(&site).and_then(|client| {
-            let client = client.with_observer(Arc::new(move |endpoint, outcome| {
-                recorders.api_request(&observer_site, endpoint, outcome);
+            let client = client.with_observer(Arc::new(move |event| match event {
+                ClientEvent::Request { endpoint, outcome } => {
+                    recorders.api_request(&observer_site, endpoint, outcome);
+                }
+                ClientEvent::RecordsSkipped { endpoint, count } => {
+                    recorders.records_skipped(&observer_site, endpoint, count);
+                }
             }));
             SiteCollector::with_client(client, site.clone())
         });

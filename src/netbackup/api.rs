@@ -77,6 +77,13 @@ pub trait NetBackupApi: Send + Sync {
     fn request_span(&self, _endpoint: &str, _version: ApiVersion, _page: Option<u64>) -> Span {
         Span::none()
     }
+
+    /// Counts records of a page of `endpoint` skipped because they are broken (not counted
+    /// by default).
+    fn records_skipped(&self, _endpoint: &str, _count: u64) {}
+
+    /// Takes back the bytes of a body that was decoded, for reuse (dropped by default).
+    fn recycle_body(&self, _bytes: Vec<u8>) {}
 }
 
 impl NetBackupApi for SiteClient {
@@ -147,5 +154,13 @@ impl NetBackupApi for SiteClient {
 
     fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
         SiteClient::request_span(self, endpoint, version, page)
+    }
+
+    fn records_skipped(&self, endpoint: &str, count: u64) {
+        SiteClient::records_skipped(self, endpoint, count);
+    }
+
+    fn recycle_body(&self, bytes: Vec<u8>) {
+        SiteClient::recycle_body(self, bytes);
     }
 }

@@ -28,6 +28,9 @@ use crate::config::SiteConfig;
 /// anything far larger is a broken or hostile server, not data.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// Largest body buffer kept for reuse (a page of 100 jobs needs about 300 KiB).
+const SPARE_BODY_BYTES: usize = 1024 * 1024;
+
 /// Where negotiation sends its probe: the cheapest versioned request there is.
 const PROBE_ENDPOINT: &str = "/admin/jobs";
 
@@ -42,9 +45,28 @@ pub struct Body {
     pub server_time: Option<DateTime<Utc>>,
 }
 
-/// Sees every HTTP exchange of a client: the endpoint and the outcome (`"200"`, `"429"`,
-/// `"timeout"`, `"connect"`, `"tls"`, `"too_large"`). Used to count requests.
-pub type RequestObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// What a client reports to its observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEvent<'a> {
+    /// One HTTP exchange: the endpoint and the outcome (`"200"`, `"429"`, `"timeout"`,
+    /// `"connect"`, `"tls"`, `"too_large"`).
+    Request {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// The outcome.
+        outcome: &'a str,
+    },
+    /// Records of one page of `endpoint` skipped because they are broken.
+    RecordsSkipped {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// How many records of the page.
+        count: u64,
+    },
+}
+
+/// Sees what a client does (see [`ClientEvent`]). Used to count requests and skipped records.
+pub type ClientObserver = Arc<dyn Fn(ClientEvent<'_>) + Send + Sync>;
 
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
@@ -57,7 +79,11 @@ pub struct SiteClient {
     timeout: Duration,
     max_retries: u32,
     max_retry_time: Duration,
-    observer: Option<RequestObserver>,
+    observer: Option<ClientObserver>,
+    /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
+    /// fresh memory for every page. At most one per request in flight.
+    spare_bodies: Mutex<Vec<Vec<u8>>>,
+    spare_limit: usize,
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
     timed: Mutex<(u32, Duration)>,
@@ -125,13 +151,16 @@ impl SiteClient {
             max_retries: collection.max_retries,
             max_retry_time: collection.max_retry_time,
             observer: None,
+            spare_bodies: Mutex::new(Vec::new()),
+            spare_limit: collection.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
         })
     }
 
-    /// Calls `observer` for every HTTP exchange from now on.
-    pub fn with_observer(mut self, observer: RequestObserver) -> Self {
+    /// Calls `observer` for every HTTP exchange and every page with skipped records from now
+    /// on.
+    pub fn with_observer(mut self, observer: ClientObserver) -> Self {
         self.observer = Some(observer);
         self
     }
@@ -149,10 +178,30 @@ impl SiteClient {
         (count > 0).then(|| total / count)
     }
 
-    fn observe(&self, endpoint: &str, outcome: &str) {
+    fn observe(&self, event: ClientEvent<'_>) {
         if let Some(observer) = &self.observer {
-            observer(endpoint, outcome);
+            observer(event);
         }
+    }
+
+    /// Hands back the bytes of a body that was decoded, for a later body to reuse.
+    pub fn recycle_body(&self, bytes: Vec<u8>) {
+        if bytes.capacity() <= SPARE_BODY_BYTES {
+            let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < self.spare_limit {
+                spare.push(bytes);
+            }
+        }
+    }
+
+    fn spare_body(&self) -> Vec<u8> {
+        let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+
+    /// Reports records of a page of `endpoint` skipped because they are broken.
+    pub fn records_skipped(&self, endpoint: &str, count: u64) {
+        self.observe(ClientEvent::RecordsSkipped { endpoint, count });
     }
 
     /// The site name.
@@ -324,7 +373,10 @@ impl SiteClient {
         };
         let status = response.status().as_u16();
         Span::current().record("http.response.status_code", status);
-        self.observe(endpoint, &status.to_string());
+        self.observe(ClientEvent::Request {
+            endpoint,
+            outcome: &status.to_string(),
+        });
         if response.status().is_success() {
             *self.last_success.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
@@ -344,7 +396,7 @@ impl SiteClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = match read_body(response).await {
+        let body = match read_body(response, self.spare_body()).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
                 return Attempt::Done(Err(self.decode_error(
@@ -483,7 +535,10 @@ impl SiteClient {
             Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
             Attempt::Done(Ok(_)) => "ok",
         };
-        self.observe(endpoint, kind);
+        self.observe(ClientEvent::Request {
+            endpoint,
+            outcome: kind,
+        });
         attempt
     }
 
@@ -581,9 +636,14 @@ enum BodyError {
     Transport(reqwest::Error),
 }
 
-/// Reads the body chunk by chunk, refusing more than [`MAX_BODY_BYTES`].
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    let mut body = Vec::with_capacity(
+/// Reads the body chunk by chunk into `body` (emptied first), refusing more than
+/// [`MAX_BODY_BYTES`].
+async fn read_body(
+    mut response: reqwest::Response,
+    mut body: Vec<u8>,
+) -> Result<Vec<u8>, BodyError> {
+    body.clear();
+    body.reserve(
         response
             .content_length()
             .map_or(64 * 1024, |n| n.min(MAX_BODY_BYTES as u64) as usize),

@@ -14,7 +14,7 @@ mod retry;
 mod version;
 
 pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
-pub use client::{Body, MAX_BODY_BYTES, RequestObserver, SiteClient};
+pub use client::{Body, ClientEvent, ClientObserver, MAX_BODY_BYTES, SiteClient};
 pub use error::{ApiError, DecodeKind};
 pub use limit::RequestLimiter;
 pub use pagination::{

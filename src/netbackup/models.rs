@@ -6,24 +6,80 @@
 
 use serde::Deserialize;
 
+use super::jobs_reader::page_parts;
 use super::lenient::{Flag, Num, Text};
 
 /// A page document read from a response body.
 pub trait PageDocument<'a>: Sized {
-    /// Reads the document from `body`, borrowing its strings where possible. The whole body
-    /// must be UTF-8 (a corrupt body is a broken server even where the corruption is in a
-    /// member the agent does not read) and one JSON document; the error is a description.
+    /// Reads the document from `body`, borrowing its strings where possible. The body must be
+    /// one JSON document; the error is a description. Bytes that are not UTF-8 are tolerated
+    /// inside strings the agent does not read.
     fn from_body(body: &'a [u8]) -> Result<Self, String>;
 }
 
-/// The body as text, or where it stops being UTF-8.
-pub(crate) fn utf8(body: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(body).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+impl<'a> PageDocument<'a> for StorageUnitsPage<'a> {
+    /// serde_json checks UTF-8 only in the strings it decodes, not in the ones it skips. A page
+    /// it refuses is read again record by record: records it refuses are skipped (and listed
+    /// in [`StorageUnitsPage::skipped`]); a page whose records all read is refused as a whole.
+    fn from_body(body: &'a [u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).or_else(|e| storage_records(body).ok_or_else(|| e.to_string()))
+    }
 }
 
-impl<'a> PageDocument<'a> for StorageUnitsPage<'a> {
-    fn from_body(body: &'a [u8]) -> Result<Self, String> {
-        serde_json::from_str(utf8(body)?).map_err(|e| e.to_string())
+/// A storage units page read record by record, if its document is sound and some of its
+/// records are not.
+fn storage_records(body: &[u8]) -> Option<StorageUnitsPage<'_>> {
+    let parts = page_parts(body)?;
+    let meta = match parts.meta {
+        Some(meta) => serde_json::from_slice::<Option<OffsetMeta>>(meta).ok()?,
+        None => None,
+    };
+    let mut data = Vec::with_capacity(parts.data.len());
+    let mut skipped = Vec::new();
+    for record in parts.data {
+        match serde_json::from_slice::<StorageUnitResource<'_>>(record) {
+            Ok(unit) => data.push(unit),
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    (!skipped.is_empty()).then_some(StorageUnitsPage {
+        data,
+        meta,
+        skipped,
+    })
+}
+
+/// Why one record of a page is skipped while the rest of the page is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordDefect {
+    /// A member the agent reads appears twice.
+    Duplicate(&'static str),
+    /// A member the agent reads is a string that is not valid text: bytes that are not
+    /// UTF-8, a control character, an unknown escape or a lone surrogate.
+    BadText(&'static str),
+    /// A member the agent reads is a malformed JSON number.
+    BadNumber(&'static str),
+}
+
+impl RecordDefect {
+    /// The member that is broken.
+    pub fn member(self) -> &'static str {
+        match self {
+            RecordDefect::Duplicate(m) | RecordDefect::BadText(m) | RecordDefect::BadNumber(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for RecordDefect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordDefect::Duplicate(member) => write!(f, "member {member} appears twice"),
+            RecordDefect::BadText(member) => write!(
+                f,
+                "member {member} is not valid text (invalid UTF-8, control character or escape)"
+            ),
+            RecordDefect::BadNumber(member) => write!(f, "member {member} is a malformed number"),
+        }
     }
 }
 
@@ -44,6 +100,10 @@ pub struct JobResource<'a> {
     /// The job's attributes; a resource without attributes is counted as invalid.
     #[serde(default, borrow)]
     pub attributes: Option<JobAttributes<'a>>,
+    /// Set when the record is broken in a member the agent reads: the record is skipped and
+    /// counted, the rest of the page is kept.
+    #[serde(skip)]
+    pub defect: Option<RecordDefect>,
 }
 
 /// The job attributes the aggregation uses.
@@ -113,6 +173,10 @@ pub struct StorageUnitsPage<'a> {
     /// Pagination metadata.
     #[serde(default)]
     pub meta: Option<OffsetMeta>,
+    /// Why each record left out of `data` was skipped (a broken record, the rest of the page
+    /// kept).
+    #[serde(skip)]
+    pub skipped: Vec<String>,
 }
 
 /// One storage unit resource.
@@ -245,6 +309,52 @@ mod tests {
         assert_eq!(a, Some(Some("IMAGEDELETE")));
         let next = page.meta.and_then(|m| m.pagination).map(|p| p.next);
         assert_eq!(next.as_ref().and_then(|n| n.as_str()), Some("1"));
+    }
+
+    /// A storage page of three units whose second one has `attributes` as given.
+    fn three_units(attributes: &[u8]) -> Vec<u8> {
+        let mut body =
+            br#"{"data":[{"id":"a","attributes":{"name":"a"}},{"id":"b","attributes":{"#.to_vec();
+        body.extend_from_slice(attributes);
+        body.extend_from_slice(br#"}},{"id":"c","attributes":{"name":"c"}}],"#);
+        body.extend_from_slice(br#""meta":{"pagination":{"count":3,"last":0}}}"#);
+        body
+    }
+
+    fn ids(page: &StorageUnitsPage<'_>) -> Vec<String> {
+        page.data
+            .iter()
+            .filter_map(|u| u.id.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn a_storage_unit_broken_where_it_is_read_is_skipped_and_the_rest_kept() {
+        // Not read by the agent: tolerated.
+        let tolerated = three_units(b"\"name\":\"b\",\"comment\":\"\xc3\x28\"");
+        let page = StorageUnitsPage::from_body(&tolerated).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (ids(&page), page.skipped.len()),
+            (vec!["a".into(), "b".into(), "c".into()], 0)
+        );
+        for broken in [
+            &b"\"name\":\"b\xc3\x28\""[..],
+            b"\"name\":\"b\",\"name\":\"b\"",
+            b"\"freeCapacityBytes\":01",
+        ] {
+            let body = three_units(broken);
+            let quoted = String::from_utf8_lossy(broken);
+            let page =
+                StorageUnitsPage::from_body(&body).unwrap_or_else(|e| panic!("{quoted}: {e}"));
+            assert_eq!(ids(&page), ["a", "c"], "{quoted}");
+            assert_eq!(page.skipped.len(), 1, "{quoted}");
+            let count = page.meta.and_then(|m| m.pagination).map(|p| p.count);
+            assert_eq!(count, Some(Num::Valid(3)), "{quoted}");
+        }
+        // A broken document is refused as a whole.
+        let body = three_units(b"\"name\":\"b\xc3\x28\"");
+        assert!(StorageUnitsPage::from_body(&body[..body.len() - 2]).is_err());
+        assert!(StorageUnitsPage::from_body(b"<html>").is_err());
     }
 
     #[test]

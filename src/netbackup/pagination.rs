@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
 use super::error::{ApiError, DecodeKind};
 use super::models::{
-    JobAttributes, JobsPage, PageDocument, StorageUnitAttributes, StorageUnitsPage,
+    JobAttributes, JobsPage, PageDocument, RecordDefect, StorageUnitAttributes, StorageUnitsPage,
 };
 use super::version::ApiVersion;
 
@@ -54,6 +54,9 @@ pub struct WalkStats {
     pub items: u64,
     /// Resources without attributes (skipped).
     pub invalid_items: u64,
+    /// Records skipped because they are broken in a member the agent reads (see
+    /// [`RecordDefect`]).
+    pub skipped_records: u64,
     /// Requests sent, retries included.
     pub requests: u64,
     /// The server's clock (`Date` header) when it answered the first page.
@@ -66,6 +69,7 @@ impl WalkStats {
         self.pages += other.pages;
         self.items += other.items;
         self.invalid_items += other.invalid_items;
+        self.skipped_records += other.skipped_records;
         self.requests += other.requests;
         self.server_time = match (self.server_time, other.server_time) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -110,14 +114,32 @@ where
         let page: JobsPage<'_> = decode(api, JOBS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(api, JOBS_ENDPOINT, page.data.len(), page_size)?;
+        let mut skipped: Option<(u64, Option<u64>, RecordDefect)> = None;
         for resource in &page.data {
-            match &resource.attributes {
-                Some(attributes) => {
+            match (&resource.attributes, resource.defect) {
+                (attributes, Some(defect)) => {
+                    let job_id = attributes.as_ref().and_then(|a| a.job_id.valid());
+                    let (n, _, _) = skipped.get_or_insert((0, job_id, defect));
+                    *n += 1;
+                }
+                (Some(attributes), None) => {
                     stats.items += 1;
                     on_job(attributes);
                 }
-                None => stats.invalid_items += 1,
+                (None, None) => stats.invalid_items += 1,
             }
+        }
+        if let Some((count, job_id, defect)) = skipped {
+            stats.skipped_records += count;
+            api.records_skipped(JOBS_ENDPOINT, count);
+            // One line per page, naming the first broken record.
+            tracing::warn!(
+                site = %api.site(),
+                endpoint = %JOBS_ENDPOINT,
+                job_id,
+                skipped = count,
+                "skipped {count} broken job record(s) of a page, the rest is kept: {defect}"
+            );
         }
         let next = page
             .meta
@@ -126,9 +148,12 @@ where
             .and_then(|p| p.next.as_str())
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
+        let empty = page.data.is_empty();
+        drop(page);
+        api.recycle_body(body.bytes);
         match next {
             None => return Ok(stats),
-            Some(_) if page.data.is_empty() => return Ok(stats),
+            Some(_) if empty => return Ok(stats),
             Some(next) => {
                 check_cursor_length(api, JOBS_ENDPOINT, &next)?;
                 if !seen.insert(next.clone()) {
@@ -151,8 +176,14 @@ where
     }
 }
 
+/// Jobs asked for by [`first_job_id`]: a few, so that a first record whose `jobId` is broken
+/// does not hide the others.
+const FIRST_JOB_PROBE: u32 = 4;
+
 /// The `jobId` of the first job matching `filter` in ascending (or, with `newest_first`,
-/// descending) `jobId` order, with the server's clock: one request of one job.
+/// descending) `jobId` order, with the server's clock: one request of a few jobs. A record
+/// broken in another member still gives its id; one whose `jobId` is broken is passed over
+/// (walks skip it anyway).
 pub async fn first_job_id<A: NetBackupApi>(
     api: &A,
     version: ApiVersion,
@@ -161,7 +192,7 @@ pub async fn first_job_id<A: NetBackupApi>(
 ) -> Result<(Option<u64>, Option<DateTime<Utc>>), ApiError> {
     let query = JobsPageQuery {
         filter,
-        limit: 1,
+        limit: FIRST_JOB_PROBE,
         after: None,
         newest_first,
     };
@@ -175,6 +206,7 @@ pub async fn first_job_id<A: NetBackupApi>(
     let id = page
         .data
         .iter()
+        .filter(|r| r.defect.is_none_or(|d| d.member() != "jobId"))
         .filter_map(|r| r.attributes.as_ref())
         .find_map(|a| a.job_id.valid());
     Ok((id, body.server_time))
@@ -215,9 +247,21 @@ where
         stats.requests = stats.requests.saturating_add(u64::from(body.attempts));
         stats.pages += 1;
         let page: StorageUnitsPage<'_> = decode(api, STORAGE_UNITS_ENDPOINT, &body.bytes, &span)?;
-        span.record("nbu.records", page.data.len());
-        check_page_size(api, STORAGE_UNITS_ENDPOINT, page.data.len(), page_size)?;
-        seen = seen.saturating_add(page.data.len() as u64);
+        let records = page.data.len() + page.skipped.len();
+        span.record("nbu.records", records);
+        check_page_size(api, STORAGE_UNITS_ENDPOINT, records, page_size)?;
+        seen = seen.saturating_add(records as u64);
+        if let Some(first) = page.skipped.first() {
+            let count = page.skipped.len() as u64;
+            stats.skipped_records += count;
+            api.records_skipped(STORAGE_UNITS_ENDPOINT, count);
+            tracing::warn!(
+                site = %api.site(),
+                endpoint = %STORAGE_UNITS_ENDPOINT,
+                skipped = count,
+                "skipped {count} broken storage unit record(s) of a page, the rest is kept: {first}"
+            );
+        }
         for resource in &page.data {
             match &resource.attributes {
                 Some(attributes) => {

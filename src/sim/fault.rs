@@ -52,8 +52,16 @@ pub enum Fault {
     TruncatedJson,
     /// The real JSON response labelled `text/plain`.
     WrongContentType,
-    /// The real response with an invalid UTF-8 sequence inside the first string value.
+    /// The real response with an invalid UTF-8 sequence between two tokens (after the
+    /// document's opening brace): a broken document, whatever a client tolerates in strings.
     InvalidUtf8,
+    /// The real response where, in every page, the string value of attribute `member` of the
+    /// first record that has one starts with an invalid UTF-8 sequence: one broken record per
+    /// page. Pages without such a member are sent unchanged.
+    InvalidUtf8InRecord {
+        /// The attribute name, such as `clientName` or `jobType`.
+        member: String,
+    },
     /// 200 with the correct media type and an empty body.
     EmptyBody,
     /// The real response, dribbled at about this many bytes per second.
@@ -274,6 +282,10 @@ pub(crate) async fn apply(
             response
         }
         Fault::InvalidUtf8 => rework(serve.await, corrupt_utf8).await,
+        Fault::InvalidUtf8InRecord { member } => {
+            let member = member.clone();
+            rework(serve.await, move |bytes| corrupt_member(bytes, &member)).await
+        }
         Fault::SlowBody { bytes_per_second } => {
             let (mut parts, body) = serve.await.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
@@ -357,14 +369,27 @@ async fn rework(response: Response, change: impl FnOnce(Vec<u8>) -> Vec<u8>) -> 
     Response::from_parts(parts, Body::from(change(bytes.to_vec())))
 }
 
-/// Inserts an invalid UTF-8 sequence after the opening quote of the first string value.
+/// Not UTF-8: a lead byte followed by an ASCII byte.
+const BAD_UTF8: [u8; 2] = [0xC3, 0x28];
+
+/// Inserts an invalid UTF-8 sequence after the first byte (a document's opening brace).
 fn corrupt_utf8(mut bytes: Vec<u8>) -> Vec<u8> {
-    const BAD: [u8; 2] = [0xC3, 0x28];
-    let at = bytes
-        .windows(3)
-        .position(|w| w == b"\":\"")
-        .map_or(bytes.len().min(1), |p| p + 3);
-    bytes.splice(at..at, BAD);
+    let at = bytes.len().min(1);
+    bytes.splice(at..at, BAD_UTF8);
+    bytes
+}
+
+/// Inserts an invalid UTF-8 sequence after the opening quote of the first string value of
+/// attribute `member`.
+fn corrupt_member(mut bytes: Vec<u8>, member: &str) -> Vec<u8> {
+    let pattern = format!("\"{member}\":\"");
+    if let Some(at) = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern.as_bytes())
+        .map(|p| p + pattern.len())
+    {
+        bytes.splice(at..at, BAD_UTF8);
+    }
     bytes
 }
 
@@ -534,12 +559,17 @@ mod tests {
     }
 
     #[test]
-    fn utf8_corruption_lands_in_a_string() {
-        let bad = corrupt_utf8(br#"{"data":[{"type":"job"}]}"#.to_vec());
-        assert!(std::str::from_utf8(&bad).is_err());
-        assert!(bad.starts_with(br#"{"data":[{"type":""#));
-        assert!(std::str::from_utf8(&corrupt_utf8(b"{}".to_vec())).is_err());
+    fn utf8_corruption_breaks_the_document_or_one_member() {
+        let page = br#"{"data":[{"attributes":{"jobType":"A"}},{"attributes":{"jobType":"B"}}]}"#;
+        let bad = corrupt_utf8(page.to_vec());
+        assert_eq!(bad.get(..3), Some(&b"{\xc3("[..]));
         assert!(std::str::from_utf8(&corrupt_utf8(Vec::new())).is_err());
+        // Only the first record's member, after its opening quote.
+        let bad = corrupt_member(page.to_vec(), "jobType");
+        let expected =
+            b"{\"data\":[{\"attributes\":{\"jobType\":\"\xc3(A\"}},{\"attributes\":{\"jobType\":\"B\"}}]}";
+        assert_eq!(bad, expected.to_vec());
+        assert_eq!(corrupt_member(page.to_vec(), "state"), page.to_vec());
     }
 
     #[test]

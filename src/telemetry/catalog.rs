@@ -120,6 +120,8 @@ pub const JOBS_TRANSFERRED_BYTES: &str = "nbu.jobs.transferred.bytes";
 pub const COLLECTION_ERRORS: &str = "nbu.collection.errors";
 /// The name of the NetBackup request counter.
 pub const API_REQUESTS: &str = "nbu.api.requests";
+/// The name of the counter of records skipped as broken.
+pub const API_RECORDS_SKIPPED: &str = "nbu.api.records.skipped";
 /// The name of the config reload counter.
 pub const CONFIG_RELOADS: &str = "nbu.config.reloads";
 /// The name of the OTLP metric export counter.
@@ -747,6 +749,17 @@ pub const CATALOG: &[MetricDef] = &[
         unit: "{request}",
         description: "HTTP requests sent to NetBackup by endpoint and outcome (status code, or timeout, connect, tls).",
         labels: &["endpoint", "status"],
+        source: Source::Agent,
+        legacy: false,
+        read: None,
+    },
+    MetricDef {
+        name: API_RECORDS_SKIPPED,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{record}",
+        description: "Records of NetBackup pages skipped by endpoint because they are broken in a member the agent reads (text that is not UTF-8, a malformed number, a member twice); the rest of each page is kept.",
+        labels: &["endpoint"],
         source: Source::Agent,
         legacy: false,
         read: None,

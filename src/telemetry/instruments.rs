@@ -94,6 +94,11 @@ impl Recorders {
         Tallies::add(&self.tallies.api_requests, &[site, endpoint, outcome], 1);
     }
 
+    /// Counts records of a page skipped as broken.
+    pub fn records_skipped(&self, site: &str, endpoint: &str, count: u64) {
+        Tallies::add(&self.tallies.records_skipped, &[site, endpoint], count);
+    }
+
     /// Counts one configuration reload attempt.
     pub fn config_reload(&self, ok: bool) {
         let result = if ok { "success" } else { "failure" };

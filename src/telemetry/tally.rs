@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::catalog::{
-    API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES,
-    OTLP_EXPORTS,
+    API_RECORDS_SKIPPED, API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOBS_COMPLETED,
+    JOBS_TRANSFERRED_BYTES, OTLP_EXPORTS,
 };
 use crate::collect::summary::DurationHistogram;
 
@@ -88,6 +88,8 @@ impl<V> Family<V> {
 
 /// Label names of `nbu.api.requests`.
 pub const API_REQUEST_LABELS: &[&str] = &["site", "endpoint", "status"];
+/// Label names of `nbu.api.records.skipped`.
+pub const RECORDS_SKIPPED_LABELS: &[&str] = &["site", "endpoint"];
 /// Label names of `nbu.collection.errors`.
 pub const COLLECTION_ERROR_LABELS: &[&str] = &["site", "source", "kind"];
 /// Label names of `nbu.config.reloads` and `nbu.otlp.exports`.
@@ -101,8 +103,9 @@ pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
 pub type CounterOf = fn(&Tallies) -> &Family<u64>;
 
 /// The counter families, under their catalog names.
-pub const COUNTERS: [(&str, CounterOf); 6] = [
+pub const COUNTERS: [(&str, CounterOf); 7] = [
     (API_REQUESTS, |t| &t.api_requests),
+    (API_RECORDS_SKIPPED, |t| &t.records_skipped),
     (COLLECTION_ERRORS, |t| &t.collection_errors),
     (CONFIG_RELOADS, |t| &t.config_reloads),
     (JOBS_COMPLETED, |t| &t.jobs_completed),
@@ -115,6 +118,8 @@ pub const COUNTERS: [(&str, CounterOf); 6] = [
 pub struct Tallies {
     /// `nbu.api.requests`.
     pub api_requests: Family<u64>,
+    /// `nbu.api.records.skipped`.
+    pub records_skipped: Family<u64>,
     /// `nbu.collection.errors`.
     pub collection_errors: Family<u64>,
     /// `nbu.config.reloads`.
@@ -133,6 +138,7 @@ impl Default for Tallies {
     fn default() -> Self {
         Self {
             api_requests: Family::new(API_REQUEST_LABELS),
+            records_skipped: Family::new(RECORDS_SKIPPED_LABELS),
             collection_errors: Family::new(COLLECTION_ERROR_LABELS),
             config_reloads: Family::new(CONFIG_RELOAD_LABELS),
             jobs_completed: Family::new(FINISHED_JOB_LABELS),
@@ -157,6 +163,7 @@ impl Tallies {
     /// Forgets every series of `site`.
     pub fn remove_site(&self, site: &str) {
         self.api_requests.remove_site(site);
+        self.records_skipped.remove_site(site);
         self.collection_errors.remove_site(site);
         self.jobs_completed.remove_site(site);
         self.jobs_transferred_bytes.remove_site(site);

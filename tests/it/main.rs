@@ -5,6 +5,7 @@ mod common;
 mod alerting;
 mod binary;
 mod bridge;
+mod broken_records;
 mod client_errors;
 mod collect;
 mod dashboards;
