@@ -39,9 +39,10 @@ fn truth(sim: &Simulator) -> f64 {
         .jobs as f64
 }
 
+/// Jobs of the window the agent holds, finished or not (`nbu_jobs_state_count` covers both).
 fn jobs_counted(families: &Exposition, site: &str) -> f64 {
     families
-        .get("nbu_jobs_count")
+        .get("nbu_jobs_state_count")
         .map(|f| {
             f.iter()
                 .filter(|(labels, _)| labels.iter().any(|(k, v)| k == "site" && v == site))
