@@ -125,16 +125,17 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
     assert!(!errors.is_empty());
 
     wait_for(
-        "request spans at the receiver",
-        Duration::from_secs(30),
+        "request spans at the receiver, the failed one among them",
+        Duration::from_secs(60),
         || async {
             let spans = all_spans(&receiver);
-            spans
+            let read = spans.iter().any(|s| {
+                s.name == "GET /admin/jobs" && attr(&s.attributes, "nbu.records").is_some()
+            });
+            let failed = spans
                 .iter()
-                .any(|s| {
-                    s.name == "GET /admin/jobs" && attr(&s.attributes, "nbu.records").is_some()
-                })
-                .then_some(())
+                .any(|s| attr(&s.attributes, "error.type").is_some());
+            (read && failed).then_some(())
         },
     )
     .await;

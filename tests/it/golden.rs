@@ -9,8 +9,9 @@
 //! every job).
 //!
 //! Values that change from run to run are left out: request counters and export counters
-//! (they grow with every cycle), the build's version, the mean response time, and the Unix
-//! time of the last collection (written `<unix time>`).
+//! (they grow with every cycle), the build's version, the mean response time, the Unix time of
+//! the last collection (written `<unix time>`) and the count of failed collections (`<n>`: a
+//! failing source is tried again every cycle).
 
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ use crate::common::{anchor, load, site_yaml, start_sim, wait_for};
 use crate::pipeline::Running;
 
 const KEY: &str = "golden-key";
+
+/// Counters that grow with every failed cycle: their series and labels are kept, their value
+/// is written `<n>`.
+const COUNTED: &[&str] = &["nbu_collection_errors_total", "nbu.collection.errors"];
 
 /// Families whose values differ between runs.
 const VOLATILE: &[&str] = &[
@@ -56,6 +61,11 @@ fn normalize_exposition(text: &str) -> String {
         if family == "nbu_last_scrape_timestamp_seconds" && !line.starts_with('#') {
             let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
             out.push_str(&format!("{series} <unix time>\n"));
+            continue;
+        }
+        if COUNTED.contains(&family) && !line.starts_with('#') {
+            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
+            out.push_str(&format!("{series} <n>\n"));
             continue;
         }
         out.push_str(line);
@@ -119,11 +129,15 @@ fn normalize_otlp(export: &ExportMetricsServiceRequest) -> String {
             }
             Some(Data::Sum(s)) => {
                 for dp in &s.data_points {
+                    let value = if COUNTED.contains(&name.as_str()) {
+                        "<n>".to_owned()
+                    } else {
+                        number(&dp.value)
+                    };
                     lines.push(format!(
-                        "sum(monotonic={}) {name} [{unit}] {{{}}} {}",
+                        "sum(monotonic={}) {name} [{unit}] {{{}}} {value}",
                         s.is_monotonic,
                         attributes(&dp.attributes),
-                        number(&dp.value)
                     ));
                 }
             }
