@@ -11,6 +11,7 @@ pub mod models;
 mod pagination;
 pub mod resources;
 mod retry;
+mod storage_reader;
 mod version;
 
 pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
