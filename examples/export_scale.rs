@@ -17,8 +17,8 @@
 //!   protobuf and compressed with gzip.
 //!
 //! A seventh argument sets the SDK's cardinality limit per instrument (default
-//! `telemetry::pipeline::CARDINALITY_LIMIT`): the SDK sizes each instrument's attribute map
-//! for that many series up front.
+//! `otlp.max_series_per_metric`'s, [`DEFAULT_OTLP_MAX_SERIES_PER_METRIC`]): the SDK sizes each
+//! instrument's attribute map for that many series up front.
 //!
 //! Snapshots are the simulator's ground truth for a fixed dataset, published before the
 //! first iteration; RSS is read from `/proc/self/statm` after they are built (`rss_data_kib`),
@@ -32,10 +32,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
+use nbu_otel::config::DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
 use nbu_otel::sim::{SimConfig, SimTruth};
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{SnapshotStore, register};
-use nbu_otel::telemetry::pipeline::{CARDINALITY_LIMIT, cardinality_view};
+use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -43,7 +44,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{
-    Instrument, InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Stream, Temporality,
+    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
 };
 use prost::Message as _;
 
@@ -139,20 +140,10 @@ fn main() {
         .collect();
     let rss_data = rss_kib();
 
-    let cardinality =
-        usize::try_from(arg(&args, 7, CARDINALITY_LIMIT as u64)).unwrap_or(CARDINALITY_LIMIT);
+    let default = DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
+    let cardinality = usize::try_from(arg(&args, 7, default as u64)).unwrap_or(default);
     let manual = Shared(Arc::new(ManualReader::builder().build()));
-    let mut builder = if cardinality == CARDINALITY_LIMIT {
-        SdkMeterProvider::builder().with_view(cardinality_view)
-    } else {
-        SdkMeterProvider::builder().with_view(move |i: &Instrument| {
-            Stream::builder()
-                .with_cardinality_limit(cardinality)
-                .build()
-                .ok()
-                .filter(|_| i.name().starts_with("nbu."))
-        })
-    };
+    let mut builder = SdkMeterProvider::builder().with_view(cardinality_view(cardinality));
     let mut registry = None;
     match mode.as_str() {
         "sdk" => {

@@ -27,7 +27,8 @@
 //!   override the key itself;
 //! - `NBU_OTEL_SERVER__LISTEN`, `NBU_OTEL_SERVER__PROMETHEUS_BRIDGE`;
 //! - `NBU_OTEL_OTLP__ENABLED`, `__ENDPOINT`, `__TIMEOUT`, `__EXPORT_INTERVAL`, `__COMPRESSION`,
-//!   `__CA_FILE`, `__CLIENT_CERT_FILE`, `__CLIENT_KEY_FILE`, `__MAX_MESSAGE_BYTES`, and
+//!   `__CA_FILE`, `__CLIENT_CERT_FILE`, `__CLIENT_KEY_FILE`, `__MAX_MESSAGE_BYTES`,
+//!   `__MAX_SERIES_PER_METRIC`, and
 //!   `NBU_OTEL_OTLP__HEADERS__<NAME>`
 //!   for one header (the name is lowercased, so it can only hold letters, digits and `_`;
 //!   it replaces a file header of the same name in any case);
@@ -321,7 +322,14 @@ pub struct OtlpConfig {
     /// The largest encoded size of one metrics request: an export holding more is sent as
     /// several requests (a Collector refuses gRPC messages above its receive limit).
     pub max_message_bytes: usize,
+    /// The most series one instrument carries in the push; more are folded by the SDK into one
+    /// series marked `otel.metric.overflow`. The SDK reserves room for this many series per
+    /// instrument, so it bounds the memory of the push.
+    pub max_series_per_metric: usize,
 }
+
+/// The default of `otlp.max_series_per_metric`.
+pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 4000;
 
 /// The default of `otlp.max_message_bytes`: the gRPC default receive limit of a Collector
 /// (4 MiB) minus 64 KiB of headroom.
@@ -340,6 +348,7 @@ impl Default for OtlpConfig {
             client_cert_file: None,
             client_key_file: None,
             max_message_bytes: DEFAULT_OTLP_MAX_MESSAGE_BYTES,
+            max_series_per_metric: DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
         }
     }
 }

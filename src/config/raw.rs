@@ -108,6 +108,7 @@ pub(super) struct RawOtlp {
     pub client_cert_file: Option<Scalar>,
     pub client_key_file: Option<Scalar>,
     pub max_message_bytes: Option<Scalar>,
+    pub max_series_per_metric: Option<Scalar>,
 }
 
 /// `traces`.

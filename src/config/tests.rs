@@ -816,3 +816,23 @@ fn a_metrics_path_that_cannot_be_served_is_named() {
         assert_field(&err(&yaml, &[]), "server.metrics_path");
     }
 }
+
+#[test]
+fn the_series_limit_of_the_push_is_bounded() {
+    assert_eq!(
+        ok(&site(""), &[]).otlp.max_series_per_metric,
+        DEFAULT_OTLP_MAX_SERIES_PER_METRIC
+    );
+    let config = ok(
+        &site(""),
+        &[("NBU_OTEL_OTLP__MAX_SERIES_PER_METRIC", "20000")],
+    );
+    assert_eq!(config.otlp.max_series_per_metric, 20_000);
+    for bad in ["0", "99", "1000001", "lots"] {
+        let e = err(
+            &format!("otlp:\n  max_series_per_metric: {bad}\n{}", site("")),
+            &[],
+        );
+        assert_field(&e, "otlp.max_series_per_metric");
+    }
+}

@@ -1016,6 +1016,15 @@ impl Validator<'_> {
                 " (bytes)",
             )
             .map_or(default.max_message_bytes, |n| n as usize);
+        let max_series_per_metric = self
+            .integer(
+                "otlp.max_series_per_metric",
+                raw.max_series_per_metric,
+                100,
+                1_000_000,
+                " (the SDK reserves room for this many series per instrument)",
+            )
+            .map_or(default.max_series_per_metric, |n| n as usize);
 
         let ca_text = self.optional_text("otlp.ca_file", raw.ca_file);
         let cert_text = self.optional_text("otlp.client_cert_file", raw.client_cert_file);
@@ -1073,6 +1082,7 @@ impl Validator<'_> {
             client_cert_file,
             client_key_file,
             max_message_bytes,
+            max_series_per_metric,
         })
     }
 

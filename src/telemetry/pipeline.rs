@@ -33,21 +33,18 @@ pub struct Pipeline {
     pub exported_sites: ExportedSites,
 }
 
-/// Series one instrument may hold per collection before the SDK folds the rest into an
-/// `otel_metric_overflow` series. The SDK's default (2,000) is below what one agent for many
-/// sites reaches (`nbu_jobs_count` has a series per site, type, policy type and status).
-pub const CARDINALITY_LIMIT: usize = 100_000;
-
-/// Raises the SDK's cardinality limit for the agent's instruments. Library users who build
-/// their own `SdkMeterProvider` should add it with `.with_view(cardinality_view)`.
-pub fn cardinality_view(instrument: &Instrument) -> Option<Stream> {
-    if !instrument.name().starts_with("nbu.") {
-        return None;
+/// A view that sets the SDK's cardinality limit of the agent's instruments to `limit` series
+/// (`otlp.max_series_per_metric`): series beyond it are folded into one `otel.metric.overflow`
+/// series. The SDK reserves room for `limit` series in every instrument, so the limit bounds
+/// the memory of the push; its own default (2,000) is below what one agent for many sites can
+/// reach. Library users who build their own `SdkMeterProvider` add it with `.with_view(..)`.
+pub fn cardinality_view(limit: usize) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync {
+    move |instrument: &Instrument| {
+        if !instrument.name().starts_with("nbu.") {
+            return None;
+        }
+        Stream::builder().with_cardinality_limit(limit).build().ok()
     }
-    Stream::builder()
-        .with_cardinality_limit(CARDINALITY_LIMIT)
-        .build()
-        .ok()
 }
 
 /// The resource: `service.name` (config, or `OTEL_SERVICE_NAME`), `service.version`,
@@ -99,7 +96,7 @@ impl Pipeline {
         let exports = otlp::ExportCounter::default();
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
-            .with_view(cardinality_view);
+            .with_view(cardinality_view(config.otlp.max_series_per_metric));
         let exported_sites = ExportedSites::new();
         if config.otlp.enabled {
             let exporter =
