@@ -392,6 +392,8 @@ fn filled_store(jobs: u64) -> (JobStore, u64) {
             start_time: Text::Valid(start.to_rfc3339().into()),
             end_time: Text::Valid(end.to_rfc3339().into()),
             last_update_time: Text::Valid(end.to_rfc3339().into()),
+            client_name: Text::Valid(format!("client-{}", id % 1000).into()),
+            policy_name: Text::Valid(policies[(id % 5) as usize].into()),
         };
         batch.add(&job);
     }

@@ -289,6 +289,13 @@ impl SiteTask {
             let collector = state.collector.clone();
             let due = self.due_sources(state, version);
             let context_now = server_now(&state.snapshot);
+            // The clients the last jobs data covers need no query of their own.
+            let covered = state
+                .snapshot
+                .jobs
+                .as_ref()
+                .map(|jobs| sources::covered_clients(&jobs.summary))
+                .unwrap_or_default();
             // The store changes in one step when the walk is complete, so a cycle cancelled
             // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
             let jobs = collector
@@ -309,6 +316,7 @@ impl SiteTask {
                 let collector = collector.clone();
                 let context = SourceContext {
                     clients: self.site.sources.clients.clone(),
+                    covered: covered.clone(),
                     ..SourceContext::new(config, page_size, context_now)
                 };
                 async move {

@@ -5,13 +5,14 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::sources::{self, SourceContext, SourceValues};
 use super::storage::StorageAggregator;
 use super::store::FinishedJob;
 use super::summary::{JobsSummary, StorageSummary};
 use super::sync::{CycleReport, JobSync, JobsSettings, ProgressSink};
-use crate::config::{SiteConfig, SourceId};
+use crate::config::{ClientsConfig, SiteConfig, SourceId};
 use crate::netbackup::{ApiError, ApiVersion, SiteClient, walk_storage_units};
 
 /// The result of collecting one source once.
@@ -127,6 +128,8 @@ fn warn_if_readable_by_others(site: &str, file: &std::path::Path) {
 pub struct SiteCollector {
     site: SiteConfig,
     client: SiteClient,
+    /// The per-client allowlist when the clients source is on.
+    clients: Option<Arc<ClientsConfig>>,
 }
 
 impl SiteCollector {
@@ -152,7 +155,14 @@ impl SiteCollector {
         if let Some(file) = &site.api_key_file {
             warn_if_readable_by_others(&site.name, file);
         }
-        Ok(Self { site, client })
+        let clients_source = site.sources.get(SourceId::Clients);
+        let clients = (clients_source.enabled && !site.sources.clients.allowlist.is_empty())
+            .then(|| Arc::new(site.sources.clients.clone()));
+        Ok(Self {
+            site,
+            client,
+            clients,
+        })
     }
 
     /// The site's configuration.
@@ -180,6 +190,7 @@ impl SiteCollector {
     ) -> SourceOutcome<CycleReport> {
         let started = Instant::now();
         let settings = JobsSettings::from(&self.site.collection);
+        sync.set_clients(self.clients.clone());
         let result = sync
             .cycle(&self.client, version, &settings, on_finished)
             .await;
@@ -251,13 +262,16 @@ impl SiteCollector {
         &self,
         version: ApiVersion,
         now: chrono::DateTime<chrono::Utc>,
+        covered: BTreeMap<String, f64>,
     ) -> BTreeMap<SourceId, Option<SourceOutcome<SourceValues>>> {
+        let covered = &covered;
         let runs = self.site.sources.enabled().map(|(id, config)| async move {
             if !sources::supported(id, version) {
                 return (id, None);
             }
             let context = SourceContext {
                 clients: self.site.sources.clients.clone(),
+                covered: covered.clone(),
                 ..SourceContext::new(config, self.site.collection.storage_page_size, now)
             };
             let started = Instant::now();
@@ -287,8 +301,13 @@ impl SiteCollector {
                     self.collect_storage(*v)
                 );
                 // The windows of the opt-in sources end at NetBackup's clock, read by the jobs
-                // walk.
-                let sources = self.collect_sources(*v, now).await;
+                // walk; the clients the window covers need no query of their own.
+                let covered = jobs
+                    .result
+                    .as_ref()
+                    .map(sources::covered_clients)
+                    .unwrap_or_default();
+                let sources = self.collect_sources(*v, now, covered).await;
                 SiteReport {
                     site: self.site.name.clone(),
                     api_version: version,

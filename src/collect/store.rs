@@ -13,15 +13,18 @@
 //! Finished jobs are reported once, when the store first holds them finished: the flag lives in
 //! the record and leaves with it, so there is no separate, ever-growing set of recorded ids.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use chrono::DateTime;
 
 use super::label::cap_label;
 use super::summary::{
-    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
-    JobsSummary, Mean, UNKNOWN,
+    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, ClientJobKey,
+    ClientPolicyKey, DurationHistogram, JobKey, JobsSummary, Mean, UNKNOWN,
 };
+use crate::config::ClientsConfig;
 use crate::netbackup::lenient::{Num, Text};
 use crate::netbackup::models::JobAttributes;
 
@@ -92,6 +95,8 @@ struct LabelSet {
     status: Code,
     /// Only for queued jobs (`QUEUED`, `REQUEUED`).
     reason: Option<Code>,
+    /// `clientName` and `policyName`, only for clients of the per-client allowlist.
+    client: Option<(Sym, Sym)>,
 }
 
 /// Interned label texts and label sets. Ids stay valid as the table grows.
@@ -101,6 +106,8 @@ pub struct LabelTable {
     texts: Vec<Box<str>>,
     set_ids: FxHashMap<LabelSet, u32>,
     sets: Vec<LabelSet>,
+    /// The clients whose jobs carry their client and policy names (the per-client families).
+    clients: Option<Arc<ClientsConfig>>,
 }
 
 impl LabelTable {
@@ -145,6 +152,17 @@ impl LabelTable {
         }
     }
 
+    /// The interned client and policy names of a job of an allowlisted client.
+    fn client_labels(&mut self, job: &JobAttributes<'_>) -> Option<(Sym, Sym)> {
+        let allowlist = self.clients.as_ref()?;
+        let client = job.client_name.as_str().filter(|c| allowlist.allows(c))?;
+        let (client, _) = cap_label(client);
+        let (policy, _) = cap_label(job.policy_name.as_str().unwrap_or(""));
+        let client = client.to_owned();
+        let policy = policy.to_owned();
+        Some((self.intern(&client), self.intern(&policy)))
+    }
+
     /// The record of a job, or `None` when it has no valid `jobId` (it cannot be stored).
     pub fn record(&mut self, job: &JobAttributes<'_>) -> Option<JobRecord> {
         let job_id = job.job_id.valid()?;
@@ -157,12 +175,14 @@ impl LabelTable {
         let status = code(job.status, &mut invalid);
         let queued = matches!(state_text, Some("QUEUED" | "REQUEUED"));
         let reason = queued.then(|| code(job.job_queue_reason, &mut invalid));
+        let client = self.client_labels(job);
         let labels = self.set_id(LabelSet {
             action,
             policy,
             state,
             status,
             reason,
+            client,
         });
 
         let mut flags = 0u8;
@@ -564,6 +584,8 @@ impl JobStore {
             })
             .collect();
         let mut per_set = vec![(0u64, 0u64); labels.sets.len()];
+        // The newest end of the finished jobs of each label set that carries a client.
+        let mut newest_end: Vec<Option<i64>> = vec![None; labels.sets.len()];
         let mut per_pair = vec![PairAcc::default(); pairs.len()];
         let mut summary = JobsSummary::default();
         let mut seen_pair = vec![false; pairs.len()];
@@ -583,6 +605,11 @@ impl JobStore {
             if r.has(KILOBYTES) {
                 counts.1 = counts.1.saturating_add(r.kilobytes.saturating_mul(1024));
             }
+            if r.has(END)
+                && let Some(newest) = newest_end.get_mut(set)
+            {
+                *newest = Some(newest.map_or(r.end_ms, |n| n.max(r.end_ms)));
+            }
             let (Some(acc), Some(seen)) = (per_pair.get_mut(pair), seen_pair.get_mut(pair)) else {
                 continue;
             };
@@ -600,12 +627,30 @@ impl JobStore {
         }
         let text = |id: Sym| labels.text(id).to_owned();
         let code = |c: Code| c.map_or_else(|| UNKNOWN.to_owned(), |v| v.to_string());
-        for (set, &(count, bytes)) in labels.sets.iter().zip(&per_set) {
+        for ((set, &(count, bytes)), newest) in labels.sets.iter().zip(&per_set).zip(&newest_end) {
             if count == 0 {
                 continue;
             }
             // Counts by status are results: finished jobs only.
             if labels.text(set.state) == DONE_STATE {
+                if let Some((client, policy)) = set.client {
+                    let key = ClientJobKey {
+                        client: text(client),
+                        action: text(set.action),
+                        status: code(set.status),
+                    };
+                    *summary.client_jobs.entry(key).or_default() += count;
+                    if let (Some(0), Some(end)) = (set.status, newest) {
+                        let key = ClientPolicyKey {
+                            client: text(client),
+                            policy: text(policy),
+                            action: text(set.action),
+                        };
+                        let at = *end as f64 / 1000.0;
+                        let last = summary.client_last_success.entry(key).or_insert(at);
+                        *last = last.max(at);
+                    }
+                }
                 let key = JobKey {
                     action: text(set.action),
                     policy_type: text(set.policy),
@@ -655,8 +700,46 @@ impl JobStore {
                 summary.durations.insert(key, acc.durations);
             }
         }
+        if let Some(clients) = &labels.clients {
+            cap_clients(&mut summary, clients.max_clients as usize);
+        }
         summary
     }
+
+    /// Whether jobs carry their client names (the clients source is on).
+    pub fn tracks_clients(&self) -> bool {
+        self.labels.clients.is_some()
+    }
+
+    /// Sets the clients whose jobs carry their names (`None`: the clients source is off).
+    /// Returns whether that changed: the jobs already stored were labelled under the old
+    /// allowlist, so the window must be read whole again.
+    pub fn set_clients(&mut self, clients: Option<Arc<ClientsConfig>>) -> bool {
+        if self.labels.clients == clients {
+            return false;
+        }
+        self.labels.clients = clients;
+        true
+    }
+}
+
+/// Keeps the per-client series of the first `max` clients by name.
+fn cap_clients(summary: &mut JobsSummary, max: usize) {
+    let mut names: Vec<&String> = summary
+        .client_jobs
+        .keys()
+        .map(|k| &k.client)
+        .chain(summary.client_last_success.keys().map(|k| &k.client))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let Some(first_out) = names.get(max).map(|n| (*n).clone()) else {
+        return;
+    };
+    summary.client_jobs.retain(|k, _| k.client < first_out);
+    summary
+        .client_last_success
+        .retain(|k, _| k.client < first_out);
 }
 
 #[derive(Debug, Clone, Default)]

@@ -130,12 +130,40 @@ pub struct JobsSummary {
     pub dedup_ratio: BTreeMap<ActionPolicyKey, Mean>,
     /// `nbu_job_duration_seconds`: durations (`endTime - startTime`) of finished jobs.
     pub durations: BTreeMap<ActionPolicyKey, DurationHistogram>,
+    /// `nbu_client_jobs_count`: finished jobs of allowlisted clients by client, action and
+    /// status (empty unless the clients source is on).
+    pub client_jobs: BTreeMap<ClientJobKey, u64>,
+    /// `nbu_client_last_job_success_seconds`: Unix time of the newest finished job with status
+    /// 0 of each allowlisted client, policy name and action.
+    pub client_last_success: BTreeMap<ClientPolicyKey, f64>,
     /// Jobs of the window, finished or not.
     pub jobs: u64,
     /// Values that cannot be right (negative counts, end before start, ...) and were skipped.
     pub invalid_values: u64,
     /// Pages read.
     pub pages: u64,
+}
+
+/// Labels `client`, `action`, `status` of `nbu_client_jobs_count`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClientJobKey {
+    /// `clientName`.
+    pub client: String,
+    /// `jobType`.
+    pub action: String,
+    /// Status code, as text.
+    pub status: String,
+}
+
+/// Labels `client`, `policy`, `action` of `nbu_client_last_job_success_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClientPolicyKey {
+    /// `clientName`.
+    pub client: String,
+    /// `policyName`.
+    pub policy: String,
+    /// `jobType`.
+    pub action: String,
 }
 
 /// Labels `name`, `type` of storage series.

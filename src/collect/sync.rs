@@ -31,17 +31,17 @@
 //! that fails or is cancelled half-way changes nothing, reports nothing, and the next cycle
 //! (a full resync) starts again from the last committed state.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::store::{ApplyStats, FinishedJob, JobBatch, JobStore};
-use super::summary::JobsSummary;
-use crate::config::CollectionConfig;
+use super::summary::{ClientPolicyKey, JobsSummary};
+use crate::config::{ClientsConfig, CollectionConfig};
 use crate::netbackup::{
     ApiError, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
 };
@@ -158,6 +158,9 @@ pub struct JobSync {
     last_unkeyed: u64,
     warned_no_date: AtomicBool,
     progress: Option<ProgressSink>,
+    /// The newest success of each allowlisted client, policy and action seen since the agent
+    /// started: it outlives the job's stay in the window, as in the Go exporter.
+    client_successes: BTreeMap<ClientPolicyKey, f64>,
 }
 
 impl std::fmt::Debug for JobSync {
@@ -199,7 +202,24 @@ impl JobSync {
         let mut summary = self.store.summary();
         summary.pages = self.last_walk.pages;
         summary.invalid_values += self.last_walk.invalid_items + self.last_unkeyed;
+        for (key, at) in &self.client_successes {
+            let last = summary
+                .client_last_success
+                .entry(key.clone())
+                .or_insert(*at);
+            *last = last.max(*at);
+        }
         summary
+    }
+
+    /// Sets the clients of the per-client families (`None`: the clients source is off). A
+    /// change reads the window whole again, so that every stored job is labelled under the
+    /// new allowlist, and forgets the successes remembered under the old one.
+    pub fn set_clients(&mut self, clients: Option<Arc<ClientsConfig>>) {
+        if self.store.set_clients(clients) {
+            self.force_full();
+            self.client_successes.clear();
+        }
     }
 
     /// Whether the next cycle reads the window whole (with the API version used so far).
@@ -284,6 +304,12 @@ impl JobSync {
         self.version = Some(version);
         self.high_water = Some(high_water);
         self.last_walk = walk;
+        if self.store.tracks_clients() {
+            for (key, at) in self.store.summary().client_last_success {
+                let last = self.client_successes.entry(key).or_insert(at);
+                *last = last.max(at);
+            }
+        }
         CycleReport {
             kind,
             walk,

@@ -1,6 +1,6 @@
 //! A direct reader of `/admin/jobs` pages, the agent's hot path.
 //!
-//! A page carries about 2 KB of JSON per job, of which the agent reads 12 attributes. This
+//! A page carries about 2 KB of JSON per job, of which the agent reads 14 attributes. This
 //! reader walks the document once: it matches the member names [`JobsPage`] declares, converts
 //! their values with the tolerant rules of [`super::lenient`], and skips everything else with a
 //! byte scan that only finds where each value ends (`memchr` for the quotes and backslashes of
@@ -55,11 +55,13 @@ enum Field {
     StartTime,
     EndTime,
     LastUpdateTime,
+    ClientName,
+    PolicyName,
     Other,
 }
 
 impl Field {
-    const NAMED: [Field; 12] = [
+    const NAMED: [Field; 14] = [
         Field::JobId,
         Field::JobType,
         Field::PolicyType,
@@ -72,6 +74,8 @@ impl Field {
         Field::StartTime,
         Field::EndTime,
         Field::LastUpdateTime,
+        Field::ClientName,
+        Field::PolicyName,
     ];
 
     fn name(self) -> &'static str {
@@ -88,8 +92,16 @@ impl Field {
             Field::StartTime => "startTime",
             Field::EndTime => "endTime",
             Field::LastUpdateTime => "lastUpdateTime",
+            Field::ClientName => "clientName",
+            Field::PolicyName => "policyName",
             Field::Other => "",
         }
+    }
+
+    /// Whether the field only labels the per-client families: a broken or repeated one leaves
+    /// the job out of them, never out of the other gauges.
+    fn is_label_only(self) -> bool {
+        matches!(self, Field::ClientName | Field::PolicyName)
     }
 
     /// The field named `name` (unescaped bytes), compared by length first.
@@ -810,7 +822,12 @@ impl<'a> Reader<'a> {
             } else {
                 let value = self.value()?;
                 let read = if seen & (1 << field as u32) != 0 {
-                    Err(Bad(RecordDefect::Duplicate(field.name())))
+                    if field.is_label_only() {
+                        // The first one stands; the job stays in every other gauge.
+                        Ok(())
+                    } else {
+                        Err(Bad(RecordDefect::Duplicate(field.name())))
+                    }
                 } else {
                     seen |= 1 << field as u32;
                     Self::fill(a, field, value)
@@ -854,6 +871,10 @@ impl<'a> Reader<'a> {
             Field::StartTime => a.start_time = text(value, field)?,
             Field::EndTime => a.end_time = text(value, field)?,
             Field::LastUpdateTime => a.last_update_time = text(value, field)?,
+            // Names only label the per-client families: a broken one leaves that job out of
+            // them, never out of the other gauges.
+            Field::ClientName => a.client_name = text(value, field).unwrap_or(Text::Invalid),
+            Field::PolicyName => a.policy_name = text(value, field).unwrap_or(Text::Invalid),
             Field::Other => {}
         }
         Ok(())

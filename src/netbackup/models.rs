@@ -113,6 +113,12 @@ pub struct JobAttributes<'a> {
     /// `lastUpdateTime`, ISO-8601 UTC: when NetBackup last changed the job.
     #[serde(default, borrow)]
     pub last_update_time: Text<'a>,
+    /// `clientName`: the `client` label of the per-client families.
+    #[serde(default, borrow)]
+    pub client_name: Text<'a>,
+    /// `policyName`: the `policy` label of `nbu_client_last_job_success_seconds`.
+    #[serde(default, borrow)]
+    pub policy_name: Text<'a>,
 }
 
 /// `meta` of a cursor-paginated document.

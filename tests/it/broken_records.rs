@@ -62,7 +62,7 @@ fn skipped(families: &Exposition, site: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_record_is_tolerated_or_skipped_and_the_rest_of_its_page_counted() {
-    let unused = broken_site("clientName").await;
+    let unused = broken_site("scheduleName").await;
     let used = broken_site("jobType").await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();

@@ -38,10 +38,15 @@ fn last_successful_backups(sim: &Simulator) -> BTreeMap<String, i64> {
     out
 }
 
-fn collector(sim: &Simulator, sources: &str) -> SiteCollector {
+/// A collector of `sim` with `sources`, reading the jobs that ended within `window`.
+fn collector(sim: &Simulator, sources: &str, window: &str) -> SiteCollector {
     let yaml = format!(
         "sources:\n{sources}\nsites:\n{}",
-        site_yaml("opt", &sim.base_url(), "      jobs_window: 366d")
+        site_yaml(
+            "opt",
+            &sim.base_url(),
+            &format!("      jobs_window: {window}")
+        )
     );
     let site = load(&yaml, &[("NBU_KEY", KEY)]).sites.remove(0);
     SiteCollector::new(site).expect("collector")
@@ -75,6 +80,8 @@ async fn each_allowlisted_client_gets_its_last_successful_backup_from_one_query(
             "  clients:\n    enabled: true\n    allowlist: [{}]",
             allowlist.join(", ")
         ),
+        // No finished job in so short a window: every client is asked about.
+        "1s",
     );
     let report = c.collect_all().await;
     let outcome = report
@@ -114,6 +121,7 @@ async fn clients_beyond_the_cap_are_counted_not_asked_about() {
             "  clients:\n    enabled: true\n    max_clients: 2\n    allowlist: [{}]",
             names.join(", ")
         ),
+        "1s",
     );
     let report = c.collect_all().await;
     let values = report.sources[&SourceId::Clients]
@@ -418,4 +426,121 @@ mod against_the_truth {
     async fn on_api_12_tape_media_and_pools_are_read_by_cursor() {
         check(ApiVersion::V12_0).await;
     }
+}
+
+/// Every job of the simulator as its HTTP API serves it, read page by page with a client of
+/// the test's own: (clientName, policyName, jobType, status, state, endTime in ms).
+async fn served_jobs(sim: &Simulator) -> Vec<(String, String, String, i64, String, Option<i64>)> {
+    let client = reqwest::Client::new();
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{}/admin/jobs?page[limit]=100&sort=jobId", sim.base_url());
+        if let Some(a) = &after {
+            url.push_str(&format!("&page[after]={a}"));
+        }
+        let page: serde_json::Value = client
+            .get(&url)
+            .header("Authorization", KEY)
+            .header("Accept", "application/vnd.netbackup+json;version=14.0")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        for job in &data {
+            let a = &job["attributes"];
+            let text = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+            let end = a["endTime"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis());
+            out.push((
+                text("clientName"),
+                text("policyName"),
+                text("jobType"),
+                a["status"].as_i64().unwrap_or(-1),
+                text("state"),
+                end,
+            ));
+        }
+        after = page["meta"]["pagination"]["next"]
+            .as_str()
+            .map(str::to_owned);
+        if after.is_none() || data.is_empty() {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_job_store_gives_the_per_client_families_and_spares_their_queries() {
+    let sim = sim().await;
+    let jobs = served_jobs(&sim).await;
+    let truth = last_successful_backups(&sim);
+    let chosen: Vec<String> = truth.keys().take(3).cloned().collect();
+    // The second client by a pattern: its name with the last character as `?`.
+    let pattern = format!("{}?", &chosen[1][..chosen[1].len() - 1]);
+    assert!(
+        !truth.keys().any(|c| c != &chosen[1]
+            && c.len() == chosen[1].len()
+            && c.starts_with(&pattern[..pattern.len() - 1])),
+        "the pattern matches one client"
+    );
+    let c = collector(
+        &sim,
+        &format!(
+            "  clients:\n    enabled: true\n    allowlist: [\"{}\", \"{pattern}\", \"{}\"]",
+            chosen[0], chosen[2]
+        ),
+        "366d",
+    );
+    let report = c.collect_all().await;
+    let summary = report.jobs.result.as_ref().expect("jobs collected");
+
+    // Ground truth from the served pages.
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut successes: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for (client, policy, action, status, state, end) in &jobs {
+        if !chosen.contains(client) || state != "DONE" {
+            continue;
+        }
+        *counts
+            .entry((client.clone(), action.clone(), status.to_string()))
+            .or_default() += 1;
+        if let (0, Some(end)) = (status, end) {
+            let at = *end as f64 / 1000.0;
+            let last = successes
+                .entry((client.clone(), policy.clone(), action.clone()))
+                .or_insert(at);
+            *last = last.max(at);
+        }
+    }
+    let got_counts: BTreeMap<(String, String, String), u64> = summary
+        .client_jobs
+        .iter()
+        .map(|(k, v)| ((k.client.clone(), k.action.clone(), k.status.clone()), *v))
+        .collect();
+    assert_eq!(got_counts, counts);
+    let got_successes: BTreeMap<(String, String, String), f64> = summary
+        .client_last_success
+        .iter()
+        .map(|(k, v)| ((k.client.clone(), k.policy.clone(), k.action.clone()), *v))
+        .collect();
+    assert_eq!(got_successes, successes);
+
+    // The window covers the three clients: no narrow query, values from the store.
+    assert_eq!(narrow_queries(&sim), 0);
+    let values = report.sources[&SourceId::Clients]
+        .as_ref()
+        .and_then(|o| o.result.as_ref().ok())
+        .expect("the clients source succeeded");
+    let last_backup: BTreeMap<String, i64> = values
+        .series(CLIENT_LAST_SUCCESSFUL_BACKUP)
+        .map(|(l, v)| (l[0].1.clone(), v as i64))
+        .collect();
+    let expected: BTreeMap<String, i64> = chosen.iter().map(|c| (c.clone(), truth[c])).collect();
+    assert_eq!(last_backup, expected);
 }

@@ -31,6 +31,7 @@ pub use tape::{
 
 use chrono::{DateTime, Utc};
 
+use super::summary::JobsSummary;
 use crate::config::{ClientsConfig, SourceConfig, SourceId};
 use crate::netbackup::resources::{ListQuery, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi, WalkStats};
@@ -149,6 +150,19 @@ impl SourceContext {
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
+}
+
+/// The newest successful backup (Unix seconds) of each client whose jobs the job store labels,
+/// from a jobs summary: the clients source asks NetBackup only about the others.
+pub fn covered_clients(jobs: &JobsSummary) -> BTreeMap<String, f64> {
+    let mut covered: BTreeMap<String, f64> = BTreeMap::new();
+    for (key, at) in &jobs.client_last_success {
+        if key.action == "BACKUP" {
+            let newest = covered.entry(key.client.clone()).or_insert(*at);
+            *newest = newest.max(*at);
+        }
+    }
+    covered
 }
 
 /// Whether NetBackup's API `version` has the endpoints of `source` (the vendor specs of each
