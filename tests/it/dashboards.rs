@@ -73,6 +73,43 @@ macro_rules! client_age {
     };
 }
 
+/// The finished jobs of the window of each allowlisted client, of the three phases, with a
+/// further selector (`, status="0"` or nothing), as a literal for `concat!`.
+macro_rules! client_phase_jobs {
+    ($more:literal) => {
+        concat!(
+            r#"sum by (site, client, action) (nbu_client_jobs_count{site=~"$site", client=~"$client", action=~"BACKUP|DUPLICATE|IMPORT""#,
+            $more,
+            "})"
+        )
+    };
+}
+
+/// Age of the last successful job of one phase (`action`) of each allowlisted client and
+/// policy, as a literal for `concat!`.
+macro_rules! client_phase_age {
+    ($action:literal) => {
+        concat!(
+            r#"time() - max by (site, client, policy) (nbu_client_last_job_success_seconds{site=~"$site", client=~"$client", action=""#,
+            $action,
+            r#""})"#
+        )
+    };
+}
+
+/// Clients of one phase (`action`) whose last success is older than `seconds`, on the
+/// multi-site dashboard (every client: it has no client variable).
+macro_rules! clients_late {
+    ($action:literal, $seconds:literal) => {
+        concat!(
+            r#"time() - max by (site, client, policy) (nbu_client_last_job_success_seconds{site=~"$site", action=""#,
+            $action,
+            r#""}) > "#,
+            $seconds
+        )
+    };
+}
+
 /// Every dashboard: file name (and uid), title, panels.
 const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
     (
@@ -350,6 +387,24 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                 &[(
                     r#"count by (site) (time() - max by (site, client) (nbu_client_last_successful_backup_timestamp_seconds{site=~"$site"}) > 90000) or 0 * count by (site) (max by (site, client) (nbu_client_last_successful_backup_timestamp_seconds{site=~"$site"}))"#,
                     "{{site}}",
+                )],
+            ),
+            p(
+                "Clients without a tape copy for 26 h / Clients sans copie sur bande depuis 26 h",
+                "table",
+                "s",
+                &[(
+                    clients_late!("DUPLICATE", "93600"),
+                    "{{site}} {{client}} {{policy}}",
+                )],
+            ),
+            p(
+                "Clients without a replication for 28 h / Clients sans réplication depuis 28 h",
+                "table",
+                "s",
+                &[(
+                    clients_late!("IMPORT", "100800"),
+                    "{{site}} {{client}} {{policy}}",
                 )],
             ),
             p(
@@ -641,6 +696,59 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                 "percent",
                 &[(
                     r#"100 * (sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT", status="0"}) or 0 * sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"})) / clamp_min(sum by (site, action) (nbu_status_count{site=~"$site", action=~"BACKUP|DUPLICATE|IMPORT"}), 1)"#,
+                    "{{site}} {{action}}",
+                )],
+            ),
+            p(
+                "Success rate per phase and client / Réussite par phase et par client",
+                "table",
+                "percent",
+                &[(
+                    concat!(
+                        "100 * (",
+                        client_phase_jobs!(r#", status="0""#),
+                        " or 0 * ",
+                        client_phase_jobs!(""),
+                        ") / clamp_min(",
+                        client_phase_jobs!(""),
+                        ", 1)"
+                    ),
+                    "{{site}} {{client}} {{action}}",
+                )],
+            ),
+            p(
+                "Last successful BACKUP age / Âge du dernier BACKUP réussi",
+                "table",
+                "s",
+                &[(
+                    client_phase_age!("BACKUP"),
+                    "{{site}} {{client}} {{policy}}",
+                )],
+            ),
+            p(
+                "Last successful tape copy (DUPLICATE) age / Âge de la dernière copie sur bande",
+                "table",
+                "s",
+                &[(
+                    client_phase_age!("DUPLICATE"),
+                    "{{site}} {{client}} {{policy}}",
+                )],
+            ),
+            p(
+                "Last successful replication (IMPORT) age / Âge de la dernière réplication",
+                "table",
+                "s",
+                &[(
+                    client_phase_age!("IMPORT"),
+                    "{{site}} {{client}} {{policy}}",
+                )],
+            ),
+            p(
+                "Finished jobs by phase / Travaux terminés par phase",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, action) (nbu_client_jobs_count{site=~"$site", client=~"$client", action=~"BACKUP|DUPLICATE|IMPORT"})"#,
                     "{{site}} {{action}}",
                 )],
             ),

@@ -148,13 +148,6 @@ fn every_metric_of_every_rule_and_dashboard_is_in_the_catalog() {
     assert!(in_catalog("nbu_job_duration_seconds_bucket"));
 }
 
-/// The per-client job-window families that the Go rules and dashboards read and that are not
-/// collected yet; their rules and panels wait for them.
-const WAITING: [&str; 2] = [
-    "nbu_client_jobs_count",
-    "nbu_client_last_job_success_seconds",
-];
-
 /// The metrics each dashboard of the Go `nbu_exporter` queries, by uid.
 const GO_DASHBOARDS: &[(&str, &[&str])] = &[
     (
@@ -269,15 +262,7 @@ const GO_ALERTS: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn every_go_dashboard_and_alert_has_its_counterpart_except_those_waiting_for_a_family() {
-    // The waiting families are still missing: when one lands, its rules and panels are due.
-    for family in WAITING {
-        assert!(
-            !in_catalog(family),
-            "{family} is in the catalog now: add the Go rules and panels that read it, and \
-             remove it from WAITING"
-        );
-    }
+fn every_go_dashboard_and_alert_has_its_counterpart() {
     let dashboards = crate::dashboards::expressions();
     for (uid, metrics) in GO_DASHBOARDS {
         let read: BTreeSet<String> = dashboards
@@ -286,25 +271,20 @@ fn every_go_dashboard_and_alert_has_its_counterpart_except_those_waiting_for_a_f
             .flat_map(|(_, expr)| metric_names(expr))
             .collect();
         assert!(!read.is_empty(), "no dashboard {uid}");
-        for metric in metrics.iter().filter(|m| !WAITING.contains(m)) {
+        for metric in *metrics {
             assert!(read.contains(*metric), "{uid} does not show {metric}");
         }
     }
     let ours = alerts();
     for (alert, family) in GO_ALERTS {
-        let found = ours.iter().find(|(name, _)| name == alert);
-        if WAITING.contains(family) {
-            assert!(
-                found.is_none(),
-                "{alert} reads {family}, which is not collected"
-            );
-        } else {
-            let (_, expr) = found.unwrap_or_else(|| panic!("no {alert} rule"));
-            assert!(
-                *family == "up" || metric_names(expr).contains(*family),
-                "{alert} does not read {family}: {expr}"
-            );
-        }
+        let (_, expr) = ours
+            .iter()
+            .find(|(name, _)| name == alert)
+            .unwrap_or_else(|| panic!("no {alert} rule"));
+        assert!(
+            *family == "up" || metric_names(expr).contains(*family),
+            "{alert} does not read {family}: {expr}"
+        );
     }
 }
 
