@@ -19,5 +19,6 @@ out=${OUT:-target/coverage}
 mkdir -p "$out"
 cargo tarpaulin --engine llvm --skip-clean --target-dir target/tarpaulin \
     --timeout 1200 --follow-exec --no-fail-fast --out Lcov --output-dir "$out"
-python3 scripts/coverage-report.py "$out/lcov.info" >docs/COVERAGE.md
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+    python3 scripts/coverage-report.py "$out/lcov.info" >docs/COVERAGE.md
 cat docs/COVERAGE.md
