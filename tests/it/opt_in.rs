@@ -544,3 +544,136 @@ async fn the_job_store_gives_the_per_client_families_and_spares_their_queries() 
     let expected: BTreeMap<String, i64> = chosen.iter().map(|c| (c.clone(), truth[c])).collect();
     assert_eq!(last_backup, expected);
 }
+
+/// Series of one family without `site`: label values in `names` order -> value.
+type Keyed = BTreeMap<Vec<String>, f64>;
+
+fn keyed(series: &BTreeMap<Vec<(String, String)>, f64>, names: &[&str]) -> Keyed {
+    series
+        .iter()
+        .map(|(labels, v)| {
+            let values = names
+                .iter()
+                .map(|n| {
+                    labels
+                        .iter()
+                        .find(|(k, _)| k == n)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            (values, *v)
+        })
+        .collect()
+}
+
+/// The gauge `name` of the latest OTLP export holding it: label values in `names` order.
+fn pushed(receiver: &crate::common::otlp::Receiver, name: &str, names: &[&str]) -> Keyed {
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+    receiver.with(|r| {
+        r.metrics
+            .iter()
+            .rev()
+            .flat_map(|req| &req.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .find(|m| m.name == name)
+            .and_then(|m| match &m.data {
+                Some(Data::Gauge(g)) => Some(
+                    g.data_points
+                        .iter()
+                        .map(|dp| {
+                            let values = names
+                                .iter()
+                                .map(|n| {
+                                    crate::common::otlp::attr(&dp.attributes, n).unwrap_or_default()
+                                })
+                                .collect();
+                            let v = match dp.value {
+                                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                                Some(number_data_point::Value::AsDouble(d)) => d,
+                                None => f64::NAN,
+                            };
+                            (values, v)
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_client_families_on_the_bridge_and_over_otlp_equal_a_recount_of_the_served_jobs() {
+    let sim = sim().await;
+    let jobs = served_jobs(&sim).await;
+    let truth = last_successful_backups(&sim);
+    let chosen: Vec<String> = truth.keys().take(4).cloned().collect();
+    let receiver = crate::common::otlp::Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let allowlist: Vec<String> = chosen.iter().map(|c| format!("\"{c}\"")).collect();
+    let yaml = format!(
+        "sources:\n  clients:\n    enabled: true\n    interval: 10s\n    allowlist: [{}]\nsites:\n{}server:\n  listen: \"127.0.0.1:0\"\n  prometheus_bridge: true\notlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 1s\n",
+        allowlist.join(", "),
+        site_yaml(
+            "alpha",
+            &sim.base_url(),
+            "      jobs_window: 366d\n      jobs_interval: 1s\n      request_timeout: 900ms\n"
+        ),
+        receiver.endpoint()
+    );
+    let running = crate::pipeline::Running::start_with(load(&yaml, &[("NBU_KEY", KEY)])).await;
+
+    // The recount, from the served pages.
+    let mut counts = Keyed::new();
+    let mut successes = Keyed::new();
+    for (client, policy, action, status, state, end) in &jobs {
+        if !chosen.contains(client) || state != "DONE" {
+            continue;
+        }
+        *counts
+            .entry(vec![client.clone(), action.clone(), status.to_string()])
+            .or_default() += 1.0;
+        if let (0, Some(end)) = (status, end) {
+            let at = *end as f64 / 1000.0;
+            let last = successes
+                .entry(vec![client.clone(), policy.clone(), action.clone()])
+                .or_insert(at);
+            *last = last.max(at);
+        }
+    }
+    let job_labels = ["client", "action", "status"];
+    let success_labels = ["client", "policy", "action"];
+    let bridge = crate::common::wait_for(
+        "the per-client families on the bridge",
+        std::time::Duration::from_secs(60),
+        || async {
+            let f = crate::prometheus::scrape(&running.metrics_url).await;
+            let jobs = keyed(f.get("nbu_client_jobs_count")?, &job_labels);
+            (jobs == counts).then_some(f)
+        },
+    )
+    .await;
+    let bridge_successes = keyed(
+        &bridge["nbu_client_last_job_success_seconds"],
+        &success_labels,
+    );
+    assert_eq!(bridge_successes, successes);
+    crate::common::wait_for(
+        "the per-client families over OTLP",
+        std::time::Duration::from_secs(30),
+        || async {
+            let jobs = pushed(&receiver, "nbu.client_jobs_count", &job_labels);
+            let last = pushed(
+                &receiver,
+                "nbu.client_last_job_success_seconds",
+                &success_labels,
+            );
+            (jobs == counts && last == successes).then_some(())
+        },
+    )
+    .await;
+    running.stop().await;
+    receiver.stop().await;
+    sim.shutdown().await;
+}
