@@ -26,25 +26,6 @@ pub const MAX_CURSOR_PAGES: u64 = 50_000;
 /// (to notice one coming back), so its size is bounded.
 pub const MAX_CURSOR_BYTES: usize = 1024;
 
-/// The error for a cursor longer than [`MAX_CURSOR_BYTES`], if `cursor` is one.
-pub(crate) fn check_cursor_length<A: NetBackupApi>(
-    api: &A,
-    endpoint: &str,
-    cursor: &str,
-) -> Result<(), ApiError> {
-    if cursor.len() > MAX_CURSOR_BYTES {
-        return Err(pagination_error(
-            api,
-            endpoint,
-            format!(
-                "meta.pagination.next is {} bytes long, more than the {MAX_CURSOR_BYTES} accepted",
-                cursor.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// What a walk read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WalkStats {
@@ -78,6 +59,127 @@ impl WalkStats {
     }
 }
 
+/// The cursors a cursor walk followed: the rules that stop it instead of looping.
+#[derive(Debug, Default)]
+pub(crate) struct CursorTrail {
+    seen: HashSet<String>,
+}
+
+impl CursorTrail {
+    /// Checks `next` before the walk follows it, after `pages` pages: not longer than
+    /// [`MAX_CURSOR_BYTES`], never seen before, and within [`MAX_CURSOR_PAGES`]. The error is
+    /// the detail of an [`ApiError::Pagination`].
+    pub(crate) fn follow(&mut self, next: &str, pages: u64) -> Result<(), String> {
+        if next.len() > MAX_CURSOR_BYTES {
+            return Err(format!(
+                "meta.pagination.next is {} bytes long, more than the {MAX_CURSOR_BYTES} accepted",
+                next.len()
+            ));
+        }
+        if !self.seen.insert(next.to_owned()) {
+            return Err(format!("cursor {next:?} came back a second time"));
+        }
+        if pages >= MAX_CURSOR_PAGES {
+            return Err(format!("more than {MAX_CURSOR_PAGES} pages"));
+        }
+        Ok(())
+    }
+}
+
+/// Where an offset walk stands: records read and what the server announced.
+#[derive(Debug)]
+pub(crate) struct OffsetTrail {
+    /// What the records are, in errors (`units`, `records`).
+    noun: &'static str,
+    /// The offset of the page just read.
+    pub(crate) offset: u64,
+    /// Records read, with or without attributes: what `count` counts.
+    seen: u64,
+    /// The latest count and last offset announced: records may come and go during the walk.
+    count: Option<u64>,
+    last: Option<u64>,
+    /// Pages the first announced count needs.
+    expected_pages: Option<u64>,
+}
+
+impl OffsetTrail {
+    /// A walk from offset 0 of records called `noun` in errors.
+    pub(crate) fn new(noun: &'static str) -> Self {
+        Self {
+            noun,
+            offset: 0,
+            seen: 0,
+            count: None,
+            last: None,
+            expected_pages: None,
+        }
+    }
+
+    /// Takes in a page of `records` records with its `count`, `last` and `next`, after `pages`
+    /// pages of `page_size`. `Ok(true)`: read on from the new [`OffsetTrail::offset`];
+    /// `Ok(false)`: the walk is over and complete. A `next` absent, 0 or not past this page,
+    /// or an empty page, ends the walk, which is complete when the records read reach `count`
+    /// (or, without a count, when the page is at or past `last`); otherwise records would be
+    /// lost, and the error says so. Far more pages than announced is an error too.
+    pub(crate) fn step(
+        &mut self,
+        records: usize,
+        page_size: u32,
+        pages: u64,
+        announced: (Option<u64>, Option<u64>, Option<u64>),
+    ) -> Result<bool, String> {
+        let (count, last, next) = announced;
+        self.seen = self.seen.saturating_add(records as u64);
+        self.count = count.or(self.count);
+        self.last = last.or(self.last);
+        if self.expected_pages.is_none()
+            && let Some(count) = self.count
+        {
+            self.expected_pages = Some(count.div_ceil(u64::from(page_size.max(1))));
+        }
+        match next {
+            Some(next) if next > self.offset && records > 0 => {
+                // Allow some slack for records added during the walk.
+                let limit = self
+                    .expected_pages
+                    .map_or(MAX_CURSOR_PAGES, |p| {
+                        p.saturating_add(p / 2).saturating_add(2)
+                    })
+                    .min(MAX_CURSOR_PAGES);
+                if pages >= limit {
+                    return Err(format!(
+                        "read {pages} pages, far beyond the {} announced by meta.pagination.count",
+                        self.expected_pages.unwrap_or(0)
+                    ));
+                }
+                self.offset = next;
+                Ok(true)
+            }
+            _ => {
+                let complete = match self.count {
+                    Some(count) => self.seen >= count,
+                    None => self.last.is_none_or(|last| self.offset >= last),
+                };
+                if complete {
+                    return Ok(false);
+                }
+                let shown =
+                    |n: Option<u64>| n.map_or_else(|| "absent".to_owned(), |n| n.to_string());
+                Err(format!(
+                    "the walk ends at offset {} (meta.pagination.next {}) after {} {}, short of \
+                     those announced (meta.pagination.count {}, last {})",
+                    self.offset,
+                    shown(next),
+                    self.seen,
+                    self.noun,
+                    shown(self.count),
+                    shown(self.last)
+                ))
+            }
+        }
+    }
+}
+
 /// Walks `/admin/jobs` matching `filter` (every job when `None`), sorted by `jobId`,
 /// `page_size` jobs per page, and calls `on_job` for every job.
 pub async fn walk_jobs<A, F>(
@@ -93,7 +195,7 @@ where
 {
     let mut stats = WalkStats::default();
     let mut cursor: Option<String> = None;
-    let mut seen = HashSet::new();
+    let mut trail = CursorTrail::default();
     loop {
         let query = JobsPageQuery {
             filter,
@@ -155,21 +257,9 @@ where
             None => return Ok(stats),
             Some(_) if empty => return Ok(stats),
             Some(next) => {
-                check_cursor_length(api, JOBS_ENDPOINT, &next)?;
-                if !seen.insert(next.clone()) {
-                    return Err(pagination_error(
-                        api,
-                        JOBS_ENDPOINT,
-                        format!("cursor {next:?} came back a second time"),
-                    ));
-                }
-                if stats.pages >= MAX_CURSOR_PAGES {
-                    return Err(pagination_error(
-                        api,
-                        JOBS_ENDPOINT,
-                        format!("more than {MAX_CURSOR_PAGES} pages"),
-                    ));
-                }
+                trail
+                    .follow(&next, stats.pages)
+                    .map_err(|detail| pagination_error(api, JOBS_ENDPOINT, detail))?;
                 cursor = Some(next);
             }
         }
@@ -230,15 +320,11 @@ where
     F: FnMut(Option<&str>, &StorageUnitAttributes<'_>),
 {
     let mut stats = WalkStats::default();
-    let mut offset: u64 = 0;
-    // Resources read, with or without attributes: what `count` counts.
-    let mut seen: u64 = 0;
-    let (mut count, mut last): (Option<u64>, Option<u64>) = (None, None);
-    let mut expected_pages: Option<u64> = None;
+    let mut trail = OffsetTrail::new("units");
     loop {
         let span = api.request_span(STORAGE_UNITS_ENDPOINT, version, Some(stats.pages + 1));
         let body = api
-            .storage_page(version, offset, page_size)
+            .storage_page(version, trail.offset, page_size)
             .instrument(span.clone())
             .await?;
         if stats.server_time.is_none() {
@@ -250,7 +336,6 @@ where
         let records = page.data.len() + page.skipped.len();
         span.record("nbu.records", records);
         check_page_size(api, STORAGE_UNITS_ENDPOINT, records, page_size)?;
-        seen = seen.saturating_add(records as u64);
         if let Some(first) = page.skipped.first() {
             let count = page.skipped.len() as u64;
             stats.skipped_records += count;
@@ -272,59 +357,15 @@ where
             }
         }
         let pagination = page.meta.as_ref().and_then(|m| m.pagination.as_ref());
-        // The latest count and last offset announced: units may come and go during the walk.
-        count = pagination.and_then(|p| p.count.valid()).or(count);
-        last = pagination.and_then(|p| p.last.valid()).or(last);
-        if expected_pages.is_none()
-            && let Some(count) = count
-        {
-            expected_pages = Some(count.div_ceil(u64::from(page_size.max(1))));
-        }
-        let next = pagination.and_then(|p| p.next.valid());
-        match next {
-            Some(next) if next > offset && !page.data.is_empty() => {
-                // Allow some slack for units added during the walk.
-                let limit = expected_pages
-                    .map_or(MAX_CURSOR_PAGES, |p| {
-                        p.saturating_add(p / 2).saturating_add(2)
-                    })
-                    .min(MAX_CURSOR_PAGES);
-                if stats.pages >= limit {
-                    return Err(pagination_error(
-                        api,
-                        STORAGE_UNITS_ENDPOINT,
-                        format!(
-                            "read {} pages, far beyond the {} announced by meta.pagination.count",
-                            stats.pages,
-                            expected_pages.unwrap_or(0)
-                        ),
-                    ));
-                }
-                offset = next;
-            }
-            // No next page (`next` absent, null, 0 or not past this page, or an empty page):
-            // the walk is over, and complete unless the server announced records not read.
-            _ => {
-                let complete = match count {
-                    Some(count) => seen >= count,
-                    None => last.is_none_or(|last| offset >= last),
-                };
-                if complete {
-                    return Ok(stats);
-                }
-                let next = next.map_or_else(|| "absent".to_owned(), |n| n.to_string());
-                return Err(pagination_error(
-                    api,
-                    STORAGE_UNITS_ENDPOINT,
-                    format!(
-                        "the walk ends at offset {offset} (meta.pagination.next {next}) after \
-                         {seen} units, short of those announced (meta.pagination.count {}, \
-                         last {})",
-                        count.map_or_else(|| "absent".to_owned(), |c| c.to_string()),
-                        last.map_or_else(|| "absent".to_owned(), |l| l.to_string())
-                    ),
-                ));
-            }
+        let announced = (
+            pagination.and_then(|p| p.count.valid()),
+            pagination.and_then(|p| p.last.valid()),
+            pagination.and_then(|p| p.next.valid()),
+        );
+        match trail.step(records, page_size, stats.pages, announced) {
+            Ok(true) => {}
+            Ok(false) => return Ok(stats),
+            Err(detail) => return Err(pagination_error(api, STORAGE_UNITS_ENDPOINT, detail)),
         }
     }
 }

@@ -11,15 +11,13 @@
 //! more items than asked for, or far more pages than announced stop the walk with
 //! [`ApiError::Pagination`]; so does an offset walk that ends before the records it announced.
 
-use std::collections::HashSet;
-
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument as _;
 
 use super::api::NetBackupApi;
 use super::error::{ApiError, DecodeKind};
-use super::pagination::{MAX_CURSOR_PAGES, WalkStats, check_cursor_length};
+use super::pagination::{CursorTrail, OffsetTrail, WalkStats};
 use super::version::ApiVersion;
 
 /// How an endpoint pages through its records.
@@ -70,10 +68,8 @@ where
 {
     let mut stats = WalkStats::default();
     let mut cursor: Option<String> = None;
-    let mut cursors_seen = HashSet::new();
-    let mut offset: u64 = 0;
-    let mut seen: u64 = 0;
-    let (mut count, mut last): (Option<u64>, Option<u64>) = (None, None);
+    let mut cursors = CursorTrail::default();
+    let mut offsets = OffsetTrail::new("records");
     let page_size = query.page_size.max(1);
     loop {
         let mut params = query.params.clone();
@@ -85,7 +81,7 @@ where
                 }
             }
             Paging::Offset => {
-                params.push(("page[offset]", offset.to_string()));
+                params.push(("page[offset]", offsets.offset.to_string()));
                 params.push(("page[limit]", page_size.to_string()));
             }
             Paging::Single => {}
@@ -99,7 +95,6 @@ where
                 format!("asked for at most {page_size} items, got {}", data.len()),
             ));
         }
-        seen = seen.saturating_add(data.len() as u64);
         for resource in &data {
             stats.items += 1;
             on_resource(resource);
@@ -118,76 +113,30 @@ where
                 if data.is_empty() {
                     return Ok(stats);
                 }
-                check_cursor_length(api, query.endpoint, &next)?;
-                if !cursors_seen.insert(next.clone()) {
-                    return Err(pagination_error(
-                        api,
-                        query,
-                        format!("cursor {next:?} came back a second time"),
-                    ));
-                }
-                if stats.pages >= MAX_CURSOR_PAGES {
-                    return Err(pagination_error(
-                        api,
-                        query,
-                        format!("more than {MAX_CURSOR_PAGES} pages"),
-                    ));
-                }
+                cursors
+                    .follow(&next, stats.pages)
+                    .map_err(|detail| pagination_error(api, query, detail))?;
                 cursor = Some(next);
             }
             Paging::Offset => {
-                count = pagination.and_then(|p| field_u64(p, "count")).or(count);
-                last = pagination.and_then(|p| field_u64(p, "last")).or(last);
                 let next = pagination.and_then(|p| field_u64(p, "next"));
                 // Without any pagination metadata (the 11.0 schema of the service catalog
                 // declares none), a full page means there may be more.
                 let next = match (pagination, next) {
                     (None, _) if data.len() == page_size as usize => {
-                        Some(offset.saturating_add(data.len() as u64))
+                        Some(offsets.offset.saturating_add(data.len() as u64))
                     }
                     (_, next) => next,
                 };
-                match next {
-                    Some(next) if next > offset && !data.is_empty() => {
-                        let expected = count.map(|c| c.div_ceil(u64::from(page_size)));
-                        let limit = expected
-                            .map_or(MAX_CURSOR_PAGES, |p| {
-                                p.saturating_add(p / 2).saturating_add(2)
-                            })
-                            .min(MAX_CURSOR_PAGES);
-                        if stats.pages >= limit {
-                            return Err(pagination_error(
-                                api,
-                                query,
-                                format!(
-                                    "read {} pages, far beyond the {} announced by \
-                                     meta.pagination.count",
-                                    stats.pages,
-                                    expected.unwrap_or(0)
-                                ),
-                            ));
-                        }
-                        offset = next;
-                    }
-                    _ => {
-                        let complete = match count {
-                            Some(count) => seen >= count,
-                            None => last.is_none_or(|last| offset >= last),
-                        };
-                        if complete {
-                            return Ok(stats);
-                        }
-                        return Err(pagination_error(
-                            api,
-                            query,
-                            format!(
-                                "the walk ends at offset {offset} after {seen} records, short of \
-                                 those announced (meta.pagination.count {}, last {})",
-                                shown(count),
-                                shown(last)
-                            ),
-                        ));
-                    }
+                let announced = (
+                    pagination.and_then(|p| field_u64(p, "count")),
+                    pagination.and_then(|p| field_u64(p, "last")),
+                    next,
+                );
+                match offsets.step(data.len(), page_size, stats.pages, announced) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(stats),
+                    Err(detail) => return Err(pagination_error(api, query, detail)),
                 }
             }
         }
@@ -257,10 +206,6 @@ async fn fetch<A: NetBackupApi>(
         span.record("nbu.records", data.len());
     }
     Ok(page)
-}
-
-fn shown(n: Option<u64>) -> String {
-    n.map_or_else(|| "absent".to_owned(), |n| n.to_string())
 }
 
 fn pagination_error<A: NetBackupApi>(api: &A, query: &ListQuery<'_>, detail: String) -> ApiError {
