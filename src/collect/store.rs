@@ -706,11 +706,6 @@ impl JobStore {
         summary
     }
 
-    /// Whether jobs carry their client names (the clients source is on).
-    pub fn tracks_clients(&self) -> bool {
-        self.labels.clients.is_some()
-    }
-
     /// Sets the clients whose jobs carry their names (`None`: the clients source is off).
     /// Returns whether that changed: the jobs already stored were labelled under the old
     /// allowlist, so the window must be read whole again.

@@ -197,18 +197,20 @@ impl JobSync {
         self.high_water
     }
 
-    /// The legacy aggregates of the store, with the pages and skipped values of the last cycle.
-    pub fn summary(&self) -> JobsSummary {
+    /// The legacy aggregates of the store, with the pages and skipped values of the last cycle,
+    /// and every client success seen since the agent started (remembered here).
+    pub fn summary(&mut self) -> JobsSummary {
         let mut summary = self.store.summary();
         summary.pages = self.last_walk.pages;
         summary.invalid_values += self.last_walk.invalid_items + self.last_unkeyed;
-        for (key, at) in &self.client_successes {
-            let last = summary
-                .client_last_success
-                .entry(key.clone())
-                .or_insert(*at);
+        // The window's successes join those remembered, and the summary reports them all.
+        for (key, at) in &summary.client_last_success {
+            let last = self.client_successes.entry(key.clone()).or_insert(*at);
             *last = last.max(*at);
         }
+        summary
+            .client_last_success
+            .clone_from(&self.client_successes);
         summary
     }
 
@@ -304,12 +306,6 @@ impl JobSync {
         self.version = Some(version);
         self.high_water = Some(high_water);
         self.last_walk = walk;
-        if self.store.tracks_clients() {
-            for (key, at) in self.store.summary().client_last_success {
-                let last = self.client_successes.entry(key).or_insert(at);
-                *last = last.max(at);
-            }
-        }
         CycleReport {
             kind,
             walk,
