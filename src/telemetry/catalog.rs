@@ -82,7 +82,10 @@ pub struct MetricDef {
     pub kind: Kind,
     /// Values are floating point (else unsigned integers).
     pub float: bool,
-    /// UCUM unit (empty where the legacy name already carries the unit word).
+    /// UCUM unit: `1` only for a true ratio; empty for states, versions and info series
+    /// (a Collector's Prometheus exporter appends `_ratio` to a gauge of unit `1`) and where
+    /// the legacy name already carries the unit word, so that the Collector's default naming
+    /// gives back the bridge's names.
     pub unit: &'static str,
     /// What it means.
     pub description: &'static str,
@@ -220,7 +223,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: "nbu.up",
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "1 when at least one source of the site (jobs, storage) could be collected in the last collection, as in the Go exporter; 0 when none could (NetBackup unreachable, key refused, no API version agreed). Which source failed: nbu_source_stale.",
         labels: &[],
         source: Source::Site,
@@ -231,7 +234,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: "nbu.api_version",
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "1 for the NetBackup API version in use (negotiated or pinned).",
         labels: &["version"],
         source: Source::Site,
@@ -289,7 +292,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: "nbu.source.stale",
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "1 when a source has no current data (never collected, or older than its maximum age) so its series are not reported; 0 when current.",
         labels: &["source"],
         source: Source::Site,
@@ -311,7 +314,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: "nbu.source.unsupported",
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "1 for an enabled opt-in source that the site's NetBackup API version has no endpoint for: it is not called, and has no staleness.",
         labels: &["source"],
         source: Source::Site,
@@ -623,7 +626,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: "nbu.storage_info",
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "Always 1; the labels describe the storage unit.",
         labels: &[
             "name",
@@ -708,7 +711,7 @@ pub const CATALOG: &[MetricDef] = &[
     opt_in_gauge!(
         TAPE_DRIVE_INFO,
         SourceId::Tape,
-        "1",
+        "",
         &[
             "drive_name",
             "media_server",
@@ -768,7 +771,7 @@ pub const CATALOG: &[MetricDef] = &[
         name: BUILD_INFO,
         kind: Kind::Gauge,
         float: false,
-        unit: "1",
+        unit: "",
         description: "Always 1; the labels give the agent version and the Rust toolchain that built it. The only series without `site`.",
         labels: &["version", "rustversion"],
         source: Source::Agent,

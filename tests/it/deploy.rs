@@ -447,3 +447,120 @@ fn the_systemd_unit_verifies() {
         .collect();
     assert!(out.status.success() && own.is_empty(), "{text}");
 }
+
+/// The Prometheus name an OpenTelemetry Collector's `prometheus` exporter gives an OTLP metric,
+/// written from the rules of its name translator (`otlptranslator`, `normalizeName` when
+/// `add_metric_suffixes` is on, the plain escaping when it is off), not from the agent's code:
+/// the name is cut into tokens at every character outside `[a-zA-Z0-9:]`; the unit's word
+/// (`s` seconds, `By` bytes, none for `1`, for an empty unit or for an annotation in braces)
+/// is added unless a token already is that word; a monotonic sum loses any `total` token and
+/// ends in `total`; a gauge of unit `1` loses any `ratio` token and ends in `ratio`.
+fn collector_name(name: &str, unit: &str, kind: Kind, suffixes: bool) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == ':';
+    if !suffixes {
+        return name
+            .split(|c: char| !valid(c) && c != '_')
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("_");
+    }
+    let mut tokens: Vec<String> = name
+        .split(|c: char| !valid(c))
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        !unit.contains('/'),
+        "{name}: per-units are not modelled here"
+    );
+    let word = match unit.trim() {
+        u if u.is_empty() || u.contains(['{', '}']) => "",
+        "1" => "",
+        "s" => "seconds",
+        "ms" => "milliseconds",
+        "By" => "bytes",
+        "%" => "percent",
+        other => panic!("{name}: unit {other} is not modelled here"),
+    };
+    if !word.is_empty() && !tokens.iter().any(|t| t == word) {
+        tokens.push(word.to_owned());
+    }
+    let mut suffix = |word: &str| {
+        tokens.retain(|t| t != word);
+        tokens.push(word.to_owned());
+    };
+    match kind {
+        Kind::Counter => suffix("total"),
+        Kind::Gauge if unit == "1" => suffix("ratio"),
+        _ => {}
+    }
+    tokens.join("_")
+}
+
+#[test]
+fn the_collector_config_exposes_every_metric_under_the_bridge_name() {
+    let config = yaml("otel-collector.yaml");
+    let exporter = &config["exporters"]["prometheus"];
+    assert!(
+        exporter.is_object(),
+        "otel-collector.yaml has a prometheus exporter"
+    );
+    // The exporter's default is to add the suffixes.
+    let suffixes = exporter["add_metric_suffixes"].as_bool().unwrap_or(true);
+    let pipeline = &config["service"]["pipelines"]["metrics"];
+    let exporters: Vec<&str> = pipeline["exporters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        exporters.contains(&"prometheus"),
+        "the metrics pipeline ends in the prometheus exporter"
+    );
+    let differ: Vec<String> = CATALOG
+        .iter()
+        .filter_map(|m| {
+            let through = collector_name(m.name, m.unit, m.kind, suffixes);
+            (through != m.prometheus_name()).then(|| {
+                format!(
+                    "{} [{}]: bridge {}, Collector {through}",
+                    m.name,
+                    m.unit,
+                    m.prometheus_name()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "names that differ through the Collector: {differ:#?}"
+    );
+}
+
+#[test]
+fn the_collector_naming_rules_match_known_translations() {
+    // Examples given by the translator's own documentation and tests.
+    assert_eq!(
+        collector_name("http.server.request.duration", "s", Kind::Histogram, true),
+        "http_server_request_duration_seconds"
+    );
+    assert_eq!(
+        collector_name("requests.count", "1", Kind::Counter, true),
+        "requests_count_total"
+    );
+    assert_eq!(
+        collector_name("memory.usage", "By", Kind::Gauge, true),
+        "memory_usage_bytes"
+    );
+    assert_eq!(
+        collector_name("cpu.utilization", "1", Kind::Gauge, true),
+        "cpu_utilization_ratio"
+    );
+    assert_eq!(
+        collector_name("system.processes.count", "{process}", Kind::Gauge, true),
+        "system_processes_count"
+    );
+    assert_eq!(
+        collector_name("nbu.api.requests", "{request}", Kind::Counter, false),
+        "nbu_api_requests"
+    );
+}
