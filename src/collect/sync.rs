@@ -660,7 +660,9 @@ mod tests {
                 _ => String::new(),
             };
             Ok(Body {
-                bytes: format!(r#"{{"data":[{}]{next}}}"#, data.join(",")).into_bytes(),
+                bytes: format!(r#"{{"data":[{}]{next}}}"#, data.join(","))
+                    .into_bytes()
+                    .into(),
                 attempts: 1,
                 server_time: self.date,
             })

@@ -252,7 +252,9 @@ where
             .map(str::to_owned);
         let empty = page.data.is_empty();
         drop(page);
-        api.recycle_body(body.bytes);
+        // The body is the HTTP client's read buffer: handing it back before the next request
+        // lets that read into the same memory.
+        drop(body);
         match next {
             None => return Ok(stats),
             Some(_) if empty => return Ok(stats),

@@ -50,7 +50,7 @@ impl RecordedApi {
 
     fn body(&self, text: String) -> Body {
         Body {
-            bytes: text.into_bytes(),
+            bytes: text.into_bytes().into(),
             attempts: 1,
             server_time: Some(self.now),
         }
