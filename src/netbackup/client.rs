@@ -79,8 +79,7 @@ pub struct SiteClient {
     max_retries: u32,
     max_retry_time: Duration,
     observer: Option<ClientObserver>,
-    /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
-    /// fresh memory for every page. At most one per request in flight.
+    /// When a request last succeeded.
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
     timed: Mutex<(u32, Duration)>,
