@@ -94,6 +94,55 @@ pub struct MetricDef {
     pub legacy: bool,
     /// How to read it from a snapshot; `None` for instruments the agent records itself.
     pub read: Option<Reader>,
+    /// How many series it can have, which sets its cardinality limit in the OTLP push.
+    pub series: Series,
+}
+
+/// How many series an instrument can have. The OpenTelemetry SDK reserves room for its
+/// cardinality limit in every instrument up front and folds the series beyond it into one
+/// `otel.metric.overflow` series, so each instrument gets the limit its labels need
+/// ([`MetricDef::series_limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// At most this many series in all: no `site` attribute, labels from a closed set.
+    Total(usize),
+    /// At most this many series per site: no labels besides `site`, or labels from a closed
+    /// set (a source name, one API version).
+    PerSite(usize),
+    /// Label values come from NetBackup's data (storage units, policy types, statuses,
+    /// clients, endpoints, ...): at most `otlp.max_series_per_metric`.
+    Open,
+}
+
+/// The sites a per-site bound is multiplied by for the cardinality limit: room for an agent of
+/// many NetBackup primaries, and for sites added by a reload (the limit is set once, when the
+/// meter provider is built).
+pub const SITE_ROOM: usize = 100;
+
+/// The values of the `source` label: jobs, storage and the opt-in sources.
+pub const SOURCES: usize = 2 + SourceId::ALL.len();
+
+impl MetricDef {
+    /// The SDK cardinality limit of the instrument in the push: its bound from
+    /// [`MetricDef::series`] (a per-site bound times [`SITE_ROOM`]), never above `max_series`
+    /// (`otlp.max_series_per_metric`), which open instruments get.
+    pub fn series_limit(&self, max_series: usize) -> usize {
+        match self.series {
+            Series::Total(n) => n.min(max_series),
+            Series::PerSite(n) => n.saturating_mul(SITE_ROOM).min(max_series),
+            Series::Open => max_series,
+        }
+        .max(1)
+    }
+
+    /// How [`MetricDef::series`] reads in `docs/metrics.md`.
+    fn series_doc(&self) -> String {
+        match self.series {
+            Series::Total(n) => format!("{n} in all"),
+            Series::PerSite(n) => format!("{n} per site"),
+            Series::Open => "open".to_owned(),
+        }
+    }
 }
 
 impl MetricDef {
@@ -189,9 +238,30 @@ fn opt_in_series(s: &SiteSnapshot, source: SourceId, metric: &str, emit: &mut Em
 /// One catalog entry for a family of an opt-in source (a legacy `nbu_exporter` gauge).
 macro_rules! opt_in_gauge {
     ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr) => {
-        opt_in_gauge!($name, $source, $unit, $labels, $description, false, true)
+        opt_in_gauge!(
+            $name,
+            $source,
+            $unit,
+            $labels,
+            $description,
+            false,
+            true,
+            Series::Open
+        )
     };
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr) => {
+    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, per_site) => {
+        opt_in_gauge!(
+            $name,
+            $source,
+            $unit,
+            $labels,
+            $description,
+            false,
+            true,
+            Series::PerSite(1)
+        )
+    };
+    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr, $series:expr) => {
         MetricDef {
             name: $name,
             kind: Kind::Gauge,
@@ -202,6 +272,7 @@ macro_rules! opt_in_gauge {
             source: Source::OptIn($source),
             legacy: $legacy,
             read: Some(|s, emit| opt_in_series(s, $source, $name, emit)),
+            series: $series,
         }
     };
 }
@@ -225,6 +296,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &[],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
     },
     MetricDef {
@@ -236,6 +308,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["version"],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| {
             if let Some(v) = s.api_version {
                 emit(&[("version", v.as_str())], Value::U64(1));
@@ -251,6 +324,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &[],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| {
             if let Some(d) = s.response_time {
                 emit(&[], Value::F64(d.as_secs_f64() * 1000.0));
@@ -266,6 +340,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             for (source, at) in [
                 ("jobs", s.jobs_last_success),
@@ -294,6 +369,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             let jobs = s.current_jobs().is_none();
             let storage = s.current_storage().is_none();
@@ -316,6 +392,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SourceId::ALL.len()),
         read: Some(|s, emit| {
             for (id, state) in &s.sources {
                 if state.unsupported_by.is_some() {
@@ -333,6 +410,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 emit(&[("source", "jobs")], Value::U64(j.summary.invalid_values));
@@ -362,6 +440,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| job_key_series(s, emit, |j| &j.counts)),
     },
     MetricDef {
@@ -373,6 +452,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
     },
     MetricDef {
@@ -384,6 +464,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.status_counts {
@@ -402,6 +483,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "state"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.state_counts {
@@ -420,6 +502,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "reason"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.queued_counts {
@@ -438,6 +521,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.files {
@@ -459,6 +543,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, mean) in &j.summary.dedup_ratio {
@@ -482,6 +567,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["client", "action", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.client_jobs {
@@ -504,6 +590,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["client", "policy", "action"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, at) in &j.summary.client_last_success {
@@ -526,6 +613,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, h) in &j.summary.durations {
@@ -547,6 +635,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -558,6 +647,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -569,6 +659,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type", "size"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
@@ -595,6 +686,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
     },
     MetricDef {
@@ -606,6 +698,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
     },
     MetricDef {
@@ -617,6 +710,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
     },
     MetricDef {
@@ -637,6 +731,7 @@ pub const CATALOG: &[MetricDef] = &[
         ],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
@@ -668,14 +763,16 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Malware,
         "{file}",
         &[],
-        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`."
+        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`.",
+        per_site
     ),
     opt_in_gauge!(
         MALWARE_FILES_INFECTED,
         SourceId::Malware,
         "{file}",
         &[],
-        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`."
+        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`.",
+        per_site
     ),
     opt_in_gauge!(
         MALWARE_SCAN_COUNT,
@@ -696,7 +793,8 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Slo,
         "{slo}",
         &[],
-        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 only)."
+        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 only).",
+        per_site
     ),
     opt_in_gauge!(
         TAPE_DRIVES_COUNT,
@@ -730,7 +828,8 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Tape,
         "{host}",
         &[],
-        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later)."
+        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later).",
+        per_site
     ),
     opt_in_gauge!(
         TAPE_POOL_PARTIALLY_FULL,
@@ -753,7 +852,8 @@ pub const CATALOG: &[MetricDef] = &[
         &["client"],
         "Unix time of the newest backup with status 0 of each allowlisted client (`endTime`), from the job store when the window holds one, else one narrow `GET /admin/jobs` query per client named exactly in the allowlist. No series when NetBackup remembers none.",
         true,
-        true
+        true,
+        Series::Open
     ),
     opt_in_gauge!(
         CLIENTS_OVER_CAP,
@@ -762,7 +862,8 @@ pub const CATALOG: &[MetricDef] = &[
         &[],
         "Allowlisted clients left out of the per-client families because there are more than `sources.clients.max_clients`.",
         false,
-        false
+        false,
+        Series::PerSite(1)
     ),
     MetricDef {
         name: BUILD_INFO,
@@ -773,6 +874,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["version", "rustversion"],
         source: Source::Agent,
         legacy: true,
+        series: Series::Total(1),
         read: None,
     },
     MetricDef {
@@ -784,6 +886,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source", "kind"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -795,6 +898,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["endpoint", "status"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -806,6 +910,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["endpoint"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -817,6 +922,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["result"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Total(2),
         read: None,
     },
     MetricDef {
@@ -828,6 +934,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["result"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Total(2),
         read: None,
     },
 ];
@@ -845,8 +952,19 @@ pub fn render_markdown() -> String {
          Prometheus name is the OpenTelemetry name with dots turned into underscores (counters \
          get `_total`). Legacy metrics keep the names and labels of the Go `nbu_exporter`.\n\n",
     );
-    out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | legacy | description |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    let _ = write!(
+        out,
+        "Series (what one metric can carry in the OTLP push): `open` when label values come \
+         from NetBackup's data (storage units, policy types, statuses, clients, endpoints): at \
+         most `otlp.max_series_per_metric` (default 4,000) series, more are folded into one \
+         series marked `otel.metric.overflow`. A bound per site (labels from a closed set, or \
+         none besides `site`) gives the limit that bound times {SITE_ROOM} sites; a bound in \
+         all, that bound; neither above `otlp.max_series_per_metric`. The OpenTelemetry SDK \
+         reserves room for its limit in every metric, so the small ones cost little. The \
+         Prometheus bridge is not limited.\n\n"
+    );
+    out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | series | legacy | description |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for m in CATALOG {
         let labels = if m.labels.is_empty() {
             "-".to_owned()
@@ -860,12 +978,13 @@ pub fn render_markdown() -> String {
         let unit = if m.unit.is_empty() { "-" } else { m.unit };
         let _ = writeln!(
             out,
-            "| `{}` | `{}` | {} | `{}` | {} | {} | {} |",
+            "| `{}` | `{}` | {} | `{}` | {} | {} | {} | {} |",
             m.prometheus_name(),
             m.name,
             m.kind.as_str(),
             unit,
             labels,
+            m.series_doc(),
             if m.legacy { "yes" } else { "no" },
             m.description
         );
