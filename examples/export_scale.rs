@@ -12,13 +12,14 @@
 //! - `sdk`: the reference: the OpenTelemetry SDK with the `opentelemetry-prometheus` reader
 //!   and the `prometheus` text encoder (how the bridge worked before);
 //! - `otlp`: one OTLP export interval as the agent's exporter does it: the SDK collects every
-//!   instrument, the data are converted to an OTLP request, cut into requests of at most
-//!   `otlp.max_message_bytes` (the default, or the sixth argument), and each is encoded to
-//!   protobuf and compressed with gzip.
+//!   instrument, the data are converted to OTLP metric by metric and encoded into requests of
+//!   at most `otlp.max_message_bytes` (the default, or the sixth argument)
+//!   ([`split::encode`]), and each is compressed with gzip.
 //!
-//! A seventh argument sets the SDK's cardinality limit per instrument (default
-//! `otlp.max_series_per_metric`'s, [`DEFAULT_OTLP_MAX_SERIES_PER_METRIC`]): the SDK sizes each
-//! instrument's attribute map for that many series up front.
+//! A seventh argument sets `otlp.max_series_per_metric` (default
+//! [`DEFAULT_OTLP_MAX_SERIES_PER_METRIC`]), the SDK's cardinality limit of the instruments
+//! whose labels come from NetBackup's data (the others get their bound from the catalog): the
+//! SDK sizes each instrument's attribute map for its limit up front.
 //!
 //! Snapshots are the simulator's ground truth for a fixed dataset, published before the
 //! first iteration; RSS is read from `/proc/self/statm` after they are built (`rss_data_kib`),
@@ -39,14 +40,12 @@ use nbu_otel::telemetry::instruments::{SnapshotStore, register};
 use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{
     InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
 };
-use prost::Message as _;
 
 /// A manual reader the provider and the benchmark share.
 #[derive(Debug, Clone)]
@@ -118,6 +117,26 @@ fn snapshot(site: &str, jobs: u64, units: u32) -> SiteSnapshot {
     s.jobs_last_success = Some(now);
     s.storage_last_success = Some(now);
     s
+}
+
+/// The data points of one collection.
+fn data_points(rm: &ResourceMetrics) -> usize {
+    fn points<T>(data: &MetricData<T>) -> usize {
+        match data {
+            MetricData::Gauge(g) => g.data_points().count(),
+            MetricData::Sum(s) => s.data_points().count(),
+            MetricData::Histogram(h) => h.data_points().count(),
+            MetricData::ExponentialHistogram(h) => h.data_points().count(),
+        }
+    }
+    rm.scope_metrics()
+        .flat_map(|sm| sm.metrics())
+        .map(|m| match m.data() {
+            AggregatedMetrics::F64(d) => points(d),
+            AggregatedMetrics::U64(d) => points(d),
+            AggregatedMetrics::I64(d) => points(d),
+        })
+        .sum()
 }
 
 fn arg(args: &[String], i: usize, default: u64) -> u64 {
@@ -195,20 +214,19 @@ fn main() {
             "otlp" => {
                 let mut rm = ResourceMetrics::default();
                 let _ = manual.collect(&mut rm);
-                let request = ExportMetricsServiceRequest::from(&rm);
+                series = data_points(&rm);
+                let encoded = split::encode(&rm, |_| true, limit);
                 drop(rm);
-                series = split::data_points(&request);
-                let parts = split::split(request, limit);
-                requests = parts.len();
-                let encoded: Vec<Vec<u8>> = parts.iter().map(|r| r.encode_to_vec()).collect();
-                drop(parts);
-                largest = encoded.iter().map(Vec::len).max().unwrap_or(0);
-                bytes = encoded.iter().map(Vec::len).sum();
+                requests = encoded.len();
+                largest = encoded.iter().map(|r| r.len()).max().unwrap_or(0);
+                bytes = encoded.iter().map(|r| r.len()).sum();
                 let mut out = Vec::new();
                 for part in &encoded {
                     let mut gz =
                         flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    let _ = gz.write_all(part);
+                    for bytes in part.parts() {
+                        let _ = gz.write_all(bytes);
+                    }
                     out.extend(gz.finish().unwrap_or_default());
                 }
                 out

@@ -323,8 +323,10 @@ pub struct OtlpConfig {
     /// several requests (a Collector refuses gRPC messages above its receive limit).
     pub max_message_bytes: usize,
     /// The most series one instrument carries in the push; more are folded by the SDK into one
-    /// series marked `otel.metric.overflow`. The SDK reserves room for this many series per
-    /// instrument, so it bounds the memory of the push.
+    /// series marked `otel.metric.overflow`. Instruments whose labels come from NetBackup's
+    /// data get this limit, those with closed label sets their smaller bound from the catalog
+    /// (`telemetry::catalog::MetricDef::series_limit`). The SDK reserves room for each
+    /// instrument's limit up front, so it bounds the memory of the push.
     pub max_series_per_metric: usize,
 }
 

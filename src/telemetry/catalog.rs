@@ -97,6 +97,55 @@ pub struct MetricDef {
     pub legacy: bool,
     /// How to read it from a snapshot; `None` for instruments the agent records itself.
     pub read: Option<Reader>,
+    /// How many series it can have, which sets its cardinality limit in the OTLP push.
+    pub series: Series,
+}
+
+/// How many series an instrument can have. The OpenTelemetry SDK reserves room for its
+/// cardinality limit in every instrument up front and folds the series beyond it into one
+/// `otel.metric.overflow` series, so each instrument gets the limit its labels need
+/// ([`MetricDef::series_limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// At most this many series in all: no `site` attribute, labels from a closed set.
+    Total(usize),
+    /// At most this many series per site: no labels besides `site`, or labels from a closed
+    /// set (a source name, one API version).
+    PerSite(usize),
+    /// Label values come from NetBackup's data (storage units, policy types, statuses,
+    /// clients, endpoints, ...): at most `otlp.max_series_per_metric`.
+    Open,
+}
+
+/// The sites a per-site bound is multiplied by for the cardinality limit: room for an agent of
+/// many NetBackup primaries, and for sites added by a reload (the limit is set once, when the
+/// meter provider is built).
+pub const SITE_ROOM: usize = 100;
+
+/// The values of the `source` label: jobs, storage and the opt-in sources.
+pub const SOURCES: usize = 2 + SourceId::ALL.len();
+
+impl MetricDef {
+    /// The SDK cardinality limit of the instrument in the push: its bound from
+    /// [`MetricDef::series`] (a per-site bound times [`SITE_ROOM`]), never above `max_series`
+    /// (`otlp.max_series_per_metric`), which open instruments get.
+    pub fn series_limit(&self, max_series: usize) -> usize {
+        match self.series {
+            Series::Total(n) => n.min(max_series),
+            Series::PerSite(n) => n.saturating_mul(SITE_ROOM).min(max_series),
+            Series::Open => max_series,
+        }
+        .max(1)
+    }
+
+    /// How [`MetricDef::series`] reads in `docs/metrics.md`.
+    fn series_doc(&self) -> String {
+        match self.series {
+            Series::Total(n) => format!("{n} in all"),
+            Series::PerSite(n) => format!("{n} per site"),
+            Series::Open => "open".to_owned(),
+        }
+    }
 }
 
 impl MetricDef {
@@ -192,9 +241,30 @@ fn opt_in_series(s: &SiteSnapshot, source: SourceId, metric: &str, emit: &mut Em
 /// One catalog entry for a family of an opt-in source (a legacy `nbu_exporter` gauge).
 macro_rules! opt_in_gauge {
     ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr) => {
-        opt_in_gauge!($name, $source, $unit, $labels, $description, false, true)
+        opt_in_gauge!(
+            $name,
+            $source,
+            $unit,
+            $labels,
+            $description,
+            false,
+            true,
+            Series::Open
+        )
     };
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr) => {
+    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, per_site) => {
+        opt_in_gauge!(
+            $name,
+            $source,
+            $unit,
+            $labels,
+            $description,
+            false,
+            true,
+            Series::PerSite(1)
+        )
+    };
+    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr, $series:expr) => {
         MetricDef {
             name: $name,
             kind: Kind::Gauge,
@@ -205,6 +275,7 @@ macro_rules! opt_in_gauge {
             source: Source::OptIn($source),
             legacy: $legacy,
             read: Some(|s, emit| opt_in_series(s, $source, $name, emit)),
+            series: $series,
         }
     };
 }
@@ -228,6 +299,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &[],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
     },
     MetricDef {
@@ -239,6 +311,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["version"],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| {
             if let Some(v) = s.api_version {
                 emit(&[("version", v.as_str())], Value::U64(1));
@@ -254,6 +327,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &[],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(1),
         read: Some(|s, emit| {
             if let Some(d) = s.response_time {
                 emit(&[], Value::F64(d.as_secs_f64() * 1000.0));
@@ -269,6 +343,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: true,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             for (source, at) in [
                 ("jobs", s.jobs_last_success),
@@ -297,6 +372,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             let jobs = s.current_jobs().is_none();
             let storage = s.current_storage().is_none();
@@ -319,6 +395,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SourceId::ALL.len()),
         read: Some(|s, emit| {
             for (id, state) in &s.sources {
                 if state.unsupported_by.is_some() {
@@ -336,6 +413,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source"],
         source: Source::Site,
         legacy: false,
+        series: Series::PerSite(SOURCES),
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 emit(&[("source", "jobs")], Value::U64(j.summary.invalid_values));
@@ -365,6 +443,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| job_key_series(s, emit, |j| &j.counts)),
     },
     MetricDef {
@@ -376,6 +455,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
     },
     MetricDef {
@@ -387,6 +467,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.status_counts {
@@ -405,6 +486,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "state"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.state_counts {
@@ -423,6 +505,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "reason"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.queued_counts {
@@ -441,6 +524,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.files {
@@ -462,6 +546,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, mean) in &j.summary.dedup_ratio {
@@ -485,6 +570,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["client", "action", "status"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.client_jobs {
@@ -507,6 +593,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["client", "policy", "action"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, at) in &j.summary.client_last_success {
@@ -529,6 +616,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type"],
         source: Source::Jobs,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, h) in &j.summary.durations {
@@ -550,6 +638,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -561,6 +650,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["action", "policy_type", "status"],
         source: Source::Jobs,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -572,6 +662,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type", "size"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
@@ -598,6 +689,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
     },
     MetricDef {
@@ -609,6 +701,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
     },
     MetricDef {
@@ -620,6 +713,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["name", "type"],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
     },
     MetricDef {
@@ -640,6 +734,7 @@ pub const CATALOG: &[MetricDef] = &[
         ],
         source: Source::Storage,
         legacy: true,
+        series: Series::Open,
         read: Some(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
@@ -671,14 +766,16 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Malware,
         "{file}",
         &[],
-        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`."
+        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`.",
+        per_site
     ),
     opt_in_gauge!(
         MALWARE_FILES_INFECTED,
         SourceId::Malware,
         "{file}",
         &[],
-        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`."
+        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`.",
+        per_site
     ),
     opt_in_gauge!(
         MALWARE_SCAN_COUNT,
@@ -699,7 +796,8 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Slo,
         "{slo}",
         &[],
-        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 only)."
+        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 only).",
+        per_site
     ),
     opt_in_gauge!(
         TAPE_DRIVES_COUNT,
@@ -733,7 +831,8 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Tape,
         "{host}",
         &[],
-        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later)."
+        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later).",
+        per_site
     ),
     opt_in_gauge!(
         TAPE_POOL_PARTIALLY_FULL,
@@ -756,7 +855,8 @@ pub const CATALOG: &[MetricDef] = &[
         &["client"],
         "Unix time of the newest backup with status 0 of each allowlisted client (`endTime`), from the job store when the window holds one, else one narrow `GET /admin/jobs` query per client named exactly in the allowlist. No series when NetBackup remembers none.",
         true,
-        true
+        true,
+        Series::Open
     ),
     opt_in_gauge!(
         CLIENTS_OVER_CAP,
@@ -765,7 +865,8 @@ pub const CATALOG: &[MetricDef] = &[
         &[],
         "Allowlisted clients left out of the per-client families because there are more than `sources.clients.max_clients`.",
         false,
-        false
+        false,
+        Series::PerSite(1)
     ),
     MetricDef {
         name: BUILD_INFO,
@@ -776,6 +877,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["version", "rustversion"],
         source: Source::Agent,
         legacy: true,
+        series: Series::Total(1),
         read: None,
     },
     MetricDef {
@@ -787,6 +889,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["source", "kind"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -798,6 +901,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["endpoint", "status"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -809,6 +913,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["endpoint"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Open,
         read: None,
     },
     MetricDef {
@@ -820,6 +925,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["result"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Total(2),
         read: None,
     },
     MetricDef {
@@ -831,6 +937,7 @@ pub const CATALOG: &[MetricDef] = &[
         labels: &["result"],
         source: Source::Agent,
         legacy: false,
+        series: Series::Total(2),
         read: None,
     },
 ];
@@ -848,8 +955,19 @@ pub fn render_markdown() -> String {
          Prometheus name is the OpenTelemetry name with dots turned into underscores (counters \
          get `_total`). Legacy metrics keep the names and labels of the Go `nbu_exporter`.\n\n",
     );
-    out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | legacy | description |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    let _ = write!(
+        out,
+        "Series (what one metric can carry in the OTLP push): `open` when label values come \
+         from NetBackup's data (storage units, policy types, statuses, clients, endpoints): at \
+         most `otlp.max_series_per_metric` (default 4,000) series, more are folded into one \
+         series marked `otel.metric.overflow`. A bound per site (labels from a closed set, or \
+         none besides `site`) gives the limit that bound times {SITE_ROOM} sites; a bound in \
+         all, that bound; neither above `otlp.max_series_per_metric`. The OpenTelemetry SDK \
+         reserves room for its limit in every metric, so the small ones cost little. The \
+         Prometheus bridge is not limited.\n\n"
+    );
+    out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | series | legacy | description |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for m in CATALOG {
         let labels = if m.labels.is_empty() {
             "-".to_owned()
@@ -863,12 +981,13 @@ pub fn render_markdown() -> String {
         let unit = if m.unit.is_empty() { "-" } else { m.unit };
         let _ = writeln!(
             out,
-            "| `{}` | `{}` | {} | `{}` | {} | {} | {} |",
+            "| `{}` | `{}` | {} | `{}` | {} | {} | {} | {} |",
             m.prometheus_name(),
             m.name,
             m.kind.as_str(),
             unit,
             labels,
+            m.series_doc(),
             if m.legacy { "yes" } else { "no" },
             m.description
         );

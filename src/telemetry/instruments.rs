@@ -4,13 +4,15 @@
 //! under a short read lock and never waits on I/O. Series of a source whose data is stale (or
 //! absent) are simply not observed, so they disappear from every reader.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 
-use opentelemetry::KeyValue;
 use opentelemetry::metrics::{AsyncInstrument, Histogram, Meter};
+use opentelemetry::{Key, KeyValue, StringValue, Value};
 
-use super::catalog::{BUILD_INFO, CATALOG, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value};
+use super::catalog::{
+    BUILD_INFO, CATALOG, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value as CatalogValue,
+};
 use super::tally::{COUNTERS, Tallies};
 use crate::collect::{FinishedJob, SiteSnapshot};
 
@@ -111,10 +113,11 @@ impl Recorders {
         if let Some(seconds) = job.seconds {
             self.job_duration.record(
                 seconds,
+                // In key order, as the SDK keeps them (see `sorted`).
                 &[
-                    KeyValue::new("site", site.to_owned()),
                     KeyValue::new("action", job.action.to_owned()),
                     KeyValue::new("policy_type", job.policy_type.to_owned()),
+                    KeyValue::new("site", site.to_owned()),
                 ],
             );
             Tallies::record(
@@ -140,37 +143,101 @@ fn clamp_i64(v: u64) -> u64 {
     v.min(i64::MAX as u64)
 }
 
-fn attributes(site: &str, labels: &[(&'static str, &str)]) -> Vec<KeyValue> {
+/// Label values shared by the attribute sets of every instrument.
+///
+/// The SDK keeps each attribute set it is given as the key of its series for as long as the
+/// series is observed, and copies it into every collection's data points.
+/// Values handed out here are reference-counted: a storage unit's name, seen by six
+/// instruments, and a site's name, seen by every series, are one string each, and the SDK's
+/// copies are pointers. Values no attribute set holds any more are dropped once the set has
+/// doubled since it was last pruned.
+#[derive(Debug, Default)]
+struct Interner {
+    values: Mutex<InternedValues>,
+}
+
+#[derive(Debug, Default)]
+struct InternedValues {
+    set: HashSet<Arc<str>>,
+    /// The size of the set after the last pruning.
+    kept: usize,
+}
+
+/// The smallest set that is pruned.
+const INTERNER_PRUNE_FLOOR: usize = 1024;
+
+impl Interner {
+    /// The shared value equal to `text`.
+    fn value(&self, text: &str) -> Value {
+        let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = values.set.get(text) {
+            return Value::String(StringValue::from(v.clone()));
+        }
+        if values.set.len() >= INTERNER_PRUNE_FLOOR.max(2 * values.kept) {
+            values.set.retain(|v| Arc::strong_count(v) > 1);
+            values.kept = values.set.len();
+        }
+        let v: Arc<str> = Arc::from(text);
+        values.set.insert(v.clone());
+        Value::String(StringValue::from(v))
+    }
+
+    /// Number of values held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set
+            .len()
+    }
+}
+
+/// An attribute set in key order, the order the SDK keys its series by: given in that order,
+/// the SDK stores the set once per series (given in another order, it stores it twice, as
+/// given and sorted).
+fn sorted(mut attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+    attributes.sort_unstable_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    attributes
+}
+
+/// The attributes of one series of a site: `site` and the metric's labels, in key order, with
+/// shared values.
+fn attributes(interner: &Interner, site: &Value, labels: &[(&'static str, &str)]) -> Vec<KeyValue> {
     let mut out = Vec::with_capacity(labels.len() + 1);
-    out.push(KeyValue::new("site", site.to_owned()));
+    out.push(KeyValue::new(Key::from_static_str("site"), site.clone()));
     out.extend(
         labels
             .iter()
-            .map(|(k, v)| KeyValue::new(*k, (*v).to_owned())),
+            .map(|(k, v)| KeyValue::new(Key::from_static_str(k), interner.value(v))),
     );
-    out
+    sorted(out)
 }
 
 fn observe_all(
     store: &SnapshotStore,
+    interner: &Interner,
     metric: &MetricDef,
-    mut sink: impl FnMut(&[KeyValue], Value<'_>),
+    mut sink: impl FnMut(&[KeyValue], CatalogValue<'_>),
 ) {
     let Some(read) = metric.read else { return };
     for snapshot in store.all() {
+        let site = interner.value(&snapshot.site);
         read(&snapshot, &mut |labels, value| {
-            sink(&attributes(&snapshot.site, labels), value)
+            sink(&attributes(interner, &site, labels), value)
         });
     }
 }
 
 /// Registers every catalog instrument on `meter`; observable ones read `store`.
 pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
+    let interner = Arc::new(Interner::default());
     for metric in CATALOG
         .iter()
         .filter(|m| m.kind == Kind::Gauge && m.read.is_some())
     {
         let store = store.clone();
+        let interner = interner.clone();
         let metric = *metric;
         if metric.float {
             meter
@@ -178,8 +245,8 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
                 .with_description(metric.description)
                 .with_unit(metric.unit)
                 .with_callback(move |obs: &dyn AsyncInstrument<f64>| {
-                    observe_all(&store, &metric, |attrs, value| {
-                        if let Value::F64(v) = value {
+                    observe_all(&store, &interner, &metric, |attrs, value| {
+                        if let CatalogValue::F64(v) = value {
                             obs.observe(v, attrs);
                         }
                     });
@@ -191,8 +258,8 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
                 .with_description(metric.description)
                 .with_unit(metric.unit)
                 .with_callback(move |obs: &dyn AsyncInstrument<u64>| {
-                    observe_all(&store, &metric, |attrs, value| {
-                        if let Value::U64(v) = value {
+                    observe_all(&store, &interner, &metric, |attrs, value| {
+                        if let CatalogValue::U64(v) = value {
                             obs.observe(clamp_i64(v), attrs);
                         }
                     });
@@ -209,8 +276,8 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
             obs.observe(
                 1,
                 &[
-                    KeyValue::new("version", env!("CARGO_PKG_VERSION")),
                     KeyValue::new("rustversion", env!("NBU_OTEL_RUSTC_VERSION")),
+                    KeyValue::new("version", env!("CARGO_PKG_VERSION")),
                 ],
             );
         })
@@ -219,6 +286,7 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
     for (name, family) in COUNTERS {
         let m = def(name);
         let tallies = tallies.clone();
+        let interner = interner.clone();
         meter
             .u64_observable_counter(name)
             .with_description(m.map_or("", |m| m.description))
@@ -230,8 +298,9 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
                         .labels
                         .iter()
                         .zip(values)
-                        .map(|(k, v)| KeyValue::new(*k, v.to_string()))
+                        .map(|(k, v)| KeyValue::new(Key::from_static_str(k), interner.value(v)))
                         .collect();
+                    let attrs = sorted(attrs);
                     obs.observe(clamp_i64(*v), &attrs);
                 });
             })
@@ -251,4 +320,27 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
 
 fn def(name: &str) -> Option<&'static MetricDef> {
     CATALOG.iter().find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_shared_and_attributes_come_in_key_order() {
+        let interner = Interner::default();
+        let site = interner.value("a");
+        let attrs = attributes(&interner, &site, &[("type", "disk"), ("name", "u1")]);
+        let keys: Vec<&str> = attrs.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["name", "site", "type"]);
+        let again = attributes(&interner, &site, &[("type", "disk"), ("name", "u1")]);
+        assert_eq!(attrs, again);
+        assert_eq!(interner.len(), 3, "one string per distinct value");
+        // Values nobody holds are dropped once the set has doubled since the last pruning.
+        drop((attrs, again, site));
+        for i in 0..INTERNER_PRUNE_FLOOR + 1 {
+            let _ = interner.value(&format!("v{i}"));
+        }
+        assert!(interner.len() < INTERNER_PRUNE_FLOOR, "{}", interner.len());
+    }
 }

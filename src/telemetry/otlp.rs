@@ -1,10 +1,10 @@
 //! OTLP/gRPC exporters for metrics and spans.
 //!
-//! Metrics go through [`OtlpMetricExporter`]: the SDK's data are converted to one OTLP request,
-//! the series of sites no longer configured are taken out ([`ExportedSites`]), and the request
-//! is cut into requests of at most `otlp.max_message_bytes` encoded bytes (a Collector refuses
-//! larger gRPC messages, 4 MiB by default), sent one after another on one lazily connected
-//! channel, gzip-compressed unless `otlp.compression` is `none`. Spans use the
+//! Metrics go through [`OtlpMetricExporter`]: the SDK's data are converted to OTLP and encoded
+//! metric by metric ([`split::encode`]), the series of sites no longer configured taken out
+//! ([`ExportedSites`]), into requests of at most `otlp.max_message_bytes` encoded bytes (a
+//! Collector refuses larger gRPC messages, 4 MiB by default), sent one after another on one
+//! lazily connected channel, gzip-compressed unless `otlp.compression` is `none`. Spans use the
 //! `opentelemetry-otlp` exporter with the same endpoint, TLS, headers, timeout and compression.
 //!
 //! Precedence: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (applied when the config is loaded),
@@ -19,18 +19,18 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use opentelemetry_otlp::{Compression, SpanExporter, WithExportConfig, WithTonicConfig};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use secrecy::ExposeSecret;
+use tonic::client::Grpc;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::split;
+use super::split::{self, EncodedRequest};
 use super::tally::Tallies;
 use crate::config::{OtlpCompression, OtlpConfig};
 
@@ -175,8 +175,7 @@ pub fn metric_exporter(
     if let Some(tls) = tls(config)? {
         endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
     }
-    let mut client = MetricsServiceClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(RESPONSE_LIMIT);
+    let mut client = Grpc::new(endpoint.connect_lazy()).max_decoding_message_size(RESPONSE_LIMIT);
     if config.compression == OtlpCompression::Gzip {
         client = client
             .send_compressed(CompressionEncoding::Gzip)
@@ -301,7 +300,7 @@ enum SendError {
 /// values, so memory stays bounded while the Collector is down. All requests of one export
 /// share one deadline, `otlp.timeout`.
 pub struct OtlpMetricExporter {
-    client: MetricsServiceClient<Channel>,
+    client: Grpc<Channel>,
     /// `otlp.headers` and the variables' headers: secret values, never logged.
     metadata: MetadataMap,
     timeout: Duration,
@@ -335,7 +334,10 @@ impl OtlpMetricExporter {
         if requests.is_empty() {
             return Ok(());
         }
-        let oversized = split::oversized(&requests, self.max_message_bytes);
+        let oversized = requests
+            .iter()
+            .filter(|r| r.len() > self.max_message_bytes)
+            .count();
         if oversized > 0 {
             tracing::warn!(
                 requests = oversized,
@@ -352,22 +354,21 @@ impl OtlpMetricExporter {
             .map_err(|e| SendError::Task(e.to_string()))?
     }
 
-    /// The requests of one export: converted, without removed sites, cut to the limit.
-    fn requests(&self, metrics: &ResourceMetrics) -> Vec<ExportMetricsServiceRequest> {
-        let mut request = ExportMetricsServiceRequest::from(metrics);
-        if let Some(sites) = self.sites.current() {
-            split::retain_sites(&mut request, |site| sites.contains(site));
-        }
-        split::split(request, self.max_message_bytes)
+    /// The requests of one export: converted, without removed sites, cut to the limit and
+    /// encoded.
+    fn requests(&self, metrics: &ResourceMetrics) -> Vec<EncodedRequest> {
+        let sites = self.sites.current();
+        let keep = |site: &str| sites.as_ref().is_none_or(|s| s.contains(site));
+        split::encode(metrics, keep, self.max_message_bytes)
     }
 }
 
 /// Sends the requests one after another within `timeout` in all.
 async fn send_all(
-    mut client: MetricsServiceClient<Channel>,
+    mut client: Grpc<Channel>,
     metadata: MetadataMap,
     timeout: Duration,
-    requests: Vec<ExportMetricsServiceRequest>,
+    requests: Vec<EncodedRequest>,
 ) -> Result<(), SendError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let total = requests.len();
@@ -383,7 +384,7 @@ async fn send_all(
         let mut request = tonic::Request::new(request);
         *request.metadata_mut() = metadata.clone();
         request.set_timeout(left);
-        match tokio::time::timeout(left, client.export(request)).await {
+        match tokio::time::timeout(left, export(&mut client, request)).await {
             Ok(Ok(response)) => {
                 if let Some(partial) = response.into_inner().partial_success
                     && (partial.rejected_data_points > 0 || !partial.error_message.is_empty())
@@ -413,6 +414,27 @@ async fn send_all(
             first,
         }),
     }
+}
+
+/// `MetricsService/Export` with a request already encoded: what the generated client does
+/// with a request message.
+async fn export(
+    client: &mut Grpc<Channel>,
+    mut request: tonic::Request<EncodedRequest>,
+) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+    const SERVICE: &str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    client
+        .ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+    let codec = tonic_prost::ProstCodec::<EncodedRequest, ExportMetricsServiceResponse>::default();
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    );
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
+    client.unary(request, path, codec).await
 }
 
 impl PushMetricExporter for OtlpMetricExporter {

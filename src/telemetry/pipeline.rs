@@ -15,6 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+use super::catalog::CATALOG;
 use super::otlp::{self, ExportedSites};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
@@ -33,16 +34,23 @@ pub struct Pipeline {
     pub exported_sites: ExportedSites,
 }
 
-/// A view that sets the SDK's cardinality limit of the agent's instruments to `limit` series
-/// (`otlp.max_series_per_metric`): series beyond it are folded into one `otel.metric.overflow`
-/// series. The SDK reserves room for `limit` series in every instrument, so the limit bounds
-/// the memory of the push; its own default (2,000) is below what one agent for many sites can
-/// reach. Library users who build their own `SdkMeterProvider` add it with `.with_view(..)`.
+/// A view that sets the SDK's cardinality limit of each of the agent's instruments from the
+/// catalog ([`series_limit`](super::catalog::MetricDef::series_limit)): instruments whose
+/// labels come from NetBackup's data get `limit` series (`otlp.max_series_per_metric`), those
+/// bounded per site or in all get their bound, never more than `limit`. Series beyond an
+/// instrument's limit are folded into one `otel.metric.overflow` series. The SDK reserves room
+/// for the limit in every instrument up front, so the limits bound the memory of the push; its
+/// own default (2,000) is below what one agent for many sites can reach. Library users who
+/// build their own `SdkMeterProvider` add it with `.with_view(..)`.
 pub fn cardinality_view(limit: usize) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync {
     move |instrument: &Instrument| {
         if !instrument.name().starts_with("nbu.") {
             return None;
         }
+        let limit = CATALOG
+            .iter()
+            .find(|m| m.name == instrument.name())
+            .map_or(limit, |m| m.series_limit(limit));
         Stream::builder().with_cardinality_limit(limit).build().ok()
     }
 }
@@ -202,4 +210,177 @@ pub fn install_subscriber(
         .with(otel_layer)
         .try_init()
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Weak;
+
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+    use opentelemetry_sdk::metrics::reader::MetricReader;
+    use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
+    use prost::Message as _;
+
+    use super::*;
+    use crate::collect::SiteSnapshot;
+    use crate::telemetry::catalog::{SITE_ROOM, SOURCES, Series};
+    use crate::telemetry::instruments::{SnapshotStore, register};
+    use crate::telemetry::split;
+
+    /// A manual reader the provider and the test share.
+    #[derive(Debug, Clone)]
+    struct Shared(Arc<ManualReader>);
+
+    impl MetricReader for Shared {
+        fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+            self.0.register_pipeline(pipeline);
+        }
+        fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
+            self.0.collect(rm)
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            self.0.force_flush()
+        }
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.0.shutdown_with_timeout(timeout)
+        }
+        fn temporality(&self, kind: InstrumentKind) -> Temporality {
+            self.0.temporality(kind)
+        }
+    }
+
+    /// The agent's instruments on a provider with the view, `sites` sites up, and `endpoints`
+    /// endpoints requested once on the first site; one collection.
+    fn collected(max_series: usize, sites: usize, endpoints: usize) -> ResourceMetrics {
+        let reader = Shared(Arc::new(ManualReader::builder().build()));
+        let provider = SdkMeterProvider::builder()
+            .with_view(cardinality_view(max_series))
+            .with_reader(reader.clone())
+            .build();
+        let store = SnapshotStore::new();
+        let recorders = register(&provider.meter("nbu-otel"), &store);
+        for i in 0..sites {
+            let mut s = SiteSnapshot::empty(&format!("site-{i:03}"));
+            s.up = true;
+            store.publish(s);
+        }
+        for i in 0..endpoints {
+            recorders.api_request("site-000", &format!("/admin/jobs/{i}"), "200");
+        }
+        let mut rm = ResourceMetrics::default();
+        reader.collect(&mut rm).unwrap_or_else(|e| panic!("{e}"));
+        rm
+    }
+
+    /// The data points of a metric: how many, and how many are the overflow series.
+    fn points(rm: &ResourceMetrics, name: &str) -> (usize, usize) {
+        fn count<T>(data: &MetricData<T>) -> (usize, usize) {
+            fn overflow<'a>(mut attrs: impl Iterator<Item = &'a KeyValue>) -> usize {
+                usize::from(attrs.any(|kv| kv.key.as_str() == "otel.metric.overflow"))
+            }
+            let marks: Vec<usize> = match data {
+                MetricData::Gauge(g) => g.data_points().map(|p| overflow(p.attributes())).collect(),
+                MetricData::Sum(s) => s.data_points().map(|p| overflow(p.attributes())).collect(),
+                MetricData::Histogram(h) => {
+                    h.data_points().map(|p| overflow(p.attributes())).collect()
+                }
+                MetricData::ExponentialHistogram(h) => {
+                    h.data_points().map(|p| overflow(p.attributes())).collect()
+                }
+            };
+            (marks.len(), marks.iter().sum())
+        }
+        rm.scope_metrics()
+            .flat_map(|sm| sm.metrics())
+            .filter(|m| m.name() == name)
+            .map(|m| match m.data() {
+                AggregatedMetrics::F64(d) => count(d),
+                AggregatedMetrics::U64(d) => count(d),
+                AggregatedMetrics::I64(d) => count(d),
+            })
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    #[test]
+    fn instruments_bounded_per_site_get_small_limits_from_the_catalog() {
+        let limit = |name: &str| {
+            CATALOG
+                .iter()
+                .find(|m| m.name == name)
+                .map(|m| m.series_limit(4000))
+        };
+        assert_eq!(limit("nbu.up"), Some(SITE_ROOM));
+        assert_eq!(limit("nbu.source.stale"), Some(SOURCES * SITE_ROOM));
+        assert_eq!(limit(crate::telemetry::catalog::BUILD_INFO), Some(1));
+        assert_eq!(limit("nbu.disk_bytes"), Some(4000));
+        assert_eq!(limit("nbu.jobs_count"), Some(4000));
+        // Never above otlp.max_series_per_metric.
+        assert_eq!(
+            CATALOG
+                .iter()
+                .find(|m| m.name == "nbu.source.stale")
+                .map(|m| m.series_limit(10)),
+            Some(10)
+        );
+        for m in CATALOG {
+            // A metric with no label besides `site` has one series per site; one whose
+            // labels come from NetBackup's data (a storage unit, a job's labels) is open.
+            if m.labels.is_empty() && m.source != crate::telemetry::catalog::Source::Agent {
+                assert_eq!(m.series, Series::PerSite(1), "{}", m.name);
+            }
+            if m.labels
+                .iter()
+                .any(|l| ["name", "action", "policy_type", "client", "endpoint"].contains(l))
+            {
+                assert_eq!(m.series, Series::Open, "{}", m.name);
+            }
+        }
+    }
+
+    #[test]
+    fn series_beyond_an_instruments_limit_fold_into_the_overflow_series() {
+        // nbu.up is bounded per site: 120 sites are more than its room; nbu.source.stale
+        // (two series per site here) has room; nbu.api.requests is open, limited to
+        // otlp.max_series_per_metric (300). An overflowing instrument keeps its limit's
+        // series and folds the rest into one.
+        let rm = collected(300, SITE_ROOM + 20, 350);
+        assert_eq!(points(&rm, "nbu.up"), (SITE_ROOM + 1, 1));
+        assert_eq!(points(&rm, "nbu.source.stale"), (2 * (SITE_ROOM + 20), 0));
+        assert_eq!(
+            points(&rm, crate::telemetry::catalog::API_REQUESTS),
+            (301, 1)
+        );
+        let rm = collected(4000, 3, 60);
+        assert_eq!(points(&rm, "nbu.up"), (3, 0));
+        assert_eq!(
+            points(&rm, crate::telemetry::catalog::API_REQUESTS),
+            (60, 0)
+        );
+    }
+
+    #[test]
+    fn encoded_requests_are_the_converted_request_filtered_and_cut() {
+        let rm = collected(4000, 40, 30);
+        let keep = |site: &str| site != "site-001";
+        for limit in [700, 4000, 4 * 1024 * 1024] {
+            let mut request = ExportMetricsServiceRequest::from(&rm);
+            split::retain_sites(&mut request, keep);
+            let expected = split::split(request, limit);
+            let encoded = split::encode(&rm, keep, limit);
+            let decoded: Vec<ExportMetricsServiceRequest> = encoded
+                .iter()
+                .map(|r| {
+                    assert!(r.len() <= limit, "{} > {limit}", r.len());
+                    assert_eq!(r.to_vec().len(), r.len());
+                    ExportMetricsServiceRequest::decode(r.to_vec().as_slice())
+                        .unwrap_or_else(|e| panic!("{e}"))
+                })
+                .collect();
+            assert_eq!(decoded, expected, "limit {limit}");
+            assert!(limit > 4000 || decoded.len() > 1, "limit {limit}: not cut");
+        }
+    }
 }

@@ -5,14 +5,26 @@
 //! configured number of bytes. Requests are cut between metrics, and a metric too large for
 //! one request is cut between its data points. Every data point is sent exactly once, in its
 //! original order, under its original resource, scope and metric description.
+//!
+//! The agent's exporter uses [`encode`]: the SDK's data are converted to OTLP one metric at a
+//! time and each metric is encoded as soon as it is placed, so an export holds the encoded
+//! requests and one converted metric, never the whole export as protobuf messages.
+//! [`split`] cuts a request already converted, the same way.
 
+use std::borrow::Cow;
+
+use bytes::{Buf, BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     Metric, ResourceMetrics, ScopeMetrics, metric::Data,
 };
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_sdk::metrics::data::ResourceMetrics as SdkResourceMetrics;
 use prost::Message;
-use prost::encoding::encoded_len_varint;
+use prost::encoding::{
+    DecodeContext, WireType, encode_key, encode_varint, encoded_len_varint, skip_field,
+};
 
 /// The most a length-delimited field's key and length can take: a one-byte key (every field
 /// on the way to a data point has a number below 16) and a length varint of at most five
@@ -65,6 +77,227 @@ pub fn split(
 /// data point too large for the limit.
 pub fn oversized(requests: &[ExportMetricsServiceRequest], limit: usize) -> usize {
     requests.iter().filter(|r| r.encoded_len() > limit).count()
+}
+
+/// An OTLP metrics request (`ExportMetricsServiceRequest`), already encoded, as consecutive
+/// parts (field headers, the resource and scope entries, one part per metric), so that no part
+/// is copied to make the whole. As a [`prost::Message`] it encodes to its bytes as they are, so
+/// a gRPC client sends it without another conversion; decoding one only skips the fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EncodedRequest {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl EncodedRequest {
+    fn push(&mut self, part: impl Into<Bytes>) {
+        let part = part.into();
+        self.len += part.len();
+        self.parts.push(part);
+    }
+
+    /// The encoded length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the request encodes to no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The encoding, in consecutive parts.
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
+    }
+
+    /// The encoding in one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for part in &self.parts {
+            out.extend_from_slice(part);
+        }
+        out
+    }
+}
+
+impl Message for EncodedRequest {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        for part in &self.parts {
+            buf.put_slice(part);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.len
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The requests of one export of the SDK's `metrics`, encoded: the data points whose `site`
+/// attribute names a site `keep` refuses are left out (as [`retain_sites`] does), and the rest
+/// is cut as [`split`] cuts, each request encoding to at most `limit` bytes unless a single
+/// data point is larger. Metrics are converted to OTLP and encoded one at a time.
+pub fn encode(
+    metrics: &SdkResourceMetrics,
+    keep: impl Fn(&str) -> bool,
+    limit: usize,
+) -> Vec<EncodedRequest> {
+    let resource = ResourceMetrics {
+        resource: Some(Resource::from(metrics.resource())),
+        scope_metrics: Vec::new(),
+        schema_url: metrics
+            .resource()
+            .schema_url()
+            .map(Into::into)
+            .unwrap_or_default(),
+    };
+    let rm_head = resource.encoded_len();
+    let mut packer = BytesPacker::new(limit, resource.encode_to_vec());
+    let wanted = |attributes: &[KeyValue]| string_attribute(attributes, "site").is_none_or(&keep);
+    for (s, scope) in metrics.scope_metrics().enumerate() {
+        let shell = ScopeMetrics {
+            scope: Some(InstrumentationScope::from((
+                scope.scope(),
+                None::<Cow<'static, str>>,
+            ))),
+            metrics: Vec::new(),
+            schema_url: scope
+                .scope()
+                .schema_url()
+                .map(ToOwned::to_owned)
+                .unwrap_or_default(),
+        };
+        let sm_head = shell.encoded_len();
+        let shell = Bytes::from(shell.encode_to_vec());
+        let alone = limit.saturating_sub(
+            FIELD_HEADER_MAX + rm_head + FIELD_HEADER_MAX + sm_head + FIELD_HEADER_MAX,
+        );
+        for metric in scope.metrics() {
+            let mut metric = Metric::from(metric);
+            if !retain_points(&mut metric, wanted).0 {
+                continue;
+            }
+            for piece in cut_metric(metric, alone) {
+                packer.place(rm_head, (s, &shell), piece);
+            }
+        }
+    }
+    packer.finish()
+}
+
+/// [`Packer`] for [`encode`]: one resource, and each metric encoded as it is placed.
+struct BytesPacker {
+    limit: usize,
+    /// The resource entry without its scopes, encoded.
+    resource: Bytes,
+    done: Vec<EncodedRequest>,
+    /// The scopes of the current request: each one's entry without its metrics, encoded, its
+    /// metrics as encoded fields, and their length.
+    scopes: Vec<(Bytes, Vec<Bytes>, usize)>,
+    /// An upper bound of the current request's encoded length.
+    used: usize,
+    /// The scope (index in the export) of the last metric placed.
+    open: Option<usize>,
+}
+
+impl BytesPacker {
+    fn new(limit: usize, resource: Vec<u8>) -> Self {
+        Self {
+            limit,
+            resource: Bytes::from(resource),
+            done: Vec::new(),
+            scopes: Vec::new(),
+            used: 0,
+            open: None,
+        }
+    }
+
+    fn place(&mut self, rm_head: usize, (s, shell): (usize, &Bytes), metric: Metric) {
+        let metric_len = metric.encoded_len();
+        let cost = |open: Option<usize>| {
+            let resource = if open.is_some() {
+                0
+            } else {
+                FIELD_HEADER_MAX + rm_head
+            };
+            let scope = if open == Some(s) {
+                0
+            } else {
+                FIELD_HEADER_MAX + shell.len()
+            };
+            resource + scope + field_len(metric_len)
+        };
+        if self.open.is_some() && self.used + cost(self.open) > self.limit {
+            self.flush();
+        }
+        self.used += cost(self.open);
+        if self.open != Some(s) {
+            self.scopes.push((shell.clone(), Vec::new(), 0));
+        }
+        if let Some((_, fields, len)) = self.scopes.last_mut() {
+            // `ScopeMetrics.metrics` is field 2.
+            let mut field = Vec::with_capacity(field_len(metric_len));
+            encode_key(2, WireType::LengthDelimited, &mut field);
+            encode_varint(metric_len as u64, &mut field);
+            metric.encode_raw(&mut field);
+            *len += field.len();
+            fields.push(Bytes::from(field));
+        }
+        self.open = Some(s);
+    }
+
+    /// Closes the current request: `ExportMetricsServiceRequest.resource_metrics` (field 1)
+    /// holding the resource entry and its `scope_metrics` (field 2), each holding its scope
+    /// entry and its metrics.
+    fn flush(&mut self) {
+        let scopes = std::mem::take(&mut self.scopes);
+        let scope_len = |shell: &Bytes, len: usize| shell.len() + len;
+        let resource_len = self.resource.len()
+            + scopes
+                .iter()
+                .map(|(shell, _, len)| field_len(scope_len(shell, *len)))
+                .sum::<usize>();
+        let header = |field: u32, len: usize| {
+            let mut out = Vec::with_capacity(FIELD_HEADER_MAX);
+            encode_key(field, WireType::LengthDelimited, &mut out);
+            encode_varint(len as u64, &mut out);
+            out
+        };
+        let mut request = EncodedRequest::default();
+        request.push(header(1, resource_len));
+        request.push(self.resource.clone());
+        for (shell, fields, len) in scopes {
+            request.push(header(2, scope_len(&shell, len)));
+            request.push(shell);
+            for field in fields {
+                request.push(field);
+            }
+        }
+        self.done.push(request);
+        self.used = 0;
+        self.open = None;
+    }
+
+    fn finish(mut self) -> Vec<EncodedRequest> {
+        if self.open.is_some() {
+            self.flush();
+        }
+        self.done
+    }
 }
 
 /// Fills requests one after another, opening a resource or scope entry when the metric placed
@@ -237,22 +470,9 @@ pub fn retain_sites(
     for rm in &mut request.resource_metrics {
         for sm in &mut rm.scope_metrics {
             sm.metrics.retain_mut(|metric| {
-                macro_rules! retain {
-                    ($points:expr) => {{
-                        let before = $points.len();
-                        $points.retain(|p| wanted(&p.attributes));
-                        removed += before - $points.len();
-                        !$points.is_empty() || before == 0
-                    }};
-                }
-                match &mut metric.data {
-                    Some(Data::Gauge(v)) => retain!(v.data_points),
-                    Some(Data::Sum(v)) => retain!(v.data_points),
-                    Some(Data::Histogram(v)) => retain!(v.data_points),
-                    Some(Data::ExponentialHistogram(v)) => retain!(v.data_points),
-                    Some(Data::Summary(v)) => retain!(v.data_points),
-                    None => true,
-                }
+                let (kept, gone) = retain_points(metric, wanted);
+                removed += gone;
+                kept
             });
         }
         rm.scope_metrics.retain(|sm| !sm.metrics.is_empty());
@@ -261,6 +481,26 @@ pub fn retain_sites(
         .resource_metrics
         .retain(|rm| !rm.scope_metrics.is_empty());
     removed
+}
+
+/// Removes the data points of `metric` that `wanted` refuses. Returns whether the metric is
+/// kept (it has points left, or had none to begin with) and the number of points removed.
+fn retain_points(metric: &mut Metric, wanted: impl Fn(&[KeyValue]) -> bool) -> (bool, usize) {
+    macro_rules! retain {
+        ($points:expr) => {{
+            let before = $points.len();
+            $points.retain(|p| wanted(&p.attributes));
+            (!$points.is_empty() || before == 0, before - $points.len())
+        }};
+    }
+    match &mut metric.data {
+        Some(Data::Gauge(v)) => retain!(v.data_points),
+        Some(Data::Sum(v)) => retain!(v.data_points),
+        Some(Data::Histogram(v)) => retain!(v.data_points),
+        Some(Data::ExponentialHistogram(v)) => retain!(v.data_points),
+        Some(Data::Summary(v)) => retain!(v.data_points),
+        None => (true, 0),
+    }
 }
 
 /// The number of data points of a request.
