@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nbu_otel::config::SourceId;
 use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Dataset, SimConfig, Simulator};
+use nbu_otel::sim::{Dataset, Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 
 use crate::common::otlp::Receiver;
 use crate::common::process::{AgentProcess, BIN, free_port};
@@ -43,10 +43,7 @@ async fn demo_serves_every_source_of_its_simulator_and_pushes_until_sigterm() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
     let (port, sim_port) = (free_port(), free_port());
     let jobs = 2_000;
-    let (listen, sim_listen) = (
-        format!("127.0.0.1:{port}"),
-        format!("127.0.0.1:{sim_port}"),
-    );
+    let (listen, sim_listen) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{sim_port}"));
     let endpoint = receiver.endpoint();
     let jobs_arg = jobs.to_string();
     let args: Vec<&OsStr> = [
@@ -193,7 +190,21 @@ async fn sim_command_serves_the_dataset_and_versions_it_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(
         dir.path(),
-        &format!("sites:\n  - name: simulated\n    url: {base}\n    api_key: {KEY}\n"),
+        &format!(
+            "sites:\n  - name: simulated\n    url: {base}\n    api_key: {KEY}\n    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n"
+        ),
+    );
+    let checked = tokio::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("configuration valid, 1 site(s) OK"),
+        "{stdout}"
     );
     let out = tokio::process::Command::new(BIN)
         .args(["once", "--format", "json", "--config"])
@@ -229,6 +240,20 @@ async fn sim_command_serves_the_dataset_and_versions_it_is_given() {
         .collect();
     assert_eq!(served_units, expected_units);
     assert_eq!(site["storage"]["units"], 7);
+    // API 12.0 has alerts but no service catalog: the SLO source is reported unsupported,
+    // which is no failure.
+    assert_eq!(site["ok"], true);
+    let series = |name: &str, source: &str| {
+        site["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name && s["labels"]["source"] == source)
+            .map(|s| s["value"].clone())
+    };
+    assert_eq!(series("nbu_source_unsupported", "slo"), Some(1.into()));
+    assert_eq!(series("nbu_source_unsupported", "alerts"), None);
+    assert_eq!(series("nbu_source_stale", "alerts"), Some(0.into()));
 
     sim.terminate().await;
 }
@@ -270,14 +295,33 @@ fn parse_bytes(text: &str) -> (f64, f64) {
     (number * scale, error)
 }
 
-/// The rows of the table that follows the header line starting with `header` (up to the
-/// first blank line), as cells.
-fn table_after(out: &str, header: &str) -> Vec<Vec<String>> {
-    out.lines()
-        .skip_while(|l| !l.trim_start().starts_with(header))
-        .skip(1)
+/// The rows of the table whose header line holds `columns` (up to the first blank line), as
+/// cells cut at the columns' positions in the header (a cell may be empty).
+fn table_after(out: &str, columns: &[&str]) -> Vec<Vec<String>> {
+    let mut lines = out.lines();
+    let header = lines
+        .by_ref()
+        .find(|l| cells(l) == columns)
+        .unwrap_or_else(|| panic!("no table with columns {columns:?}:\n{out}"));
+    let starts: Vec<usize> = columns
+        .iter()
+        .map(|c| header.find(&format!(" {c}")).expect("a column") + 1)
+        .collect();
+    lines
         .take_while(|l| !l.trim().is_empty())
-        .map(cells)
+        .map(|line| {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, start)| {
+                    let end = starts.get(i + 1).copied().unwrap_or(line.len());
+                    line.get(*start..end.min(line.len()))
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned()
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -290,12 +334,28 @@ async fn once_prints_readable_tables_that_match_netbackup() {
         ..SimConfig::default()
     })
     .await;
+    // A NetBackup whose storage units and alerts fail while its jobs are fine.
+    let broken = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let error_500 = || Fault::Status {
+        code: 500,
+        retry_after: None,
+        body: None,
+    };
+    broken.set_fault(FaultTarget::Storage, error_500(), None);
+    broken.set_fault(FaultTarget::OptIn(OptInEndpoint::Alerts), error_500(), None);
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
     let path = write_config(
         dir.path(),
         &format!(
-            "sites:\n  - name: tables\n    url: {url}\n    api_key: {KEY}\n  - name: refused\n    url: {url}\n    api_key: wrong\n",
-            url = sim.base_url()
+            "sites:\n  - name: tables\n    url: {url}\n    api_key: {KEY}\n  - name: refused\n    url: {url}\n    api_key: wrong\n  - name: badca\n    url: {url}\n    api_key: {KEY}\n    tls:\n      ca_file: ca.pem\n  - name: broken\n    url: {broken}\n    api_key: {KEY}\n    collection:\n      max_retries: 0\n    sources:\n      alerts:\n        enabled: true\n",
+            url = sim.base_url(),
+            broken = broken.base_url()
         ),
     );
     let out = tokio::process::Command::new(BIN)
@@ -318,16 +378,45 @@ async fn once_prints_readable_tables_that_match_netbackup() {
         stdout.contains("  error [version, unauthorized]: "),
         "the refused site's error:\n{stdout}"
     );
+    assert!(
+        stdout.contains("site badca: FAILED (API -")
+            && stdout
+                .contains("  error [version, setup]: site badca: cannot build the HTTP client"),
+        "the site whose client cannot be built:\n{stdout}"
+    );
+    // Each failing source is named; the jobs of that site are still shown.
+    assert!(
+        stdout.contains("site broken: FAILED (API 14.0"),
+        "the partly failing site's verdict:\n{stdout}"
+    );
+    for source in ["storage", "alerts"] {
+        assert!(
+            stdout.contains(&format!("  error [{source}, server_status]: ")),
+            "the {source} error:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("  error [jobs, "), "{stdout}");
+    assert_eq!(stdout.matches("\n  jobs: ").count(), 2, "{stdout}");
     assert!(!stdout.contains(KEY), "the key is never printed");
 
     let truth = sim.truth(cutoff_from_requests(&sim));
     // Jobs: one row per action, policy type and status, with the count and the bytes.
-    let rows = table_after(&stdout, "ACTION  ");
+    let rows = table_after(
+        &stdout,
+        &["ACTION", "POLICY TYPE", "STATUS", "JOBS", "BYTES"],
+    );
     assert_eq!(rows.len(), truth.jobs.counts.len(), "{stdout}");
     for (key, count) in &truth.jobs.counts {
         let row = rows
             .iter()
-            .find(|r| r[..3] == [key.action.clone(), key.policy_type.clone(), key.status.clone()])
+            .find(|r| {
+                r[..3]
+                    == [
+                        key.action.clone(),
+                        key.policy_type.clone(),
+                        key.status.clone(),
+                    ]
+            })
             .unwrap_or_else(|| panic!("no row for {key:?}:\n{stdout}"));
         assert_eq!(row[3], count.to_string(), "{key:?}");
         let (bytes, error) = parse_bytes(&row[4]);
@@ -335,7 +424,7 @@ async fn once_prints_readable_tables_that_match_netbackup() {
         assert!((bytes - truth_bytes).abs() <= error, "{key:?}: {}", row[4]);
     }
     // Queued jobs by reason.
-    let queued = table_after(&stdout, "ACTION  QUEUE REASON");
+    let queued = table_after(&stdout, &["ACTION", "QUEUE REASON", "QUEUED"]);
     assert!(!truth.jobs.queued_counts.is_empty());
     assert_eq!(queued.len(), truth.jobs.queued_counts.len(), "{stdout}");
     for (key, n) in &truth.jobs.queued_counts {
@@ -345,7 +434,7 @@ async fn once_prints_readable_tables_that_match_netbackup() {
         );
     }
     // Storage: every unit with its free, used and total capacity ("-" where it has none).
-    let units = table_after(&stdout, "NAME  ");
+    let units = table_after(&stdout, &["NAME", "TYPE", "FREE", "USED", "CAPACITY"]);
     assert_eq!(units.len(), truth.storage.units.len(), "{stdout}");
     for (key, unit) in &truth.storage.units {
         let row = units
@@ -353,9 +442,10 @@ async fn once_prints_readable_tables_that_match_netbackup() {
             .find(|r| r[0] == key.name)
             .unwrap_or_else(|| panic!("no row for unit {}:\n{stdout}", key.name));
         assert_eq!(row[1], key.server_type);
-        for (cell, expected) in row[2..]
-            .iter()
-            .zip([unit.free_bytes, unit.used_bytes, unit.capacity_bytes])
+        for (cell, expected) in
+            row[2..]
+                .iter()
+                .zip([unit.free_bytes, unit.used_bytes, unit.capacity_bytes])
         {
             match expected {
                 None => assert_eq!(cell, "-", "{}", key.name),
@@ -367,10 +457,11 @@ async fn once_prints_readable_tables_that_match_netbackup() {
         }
     }
     sim.shutdown().await;
+    broken.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn check_explains_a_refused_key_a_missing_version_and_skipped_sources() {
+async fn check_explains_a_refused_key_a_missing_version_a_bad_ca_file_and_skipped_sources() {
     let v12 = start_sim(SimConfig {
         jobs: 10,
         api_key: KEY.into(),
@@ -390,11 +481,13 @@ async fn check_explains_a_refused_key_a_missing_version_and_skipped_sources() {
     let path = write_config(
         dir.path(),
         &format!(
-            "sites:\n  - name: old\n    url: {old}\n    api_key: {KEY}\n    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n  - name: refused\n    url: {old}\n    api_key: wrong\n  - name: versionless\n    url: {none}\n    api_key: {KEY}\n",
+            "sites:\n  - name: old\n    url: {old}\n    api_key: {KEY}\n    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n  - name: refused\n    url: {old}\n    api_key: wrong\n  - name: versionless\n    url: {none}\n    api_key: {KEY}\n  - name: badca\n    url: {old}\n    api_key: {KEY}\n    tls:\n      ca_file: ca.pem\n",
             old = v12.base_url(),
             none = none.base_url()
         ),
     );
+    // A CA file without a certificate: the site cannot even be asked.
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
     let out = tokio::process::Command::new(BIN)
         .args(["check", "--config"])
         .arg(&path)
@@ -430,10 +523,18 @@ async fn check_explains_a_refused_key_a_missing_version_and_skipped_sources() {
         ]
     );
     assert!(
-        stdout.contains("old: opt-in sources: alerts collected, slo skipped (API 12.0 has no endpoint for it)"),
+        stdout.contains(
+            "old: opt-in sources: alerts collected, slo skipped (API 12.0 has no endpoint for it)"
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("2 of 3 site(s) FAILED"), "{stdout}");
+    assert_eq!(row("badca")[2..], ["-", "-", "-", "-", "FAILED (setup)"]);
+    assert!(
+        stdout.contains("badca: site badca: cannot build the HTTP client: CA file")
+            && stdout.contains("holds no PEM certificate"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 of 4 site(s) FAILED"), "{stdout}");
     v12.shutdown().await;
     none.shutdown().await;
 }

@@ -473,3 +473,55 @@ fn the_command_reads_the_env_file_beside_the_config_and_exits_2_naming_a_bad_key
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("server.port"), "{stderr}");
 }
+
+#[test]
+fn the_command_prints_to_stdout_and_exits_1_when_a_file_cannot_be_read_or_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("config.yaml");
+    std::fs::write(&go, QUICKSTART).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(BIN)
+            .arg("migrate")
+            .args(args)
+            .env("NBU1_HOSTNAME", "nbu-stdout.example.com")
+            .env("NBU1_APIKEY", "stdout-secret-31")
+            .output()
+            .unwrap()
+    };
+    // Without --output the configuration goes to stdout, and it loads.
+    let printed = run(&["--from".as_ref(), go.as_os_str()]);
+    assert_eq!(
+        printed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let yaml = String::from_utf8(printed.stdout).unwrap();
+    assert!(!yaml.contains("stdout-secret-31"), "{yaml}");
+    let config = crate::common::load(
+        &yaml,
+        &[
+            ("NBU1_APIKEY", "stdout-secret-31"),
+            ("NBU1_SKIP_CERTIFICATE", "false"),
+        ],
+    );
+    assert_eq!(config.sites.len(), 1);
+    assert_eq!(config.sites[0].name, "nbu-stdout.example.com");
+
+    let missing = dir.path().join("absent.yaml");
+    let unreadable = run(&["--from".as_ref(), missing.as_os_str()]);
+    assert_eq!(unreadable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unreadable.stderr);
+    assert!(stderr.contains("absent.yaml"), "{stderr}");
+
+    let nowhere = dir.path().join("no-such-dir").join("nbu-otel.yaml");
+    let unwritable = run(&[
+        "--from".as_ref(),
+        go.as_os_str(),
+        "--output".as_ref(),
+        nowhere.as_os_str(),
+    ]);
+    assert_eq!(unwritable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unwritable.stderr);
+    assert!(stderr.contains("no-such-dir"), "{stderr}");
+}
