@@ -687,3 +687,74 @@ async fn a_site_slower_than_its_interval_still_reports_current_data() {
     running.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_unsupported_and_failing_opt_in_sources_without_deciding_on_them() {
+    let sim = start_sim(SimConfig {
+        supported_versions: vec![nbu_otel::netbackup::ApiVersion::V12_0],
+        ..sim_config(KEY)
+    })
+    .await;
+    sim.set_fault(
+        FaultTarget::OptIn(nbu_otel::sim::OptInEndpoint::Alerts),
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+            body: None,
+        },
+        None,
+    );
+    let sites = site_yaml(
+        "old",
+        &sim.base_url(),
+        "      jobs_interval: 1h\n      max_retries: 0\n",
+    )
+    .replace(
+        "    collection:\n",
+        "    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n      tape:\n        enabled: true\n    collection:\n",
+    );
+    let running = Running::start_with(load(&yaml(&sites, ""), &[("NBU_KEY", KEY)])).await;
+    let body: serde_json::Value = wait_for(
+        "the opt-in sources collected once",
+        Duration::from_secs(30),
+        || async {
+            let r = reqwest::get(&running.readyz_url).await.ok()?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.ok()?;
+            let sources = body["sites"][0]["sources"].as_array()?;
+            let settled = sources.len() == 3
+                && sources
+                    .iter()
+                    .all(|s| s["status"] != "stale" || s["detail"].is_string());
+            (status == 200 && settled).then_some(body)
+        },
+    )
+    .await;
+    // The site is ready: opt-in sources never decide readiness.
+    let site = &body["sites"][0];
+    assert_eq!(site["ready"], true, "{body}");
+    let source = |name: &str| {
+        site["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .clone()
+    };
+    let slo = source("slo");
+    assert_eq!(slo["status"], "unsupported", "{body}");
+    assert!(
+        slo["detail"].as_str().unwrap_or("").contains("API 12.0"),
+        "{body}"
+    );
+    let alerts = source("alerts");
+    assert_eq!(alerts["status"], "stale", "{body}");
+    assert!(
+        alerts["detail"].as_str().unwrap_or("").contains("500"),
+        "{body}"
+    );
+    assert_eq!(source("tape")["status"], "current", "{body}");
+    running.stop().await;
+    sim.shutdown().await;
+}
