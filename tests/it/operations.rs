@@ -758,3 +758,46 @@ async fn readyz_reports_unsupported_and_failing_opt_in_sources_without_deciding_
     running.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_whose_client_cannot_be_built_is_never_ready_and_says_why() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let sites = format!(
+        "{}{}",
+        site_yaml("good", &sim.base_url(), ""),
+        site_yaml("badca", &sim.base_url(), "").replace(
+            "    collection:\n",
+            &format!(
+                "    tls:\n      ca_file: {}\n    collection:\n",
+                ca.display()
+            ),
+        ),
+    );
+    let running = Running::start_with(load(
+        &yaml(&sites, "  ready_min_sites: 1\n"),
+        &[("NBU_KEY", KEY)],
+    ))
+    .await;
+    // One ready site is enough here: 200, with the other site's reason.
+    let body: serde_json::Value = wait_for("/readyz 200", Duration::from_secs(30), || async {
+        let r = reqwest::get(&running.readyz_url).await.ok()?;
+        (r.status() == 200).then_some(r.json().await.ok()?)
+    })
+    .await;
+    let badca = &body["sites"][0];
+    assert_eq!(badca["site"], "badca", "{body}");
+    assert_eq!(badca["ready"], false, "{body}");
+    assert_eq!(badca["reachable"], false, "{body}");
+    let reason = badca["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("holds no PEM certificate"), "{body}");
+    assert_eq!(body["sites"][1]["ready"], true, "{body}");
+    assert_eq!(body["required"], 1, "{body}");
+    // The site is not collected: nbu_up says so.
+    let families = metrics(&running).await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "badca")]), Some(0.0));
+    running.stop().await;
+    sim.shutdown().await;
+}
