@@ -805,3 +805,39 @@ async fn a_site_whose_client_cannot_be_built_is_never_ready_and_says_why() {
     running.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_metrics_credentials_are_reported_as_needing_a_restart() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let config = |server: &str| {
+        load(
+            &format!(
+                "sites:\n  - name: creds\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: \"127.0.0.1:0\"\n{server}otlp:\n  enabled: false\n",
+                sim.base_url()
+            ),
+            &[],
+        )
+    };
+    let basic =
+        |password: &str| format!("  metrics_username: prom\n  metrics_password: {password}\n");
+    let bearer = |token: &str| format!("  metrics_bearer_token: {token}\n");
+    let pipeline = Pipeline::build(&config("")).unwrap();
+    let mut agent = Agent::new(config(&basic("pw-1")), &pipeline.meter_provider);
+    agent.start();
+    // The same credentials: nothing to restart.
+    let same = agent.reload(config(&basic("pw-1"))).await;
+    assert!(same.needs_restart.is_empty(), "{same:?}");
+    // Another password, a token instead of a password, another token, no credentials at all:
+    // each is a server change that takes effect at the next start.
+    for server in [
+        basic("pw-2"),
+        bearer("tok-1"),
+        bearer("tok-2"),
+        String::new(),
+    ] {
+        let summary = agent.reload(config(&server)).await;
+        assert_eq!(summary.needs_restart, vec!["server"], "{server}");
+    }
+    agent.shutdown().await;
+    sim.shutdown().await;
+}
