@@ -169,64 +169,21 @@ fn main() -> ExitCode {
             };
         }
     };
-    if let Command::Migrate { from, output } = &cli.command {
-        return migrate(from, output.as_deref());
-    }
     // The one-shot commands wait on the network almost all the time: one thread serves them
     // with fewer wake-ups across threads (less CPU per job read). The long-running ones keep a
     // thread per core, so that a page being decoded never delays a scrape.
     let mut builder = match cli.command {
-        Command::Check { .. } | Command::Once { .. } | Command::Healthcheck { .. } => {
-            tokio::runtime::Builder::new_current_thread()
-        }
+        Command::Check { .. }
+        | Command::Once { .. }
+        | Command::Healthcheck { .. }
+        | Command::Migrate { .. } => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nbu-otel: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Run { config, no_watch } => run(&config, !no_watch).await,
-            Command::Demo {
-                listen,
-                sim_listen,
-                jobs,
-                otlp_endpoint,
-                churn_per_minute,
-            } => run_demo(listen, sim_listen, jobs, churn_per_minute, &otlp_endpoint).await,
-            Command::Check { config } => check(&config).await,
-            Command::Once { config, format } => once(&config, format).await,
-            Command::Sim {
-                listen,
-                jobs,
-                storage_units,
-                opt_in_scale,
-                seed,
-                api_key,
-                versions,
-                latency,
-                live,
-            } => {
-                let config = SimConfig {
-                    jobs,
-                    storage_units,
-                    opt_in_scale,
-                    seed,
-                    api_key,
-                    latency,
-                    live: live.config(),
-                    ..SimConfig::default()
-                };
-                sim(listen, config, &versions).await
-            }
-            Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
-            Command::Healthcheck { url } => healthcheck(&url).await,
-        }
-    });
+    let result = builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(command(cli.command)));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -236,7 +193,47 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the config or explains every problem and exits with code 2.
+/// Runs a parsed command; an error is reported by `main` with exit code 1.
+async fn command(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config, no_watch } => run(&config, !no_watch).await,
+        Command::Demo {
+            listen,
+            sim_listen,
+            jobs,
+            otlp_endpoint,
+            churn_per_minute,
+        } => run_demo(listen, sim_listen, jobs, churn_per_minute, &otlp_endpoint).await,
+        Command::Check { config } => check(&config).await,
+        Command::Once { config, format } => once(&config, format).await,
+        Command::Sim {
+            listen,
+            jobs,
+            storage_units,
+            opt_in_scale,
+            seed,
+            api_key,
+            versions,
+            latency,
+            live,
+        } => {
+            let config = SimConfig {
+                jobs,
+                storage_units,
+                opt_in_scale,
+                seed,
+                api_key,
+                latency,
+                live: live.config(),
+                ..SimConfig::default()
+            };
+            sim(listen, config, &versions).await
+        }
+        Command::Migrate { from, output } => Ok(migrate(&from, output.as_deref())),
+        Command::Healthcheck { url } => healthcheck(&url).await,
+    }
+}
+
 /// `healthcheck`: 0 when `url` answers 200 within 5 s, else 1.
 async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder()
@@ -282,6 +279,7 @@ fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Loads the config or explains every problem and exits with code 2.
 fn load_config(path: &Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|e| {
         eprintln!("nbu-otel: invalid configuration {}:\n{e}", path.display());

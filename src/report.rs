@@ -226,6 +226,10 @@ pub fn check_table(results: &[CheckResult]) -> String {
             Err(e @ (ApiError::Connect { .. } | ApiError::Timeout { .. })) => {
                 ("NO", "-", "-", "-".into(), verdict(e))
             }
+            // The server was never asked: the client could not be built, or the agent failed.
+            Err(e @ (ApiError::Setup { .. } | ApiError::Internal { .. })) => {
+                ("-", "-", "-", "-".into(), verdict(e))
+            }
             Err(e) => ("yes", tls_ok, "?", "-".into(), verdict(e)),
         };
         rows.push([

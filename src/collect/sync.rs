@@ -552,6 +552,21 @@ mod tests {
     use super::*;
     use crate::netbackup::{Body, DecodeKind, JobsPageQuery};
 
+    #[test]
+    fn the_time_left_follows_the_rate_so_far() {
+        let at = |fraction: f64| FillProgress {
+            jobs: 0,
+            pages: 0,
+            fraction,
+            elapsed: Duration::from_secs(10),
+        };
+        // A quarter in 10 s: three quarters left, 30 s.
+        assert_eq!(at(0.25).remaining(), Some(Duration::from_secs(30)));
+        assert_eq!(at(1.0).remaining(), Some(Duration::ZERO));
+        // Nothing covered yet: no rate to go by.
+        assert_eq!(at(0.0).remaining(), None);
+    }
+
     /// A recorded NetBackup: a few jobs at a fixed instant, answering the four kinds of query
     /// the job store sends, and logging them.
     struct Recorded {

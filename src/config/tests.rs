@@ -836,3 +836,112 @@ fn the_series_limit_of_the_push_is_bounded() {
         assert_field(&e, "otlp.max_series_per_metric");
     }
 }
+
+#[test]
+fn timeouts_and_retries_that_contradict_each_other_are_named() {
+    let e = err(
+        &site("collection: { request_timeout: 30s, cycle_timeout: 30s }\n"),
+        &[],
+    );
+    assert_field(&e, "collection.cycle_timeout");
+    assert!(e.to_string().contains("collection.request_timeout"), "{e}");
+
+    let e = err(
+        &site("    collection: { max_retries: 2 }\ncollection: { max_retry_time: 0s }\n"),
+        &[],
+    );
+    assert_field(&e, "sites[0].collection.max_retries");
+    assert!(e.to_string().contains("collection.max_retry_time"), "{e}");
+
+    // Both given together and contradicting: no retry budget while retries are asked for.
+    let e = err(
+        &site("collection: { max_retries: 2, max_retry_time: 0s }\n"),
+        &[],
+    );
+    assert!(
+        e.has_field("collection.max_retries") || e.has_field("collection.max_retry_time"),
+        "{e}"
+    );
+}
+
+#[test]
+fn server_tls_and_metrics_credentials_come_in_pairs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["c.pem", "k.pem"] {
+        std::fs::write(dir.path().join(name), "PEM").expect("write");
+    }
+    let cases = [
+        ("server: { tls_cert_file: c.pem }\n", "server.tls_key_file"),
+        ("server: { tls_key_file: k.pem }\n", "server.tls_cert_file"),
+        (
+            "server: { metrics_username: prom }\n",
+            "server.metrics_password",
+        ),
+        (
+            "server: { metrics_password: pw-secret-1 }\n",
+            "server.metrics_username",
+        ),
+    ];
+    for (server, field) in cases {
+        let e = load_str_with_env(&site(server), dir.path(), &env(&[])).expect_err(server);
+        assert_field(&e, field);
+        assert!(!e.to_string().contains("pw-secret-1"), "{e}");
+    }
+    let config = load_str_with_env(
+        &site("server: { tls_cert_file: c.pem, tls_key_file: k.pem, metrics_username: prom, metrics_password: pw }\n"),
+        dir.path(),
+        &env(&[]),
+    )
+    .expect("both halves given");
+    assert_eq!(config.server.tls_key_file, Some(dir.path().join("k.pem")));
+}
+
+#[test]
+fn otlp_header_values_must_be_given_once_and_not_empty() {
+    let e = err(
+        &site(
+            "otlp:\n  headers:\n    x-missing:\n    x-empty: \"\"\n    X-Tenant: a\n    x-tenant: b\n",
+        ),
+        &[],
+    );
+    assert_field(&e, "otlp.headers.x-missing");
+    assert_field(&e, "otlp.headers.x-empty");
+    assert!(
+        e.to_string().contains("header given twice"),
+        "case-insensitive duplicate:\n{e}"
+    );
+}
+
+#[test]
+fn a_key_left_empty_means_its_default() {
+    let config = ok(
+        &site(
+            "collection:\n  request_timeout:\n  max_retries: ~\n  jobs_interval: \"\"\nserver:\n  metrics_path:\n",
+        ),
+        &[],
+    );
+    let defaults = CollectionConfig::default();
+    assert_eq!(
+        config.sites[0].collection.request_timeout,
+        defaults.request_timeout
+    );
+    assert_eq!(config.sites[0].collection.max_retries, defaults.max_retries);
+    assert_eq!(
+        config.sites[0].collection.jobs_interval,
+        defaults.jobs_interval
+    );
+    assert_eq!(
+        config.server.metrics_path,
+        ServerConfig::default().metrics_path
+    );
+}
+
+#[test]
+fn a_key_file_that_is_not_text_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("binary.key"), [0xff, 0xfe, 0x00, 0x41]).expect("write key");
+    let yaml = "sites:\n  - { name: a, url: https://a, api_key_file: binary.key }\n";
+    let e = load_str_with_env(yaml, dir.path(), &env(&[])).expect_err("invalid");
+    assert_field(&e, "sites[0].api_key_file");
+    assert!(e.to_string().contains("not UTF-8 text"), "{e}");
+}

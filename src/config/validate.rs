@@ -90,11 +90,6 @@ impl ConfigError {
         &self.errors
     }
 
-    /// The problems, by value.
-    pub fn into_errors(self) -> Vec<FieldError> {
-        self.errors
-    }
-
     /// Whether some problem concerns exactly `field`.
     pub fn has_field(&self, field: &str) -> bool {
         self.errors.iter().any(|e| e.field == field)
@@ -253,7 +248,6 @@ impl Validator<'_> {
             Scalar::Bool(b) => Some(*b),
             Scalar::Str(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
             Scalar::Str(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-            Scalar::Null => None,
             other => {
                 self.err(
                     field,
@@ -278,7 +272,6 @@ impl Validator<'_> {
             Scalar::Int(i) => Some(*i),
             Scalar::Str(s) => s.trim().parse::<i128>().ok(),
             Scalar::Float(x) if x.is_finite() && x.fract() == 0.0 => Some(*x as i128),
-            Scalar::Null => return None,
             _ => None,
         };
         let Some(number) = number else {
@@ -306,7 +299,6 @@ impl Validator<'_> {
             Scalar::Int(i) => Some(*i as f64),
             Scalar::Float(x) => Some(*x),
             Scalar::Str(s) => s.trim().parse::<f64>().ok(),
-            Scalar::Null => return None,
             _ => None,
         };
         match number {
@@ -343,7 +335,6 @@ impl Validator<'_> {
             Scalar::Int(i) => Err(format!(
                 "a duration needs a unit, for example \"{i}s\"; got {i}"
             )),
-            Scalar::Null => return None,
             other => Err(format!(
                 "expected a duration such as 30s, 5m or 1h 30m, got {}",
                 Shown(other)

@@ -1096,7 +1096,7 @@ mod tests {
         let a = a.ok().flatten().unwrap_or_default();
         assert_eq!(a.dedup_ratio, Num::Invalid);
         assert_eq!(a.status, Num::Invalid);
-        assert!(a.job_type.is_invalid());
+        assert_eq!(a.job_type, Text::Invalid);
     }
 
     #[test]

@@ -30,11 +30,6 @@ impl<T: Copy> Num<T> {
             _ => None,
         }
     }
-
-    /// Whether the value was present but invalid.
-    pub fn is_invalid(self) -> bool {
-        matches!(self, Num::Invalid)
-    }
 }
 
 /// Conversion from the JSON number kinds into a target numeric type.
@@ -147,12 +142,6 @@ impl<'de, T: FromJsonNumber> Visitor<'de> for NumVisitor<T> {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Num::Absent)
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Num::Absent)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Num::Invalid)
@@ -190,11 +179,6 @@ impl<'a> Text<'a> {
             _ => None,
         }
     }
-
-    /// Whether the value was present but invalid.
-    pub fn is_invalid(&self) -> bool {
-        matches!(self, Text::Invalid)
-    }
 }
 
 struct TextVisitor;
@@ -211,9 +195,6 @@ impl<'de> Visitor<'de> for TextVisitor {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Ok(Text::Valid(Cow::Owned(v.to_owned())))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Text::Valid(Cow::Owned(v)))
-    }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         Ok(Text::Valid(Cow::Owned(v.to_string())))
     }
@@ -228,12 +209,6 @@ impl<'de> Visitor<'de> for TextVisitor {
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Text::Absent)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Text::Absent)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -301,12 +276,6 @@ impl<'de> Visitor<'de> for FlagVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Flag::Absent)
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Flag::Absent)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Flag::Invalid)
@@ -363,7 +332,7 @@ mod tests {
         assert_eq!(p.n, Num::Invalid);
         assert_eq!(p.i, Num::Invalid);
         assert_eq!(p.f, Num::Invalid);
-        assert!(p.t.is_invalid());
+        assert_eq!(p.t, Text::Invalid);
         assert_eq!(p.b, Flag::Invalid);
         let p = probe(r#"{"n":18446744073709551616}"#);
         assert_eq!(p.n, Num::Invalid);

@@ -265,6 +265,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_defect_names_its_member_and_what_is_wrong() {
+        let cases = [
+            (
+                RecordDefect::Duplicate("jobId"),
+                "member jobId appears twice",
+            ),
+            (
+                RecordDefect::BadText("clientName"),
+                "member clientName is not valid text (invalid UTF-8, control character or escape)",
+            ),
+            (
+                RecordDefect::BadNumber("status"),
+                "member status is a malformed number",
+            ),
+        ];
+        for (defect, text) in cases {
+            assert_eq!(defect.to_string(), text);
+            assert!(text.contains(defect.member()));
+        }
+    }
+
+    #[test]
     fn vendor_example_job_parses_with_integer_id_and_unknown_fields() {
         let body = br#"{"data":[{"links":{"self":{"href":"/admin/jobs/1"}},"type":"job","id":1,
             "meta":{"page":{"cursor":"1"}},"attributes":{"jobId":1,"parentJobId":0,

@@ -35,16 +35,6 @@ impl ApiVersion {
         }
     }
 
-    /// The NetBackup release that introduced this API version.
-    pub fn netbackup_release(self) -> &'static str {
-        match self {
-            ApiVersion::V10_0 => "10.0",
-            ApiVersion::V12_0 => "10.5",
-            ApiVersion::V13_0 => "11.0",
-            ApiVersion::V14_0 => "11.2",
-        }
-    }
-
     /// The versioned NetBackup media type, used in `Accept`.
     pub fn media_type(self) -> &'static str {
         match self {

@@ -1,6 +1,5 @@
 //! The running simulator: start, inspect, inject faults, shut down.
 
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -211,28 +210,4 @@ impl Drop for Simulator {
             task.abort();
         }
     }
-}
-
-/// Serves `config` on `addr` until `signal` completes, then shuts down gracefully. The base URL
-/// is logged at `info` level once listening. For `nbu-otel sim`.
-pub async fn serve_until(
-    config: SimConfig,
-    addr: SocketAddr,
-    signal: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let simulator = Simulator::start(config, addr).await?;
-    tracing::info!(
-        base_url = %simulator.base_url(),
-        jobs = simulator.config().jobs,
-        storage_units = simulator.config().storage_units,
-        "NetBackup API simulator listening"
-    );
-    signal.await;
-    simulator.shutdown().await;
-    Ok(())
-}
-
-/// Serves `config` on `addr` until the process ends (returns only on a bind error).
-pub async fn serve_forever(config: SimConfig, addr: SocketAddr) -> io::Result<()> {
-    serve_until(config, addr, std::future::pending()).await
 }

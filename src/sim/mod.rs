@@ -72,7 +72,7 @@ pub use config::{LiveConfig, SimConfig};
 pub use data::{Dataset, Job, JobState};
 pub use fault::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use filter::{Filter, FilterError};
-pub use handle::{Simulator, serve_forever, serve_until};
+pub use handle::Simulator;
 pub use log::RequestRecord;
 pub use optin::OptInEndpoint;
 pub use optin_truth::{OptInTruth, SeriesKey};

@@ -709,18 +709,6 @@ async fn latency_is_added_and_drop_stops_the_server() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
-#[tokio::test]
-async fn serve_until_stops_on_signal() {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_until(config(5), local(), async {
-        let _ = rx.await;
-    }));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = tx.send(());
-    let result = tokio::time::timeout(Duration::from_secs(5), server).await;
-    assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
-}
-
 /// Polls `condition` every few milliseconds until it holds or `within` elapses.
 async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;

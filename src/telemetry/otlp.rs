@@ -482,6 +482,67 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_exporter_never_shows_its_header_values_and_stops_once() {
+        let config = OtlpConfig {
+            headers: vec![(
+                "Authorization".to_owned(),
+                secrecy::SecretString::from("Bearer otlp-secret-93".to_owned()),
+            )],
+            ..OtlpConfig::default()
+        };
+        let exporter = metric_exporter(&config, ExportedSites::new(), ExportCounter::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{exporter:?}");
+        assert!(shown.contains("headers: 1"), "{shown}");
+        assert!(!shown.contains("otlp-secret-93"), "{shown}");
+        assert!(exporter.force_flush().is_ok());
+        assert!(
+            exporter
+                .shutdown_with_timeout(Duration::from_secs(1))
+                .is_ok()
+        );
+        assert!(matches!(
+            exporter.shutdown_with_timeout(Duration::from_secs(1)),
+            Err(OTelSdkError::AlreadyShutdown)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_tls_endpoint_trusts_the_public_roots_or_the_given_ca_file() {
+        let https = OtlpConfig {
+            endpoint: url::Url::parse("https://otel.example.com:4317")
+                .unwrap_or_else(|e| panic!("{e}")),
+            ..OtlpConfig::default()
+        };
+        let public = metric_exporter(&https, ExportedSites::new(), ExportCounter::default());
+        assert!(public.is_ok(), "the Mozilla roots need no file");
+        let missing = OtlpConfig {
+            ca_file: Some("/nonexistent/otel-ca.pem".into()),
+            ..https
+        };
+        match metric_exporter(&missing, ExportedSites::new(), ExportCounter::default()) {
+            Err(e @ ExporterError::File { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("ca_file") && text.contains("/nonexistent/otel-ca.pem"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected a file error, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn an_exporter_needs_a_runtime() {
+        let built = metric_exporter(
+            &OtlpConfig::default(),
+            ExportedSites::new(),
+            ExportCounter::default(),
+        );
+        assert!(matches!(built, Err(ExporterError::NoRuntime)));
+    }
+
     #[test]
     fn every_site_passes_until_the_set_is_given() {
         let sites = ExportedSites::new();

@@ -91,3 +91,62 @@ async fn an_agent_asks_only_for_the_window_and_unfinished_jobs() {
     assert_eq!(summary, expected);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_site_reports_the_progress_of_its_jobs_walk_up_to_completion() {
+    use std::sync::{Arc, Mutex};
+
+    use nbu_otel::collect::FillProgress;
+
+    let sim = start_sim(SimConfig {
+        jobs: 3_000,
+        api_key: "k-progress".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let yaml = format!(
+        "sites:\n{}{}",
+        crate::common::site_yaml("one", &sim.base_url(), "      jobs_page_size: 100\n"),
+        crate::common::site_yaml("two", &sim.base_url(), "      jobs_page_size: 100\n"),
+    );
+    let config = crate::common::load(&yaml, &[("NBU_KEY", "k-progress")]);
+    let seen: Arc<Mutex<Vec<(String, FillProgress)>>> = Arc::default();
+    let reports = nbu_otel::commands::collect_sites(&config, |site| {
+        let seen = seen.clone();
+        let site = site.to_owned();
+        Some(Arc::new(move |p: &FillProgress| {
+            seen.lock().unwrap().push((site.clone(), *p));
+        }))
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    for report in &reports {
+        let jobs = report.jobs.result.as_ref().expect("jobs collected");
+        let progress: Vec<FillProgress> = seen
+            .iter()
+            .filter(|(site, _)| *site == report.site)
+            .map(|(_, p)| *p)
+            .collect();
+        assert!(progress.len() >= 2, "{}: {progress:?}", report.site);
+        for pair in progress.windows(2) {
+            assert!(
+                pair[1].fraction >= pair[0].fraction
+                    && pair[1].jobs >= pair[0].jobs
+                    && pair[1].pages >= pair[0].pages,
+                "{}: progress went back: {pair:?}",
+                report.site
+            );
+        }
+        let last = progress.last().unwrap();
+        assert_eq!(last.fraction, 1.0, "{}", report.site);
+        assert_eq!(last.remaining(), Some(std::time::Duration::ZERO));
+        // Every job of the window was read by the walk the progress describes.
+        assert!(
+            last.jobs >= jobs.jobs && last.pages * 100 >= last.jobs,
+            "{}: {last:?} for {} jobs",
+            report.site,
+            jobs.jobs
+        );
+    }
+    sim.shutdown().await;
+}

@@ -8,6 +8,7 @@ mod bridge;
 mod broken_records;
 mod client_errors;
 mod collect;
+mod command_line;
 mod dashboards;
 mod deploy;
 mod faults;

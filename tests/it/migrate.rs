@@ -419,6 +419,32 @@ fn every_invalid_key_is_named_as_go_names_it() {
             MULTI.replace("  tape:\n    enabled: true", "  tape: on"),
             "collectors.tape",
         ),
+        (format!("{QUICKSTART}collectors: 5\n"), "collectors"),
+        (format!("{QUICKSTART}nbuservers: 5\n"), "nbuservers"),
+        // Neither a site list nor the legacy block: nothing to collect.
+        (
+            QUICKSTART[..QUICKSTART.find("nbuserver:").unwrap()].to_owned(),
+            "nbuservers",
+        ),
+        (
+            MULTI.replace("  - site: \"paris\"", "  - 5\n  - site: \"paris\""),
+            "nbuservers[0]",
+        ),
+        (
+            MULTI.replace("host: \"10.0.0.7\"", "host: \"a b\""),
+            "nbuservers[1].host",
+        ),
+        (
+            QUICKSTART.replace("\"1h\"", "\"0\""),
+            "server.scrapingInterval",
+        ),
+        (
+            MULTI.replace(
+                "  insecure: true\n",
+                "  insecure: true\n  samplingRate: \"often\"\n",
+            ),
+            "opentelemetry.samplingRate",
+        ),
     ];
     for (go, key) in cases {
         assert_eq!(invalid_key(&go, &host), key, "{go}");
@@ -472,4 +498,80 @@ fn the_command_reads_the_env_file_beside_the_config_and_exits_2_naming_a_bad_key
     assert_eq!(failed.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("server.port"), "{stderr}");
+}
+
+#[test]
+fn the_command_prints_to_stdout_and_exits_1_when_a_file_cannot_be_read_or_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("config.yaml");
+    std::fs::write(&go, QUICKSTART).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(BIN)
+            .arg("migrate")
+            .args(args)
+            .env("NBU1_HOSTNAME", "nbu-stdout.example.com")
+            .env("NBU1_APIKEY", "stdout-secret-31")
+            .output()
+            .unwrap()
+    };
+    // Without --output the configuration goes to stdout, and it loads.
+    let printed = run(&["--from".as_ref(), go.as_os_str()]);
+    assert_eq!(
+        printed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let yaml = String::from_utf8(printed.stdout).unwrap();
+    assert!(!yaml.contains("stdout-secret-31"), "{yaml}");
+    let config = crate::common::load(
+        &yaml,
+        &[
+            ("NBU1_APIKEY", "stdout-secret-31"),
+            ("NBU1_SKIP_CERTIFICATE", "false"),
+        ],
+    );
+    assert_eq!(config.sites.len(), 1);
+    assert_eq!(config.sites[0].name, "nbu-stdout.example.com");
+
+    let missing = dir.path().join("absent.yaml");
+    let unreadable = run(&["--from".as_ref(), missing.as_os_str()]);
+    assert_eq!(unreadable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unreadable.stderr);
+    assert!(stderr.contains("absent.yaml"), "{stderr}");
+
+    let nowhere = dir.path().join("no-such-dir").join("nbu-otel.yaml");
+    let unwritable = run(&[
+        "--from".as_ref(),
+        go.as_os_str(),
+        "--output".as_ref(),
+        nowhere.as_os_str(),
+    ]);
+    assert_eq!(unwritable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unwritable.stderr);
+    assert!(stderr.contains("no-such-dir"), "{stderr}");
+}
+
+#[test]
+fn ipv6_addresses_are_bracketed_and_unknown_keys_are_noted() {
+    let go = MULTI
+        .replace("host: \"0.0.0.0\"", "host: \"::1\"")
+        .replace("host: \"10.0.0.7\"", "host: \"fd00::7\"")
+        .replace(
+            "  cacheTTL: \"10m\"\n",
+            "  cacheTTL: \"10m\"\n  color: blue\n",
+        )
+        .replace(
+            "  tape:\n    enabled: true\n",
+            "  tape:\n    enabled: true\n    speed: fast\n",
+        );
+    let (yaml, c) = migrate_and_load(&go, &[], &[("LYON_KEY", "k"), ("NBU_PARIS_API_KEY", "k")]);
+    assert_eq!(c.server.listen, "[::1]:9440".parse().ok());
+    assert_eq!(c.sites[1].url.as_str(), "http://[fd00::7]:8443/nb");
+    for note in [
+        "#   server.color: not an nbu_exporter key; not migrated.",
+        "#   collectors.tape.speed: not an nbu_exporter key; not migrated.",
+    ] {
+        assert!(yaml.contains(note), "{note} missing:\n{yaml}");
+    }
 }

@@ -101,7 +101,10 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
         site_yaml(
             "a",
             &sim_a.base_url(),
-            "      jobs_interval: 1h\n      request_timeout: 3s\n"
+            // A request timeout far above any scheduling delay of a loaded machine: the probe
+            // of the burst below never times out, and the proof it replaces stands while it
+            // runs (proof and slack are both this timeout).
+            "      jobs_interval: 1h\n      request_timeout: 20s\n"
         ),
         site_yaml(
             "b",
@@ -142,10 +145,10 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
     // only a probe can prove it.
     wait_for(
         "a's last answer to age past its proof",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || async {
             let last = sim_a.requests().last()?.at;
-            (last.elapsed() > Duration::from_secs(4)).then_some(())
+            (last.elapsed() > Duration::from_secs(21)).then_some(())
         },
     )
     .await;
@@ -169,11 +172,12 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
         "100 concurrent /readyz sent {sent} requests to site a in {periods} cache period(s)"
     );
 
-    // a's server stops: within a cache period /readyz turns 503.
+    // a's server stops: once the probe's proof (request_timeout) has passed, /readyz turns
+    // 503.
     sim_a.shutdown().await;
     let body = wait_for(
         "/readyz 503 after a stops",
-        Duration::from_secs(20),
+        Duration::from_secs(90),
         || async {
             let r = reqwest::get(&running.readyz_url).await.ok()?;
             let status = r.status();
@@ -685,5 +689,155 @@ async fn a_site_slower_than_its_interval_still_reports_current_data() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_unsupported_and_failing_opt_in_sources_without_deciding_on_them() {
+    let sim = start_sim(SimConfig {
+        supported_versions: vec![nbu_otel::netbackup::ApiVersion::V12_0],
+        ..sim_config(KEY)
+    })
+    .await;
+    sim.set_fault(
+        FaultTarget::OptIn(nbu_otel::sim::OptInEndpoint::Alerts),
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+            body: None,
+        },
+        None,
+    );
+    let sites = site_yaml(
+        "old",
+        &sim.base_url(),
+        "      jobs_interval: 1h\n      max_retries: 0\n",
+    )
+    .replace(
+        "    collection:\n",
+        "    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n      tape:\n        enabled: true\n    collection:\n",
+    );
+    let running = Running::start_with(load(&yaml(&sites, ""), &[("NBU_KEY", KEY)])).await;
+    let body: serde_json::Value = wait_for(
+        "the opt-in sources collected once",
+        Duration::from_secs(30),
+        || async {
+            let r = reqwest::get(&running.readyz_url).await.ok()?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.ok()?;
+            let sources = body["sites"][0]["sources"].as_array()?;
+            let settled = sources.len() == 3
+                && sources
+                    .iter()
+                    .all(|s| s["status"] != "stale" || s["detail"].is_string());
+            (status == 200 && settled).then_some(body)
+        },
+    )
+    .await;
+    // The site is ready: opt-in sources never decide readiness.
+    let site = &body["sites"][0];
+    assert_eq!(site["ready"], true, "{body}");
+    let source = |name: &str| {
+        site["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .clone()
+    };
+    let slo = source("slo");
+    assert_eq!(slo["status"], "unsupported", "{body}");
+    assert!(
+        slo["detail"].as_str().unwrap_or("").contains("API 12.0"),
+        "{body}"
+    );
+    let alerts = source("alerts");
+    assert_eq!(alerts["status"], "stale", "{body}");
+    assert!(
+        alerts["detail"].as_str().unwrap_or("").contains("500"),
+        "{body}"
+    );
+    assert_eq!(source("tape")["status"], "current", "{body}");
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_whose_client_cannot_be_built_is_never_ready_and_says_why() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let sites = format!(
+        "{}{}",
+        site_yaml("good", &sim.base_url(), ""),
+        site_yaml("badca", &sim.base_url(), "").replace(
+            "    collection:\n",
+            &format!(
+                "    tls:\n      ca_file: {}\n    collection:\n",
+                ca.display()
+            ),
+        ),
+    );
+    let running = Running::start_with(load(
+        &yaml(&sites, "  ready_min_sites: 1\n"),
+        &[("NBU_KEY", KEY)],
+    ))
+    .await;
+    // One ready site is enough here: 200, with the other site's reason.
+    let body: serde_json::Value = wait_for("/readyz 200", Duration::from_secs(30), || async {
+        let r = reqwest::get(&running.readyz_url).await.ok()?;
+        (r.status() == 200).then_some(r.json().await.ok()?)
+    })
+    .await;
+    let badca = &body["sites"][0];
+    assert_eq!(badca["site"], "badca", "{body}");
+    assert_eq!(badca["ready"], false, "{body}");
+    assert_eq!(badca["reachable"], false, "{body}");
+    let reason = badca["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("holds no PEM certificate"), "{body}");
+    assert_eq!(body["sites"][1]["ready"], true, "{body}");
+    assert_eq!(body["required"], 1, "{body}");
+    // The site is not collected: nbu_up says so.
+    let families = metrics(&running).await;
+    assert_eq!(value(&families, "nbu_up", &[("site", "badca")]), Some(0.0));
+    running.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_metrics_credentials_are_reported_as_needing_a_restart() {
+    let sim = start_sim(sim_config(KEY)).await;
+    let config = |server: &str| {
+        load(
+            &format!(
+                "sites:\n  - name: creds\n    url: {}\n    api_key: {KEY}\nserver:\n  listen: \"127.0.0.1:0\"\n{server}otlp:\n  enabled: false\n",
+                sim.base_url()
+            ),
+            &[],
+        )
+    };
+    let basic =
+        |password: &str| format!("  metrics_username: prom\n  metrics_password: {password}\n");
+    let bearer = |token: &str| format!("  metrics_bearer_token: {token}\n");
+    let pipeline = Pipeline::build(&config("")).unwrap();
+    let mut agent = Agent::new(config(&basic("pw-1")), &pipeline.meter_provider);
+    agent.start();
+    // The same credentials: nothing to restart.
+    let same = agent.reload(config(&basic("pw-1"))).await;
+    assert!(same.needs_restart.is_empty(), "{same:?}");
+    // Another password, a token instead of a password, another token, no credentials at all:
+    // each is a server change that takes effect at the next start.
+    for server in [
+        basic("pw-2"),
+        bearer("tok-1"),
+        bearer("tok-2"),
+        String::new(),
+    ] {
+        let summary = agent.reload(config(&server)).await;
+        assert_eq!(summary.needs_restart, vec!["server"], "{server}");
+    }
+    agent.shutdown().await;
     sim.shutdown().await;
 }

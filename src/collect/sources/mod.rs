@@ -172,7 +172,8 @@ pub fn supported(source: SourceId, version: ApiVersion) -> bool {
         SourceId::Alerts | SourceId::Malware | SourceId::Tape | SourceId::Clients => true,
         // `malwareStatus` can be filtered from 13.0 on; the service catalog is described from
         // 13.0 on.
-        SourceId::Catalog | SourceId::Slo => version >= ApiVersion::V13_0,
+        SourceId::Catalog => version >= ApiVersion::V13_0,
+        SourceId::Slo => version.supports_service_catalog(),
     }
 }
 

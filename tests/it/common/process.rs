@@ -58,9 +58,38 @@ impl AgentProcess {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> AgentProcess {
+        let mut all: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--config".as_ref()];
+        all.push(path.as_os_str());
+        all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let readyz = format!("http://127.0.0.1:{port}/readyz");
+        AgentProcess::spawn(&all, env, &readyz).await
+    }
+
+    /// Starts `nbu-otel args...` with `env` and waits until `ready` answers 200.
+    pub async fn spawn(
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+        ready: &str,
+    ) -> AgentProcess {
+        let client = reqwest::Client::new();
+        AgentProcess::spawn_until(args, env, || async {
+            let r = client.get(ready).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await
+    }
+
+    /// Starts `nbu-otel args...` with `env` and waits until `ready` returns `Some`.
+    pub async fn spawn_until<F, Fut>(
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+        ready: F,
+    ) -> AgentProcess
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<()>>,
+    {
         let mut child = tokio::process::Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(path)
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -74,12 +103,7 @@ impl AgentProcess {
             capture(child.stdout.take(), stdout.clone()),
             capture(child.stderr.take(), stderr.clone()),
         ];
-        let readyz = format!("http://127.0.0.1:{port}/readyz");
-        wait_for("the agent to be ready", Duration::from_secs(30), || async {
-            let r = reqwest::get(&readyz).await.ok()?;
-            (r.status() == 200).then_some(())
-        })
-        .await;
+        wait_for("the process to be ready", Duration::from_secs(60), ready).await;
         AgentProcess {
             child,
             stdout,
@@ -96,6 +120,11 @@ impl AgentProcess {
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything written to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Everything written to stderr so far.
