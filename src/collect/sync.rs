@@ -675,9 +675,7 @@ mod tests {
                 _ => String::new(),
             };
             Ok(Body {
-                bytes: format!(r#"{{"data":[{}]{next}}}"#, data.join(","))
-                    .into_bytes()
-                    .into(),
+                bytes: format!(r#"{{"data":[{}]{next}}}"#, data.join(",")).into_bytes(),
                 attempts: 1,
                 server_time: self.date,
             })

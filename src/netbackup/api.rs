@@ -81,6 +81,9 @@ pub trait NetBackupApi: Send + Sync {
     /// Counts records of a page of `endpoint` skipped because they are broken (not counted
     /// by default).
     fn records_skipped(&self, _endpoint: &str, _count: u64) {}
+
+    /// Takes back the bytes of a body that was decoded, for reuse (dropped by default).
+    fn recycle_body(&self, _bytes: Vec<u8>) {}
 }
 
 impl NetBackupApi for SiteClient {
@@ -155,5 +158,9 @@ impl NetBackupApi for SiteClient {
 
     fn records_skipped(&self, endpoint: &str, count: u64) {
         SiteClient::records_skipped(self, endpoint, count);
+    }
+
+    fn recycle_body(&self, bytes: Vec<u8>) {
+        SiteClient::recycle_body(self, bytes);
     }
 }

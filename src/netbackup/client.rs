@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use opentelemetry::propagation::TextMapPropagator as _;
@@ -29,15 +28,17 @@ use crate::config::SiteConfig;
 /// anything far larger is a broken or hostile server, not data.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// Largest body buffer kept for reuse (a page of 100 jobs needs about 300 KiB).
+const SPARE_BODY_BYTES: usize = 1024 * 1024;
+
 /// Where negotiation sends its probe: the cheapest versioned request there is.
 const PROBE_ENDPOINT: &str = "/admin/jobs";
 
 /// A successful response body.
 #[derive(Debug)]
 pub struct Body {
-    /// The raw bytes, checked to be of a JSON media type. A body that arrived in one piece
-    /// is the HTTP client's own buffer, not a copy.
-    pub bytes: Bytes,
+    /// The raw bytes, checked to be of a JSON media type.
+    pub bytes: Vec<u8>,
     /// Requests sent for it, retries included.
     pub attempts: u32,
     /// The server's clock when it answered (the `Date` header), if it sent a valid one.
@@ -79,6 +80,10 @@ pub struct SiteClient {
     max_retries: u32,
     max_retry_time: Duration,
     observer: Option<ClientObserver>,
+    /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
+    /// fresh memory for every page. At most one per request in flight.
+    spare_bodies: Mutex<Vec<Vec<u8>>>,
+    spare_limit: usize,
     /// When a request last succeeded.
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
@@ -147,6 +152,8 @@ impl SiteClient {
             max_retries: collection.max_retries,
             max_retry_time: collection.max_retry_time,
             observer: None,
+            spare_bodies: Mutex::new(Vec::new()),
+            spare_limit: collection.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
         })
@@ -176,6 +183,21 @@ impl SiteClient {
         if let Some(observer) = &self.observer {
             observer(event);
         }
+    }
+
+    /// Hands back the bytes of a body that was decoded, for a later body to reuse.
+    pub fn recycle_body(&self, bytes: Vec<u8>) {
+        if bytes.capacity() <= SPARE_BODY_BYTES {
+            let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < self.spare_limit {
+                spare.push(bytes);
+            }
+        }
+    }
+
+    fn spare_body(&self) -> Vec<u8> {
+        let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
+        spare.pop().unwrap_or_default()
     }
 
     /// Reports records of a page of `endpoint` skipped because they are broken.
@@ -375,7 +397,7 @@ impl SiteClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = match read_body(response).await {
+        let body = match read_body(response, self.spare_body()).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
                 return Attempt::Done(Err(self.decode_error(
@@ -598,7 +620,7 @@ struct Answer<'a> {
     retry_after: Option<Duration>,
     server_time: Option<DateTime<Utc>>,
     content_type: &'a str,
-    body: Bytes,
+    body: Vec<u8>,
 }
 
 /// The result of one request: final, or worth another try.
@@ -615,34 +637,25 @@ enum BodyError {
     Transport(reqwest::Error),
 }
 
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`]. A body that arrives as one chunk (a
-/// page read by one socket read, the usual case) is kept as it is; only one in several chunks
-/// is copied into one buffer.
-async fn read_body(mut response: reqwest::Response) -> Result<Bytes, BodyError> {
-    let too_large = |len: usize| len > MAX_BODY_BYTES;
-    let Some(first) = response.chunk().await.map_err(BodyError::Transport)? else {
-        return Ok(Bytes::new());
-    };
-    if too_large(first.len()) {
-        return Err(BodyError::TooLarge);
-    }
-    let Some(second) = response.chunk().await.map_err(BodyError::Transport)? else {
-        return Ok(first);
-    };
-    let expected = response
-        .content_length()
-        .map_or(0, |n| n.min(MAX_BODY_BYTES as u64) as usize);
-    let mut body = Vec::with_capacity(expected.max(first.len() + second.len()));
-    let mut chunk = Some(second);
-    body.extend_from_slice(&first);
-    while let Some(next) = chunk {
-        if too_large(body.len() + next.len()) {
+/// Reads the body chunk by chunk into `body` (emptied first), refusing more than
+/// [`MAX_BODY_BYTES`].
+async fn read_body(
+    mut response: reqwest::Response,
+    mut body: Vec<u8>,
+) -> Result<Vec<u8>, BodyError> {
+    body.clear();
+    body.reserve(
+        response
+            .content_length()
+            .map_or(64 * 1024, |n| n.min(MAX_BODY_BYTES as u64) as usize),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(BodyError::TooLarge);
         }
-        body.extend_from_slice(&next);
-        chunk = response.chunk().await.map_err(BodyError::Transport)?;
+        body.extend_from_slice(&chunk);
     }
-    Ok(Bytes::from(body))
+    Ok(body)
 }
 
 fn with_detail(error: ApiError, why: String) -> ApiError {

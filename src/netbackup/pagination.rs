@@ -252,9 +252,7 @@ where
             .map(str::to_owned);
         let empty = page.data.is_empty();
         drop(page);
-        // The body is the HTTP client's read buffer: handing it back before the next request
-        // lets that read into the same memory.
-        drop(body);
+        api.recycle_body(body.bytes);
         match next {
             None => return Ok(stats),
             Some(_) if empty => return Ok(stats),

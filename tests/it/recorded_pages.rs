@@ -50,7 +50,7 @@ impl RecordedApi {
 
     fn body(&self, text: String) -> Body {
         Body {
-            bytes: text.into_bytes().into(),
+            bytes: text.into_bytes(),
             attempts: 1,
             server_time: Some(self.now),
         }
