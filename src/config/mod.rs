@@ -330,8 +330,10 @@ pub struct OtlpConfig {
     pub max_series_per_metric: usize,
 }
 
-/// The default of `otlp.max_series_per_metric`.
-pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 4000;
+/// The default of `otlp.max_series_per_metric`: the most series the SDK's table for an
+/// instrument holds at the size its own default limit (2,000) reserves, 4,096 slots. One series
+/// more and the SDK reserves twice the memory for every open instrument, used or not.
+pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 3583;
 
 /// The default of `otlp.max_message_bytes`: the gRPC default receive limit of a Collector
 /// (4 MiB) minus 64 KiB of headroom.

@@ -15,7 +15,7 @@ use crate::collect::sources::{
     SLO_COUNT, TAPE_DRIVE_INFO, TAPE_DRIVES_COUNT, TAPE_MEDIA_COUNT, TAPE_POOL_PARTIALLY_FULL,
     TAPE_ROBOT_DEVICE_HOSTS,
 };
-use crate::config::SourceId;
+use crate::config::{DEFAULT_OTLP_MAX_SERIES_PER_METRIC, SourceId};
 use std::collections::BTreeMap;
 
 use crate::collect::summary::{DurationHistogram, JobKey, JobsSummary, StorageUnitValues};
@@ -959,7 +959,7 @@ pub fn render_markdown() -> String {
         out,
         "Series (what one metric can carry in the OTLP push): `open` when label values come \
          from NetBackup's data (storage units, policy types, statuses, clients, endpoints): at \
-         most `otlp.max_series_per_metric` (default 4,000) series, more are folded into one \
+         most `otlp.max_series_per_metric` (default {DEFAULT_OTLP_MAX_SERIES_PER_METRIC}) series, more are folded into one \
          series marked `otel.metric.overflow`. A bound per site (labels from a closed set, or \
          none besides `site`) gives the limit that bound times {SITE_ROOM} sites; a bound in \
          all, that bound; neither above `otlp.max_series_per_metric`. The OpenTelemetry SDK \

@@ -214,6 +214,7 @@ pub fn install_subscriber(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::sync::Weak;
 
     use opentelemetry::metrics::MeterProvider as _;
@@ -338,6 +339,18 @@ mod tests {
                 assert_eq!(m.series, Series::Open, "{}", m.name);
             }
         }
+    }
+
+    #[test]
+    fn the_default_limit_fills_the_table_the_sdks_own_default_reserves() {
+        // The SDK reserves `HashMap::with_capacity(1 + limit)` (std's map) per instrument.
+        let reserved = |limit: usize| HashMap::<Vec<KeyValue>, Arc<u64>>::with_capacity(1 + limit);
+        let default = crate::config::DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
+        // The same table as the SDK's default of 2,000 ...
+        assert_eq!(reserved(default).capacity(), reserved(2000).capacity());
+        // ... filled to the last slot: one series more takes a table twice the size.
+        assert_eq!(reserved(default).capacity(), 1 + default);
+        assert!(reserved(default + 1).capacity() >= 2 * reserved(default).capacity() - 1);
     }
 
     #[test]
