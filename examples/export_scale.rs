@@ -162,7 +162,10 @@ fn main() {
     let default = DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
     let cardinality = usize::try_from(arg(&args, 7, default as u64)).unwrap_or(default);
     let manual = Shared(Arc::new(ManualReader::builder().build()));
-    let mut builder = SdkMeterProvider::builder().with_view(cardinality_view(cardinality));
+    let mut builder = SdkMeterProvider::builder().with_view(cardinality_view(
+        cardinality,
+        usize::try_from(sites).unwrap_or(usize::MAX),
+    ));
     let mut registry = None;
     match mode.as_str() {
         "sdk" => {

@@ -20,6 +20,7 @@ use crate::config::{Config, SiteConfig};
 use crate::netbackup::{ClientEvent, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
+use crate::telemetry::catalog::site_room;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
 use crate::telemetry::otlp::ExportedSites;
 
@@ -58,6 +59,9 @@ pub struct Agent {
     sites: BTreeMap<String, RunningSite>,
     /// The sites the OTLP push carries, kept to the configured ones.
     exported: Option<ExportedSites>,
+    /// The sites the push's per-site limits were sized for at start
+    /// ([`crate::telemetry::catalog::site_room`]).
+    site_room: usize,
 }
 
 #[derive(Debug)]
@@ -82,6 +86,7 @@ impl Agent {
             config.server.ready_min_sites,
         );
         Self {
+            site_room: site_room(config.sites.len()),
             global_files: global_files(&config),
             config: Arc::new(config),
             store,
@@ -143,6 +148,13 @@ impl Agent {
     /// nor counted twice.
     pub async fn reload(&mut self, new: Config) -> ReloadSummary {
         let mut summary = ReloadSummary::default();
+        if new.sites.len() > self.site_room {
+            tracing::warn!(
+                sites = new.sites.len(),
+                room = self.site_room,
+                "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
+            );
+        }
         let wanted: BTreeMap<String, SiteConfig> = new
             .sites
             .iter()

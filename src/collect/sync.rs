@@ -136,8 +136,11 @@ pub struct FillProgress {
 impl FillProgress {
     /// The time left at the rate so far, once there is a rate to go by.
     pub fn remaining(&self) -> Option<Duration> {
+        // A fraction near zero (a server reporting job ids far apart) gives a time beyond
+        // `Duration`: no estimate rather than a panic.
         (self.fraction > 0.0 && self.fraction <= 1.0)
-            .then(|| self.elapsed.mul_f64((1.0 - self.fraction) / self.fraction))
+            .then(|| (1.0 - self.fraction) / self.fraction * self.elapsed.as_secs_f64())
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
     }
 }
 
@@ -381,12 +384,12 @@ impl JobSync {
                 for (lo, hi) in split(oldest, newest.max(oldest), parts, min_width) {
                     slices.push_back(Slice {
                         filter: filter::job_ids_within(base, lo, hi),
-                        ids: hi - lo + 1,
+                        ids: (hi - lo).saturating_add(1),
                     });
                 }
             }
         }
-        let total_ids: u64 = slices.iter().map(|s| s.ids).sum();
+        let total_ids = slices.iter().fold(0u64, |n, s| n.saturating_add(s.ids));
         let shared = FullWalk {
             slices: Mutex::new(slices),
             batch: Mutex::new(batch),
@@ -413,7 +416,7 @@ fn window_start(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
 
 /// `[lo, hi]` cut into at most `parts` slices at least `min_width` ids wide.
 fn split(lo: u64, hi: u64, parts: u64, min_width: u64) -> Vec<(u64, u64)> {
-    let span = hi - lo + 1;
+    let span = hi.saturating_sub(lo).saturating_add(1);
     let parts = parts.min(span.div_ceil(min_width.max(1))).max(1);
     let width = span.div_ceil(parts);
     (0..parts)
@@ -565,6 +568,8 @@ mod tests {
         assert_eq!(at(1.0).remaining(), Some(Duration::ZERO));
         // Nothing covered yet: no rate to go by.
         assert_eq!(at(0.0).remaining(), None);
+        // Job ids far apart (one near u64::MAX): a time beyond `Duration` is no estimate.
+        assert_eq!(at(1e-30).remaining(), None);
     }
 
     /// A recorded NetBackup: a few jobs at a fixed instant, answering the four kinds of query
@@ -888,6 +893,8 @@ mod tests {
             (1, 1000, 32, 400),
             (7, 7_777, 3, 1),
             (u64::MAX - 10, u64::MAX, 4, 1),
+            // Job ids from a server: the whole range, whose width does not fit in a u64.
+            (0, u64::MAX, 8, 400),
         ] {
             let slices = split(lo, hi, parts, width);
             assert!(!slices.is_empty() && slices.len() as u64 <= parts);

@@ -336,6 +336,15 @@ mod tests {
         let again = attributes(&interner, &site, &[("type", "disk"), ("name", "u1")]);
         assert_eq!(attrs, again);
         assert_eq!(interner.len(), 3, "one string per distinct value");
+        // Shared, not copied: the two sets point at the same bytes.
+        for (a, b) in attrs.iter().zip(&again) {
+            assert_eq!(
+                a.value.as_str().as_ptr(),
+                b.value.as_str().as_ptr(),
+                "{}",
+                a.key
+            );
+        }
         // Values nobody holds are dropped once the set has doubled since the last pruning.
         drop((attrs, again, site));
         for i in 0..INTERNER_PRUNE_FLOOR + 1 {

@@ -191,6 +191,7 @@ pub fn metric_exporter(
         shut_down: AtomicBool::new(false),
         health: Mutex::new(ExportHealth::default()),
         counter,
+        overflowed: Mutex::default(),
     })
 }
 
@@ -311,6 +312,8 @@ pub struct OtlpMetricExporter {
     health: Mutex<ExportHealth>,
     /// Where each export's outcome is counted (`nbu.otlp.exports`), once an agent gave it.
     counter: ExportCounter,
+    /// The metrics whose overflow was already logged.
+    overflowed: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for OtlpMetricExporter {
@@ -330,6 +333,7 @@ impl OtlpMetricExporter {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SendError::ShutDown);
         }
+        self.warn_overflowing(metrics);
         let requests = self.requests(metrics);
         if requests.is_empty() {
             return Ok(());
@@ -352,6 +356,24 @@ impl OtlpMetricExporter {
             .spawn(send_all(client, metadata, timeout, requests))
             .await
             .map_err(|e| SendError::Task(e.to_string()))?
+    }
+
+    /// Warns, once per metric for the life of the process, when a metric has more series than
+    /// its limit and the SDK folded the rest into its overflow series.
+    fn warn_overflowing(&self, metrics: &ResourceMetrics) {
+        let overflowing = split::overflowing(metrics);
+        if overflowing.is_empty() {
+            return;
+        }
+        let mut warned = self.overflowed.lock().unwrap_or_else(|p| p.into_inner());
+        for metric in overflowing {
+            if warned.insert(metric.clone()) {
+                tracing::warn!(
+                    metric = metric.as_str(),
+                    "a metric has more series than its limit in the OTLP push (otlp.max_series_per_metric for all sites together, or its bound per site); the rest are folded into one series marked otel.metric.overflow=\"true\" (the /metrics bridge has them all)"
+                );
+            }
+        }
     }
 
     /// The requests of one export: converted, without removed sites, cut to the limit and

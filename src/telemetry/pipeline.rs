@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use super::catalog::CATALOG;
+use super::catalog::{CATALOG, site_room};
 use super::otlp::{self, ExportedSites};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
@@ -37,12 +37,18 @@ pub struct Pipeline {
 /// A view that sets the SDK's cardinality limit of each of the agent's instruments from the
 /// catalog ([`series_limit`](super::catalog::MetricDef::series_limit)): instruments whose
 /// labels come from NetBackup's data get `limit` series (`otlp.max_series_per_metric`), those
-/// bounded per site or in all get their bound, never more than `limit`. Series beyond an
+/// bounded per site or in all get their bound (per site: for
+/// [`site_room`](super::catalog::site_room)`(sites)` sites, `sites` being the number
+/// configured at start), never more than `limit`. Series beyond an
 /// instrument's limit are folded into one `otel.metric.overflow` series. The SDK reserves room
 /// for the limit in every instrument up front, so the limits bound the memory of the push; its
 /// own default (2,000) is below what one agent for many sites can reach. Library users who
 /// build their own `SdkMeterProvider` add it with `.with_view(..)`.
-pub fn cardinality_view(limit: usize) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync {
+pub fn cardinality_view(
+    limit: usize,
+    sites: usize,
+) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync {
+    let room = site_room(sites);
     move |instrument: &Instrument| {
         if !instrument.name().starts_with("nbu.") {
             return None;
@@ -50,7 +56,7 @@ pub fn cardinality_view(limit: usize) -> impl Fn(&Instrument) -> Option<Stream> 
         let limit = CATALOG
             .iter()
             .find(|m| m.name == instrument.name())
-            .map_or(limit, |m| m.series_limit(limit));
+            .map_or(limit, |m| m.series_limit(limit, room));
         Stream::builder().with_cardinality_limit(limit).build().ok()
     }
 }
@@ -104,7 +110,10 @@ impl Pipeline {
         let exports = otlp::ExportCounter::default();
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
-            .with_view(cardinality_view(config.otlp.max_series_per_metric));
+            .with_view(cardinality_view(
+                config.otlp.max_series_per_metric,
+                config.sites.len(),
+            ));
         let exported_sites = ExportedSites::new();
         if config.otlp.enabled {
             let exporter =
@@ -253,12 +262,17 @@ mod tests {
         }
     }
 
-    /// The agent's instruments on a provider with the view, `sites` sites up, and `endpoints`
-    /// endpoints requested once on the first site; one collection.
-    fn collected(max_series: usize, sites: usize, endpoints: usize) -> ResourceMetrics {
+    /// The agent's instruments on a provider with the view for `configured` sites, `sites`
+    /// sites up, and `endpoints` endpoints requested once on the first site; one collection.
+    fn collected(
+        max_series: usize,
+        configured: usize,
+        sites: usize,
+        endpoints: usize,
+    ) -> ResourceMetrics {
         let reader = Shared(Arc::new(ManualReader::builder().build()));
         let provider = SdkMeterProvider::builder()
-            .with_view(cardinality_view(max_series))
+            .with_view(cardinality_view(max_series, configured))
             .with_reader(reader.clone())
             .build();
         let store = SnapshotStore::new();
@@ -311,7 +325,7 @@ mod tests {
             CATALOG
                 .iter()
                 .find(|m| m.name == name)
-                .map(|m| m.series_limit(4000))
+                .map(|m| m.series_limit(4000, SITE_ROOM))
         };
         assert_eq!(limit("nbu.up"), Some(SITE_ROOM));
         assert_eq!(limit("nbu.source.stale"), Some(SOURCES * SITE_ROOM));
@@ -323,7 +337,7 @@ mod tests {
             CATALOG
                 .iter()
                 .find(|m| m.name == "nbu.source.stale")
-                .map(|m| m.series_limit(10)),
+                .map(|m| m.series_limit(10, SITE_ROOM)),
             Some(10)
         );
         for m in CATALOG {
@@ -359,24 +373,41 @@ mod tests {
         // (two series per site here) has room; nbu.api.requests is open, limited to
         // otlp.max_series_per_metric (300). An overflowing instrument keeps its limit's
         // series and folds the rest into one.
-        let rm = collected(300, SITE_ROOM + 20, 350);
+        // Here one site was configured at start and a reload added 119.
+        let rm = collected(300, 1, SITE_ROOM + 20, 350);
         assert_eq!(points(&rm, "nbu.up"), (SITE_ROOM + 1, 1));
         assert_eq!(points(&rm, "nbu.source.stale"), (2 * (SITE_ROOM + 20), 0));
         assert_eq!(
             points(&rm, crate::telemetry::catalog::API_REQUESTS),
             (301, 1)
         );
-        let rm = collected(4000, 3, 60);
+        // What overflowed is found, so the agent can say so.
+        assert_eq!(
+            split::overflowing(&rm),
+            ["nbu.api.requests", "nbu.up"].map(String::from)
+        );
+        let rm = collected(4000, 3, 3, 60);
         assert_eq!(points(&rm, "nbu.up"), (3, 0));
         assert_eq!(
             points(&rm, crate::telemetry::catalog::API_REQUESTS),
             (60, 0)
         );
+        assert!(split::overflowing(&rm).is_empty());
+    }
+
+    #[test]
+    fn an_agent_started_with_many_sites_has_room_for_each_of_them() {
+        // 120 sites configured at start: room for twice as many, none folded.
+        let rm = collected(4000, SITE_ROOM + 20, SITE_ROOM + 20, 1);
+        assert_eq!(points(&rm, "nbu.up"), (SITE_ROOM + 20, 0));
+        assert!(split::overflowing(&rm).is_empty());
+        assert_eq!(site_room(SITE_ROOM + 20), 2 * (SITE_ROOM + 20));
+        assert_eq!(site_room(3), SITE_ROOM);
     }
 
     #[test]
     fn encoded_requests_are_the_converted_request_filtered_and_cut() {
-        let rm = collected(4000, 40, 30);
+        let rm = collected(4000, 40, 40, 30);
         let keep = |site: &str| site != "site-001";
         for limit in [700, 4000, 4 * 1024 * 1024] {
             let mut request = ExportMetricsServiceRequest::from(&rm);

@@ -8,19 +8,23 @@
 //!
 //! The agent's exporter uses [`encode`]: the SDK's data are converted to OTLP one metric at a
 //! time and each metric is encoded as soon as it is placed, so an export holds the encoded
-//! requests and one converted metric, never the whole export as protobuf messages.
-//! [`split`] cuts a request already converted, the same way.
+//! requests and one converted metric, never the whole export as protobuf messages. The
+//! tests hold a reference that cuts a request already converted (`split`), which [`encode`]
+//! must match.
 
 use std::borrow::Cow;
 
 use bytes::{Buf, BufMut, Bytes};
+#[cfg(test)]
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     Metric, ResourceMetrics, ScopeMetrics, metric::Data,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_sdk::metrics::data::ResourceMetrics as SdkResourceMetrics;
+use opentelemetry_sdk::metrics::data::{
+    AggregatedMetrics, MetricData, ResourceMetrics as SdkResourceMetrics,
+};
 use prost::Message;
 use prost::encoding::{
     DecodeContext, WireType, encode_key, encode_varint, encoded_len_varint, skip_field,
@@ -41,7 +45,8 @@ fn field_len(len: usize) -> usize {
 /// A single data point larger than `limit` with its resource, scope and metric description
 /// cannot be cut further: it goes alone in a request of its own, which may exceed the limit
 /// (see [`oversized`]). An empty request gives no request at all.
-pub fn split(
+#[cfg(test)]
+pub(crate) fn split(
     request: ExportMetricsServiceRequest,
     limit: usize,
 ) -> Vec<ExportMetricsServiceRequest> {
@@ -75,7 +80,8 @@ pub fn split(
 
 /// The requests of `requests` that encode to more than `limit` bytes: those holding a single
 /// data point too large for the limit.
-pub fn oversized(requests: &[ExportMetricsServiceRequest], limit: usize) -> usize {
+#[cfg(test)]
+pub(crate) fn oversized(requests: &[ExportMetricsServiceRequest], limit: usize) -> usize {
     requests.iter().filter(|r| r.encoded_len() > limit).count()
 }
 
@@ -148,9 +154,9 @@ impl Message for EncodedRequest {
 }
 
 /// The requests of one export of the SDK's `metrics`, encoded: the data points whose `site`
-/// attribute names a site `keep` refuses are left out (as [`retain_sites`] does), and the rest
-/// is cut as [`split`] cuts, each request encoding to at most `limit` bytes unless a single
-/// data point is larger. Metrics are converted to OTLP and encoded one at a time.
+/// attribute names a site `keep` refuses are left out (as the tests' reference
+/// `retain_sites` does), and the rest is cut as their `split` cuts, each request encoding to
+/// at most `limit` bytes unless a single data point is larger. Metrics are converted to OTLP and encoded one at a time.
 pub fn encode(
     metrics: &SdkResourceMetrics,
     keep: impl Fn(&str) -> bool,
@@ -199,7 +205,36 @@ pub fn encode(
     packer.finish()
 }
 
-/// [`Packer`] for [`encode`]: one resource, and each metric encoded as it is placed.
+/// The metrics of an export that hold the SDK's overflow series (`otel.metric.overflow`):
+/// more series than their cardinality limit, the rest folded into that one. Sorted, each once.
+pub fn overflowing(metrics: &SdkResourceMetrics) -> Vec<String> {
+    fn overflowed<T>(data: &MetricData<T>) -> bool {
+        fn marked<'a>(mut attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> bool {
+            attributes.any(|kv| kv.key.as_str() == "otel.metric.overflow")
+        }
+        match data {
+            MetricData::Gauge(g) => g.data_points().any(|p| marked(p.attributes())),
+            MetricData::Sum(s) => s.data_points().any(|p| marked(p.attributes())),
+            MetricData::Histogram(h) => h.data_points().any(|p| marked(p.attributes())),
+            MetricData::ExponentialHistogram(h) => h.data_points().any(|p| marked(p.attributes())),
+        }
+    }
+    let mut names: Vec<String> = metrics
+        .scope_metrics()
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| match metric.data() {
+            AggregatedMetrics::F64(d) => overflowed(d),
+            AggregatedMetrics::U64(d) => overflowed(d),
+            AggregatedMetrics::I64(d) => overflowed(d),
+        })
+        .map(|metric| metric.name().to_owned())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The packer of [`encode`]: one resource, and each metric encoded as it is placed.
 struct BytesPacker {
     limit: usize,
     /// The resource entry without its scopes, encoded.
@@ -302,6 +337,7 @@ impl BytesPacker {
 
 /// Fills requests one after another, opening a resource or scope entry when the metric placed
 /// comes from another one than the last.
+#[cfg(test)]
 struct Packer {
     limit: usize,
     done: Vec<ExportMetricsServiceRequest>,
@@ -312,6 +348,7 @@ struct Packer {
     open: Option<(usize, usize)>,
 }
 
+#[cfg(test)]
 impl Packer {
     fn new(limit: usize) -> Self {
         Self {
@@ -461,7 +498,8 @@ fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str
 /// Removes the data points whose `site` attribute names a site `keep` refuses (points without
 /// a `site` attribute stay), then the metrics, scopes and resources left without points.
 /// Returns the number of points removed.
-pub fn retain_sites(
+#[cfg(test)]
+pub(crate) fn retain_sites(
     request: &mut ExportMetricsServiceRequest,
     keep: impl Fn(&str) -> bool,
 ) -> usize {
@@ -504,7 +542,8 @@ fn retain_points(metric: &mut Metric, wanted: impl Fn(&[KeyValue]) -> bool) -> (
 }
 
 /// The number of data points of a request.
-pub fn data_points(request: &ExportMetricsServiceRequest) -> usize {
+#[cfg(test)]
+pub(crate) fn data_points(request: &ExportMetricsServiceRequest) -> usize {
     request
         .resource_metrics
         .iter()
