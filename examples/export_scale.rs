@@ -27,10 +27,16 @@
 //! user + system time of the iterations from `/proc/self/stat`. For `otlp`, `requests` is the
 //! number of requests of one export and `largest` the encoded size of the largest.
 
+#[path = "support/measure.rs"]
+mod measure;
+#[path = "../tests/it/shared_reader.rs"]
+mod shared_reader;
+
 use std::io::Write as _;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use measure::{arg, rss_kib};
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
 use nbu_otel::config::DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
@@ -40,41 +46,10 @@ use nbu_otel::telemetry::instruments::{SnapshotStore, register};
 use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
-use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{
-    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
-};
-
-/// A manual reader the provider and the benchmark share.
-#[derive(Debug, Clone)]
-struct Shared(Arc<ManualReader>);
-
-impl MetricReader for Shared {
-    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
-        self.0.collect(rm)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        self.0.temporality(kind)
-    }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4)
-}
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::reader::MetricReader as _;
+use shared_reader::SharedReader;
 
 fn cpu_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -119,30 +94,6 @@ fn snapshot(site: &str, jobs: u64, units: u32) -> SiteSnapshot {
     s
 }
 
-/// The data points of one collection.
-fn data_points(rm: &ResourceMetrics) -> usize {
-    fn points<T>(data: &MetricData<T>) -> usize {
-        match data {
-            MetricData::Gauge(g) => g.data_points().count(),
-            MetricData::Sum(s) => s.data_points().count(),
-            MetricData::Histogram(h) => h.data_points().count(),
-            MetricData::ExponentialHistogram(h) => h.data_points().count(),
-        }
-    }
-    rm.scope_metrics()
-        .flat_map(|sm| sm.metrics())
-        .map(|m| match m.data() {
-            AggregatedMetrics::F64(d) => points(d),
-            AggregatedMetrics::U64(d) => points(d),
-            AggregatedMetrics::I64(d) => points(d),
-        })
-        .sum()
-}
-
-fn arg(args: &[String], i: usize, default: u64) -> u64 {
-    args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).cloned().unwrap_or_else(|| "bridge".to_owned());
@@ -161,7 +112,7 @@ fn main() {
 
     let default = DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
     let cardinality = usize::try_from(arg(&args, 7, default as u64)).unwrap_or(default);
-    let manual = Shared(Arc::new(ManualReader::builder().build()));
+    let manual = SharedReader::new();
     let mut builder = SdkMeterProvider::builder().with_view(cardinality_view(
         cardinality,
         usize::try_from(sites).unwrap_or(usize::MAX),
@@ -217,7 +168,7 @@ fn main() {
             "otlp" => {
                 let mut rm = ResourceMetrics::default();
                 let _ = manual.collect(&mut rm);
-                series = data_points(&rm);
+                series = shared_reader::points_by_metric(&rm).values().sum();
                 let encoded = split::encode(&rm, |_| true, limit);
                 drop(rm);
                 requests = encoded.len();
