@@ -245,33 +245,22 @@ fn opt_in_series(s: &SiteSnapshot, source: SourceId, metric: &str, emit: &mut Em
     }
 }
 
+/// The series bound of an opt-in family: one series per site when it has no label besides
+/// `site`; its labels otherwise come from NetBackup's data.
+const fn opt_in_bound(labels: &[&str]) -> Series {
+    if labels.is_empty() {
+        Series::PerSite(1)
+    } else {
+        Series::Open
+    }
+}
+
 /// One catalog entry for a family of an opt-in source (a legacy `nbu_exporter` gauge).
 macro_rules! opt_in_gauge {
     ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr) => {
-        opt_in_gauge!(
-            $name,
-            $source,
-            $unit,
-            $labels,
-            $description,
-            false,
-            true,
-            Series::Open
-        )
+        opt_in_gauge!($name, $source, $unit, $labels, $description, false, true)
     };
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, per_site) => {
-        opt_in_gauge!(
-            $name,
-            $source,
-            $unit,
-            $labels,
-            $description,
-            false,
-            true,
-            Series::PerSite(1)
-        )
-    };
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr, $series:expr) => {
+    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr) => {
         MetricDef {
             name: $name,
             kind: Kind::Gauge,
@@ -282,7 +271,7 @@ macro_rules! opt_in_gauge {
             source: Source::OptIn($source),
             legacy: $legacy,
             read: Some(|s, emit| opt_in_series(s, $source, $name, emit)),
-            series: $series,
+            series: opt_in_bound($labels),
         }
     };
 }
@@ -773,16 +762,14 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Malware,
         "{file}",
         &[],
-        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`.",
-        per_site
+        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`."
     ),
     opt_in_gauge!(
         MALWARE_FILES_INFECTED,
         SourceId::Malware,
         "{file}",
         &[],
-        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`.",
-        per_site
+        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`."
     ),
     opt_in_gauge!(
         MALWARE_SCAN_COUNT,
@@ -803,8 +790,7 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Slo,
         "{slo}",
         &[],
-        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 and later).",
-        per_site
+        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 and later)."
     ),
     opt_in_gauge!(
         TAPE_DRIVES_COUNT,
@@ -838,8 +824,7 @@ pub const CATALOG: &[MetricDef] = &[
         SourceId::Tape,
         "{host}",
         &[],
-        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later).",
-        per_site
+        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later)."
     ),
     opt_in_gauge!(
         TAPE_POOL_PARTIALLY_FULL,
@@ -862,8 +847,7 @@ pub const CATALOG: &[MetricDef] = &[
         &["client"],
         "Unix time of the newest backup with status 0 of each allowlisted client (`endTime`), from the job store when the window holds one, else one narrow `GET /admin/jobs` query per client named exactly in the allowlist. No series when NetBackup remembers none.",
         true,
-        true,
-        Series::Open
+        true
     ),
     opt_in_gauge!(
         CLIENTS_OVER_CAP,
@@ -872,8 +856,7 @@ pub const CATALOG: &[MetricDef] = &[
         &[],
         "Allowlisted clients left out of the per-client families because there are more than `sources.clients.max_clients`.",
         false,
-        false,
-        Series::PerSite(1)
+        false
     ),
     MetricDef {
         name: BUILD_INFO,
