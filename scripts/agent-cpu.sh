@@ -37,27 +37,14 @@ trap cleanup EXIT
 api_key=agent-cpu-key
 start_sim "${bins[0]}" "$jobs" "$work/sim" "$api_key"
 
-cat >"$work/agent.yaml" <<EOF
-sites:
-  - name: sim
-    url: $url
-    api_key: $api_key
-collection:
-  jobs_window: 366d
-  jobs_page_size: 100
-  requests_per_second: 1000
-otlp:
-  enabled: false
-logging:
-  level: warn
-EOF
+write_once_config "$work/agent.yaml" 366d
 
 for run in $(seq 1 "$runs"); do
     for i in "${!bins[@]}"; do
         /usr/bin/time -f '%U %S' -o "$work/time" \
             "${bins[$i]}" once --config "$work/agent.yaml" --format json >"$work/once.json" 2>"$work/once.err" \
             || { echo "agent-cpu: ${bins[$i]} once failed:" >&2; cat "$work/once.err" >&2; exit 1; }
-        got=$(grep -oE '"jobs": [0-9]+' "$work/once.json" | head -1 | grep -oE '[0-9]+$')
+        got=$(once_jobs "$work/once.json")
         [ "$got" = "$jobs" ] || { echo "agent-cpu: collected $got jobs, expected $jobs" >&2; exit 1; }
         read -r user sys <"$work/time"
         echo "$i $user $sys" >>"$work/cpu"

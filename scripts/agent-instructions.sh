@@ -37,27 +37,14 @@ trap cleanup EXIT
 api_key=agent-instructions-key
 start_sim "${bins[0]}" "$jobs" "$work/sim" "$api_key"
 
-cat >"$work/agent.yaml" <<YAML
-sites:
-  - name: sim
-    url: $url
-    api_key: $api_key
-collection:
-  jobs_window: 366d
-  jobs_page_size: 100
-  requests_per_second: 1000
-otlp:
-  enabled: false
-logging:
-  level: warn
-YAML
+write_once_config "$work/agent.yaml" 366d
 
 first=""
 for bin in "${bins[@]}"; do
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
         "$bin" once --config "$work/agent.yaml" --format json >"$work/once.json" 2>"$work/once.err" \
         || { echo "agent-instructions: $bin once failed:" >&2; tail -5 "$work/once.err" >&2; exit 1; }
-    got=$(grep -oE '"jobs": [0-9]+' "$work/once.json" | head -1 | grep -oE '[0-9]+$')
+    got=$(once_jobs "$work/once.json")
     [ "$got" = "$jobs" ] || { echo "agent-instructions: $bin collected $got jobs, expected $jobs" >&2; exit 1; }
     count=$(grep -oE 'I +refs: +[0-9,]+' "$work/once.err" | grep -oE '[0-9,]+$' | tr -d ,)
     [ -z "$first" ] && first=$count

@@ -61,20 +61,7 @@ for n in "${sizes[@]}"; do
     # The simulator, on a free port that it prints.
     start_sim "$bin" "$n" "$work/sim-$n" "$api_key"
 
-    cat >"$work/agent-$n.yaml" <<EOF
-sites:
-  - name: sim
-    url: $url
-    api_key: $api_key
-collection:
-  jobs_window: 72h
-  jobs_page_size: 100
-  requests_per_second: 1000
-otlp:
-  enabled: false
-logging:
-  level: warn
-EOF
+    write_once_config "$work/agent-$n.yaml" 72h
 
     # The agent, measured.
     start=$(date +%s.%N)
@@ -104,7 +91,7 @@ EOF
         grep -A3 '"errors"' "$work/once-$n.json" >&2 || true
         exit 1
     fi
-    got=$(grep -oE '"jobs": [0-9]+' "$work/once-$n.json" | head -1 | grep -oE '[0-9]+$')
+    got=$(once_jobs "$work/once-$n.json")
     pages=$(grep -oE '"pages": [0-9]+' "$work/once-$n.json" | head -1 | grep -oE '[0-9]+$')
     if [ "$got" != "$n" ]; then
         echo "peak-rss: collected $got jobs, expected $n" >&2
