@@ -156,7 +156,8 @@ impl Message for EncodedRequest {
 /// The requests of one export of the SDK's `metrics`, encoded: the data points whose `site`
 /// attribute names a site `keep` refuses are left out (as the tests' reference
 /// `retain_sites` does), and the rest is cut as their `split` cuts, each request encoding to
-/// at most `limit` bytes unless a single data point is larger. Metrics are converted to OTLP and encoded one at a time.
+/// at most `limit` bytes unless a single data point is larger. Metrics are converted to OTLP
+/// and encoded one at a time.
 pub fn encode(
     metrics: &SdkResourceMetrics,
     keep: impl Fn(&str) -> bool,
