@@ -94,8 +94,16 @@ async fn storage_is_walked_once_per_ttl_whatever_the_jobs_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_the_backends_and_probes_are_cached() {
-    let addr_b = free_addr();
     let sim_a = start_sim(sim_config(KEY)).await;
+    // Site b's server is down: it answers every request with 503 until it comes up. (Its own
+    // listener from the start: binding a port chosen earlier can race other tests' sockets.)
+    let sim_b = start_sim(sim_config(KEY)).await;
+    let down = Fault::Status {
+        code: 503,
+        retry_after: None,
+        body: None,
+    };
+    sim_b.set_fault(FaultTarget::Any, down, None);
     let sites = format!(
         "{}{}",
         site_yaml(
@@ -108,7 +116,7 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
         ),
         site_yaml(
             "b",
-            &format!("http://{addr_b}/netbackup"),
+            &sim_b.base_url(),
             "      jobs_interval: 2s\n      request_timeout: 1500ms\n      max_retries: 0\n"
         ),
     );
@@ -117,7 +125,7 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
         &[("NBU_KEY", KEY)],
     ))
     .await;
-    // Site b's server is not up: 503, with the reason per site.
+    // Site b is down: 503, with the reason per site.
     let body: serde_json::Value =
         wait_for("a 503 naming site b", Duration::from_secs(20), || async {
             let r = reqwest::get(&running.readyz_url).await.ok()?;
@@ -132,7 +140,7 @@ async fn readyz_follows_the_backends_and_probes_are_cached() {
     assert!(body["sites"][1]["reason"].is_string());
 
     // b comes up: 200.
-    let sim_b = Simulator::start(sim_config(KEY), addr_b).await.unwrap();
+    sim_b.clear_faults();
     wait_for("/readyz 200", Duration::from_secs(20), || async {
         let r = reqwest::get(&running.readyz_url).await.ok()?;
         (r.status() == 200).then_some(())
