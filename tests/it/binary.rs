@@ -5,7 +5,7 @@ use std::time::Duration;
 use nbu_otel::sim::{SimConfig, Simulator};
 
 use crate::common::otlp::{Receiver, attr};
-use crate::common::process::{AgentProcess, BIN, free_port};
+use crate::common::process::{AgentProcess, BIN, free_port, run_with_config};
 use crate::common::{jobs_cycles, start_sim, wait_for};
 
 const KEY: &str = "k-binary-9d8c";
@@ -72,12 +72,7 @@ async fn once_prints_json_and_fails_when_a_site_fails() {
             url = sim.base_url()
         ),
     );
-    let out = tokio::process::Command::new(BIN)
-        .args(["once", "--format", "json", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let out = run_with_config(&["once", "--format", "json"], &path).await;
     assert_eq!(out.status.code(), Some(1), "one site failed");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let sites = json["sites"].as_array().unwrap();
@@ -118,12 +113,7 @@ async fn check_prints_a_verdict_per_site() {
             url = sim.base_url()
         ),
     );
-    let out = tokio::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let out = run_with_config(&["check"], &path).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let good = stdout.lines().find(|l| l.contains("good")).unwrap();

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message as _;
 
 use crate::churn_model::{Day, Estate, STEPS_PER_DAY, values_by_site};
+use crate::common::otlp::sorted_labels;
 use crate::prometheus::parse_exposition;
 use crate::shared_reader::points_by_metric;
 
@@ -40,18 +40,7 @@ fn pushed(requests: &[nbu_otel::telemetry::split::EncodedRequest]) -> BTreeMap<S
             };
             let series = out.entry(metric.name.clone()).or_default();
             for attributes in attributes {
-                series.push(
-                    attributes
-                        .iter()
-                        .map(|kv| {
-                            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                                Some(any_value::Value::StringValue(s)) => s.clone(),
-                                other => format!("{other:?}"),
-                            };
-                            (kv.key.clone(), value)
-                        })
-                        .collect(),
-                );
+                series.push(sorted_labels(attributes));
             }
         }
     }

@@ -10,7 +10,7 @@ use nbu_otel::netbackup::ApiVersion;
 use nbu_otel::sim::{Dataset, Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 
 use crate::common::otlp::Receiver;
-use crate::common::process::{AgentProcess, BIN, free_port};
+use crate::common::process::{AgentProcess, BIN, free_port, run_with_config};
 use crate::common::{cutoff_from_requests, start_sim, wait_for};
 use crate::prometheus::{Exposition, parse_exposition};
 
@@ -194,24 +194,14 @@ async fn sim_command_serves_the_dataset_and_versions_it_is_given() {
             "sites:\n  - name: simulated\n    url: {base}\n    api_key: {KEY}\n    sources:\n      alerts:\n        enabled: true\n      slo:\n        enabled: true\n"
         ),
     );
-    let checked = tokio::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let checked = run_with_config(&["check"], &path).await;
     let stdout = String::from_utf8_lossy(&checked.stdout);
     assert_eq!(checked.status.code(), Some(0), "{stdout}");
     assert!(
         stdout.contains("configuration valid, 1 site(s) OK"),
         "{stdout}"
     );
-    let out = tokio::process::Command::new(BIN)
-        .args(["once", "--format", "json", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let out = run_with_config(&["once", "--format", "json"], &path).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -358,12 +348,7 @@ async fn once_prints_readable_tables_that_match_netbackup() {
             broken = broken.base_url()
         ),
     );
-    let out = tokio::process::Command::new(BIN)
-        .args(["once", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let out = run_with_config(&["once"], &path).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "one site failed:\n{stdout}");
     assert!(
@@ -488,12 +473,7 @@ async fn check_explains_a_refused_key_a_missing_version_a_bad_ca_file_and_skippe
     );
     // A CA file without a certificate: the site cannot even be asked.
     std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let out = run_with_config(&["check"], &path).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let row = |site: &str| {

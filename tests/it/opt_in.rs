@@ -148,11 +148,11 @@ mod against_the_truth {
     use nbu_otel::netbackup::ApiVersion;
     use nbu_otel::sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 
-    use crate::common::otlp::{Receiver, attr};
+    use crate::common::otlp::Receiver;
     use crate::common::{load, site_yaml, start_sim, wait_for};
     use crate::pipeline::Running;
     use crate::prometheus::{Exposition, scrape};
-    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
     const KEY: &str = "opt-in-truth-key";
 
@@ -218,18 +218,9 @@ mod against_the_truth {
                     continue;
                 };
                 for dp in &gauge.data_points {
-                    let mut labels: Vec<(String, String)> = dp
-                        .attributes
-                        .iter()
-                        .filter(|kv| kv.key != "site")
-                        .map(|kv| (kv.key.clone(), attr(&dp.attributes, &kv.key).unwrap()))
-                        .collect();
-                    labels.sort();
-                    let value = match dp.value {
-                        Some(number_data_point::Value::AsInt(i)) => i as f64,
-                        Some(number_data_point::Value::AsDouble(d)) => d,
-                        None => f64::NAN,
-                    };
+                    let mut labels = crate::common::otlp::sorted_labels(&dp.attributes);
+                    labels.retain(|(k, _)| k != "site");
+                    let value = crate::common::otlp::number(&dp.value);
                     out.entry(name.clone()).or_default().insert(labels, value);
                 }
             }
@@ -569,7 +560,7 @@ fn keyed(series: &BTreeMap<Vec<(String, String)>, f64>, names: &[&str]) -> Keyed
 
 /// The gauge `name` of the latest OTLP export holding it: label values in `names` order.
 fn pushed(receiver: &crate::common::otlp::Receiver, name: &str, names: &[&str]) -> Keyed {
-    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
     receiver.with(|r| {
         r.metrics
             .iter()
@@ -589,11 +580,7 @@ fn pushed(receiver: &crate::common::otlp::Receiver, name: &str, names: &[&str]) 
                                     crate::common::otlp::attr(&dp.attributes, n).unwrap_or_default()
                                 })
                                 .collect();
-                            let v = match dp.value {
-                                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                                Some(number_data_point::Value::AsDouble(d)) => d,
-                                None => f64::NAN,
-                            };
+                            let v = crate::common::otlp::number(&dp.value);
                             (values, v)
                         })
                         .collect(),

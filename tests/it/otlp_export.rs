@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use nbu_otel::sim::{SimConfig, Simulator};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message as _;
 
-use crate::common::otlp::{Receiver, attr};
+use crate::common::otlp::{Receiver, number, sorted_labels};
 use crate::common::{load, site_yaml, start_sim, wait_for};
 use crate::pipeline::{KEY, Running};
 
@@ -26,17 +26,7 @@ fn points(requests: &[ExportMetricsServiceRequest]) -> Vec<(Key, f64)> {
         .flat_map(|sm| &sm.metrics)
     {
         let key = |attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]| {
-            let mut labels: Vec<(String, String)> = attributes
-                .iter()
-                .map(|kv| (kv.key.clone(), attr(attributes, &kv.key).unwrap()))
-                .collect();
-            labels.sort();
-            (metric.name.clone(), labels)
-        };
-        let number = |v: &Option<number_data_point::Value>| match v {
-            Some(number_data_point::Value::AsInt(i)) => *i as f64,
-            Some(number_data_point::Value::AsDouble(d)) => *d,
-            None => f64::NAN,
+            (metric.name.clone(), sorted_labels(attributes))
         };
         match &metric.data {
             Some(Data::Gauge(g)) => out.extend(

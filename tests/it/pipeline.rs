@@ -10,7 +10,7 @@ use nbu_otel::sim::{SimConfig, Simulator};
 use nbu_otel::telemetry::catalog::{CATALOG, Kind, Source, Value};
 use nbu_otel::telemetry::pipeline::Pipeline;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use crate::common::otlp::{Receiver, attr};
 use crate::common::{jobs_cycles, load, start_sim, wait_for};
@@ -158,17 +158,8 @@ fn otlp_series(exports: &[ExportMetricsServiceRequest], name: &str) -> Option<Se
                     g.data_points
                         .iter()
                         .map(|dp| {
-                            let mut key: Vec<(String, String)> = dp
-                                .attributes
-                                .iter()
-                                .map(|kv| (kv.key.clone(), attr(&dp.attributes, &kv.key).unwrap()))
-                                .collect();
-                            key.sort();
-                            let v = match dp.value {
-                                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                                Some(number_data_point::Value::AsDouble(d)) => d,
-                                None => f64::NAN,
-                            };
+                            let key = crate::common::otlp::sorted_labels(&dp.attributes);
+                            let v = crate::common::otlp::number(&dp.value);
                             (key, v)
                         })
                         .collect(),

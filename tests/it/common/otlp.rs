@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as AnyValue};
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
@@ -196,4 +197,27 @@ pub fn attr(attributes: &[KeyValue], key: &str) -> Option<String> {
             AnyValue::BoolValue(b) => b.to_string(),
             other => format!("{other:?}"),
         })
+}
+
+/// The labels of a data point, by key, in their string form.
+pub fn sorted_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = attributes
+        .iter()
+        .map(|kv| {
+            let value = attr(attributes, &kv.key)
+                .unwrap_or_else(|| panic!("attribute {} has no value", kv.key));
+            (kv.key.clone(), value)
+        })
+        .collect();
+    labels.sort();
+    labels
+}
+
+/// The value of a number data point as `f64` (NaN when it has none).
+pub fn number(value: &Option<number_data_point::Value>) -> f64 {
+    match value {
+        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        None => f64::NAN,
+    }
 }

@@ -10,6 +10,18 @@ use super::wait_for;
 /// Path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_nbu-otel");
 
+/// Runs a one-shot command, `nbu-otel <args> --config <config>`, to its end: its exit
+/// status and output.
+pub async fn run_with_config(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{BIN} {args:?} does not start: {e}"))
+}
+
 /// A running agent process.
 pub struct AgentProcess {
     child: tokio::process::Child,
