@@ -560,32 +560,20 @@ fn keyed(series: &BTreeMap<Vec<(String, String)>, f64>, names: &[&str]) -> Keyed
 
 /// The gauge `name` of the latest OTLP export holding it: label values in `names` order.
 fn pushed(receiver: &crate::common::otlp::Receiver, name: &str, names: &[&str]) -> Keyed {
-    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use crate::common::otlp::{attr, latest_gauge, number};
     receiver.with(|r| {
-        r.metrics
-            .iter()
-            .rev()
-            .flat_map(|req| &req.resource_metrics)
-            .flat_map(|rm| &rm.scope_metrics)
-            .flat_map(|sm| &sm.metrics)
-            .find(|m| m.name == name)
-            .and_then(|m| match &m.data {
-                Some(Data::Gauge(g)) => Some(
-                    g.data_points
-                        .iter()
-                        .map(|dp| {
-                            let values = names
-                                .iter()
-                                .map(|n| {
-                                    crate::common::otlp::attr(&dp.attributes, n).unwrap_or_default()
-                                })
-                                .collect();
-                            let v = crate::common::otlp::number(&dp.value);
-                            (values, v)
-                        })
-                        .collect(),
-                ),
-                _ => None,
+        latest_gauge(&r.metrics, name)
+            .map(|g| {
+                g.data_points
+                    .iter()
+                    .map(|dp| {
+                        let values = names
+                            .iter()
+                            .map(|n| attr(&dp.attributes, n).unwrap_or_default())
+                            .collect();
+                        (values, number(&dp.value))
+                    })
+                    .collect()
             })
             .unwrap_or_default()
     })

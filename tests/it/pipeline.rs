@@ -147,25 +147,12 @@ fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
 
 /// Gauge series of the last export that carries `name`.
 fn otlp_series(exports: &[ExportMetricsServiceRequest], name: &str) -> Option<Series> {
-    exports.iter().rev().find_map(|req| {
-        req.resource_metrics
+    use crate::common::otlp::{latest_gauge, number, sorted_labels};
+    latest_gauge(exports, name).map(|g| {
+        g.data_points
             .iter()
-            .flat_map(|rm| &rm.scope_metrics)
-            .flat_map(|sm| &sm.metrics)
-            .find(|m| m.name == name)
-            .and_then(|m| match &m.data {
-                Some(Data::Gauge(g)) => Some(
-                    g.data_points
-                        .iter()
-                        .map(|dp| {
-                            let key = crate::common::otlp::sorted_labels(&dp.attributes);
-                            let v = crate::common::otlp::number(&dp.value);
-                            (key, v)
-                        })
-                        .collect(),
-                ),
-                _ => None,
-            })
+            .map(|dp| (sorted_labels(&dp.attributes), number(&dp.value)))
+            .collect()
     })
 }
 

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as AnyValue};
-use opentelemetry_proto::tonic::metrics::v1::number_data_point;
+use opentelemetry_proto::tonic::metrics::v1::{Gauge, metric::Data, number_data_point};
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
@@ -220,4 +220,22 @@ pub fn number(value: &Option<number_data_point::Value>) -> f64 {
         Some(number_data_point::Value::AsDouble(d)) => *d,
         None => f64::NAN,
     }
+}
+
+/// The gauge `name` in the latest of `requests` that carries it.
+pub fn latest_gauge<'a>(
+    requests: &'a [ExportMetricsServiceRequest],
+    name: &str,
+) -> Option<&'a Gauge> {
+    requests
+        .iter()
+        .rev()
+        .flat_map(|req| &req.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .find(|m| m.name == name)
+        .and_then(|m| match &m.data {
+            Some(Data::Gauge(g)) => Some(g),
+            _ => None,
+        })
 }
