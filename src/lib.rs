@@ -9,11 +9,13 @@
 //! - [`netbackup`]: the REST client (version negotiation, pagination, retry, rate limit).
 //! - [`collect`]: per-site collection and the aggregates it produces.
 //! - [`telemetry`]: the metric catalog and OpenTelemetry plumbing.
+//! - [`readiness`]: whether each site answered recently, for `/readyz`.
+//! - [`server`]: the bridge on `server.metrics_path`, `/health`, `/healthz`, `/readyz`.
 //! - [`agent`]: the runtime: one task per site, the service loop, hot reload.
-//! - [`server`]: `/metrics`, `/health`, `/healthz`, `/readyz`.
 //! - [`commands`]: the work of `check` and `once` on every site.
-//! - [`report`]: rendering of `once` results as a table or JSON.
+//! - [`report`]: rendering of `check` and `once` results as a table or JSON.
 //! - [`migrate`]: conversion of a Go `nbu_exporter` configuration file.
+//! - [`demo`]: the configuration of the `demo` command.
 //! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
 #![forbid(unsafe_code)]

@@ -94,11 +94,16 @@ pub struct SiteSnapshot {
     pub up: bool,
     /// The negotiated API version, once known.
     pub api_version: Option<ApiVersion>,
-    /// Duration of the last version probe.
+    /// Mean duration of one NetBackup request of the last collection that had one answered
+    /// (sent until the last byte of the body, rate-limit waits excluded); `None` before the
+    /// first. A one-shot report without an answered request gives the time its version
+    /// negotiation took.
     pub response_time: Option<Duration>,
-    /// Current jobs data; `None` before the first success or once stale.
+    /// The last successful jobs data; `None` before the first success. It is kept when it
+    /// goes stale: [`SiteSnapshot::current_jobs`] leaves it out then.
     pub jobs: Option<SourceData<JobsSummary>>,
-    /// Current storage data; `None` before the first success or once stale.
+    /// The last successful storage data; `None` before the first success. It is kept when it
+    /// goes stale: [`SiteSnapshot::current_storage`] leaves it out then.
     pub storage: Option<SourceData<StorageSummary>>,
     /// Last success of the jobs source, kept even when its data is stale.
     pub jobs_last_success: Option<SystemTime>,

@@ -13,8 +13,9 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// The backoff before retry number `attempt` (1 = first retry): exponential with full jitter
-/// over the upper half, so retries of many agents do not align.
+/// The backoff before retry number `attempt` (1 = first retry): exponential with equal jitter
+/// (half the capped delay, plus a random part of the other half), so retries of many agents
+/// do not align.
 pub fn backoff(attempt: u32) -> Duration {
     let exp = BASE_DELAY.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
     let cap = exp.min(MAX_DELAY);

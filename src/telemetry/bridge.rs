@@ -3,7 +3,9 @@
 //!
 //! Every catalog instrument is exposed under its name with dots turned into underscores
 //! (counters get `_total`), labels sorted by name, families sorted by name: the exposition
-//! the OpenTelemetry Prometheus exporter gave, without going through the SDK.
+//! the OpenTelemetry Prometheus exporter gave, without going through the SDK. The golden files
+//! `tests/golden/*.prom` pin it for a healthy run, a failing storage source and an old API
+//! version (`tests/it/golden.rs`).
 //!
 //! Work is done once per change, not once per scrape. The gauges of a site are rendered when
 //! its snapshot changes (a new one is published, or a source goes stale); a counter family is
