@@ -169,7 +169,7 @@ async fn steady_state(jobs_in_window: u64) {
         "      jobs_window: 24h\n      max_concurrent_requests: 8\n",
     );
     let settings = JobsSettings::from(&site.collection);
-    let api = Counting::new(SiteClient::new(&site).unwrap_or_else(|e| panic!("{e}")));
+    let api = Counting::new(SiteClient::new(&(&site).into()).unwrap_or_else(|e| panic!("{e}")));
     let version = api
         .negotiate(None)
         .await

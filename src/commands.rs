@@ -8,7 +8,7 @@ use crate::agent::join_sites;
 use crate::collect::sources;
 use crate::collect::{ProgressSink, SiteCollector, SiteReport};
 use crate::config::{Config, SiteConfig, SourceId};
-use crate::netbackup::ApiError;
+use crate::netbackup::{ApiError, ApiFailure};
 use crate::report::CheckResult;
 
 /// Runs `work` for every site of `config`, all at once, each in a task of its own; the results
@@ -28,12 +28,12 @@ where
         .into_iter()
         .zip(&config.sites)
         .map(|(result, site)| {
-            result.unwrap_or_else(|detail| {
-                let error = ApiError::Internal {
-                    site: site.name.clone(),
-                    detail,
-                };
-                failed(site, error)
+            result.unwrap_or_else(|e| {
+                let detail = e.to_string();
+                failed(
+                    site,
+                    ApiError::of_site(&site.name, ApiFailure::Internal { detail }),
+                )
             })
         })
         .collect()

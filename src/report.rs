@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::collect::{SiteReport, SiteSnapshot};
 use crate::config::SourceId;
-use crate::netbackup::{ApiError, ApiVersion};
+use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::catalog::{CATALOG, Value};
 
 /// One collection of every site as JSON: per site its status, errors and every series of the
@@ -216,18 +216,30 @@ pub fn check_table(results: &[CheckResult]) -> String {
         let tls_ok = if https { "ok" } else { "plain http" };
         let (reachable, tls, key, api, verdict) = match &r.outcome {
             Ok(v) => ("yes", tls_ok, "accepted", v.to_string(), "OK".to_owned()),
-            Err(e @ ApiError::Unauthorized { .. }) => {
+            Err(e) if matches!(e.failure, ApiFailure::Unauthorized { .. }) => {
                 ("yes", tls_ok, "REFUSED", "-".into(), verdict(e))
             }
-            Err(e @ ApiError::VersionUnsupported { .. }) => {
+            Err(e) if matches!(e.failure, ApiFailure::VersionUnsupported { .. }) => {
                 ("yes", tls_ok, "accepted", "none".into(), verdict(e))
             }
-            Err(e @ ApiError::Tls { .. }) => ("yes", "FAILED", "-", "-".into(), verdict(e)),
-            Err(e @ (ApiError::Connect { .. } | ApiError::Timeout { .. })) => {
+            Err(e) if matches!(e.failure, ApiFailure::Tls { .. }) => {
+                ("yes", "FAILED", "-", "-".into(), verdict(e))
+            }
+            Err(e)
+                if matches!(
+                    e.failure,
+                    ApiFailure::Connect { .. } | ApiFailure::Timeout { .. }
+                ) =>
+            {
                 ("NO", "-", "-", "-".into(), verdict(e))
             }
             // The server was never asked: the client could not be built, or the agent failed.
-            Err(e @ (ApiError::Setup { .. } | ApiError::Internal { .. })) => {
+            Err(e)
+                if matches!(
+                    e.failure,
+                    ApiFailure::Setup { .. } | ApiFailure::Internal { .. }
+                ) =>
+            {
                 ("-", "-", "-", "-".into(), verdict(e))
             }
             Err(e) => ("yes", tls_ok, "?", "-".into(), verdict(e)),

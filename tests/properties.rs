@@ -1136,7 +1136,7 @@ fn a_client_name_survives_the_url_round_trip() {
             .unwrap_or_else(|e| panic!("{e}"))
             .sites
             .remove(0);
-        let client = SiteClient::new(&site).expect("client");
+        let client = SiteClient::new(&(&site).into()).expect("client");
         (sim, client)
     });
     let mut runner = TestRunner::new(ProptestConfig {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::config::{self, SiteConfig};
-use nbu_otel::netbackup::{ApiError, ApiVersion};
+use nbu_otel::netbackup::{ApiError, ApiFailure, ApiVersion};
 use nbu_otel::sim::{SimConfig, Simulator};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -229,8 +229,8 @@ async fn refused(site: SiteConfig, sim: &Simulator, front: &TlsFront) -> String 
         .negotiate()
         .await
         .expect_err("the connection must be refused");
-    let ApiError::Tls { detail, .. } = &err else {
-        panic!("expected ApiError::Tls, got {err:?}");
+    let ApiFailure::Tls { detail } = &err.failure else {
+        panic!("expected ApiFailure::Tls, got {err:?}");
     };
     let text = err.to_string();
     assert_eq!(err.kind(), "tls");
@@ -483,7 +483,11 @@ fn a_ca_file_without_a_certificate_is_a_setup_error() {
         let file = write_pem(dir.path(), name, content);
         let tls = format!("      ca_file: {}\n", file.display());
         match SiteCollector::new(site("127.0.0.1", 1556, &tls, dir.path())) {
-            Err(ApiError::Setup { site, detail }) => {
+            Err(ApiError {
+                site,
+                failure: ApiFailure::Setup { detail },
+                ..
+            }) => {
                 assert_eq!(site, "tlssite");
                 assert!(
                     detail.contains(name) && detail.contains("no PEM certificate"),

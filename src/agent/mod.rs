@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::collect::{SiteCollector, SiteSnapshot};
 use crate::config::{Config, SiteConfig};
-use crate::netbackup::{ClientEvent, SiteClient};
+use crate::netbackup::{ClientEvent, ClientSettings, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::catalog::site_room;
@@ -242,7 +242,7 @@ impl Agent {
         let name = site.name.clone();
         let recorders = self.recorders.clone();
         let observer_site = name.clone();
-        let built = SiteClient::new(&site).and_then(|client| {
+        let built = SiteClient::new(&ClientSettings::from(&site)).and_then(|client| {
             let client = client.with_observer(Arc::new(move |event| match event {
                 ClientEvent::Request { endpoint, outcome } => {
                     recorders.api_request(&observer_site, endpoint, outcome);
@@ -283,10 +283,23 @@ impl Agent {
     }
 }
 
+/// Why a site's task of [`join_sites`] gave no output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteTaskError {
+    /// The task panicked, with this message.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// The task was cancelled (the runtime is shutting down).
+    #[error("cancelled")]
+    Cancelled,
+}
+
 /// Runs the futures concurrently, each in a task of its own, and returns their outputs in
 /// order. A future that panicked gives `Err` with the panic's message instead of vanishing, so
 /// a command can count it as the failure it is.
-pub async fn join_sites<F>(futures: impl IntoIterator<Item = F>) -> Vec<Result<F::Output, String>>
+pub async fn join_sites<F>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<Result<F::Output, SiteTaskError>>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
@@ -296,12 +309,9 @@ where
     for handle in handles {
         out.push(handle.await.map_err(|e| {
             if e.is_panic() {
-                format!(
-                    "panicked: {}",
-                    site_task::panic_message(e.into_panic().as_ref())
-                )
+                SiteTaskError::Panicked(site_task::panic_message(e.into_panic().as_ref()))
             } else {
-                "cancelled".to_owned()
+                SiteTaskError::Cancelled
             }
         }));
     }
@@ -366,6 +376,9 @@ mod tests {
         assert_eq!(results[0], Ok(1));
         assert_eq!(results[2], Ok(3));
         let err = results[1].clone().expect_err("the panic is an error");
-        assert!(err.contains("cannot convert float seconds"), "{err}");
+        assert!(
+            err.to_string().contains("cannot convert float seconds"),
+            "{err}"
+        );
     }
 }

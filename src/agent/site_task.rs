@@ -16,7 +16,7 @@ use crate::collect::{
     WalkKind,
 };
 use crate::config::{SiteConfig, SourceConfig, SourceId};
-use crate::netbackup::{ApiError, ApiVersion};
+use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::instruments::{Recorders, SnapshotStore};
 
 /// What a site task hands to its successor when a reload restarts it.
@@ -476,7 +476,7 @@ impl SiteTask {
         state.cycle_errors.push((source, e.clone()));
         self.recorders
             .collection_error(&self.site.name, source, e.kind());
-        if matches!(e, ApiError::VersionUnsupported { .. }) {
+        if matches!(e.failure, ApiFailure::VersionUnsupported { .. }) {
             // The server changed its supported versions: negotiate again next cycle.
             state.version = None;
         }

@@ -13,7 +13,7 @@ use super::store::FinishedJob;
 use super::summary::{JobsSummary, StorageSummary};
 use super::sync::{CycleReport, JobSync, JobsSettings, ProgressSink};
 use crate::config::{ClientsConfig, SiteConfig, SourceId};
-use crate::netbackup::{ApiError, ApiVersion, SiteClient, walk_storage_units};
+use crate::netbackup::{ApiError, ApiVersion, ClientSettings, SiteClient, walk_storage_units};
 
 /// The result of collecting one source once.
 #[derive(Debug, Clone)]
@@ -102,6 +102,25 @@ impl SiteReport {
     }
 }
 
+impl From<&SiteConfig> for ClientSettings {
+    /// The settings of the site's client: the one place the configuration reaches the client.
+    fn from(site: &SiteConfig) -> Self {
+        let collection = &site.collection;
+        Self {
+            name: site.name.clone(),
+            url: site.url.clone(),
+            api_key: site.api_key.clone(),
+            ca_file: site.tls.ca_file.clone(),
+            insecure_skip_verify: site.tls.insecure_skip_verify,
+            request_timeout: collection.request_timeout,
+            max_retries: collection.max_retries,
+            max_retry_time: collection.max_retry_time,
+            requests_per_second: collection.requests_per_second,
+            max_concurrent_requests: collection.max_concurrent_requests,
+        }
+    }
+}
+
 /// Warns when a key file can be read by users other than its owner.
 fn warn_if_readable_by_others(site: &str, file: &std::path::Path) {
     #[cfg(unix)]
@@ -135,7 +154,7 @@ pub struct SiteCollector {
 impl SiteCollector {
     /// A collector for `site`, with a fresh client.
     pub fn new(site: SiteConfig) -> Result<Self, ApiError> {
-        Self::with_client(SiteClient::new(&site)?, site)
+        Self::with_client(SiteClient::new(&ClientSettings::from(&site))?, site)
     }
 
     /// A collector for `site` using `client` (built for that site, with observers attached).

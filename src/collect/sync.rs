@@ -553,7 +553,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netbackup::{Body, DecodeKind, JobsPageQuery};
+    use crate::netbackup::{ApiFailure, Body, DecodeKind, JobsPageQuery};
 
     #[test]
     fn the_time_left_follows_the_rate_so_far() {
@@ -644,12 +644,14 @@ mod tests {
                 log.len()
             };
             if self.fail_at == Some(n) {
-                return Err(ApiError::Timeout {
-                    site: "recorded".into(),
-                    endpoint: "/admin/jobs".into(),
-                    timeout: Duration::from_secs(1),
-                    attempts: 1,
-                });
+                return Err(ApiError::at(
+                    "recorded",
+                    "/admin/jobs",
+                    ApiFailure::Timeout {
+                        timeout: Duration::from_secs(1),
+                        attempts: 1,
+                    },
+                ));
             }
             let after: u64 = query.after.and_then(|a| a.parse().ok()).unwrap_or(0);
             let mut selected: Vec<_> = self
@@ -706,13 +708,15 @@ mod tests {
             detail: String,
             _: &[u8],
         ) -> ApiError {
-            ApiError::Decode {
-                site: "recorded".into(),
-                endpoint: endpoint.into(),
-                kind,
-                detail,
-                snippet: String::new(),
-            }
+            ApiError::at(
+                "recorded",
+                endpoint,
+                ApiFailure::Decode {
+                    kind,
+                    detail,
+                    snippet: String::new(),
+                },
+            )
         }
     }
 

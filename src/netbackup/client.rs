@@ -17,12 +17,12 @@ use tracing::{Instrument as _, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use url::Url;
 
-use super::error::{ApiError, DecodeKind, snippet};
+use super::error::{ApiError, ApiFailure, DecodeKind, snippet};
 use super::limit::RequestLimiter;
 use super::models::ErrorBody;
 use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_after};
+use super::settings::ClientSettings;
 use super::version::ApiVersion;
-use crate::config::SiteConfig;
 
 /// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
 /// anything far larger is a broken or hostile server, not data.
@@ -103,22 +103,19 @@ impl std::fmt::Debug for SiteClient {
 }
 
 impl SiteClient {
-    /// Builds the client of `site`: TLS per its settings, timeouts, limits.
-    pub fn new(site: &SiteConfig) -> Result<Self, ApiError> {
-        let setup_error = |detail: String| ApiError::Setup {
-            site: site.name.clone(),
-            detail,
-        };
-        let collection = &site.collection;
+    /// Builds the client of one site: TLS per its settings, timeouts, limits.
+    pub fn new(site: &ClientSettings) -> Result<Self, ApiError> {
+        let setup_error =
+            |detail: String| ApiError::of_site(&site.name, ApiFailure::Setup { detail });
         let mut builder = reqwest::Client::builder()
-            .timeout(collection.request_timeout)
-            .connect_timeout(collection.request_timeout.min(Duration::from_secs(10)))
+            .timeout(site.request_timeout)
+            .connect_timeout(site.request_timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(collection.max_concurrent_requests as usize)
+            .pool_max_idle_per_host(site.max_concurrent_requests as usize)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nbu-otel/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
-        if let Some(ca_file) = &site.tls.ca_file {
+        if let Some(ca_file) = &site.ca_file {
             let pem = std::fs::read(ca_file).map_err(|e| {
                 setup_error(format!("cannot read CA file {}: {e}", ca_file.display()))
             })?;
@@ -135,7 +132,7 @@ impl SiteClient {
             }
             builder = builder.tls_certs_only(certs);
         }
-        if site.tls.insecure_skip_verify {
+        if site.insecure_skip_verify {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         let http = builder.build().map_err(|e| setup_error(e.to_string()))?;
@@ -144,16 +141,13 @@ impl SiteClient {
             base: site.url.clone(),
             key: site.api_key.clone(),
             http,
-            limiter: RequestLimiter::new(
-                collection.requests_per_second,
-                collection.max_concurrent_requests,
-            ),
-            timeout: collection.request_timeout,
-            max_retries: collection.max_retries,
-            max_retry_time: collection.max_retry_time,
+            limiter: RequestLimiter::new(site.requests_per_second, site.max_concurrent_requests),
+            timeout: site.request_timeout,
+            max_retries: site.max_retries,
+            max_retry_time: site.max_retry_time,
             observer: None,
             spare_bodies: Mutex::new(Vec::new()),
-            spare_limit: collection.max_concurrent_requests as usize,
+            spare_limit: site.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
         })
@@ -235,18 +229,22 @@ impl SiteClient {
                 .await
             {
                 Ok(_) => return Ok(*version),
-                Err(ApiError::VersionUnsupported { .. }) => continue,
+                Err(ApiError {
+                    failure: ApiFailure::VersionUnsupported { .. },
+                    ..
+                }) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(ApiError::VersionUnsupported {
-            site: self.site.clone(),
-            tried: candidates
-                .iter()
-                .map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        let tried = candidates
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(ApiError::of_site(
+            &self.site,
+            ApiFailure::VersionUnsupported { tried },
+        ))
     }
 
     /// A client span (level `debug`: always exported with traces, in the log only at `debug`)
@@ -345,11 +343,15 @@ impl SiteClient {
     fn headers(&self, version: ApiVersion) -> Result<HeaderMap, ApiError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(version.media_type()));
-        let mut key =
-            HeaderValue::from_str(self.key.expose_secret()).map_err(|_| ApiError::Setup {
-                site: self.site.clone(),
-                detail: "the API key contains characters not allowed in an HTTP header".into(),
-            })?;
+        let mut key = HeaderValue::from_str(self.key.expose_secret()).map_err(|_| {
+            let detail = "the API key contains characters not allowed in an HTTP header";
+            ApiError::of_site(
+                &self.site,
+                ApiFailure::Setup {
+                    detail: detail.into(),
+                },
+            )
+        })?;
         key.set_sensitive(true);
         headers.insert(AUTHORIZATION, key);
         Ok(headers)
@@ -438,8 +440,7 @@ impl SiteClient {
             content_type,
             body,
         } = answer;
-        let site = self.site.clone();
-        let endpoint_owned = endpoint.to_owned();
+        let error = |failure| ApiError::at(&self.site, endpoint, failure);
         let server_message = || {
             ErrorBody::summary(&body)
                 .map(|m| snippet(m.as_bytes(), self.key.expose_secret()))
@@ -473,43 +474,37 @@ impl SiteClient {
                 let message = ErrorBody::summary(&body)
                     .map(|m| format!(": {}", snippet(m.as_bytes(), self.key.expose_secret())))
                     .unwrap_or_default();
-                Attempt::Done(Err(ApiError::Unauthorized {
-                    site,
-                    endpoint: endpoint_owned,
+                Attempt::Done(Err(error(ApiFailure::Unauthorized {
                     status,
                     detail: message,
-                }))
+                })))
             }
-            406 => Attempt::Done(Err(ApiError::VersionUnsupported {
-                site,
-                tried: version.as_str().to_owned(),
-            })),
+            406 => Attempt::Done(Err(ApiError::of_site(
+                &self.site,
+                ApiFailure::VersionUnsupported {
+                    tried: version.as_str().to_owned(),
+                },
+            ))),
             429 => Attempt::Retry {
                 wait: retry_after,
-                error: ApiError::RateLimited {
-                    site,
-                    endpoint: endpoint_owned,
+                error: error(ApiFailure::RateLimited {
                     attempts,
                     detail: String::new(),
-                },
+                }),
             },
             s if is_retryable_status(s) => Attempt::Retry {
                 wait: retry_after,
-                error: ApiError::Status {
-                    site,
-                    endpoint: endpoint_owned,
+                error: error(ApiFailure::Status {
                     status,
                     attempts,
                     snippet: server_message(),
-                },
+                }),
             },
-            _ => Attempt::Done(Err(ApiError::Status {
-                site,
-                endpoint: endpoint_owned,
+            _ => Attempt::Done(Err(error(ApiFailure::Status {
                 status,
                 attempts,
                 snippet: server_message(),
-            })),
+            }))),
         }
     }
 
@@ -521,13 +516,15 @@ impl SiteClient {
         detail: String,
         body: &[u8],
     ) -> ApiError {
-        ApiError::Decode {
-            site: self.site.clone(),
-            endpoint: endpoint.to_owned(),
-            kind,
-            detail,
-            snippet: snippet(body, self.key.expose_secret()),
-        }
+        ApiError::at(
+            &self.site,
+            endpoint,
+            ApiFailure::Decode {
+                kind,
+                detail,
+                snippet: snippet(body, self.key.expose_secret()),
+            },
+        )
     }
 
     fn transport_error(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
@@ -545,19 +542,16 @@ impl SiteClient {
 
     fn classify_transport(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
         let detail = transport_detail(e);
-        let site = self.site.clone();
-        let endpoint = endpoint.to_owned();
+        let error = |failure| ApiError::at(&self.site, endpoint, failure);
         if e.is_timeout() {
             // A slow answer (or connection) is often a passing load peak: worth another try
             // within the retry budget, rather than losing the whole walk.
             return Attempt::Retry {
                 wait: None,
-                error: ApiError::Timeout {
-                    site,
-                    endpoint,
+                error: error(ApiFailure::Timeout {
                     timeout: self.timeout,
                     attempts,
-                },
+                }),
             };
         }
         if is_certificate_error(e) {
@@ -565,20 +559,11 @@ impl SiteClient {
                 Some(advice) => format!("{advice} ({detail})"),
                 None => detail,
             };
-            return Attempt::Done(Err(ApiError::Tls {
-                site,
-                endpoint,
-                detail,
-            }));
+            return Attempt::Done(Err(error(ApiFailure::Tls { detail })));
         }
         Attempt::Retry {
             wait: None,
-            error: ApiError::Connect {
-                site,
-                endpoint,
-                attempts,
-                detail,
-            },
+            error: error(ApiFailure::Connect { attempts, detail }),
         }
     }
 }
@@ -658,21 +643,12 @@ async fn read_body(
     Ok(body)
 }
 
-fn with_detail(error: ApiError, why: String) -> ApiError {
-    match error {
-        ApiError::RateLimited {
-            site,
-            endpoint,
-            attempts,
-            ..
-        } => ApiError::RateLimited {
-            site,
-            endpoint,
-            attempts,
-            detail: format!("; {why}"),
-        },
-        other => other,
+/// A rate-limited error saying why retrying stopped; other errors as they are.
+fn with_detail(mut error: ApiError, why: String) -> ApiError {
+    if let ApiFailure::RateLimited { detail, .. } = &mut error.failure {
+        *detail = format!("; {why}");
     }
+    error
 }
 
 /// Percent-encodes a query component, spaces as `%20` (never `+`, which NetBackup may read

@@ -27,51 +27,57 @@ impl fmt::Display for DecodeKind {
     }
 }
 
-/// An error of one NetBackup API operation. Every variant names the site and, where there is
-/// one, the endpoint; none ever contains the API key (bodies quoted in errors are redacted).
+/// An error of one NetBackup API operation: the site, the endpoint where there is one, and
+/// what failed. None ever contains the API key (bodies quoted in errors are redacted).
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ApiError {
+pub struct ApiError {
+    /// Site name.
+    pub site: String,
+    /// Endpoint path; `None` for failures of the site as a whole (no API version agreed, the
+    /// client not built, an internal error).
+    pub endpoint: Option<String>,
+    /// What failed.
+    pub failure: ApiFailure,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "site {}: ", self.site)?;
+        if let Some(endpoint) = &self.endpoint {
+            write!(f, "{endpoint}: ")?;
+        }
+        self.failure.fmt(f)
+    }
+}
+
+/// What failed in a NetBackup API operation, with the data of that kind of failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiFailure {
     /// 401 or 403: the key is missing, invalid, expired or lacks permission.
-    #[error("site {site}: {endpoint}: HTTP {status}: the API key was refused{detail}")]
+    #[error("HTTP {status}: the API key was refused{detail}")]
     Unauthorized {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// 401 or 403.
         status: u16,
         /// The server's own error message, prefixed with `: ` when present.
         detail: String,
     },
     /// Every API version tried was refused with HTTP 406.
-    #[error("site {site}: no supported API version: the server refused {tried} with HTTP 406")]
+    #[error("no supported API version: the server refused {tried} with HTTP 406")]
     VersionUnsupported {
-        /// Site name.
-        site: String,
         /// The versions tried, comma separated.
         tried: String,
     },
     /// HTTP 429 and the retries (or their time budget) ran out.
-    #[error(
-        "site {site}: {endpoint}: rate limited by the server (HTTP 429) after {attempts} attempts{detail}"
-    )]
+    #[error("rate limited by the server (HTTP 429) after {attempts} attempts{detail}")]
     RateLimited {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// Requests sent.
         attempts: u32,
         /// Why retrying stopped, prefixed with `; ` when present.
         detail: String,
     },
     /// Any other unexpected HTTP status.
-    #[error("site {site}: {endpoint}: HTTP {status} after {attempts} attempts: {snippet}")]
+    #[error("HTTP {status} after {attempts} attempts: {snippet}")]
     Status {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// The status code.
         status: u16,
         /// Requests sent.
@@ -80,12 +86,8 @@ pub enum ApiError {
         snippet: String,
     },
     /// The body could not be decoded.
-    #[error("site {site}: {endpoint}: {kind}: {detail} (body starts: {snippet:?})")]
+    #[error("{kind}: {detail} (body starts: {snippet:?})")]
     Decode {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// What kind of decoding problem.
         kind: DecodeKind,
         /// Details (parser position, content type, ...).
@@ -94,91 +96,97 @@ pub enum ApiError {
         snippet: String,
     },
     /// The request did not complete within the timeout.
-    #[error("site {site}: {endpoint}: no complete answer within {timeout:?} ({attempts} attempts)")]
+    #[error("no complete answer within {timeout:?} ({attempts} attempts)")]
     Timeout {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// The request timeout.
         timeout: Duration,
         /// Requests sent.
         attempts: u32,
     },
     /// The TLS handshake failed (untrusted certificate, hostname mismatch, ...).
-    #[error("site {site}: {endpoint}: TLS failed: {detail}")]
+    #[error("TLS failed: {detail}")]
     Tls {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// The TLS library's reason.
         detail: String,
     },
     /// The connection could not be made or broke.
-    #[error("site {site}: {endpoint}: connection failed after {attempts} attempts: {detail}")]
+    #[error("connection failed after {attempts} attempts: {detail}")]
     Connect {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// Requests sent.
         attempts: u32,
         /// The reason.
         detail: String,
     },
     /// Pagination did not end properly (a repeating cursor, far more pages than announced).
-    #[error("site {site}: {endpoint}: pagination stopped: {detail}")]
+    #[error("pagination stopped: {detail}")]
     Pagination {
-        /// Site name.
-        site: String,
-        /// Endpoint path.
-        endpoint: String,
         /// What was wrong.
         detail: String,
     },
     /// The agent itself failed while working on the site (a panic: a bug of the agent, not a
     /// problem of the server or the configuration).
-    #[error("site {site}: internal error of the agent: {detail}")]
+    #[error("internal error of the agent: {detail}")]
     Internal {
-        /// Site name.
-        site: String,
         /// What failed (the panic's message).
         detail: String,
     },
     /// The site's client could not be built (unreadable CA file, ...).
-    #[error("site {site}: cannot build the HTTP client: {detail}")]
+    #[error("cannot build the HTTP client: {detail}")]
     Setup {
-        /// Site name.
-        site: String,
         /// The reason.
         detail: String,
     },
 }
 
 impl ApiError {
-    /// A short, bounded name of the error kind, for logs, span status and counters.
+    /// A failure of `endpoint` of `site`.
+    pub fn at(site: impl Into<String>, endpoint: impl Into<String>, failure: ApiFailure) -> Self {
+        Self {
+            site: site.into(),
+            endpoint: Some(endpoint.into()),
+            failure,
+        }
+    }
+
+    /// A failure of `site` as a whole, at no one endpoint.
+    pub fn of_site(site: impl Into<String>, failure: ApiFailure) -> Self {
+        Self {
+            site: site.into(),
+            endpoint: None,
+            failure,
+        }
+    }
+
+    /// A short, bounded name of the error kind: the `error.type` of logs and spans, and the
+    /// `kind` label of the error counter.
+    pub fn kind(&self) -> &'static str {
+        self.failure.kind()
+    }
+}
+
+impl ApiFailure {
+    /// A short, bounded name of the failure (see [`ApiError::kind`]).
     pub fn kind(&self) -> &'static str {
         match self {
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::VersionUnsupported { .. } => "version_unsupported",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Status { .. } => "server_status",
-            ApiError::Decode {
+            ApiFailure::Unauthorized { .. } => "unauthorized",
+            ApiFailure::VersionUnsupported { .. } => "version_unsupported",
+            ApiFailure::RateLimited { .. } => "rate_limited",
+            ApiFailure::Status { .. } => "server_status",
+            ApiFailure::Decode {
                 kind: DecodeKind::NotJson,
                 ..
             } => "not_json",
-            ApiError::Decode {
+            ApiFailure::Decode {
                 kind: DecodeKind::TooLarge,
                 ..
             } => "too_large",
-            ApiError::Decode { .. } => "decode",
-            ApiError::Timeout { .. } => "timeout",
-            ApiError::Tls { .. } => "tls",
-            ApiError::Connect { .. } => "connect",
-            ApiError::Pagination { .. } => "pagination",
-            ApiError::Setup { .. } => "setup",
-            ApiError::Internal { .. } => "internal",
+            ApiFailure::Decode { .. } => "decode",
+            ApiFailure::Timeout { .. } => "timeout",
+            ApiFailure::Tls { .. } => "tls",
+            ApiFailure::Connect { .. } => "connect",
+            ApiFailure::Pagination { .. } => "pagination",
+            ApiFailure::Setup { .. } => "setup",
+            ApiFailure::Internal { .. } => "internal",
         }
     }
 }

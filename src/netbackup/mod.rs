@@ -11,15 +11,17 @@ pub mod models;
 mod pagination;
 pub mod resources;
 mod retry;
+mod settings;
 mod storage_reader;
 mod version;
 
 pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
 pub use client::{Body, ClientEvent, ClientObserver, MAX_BODY_BYTES, SiteClient};
-pub use error::{ApiError, DecodeKind};
+pub use error::{ApiError, ApiFailure, DecodeKind};
 pub use limit::RequestLimiter;
 pub use pagination::{
     MAX_CURSOR_BYTES, MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_jobs, walk_storage_units,
 };
 pub use retry::{parse_http_date, parse_retry_after};
+pub use settings::ClientSettings;
 pub use version::{ApiVersion, UnknownApiVersion};

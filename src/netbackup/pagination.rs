@@ -3,7 +3,7 @@
 //! Each page is decoded and handed to a callback, then dropped: nothing accumulates but what
 //! the callback keeps. A walk that does not end properly (a cursor seen before, more items
 //! than asked for, far more pages than announced, an offset walk that stops before the records
-//! it announced) stops with [`ApiError::Pagination`] instead of looping or losing records.
+//! it announced) stops with [`ApiFailure::Pagination`] instead of looping or losing records.
 
 use std::collections::HashSet;
 
@@ -12,7 +12,7 @@ use tracing::{Instrument as _, Span};
 use chrono::{DateTime, Utc};
 
 use super::api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
-use super::error::{ApiError, DecodeKind};
+use super::error::{ApiError, ApiFailure, DecodeKind};
 use super::models::{
     JobAttributes, JobsPage, PageDocument, RecordDefect, StorageUnitAttributes, StorageUnitsPage,
 };
@@ -68,7 +68,7 @@ pub(crate) struct CursorTrail {
 impl CursorTrail {
     /// Checks `next` before the walk follows it, after `pages` pages: not longer than
     /// [`MAX_CURSOR_BYTES`], never seen before, and within [`MAX_CURSOR_PAGES`]. The error is
-    /// the detail of an [`ApiError::Pagination`].
+    /// the detail of an [`ApiFailure::Pagination`].
     pub(crate) fn follow(&mut self, next: &str, pages: u64) -> Result<(), String> {
         if next.len() > MAX_CURSOR_BYTES {
             return Err(format!(
@@ -402,9 +402,5 @@ fn check_page_size<A: NetBackupApi>(
 }
 
 fn pagination_error<A: NetBackupApi>(api: &A, endpoint: &str, detail: String) -> ApiError {
-    ApiError::Pagination {
-        site: api.site().to_owned(),
-        endpoint: endpoint.to_owned(),
-        detail,
-    }
+    ApiError::at(api.site(), endpoint, ApiFailure::Pagination { detail })
 }

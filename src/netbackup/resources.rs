@@ -9,14 +9,14 @@
 //!
 //! The end of a walk follows the same rules as the storage units walk: a cursor seen twice,
 //! more items than asked for, or far more pages than announced stop the walk with
-//! [`ApiError::Pagination`]; so does an offset walk that ends before the records it announced.
+//! [`ApiFailure::Pagination`]; so does an offset walk that ends before the records it announced.
 
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument as _;
 
 use super::api::NetBackupApi;
-use super::error::{ApiError, DecodeKind};
+use super::error::{ApiError, ApiFailure, DecodeKind};
 use super::pagination::{CursorTrail, OffsetTrail, WalkStats};
 use super::version::ApiVersion;
 
@@ -214,11 +214,11 @@ fn pagination_error<A: NetBackupApi>(api: &A, query: &ListQuery<'_>, detail: Str
     } else {
         format!("{}: {detail}", query.what)
     };
-    ApiError::Pagination {
-        site: api.site().to_owned(),
-        endpoint: query.endpoint.to_owned(),
-        detail,
-    }
+    ApiError::at(
+        api.site(),
+        query.endpoint,
+        ApiFailure::Pagination { detail },
+    )
 }
 
 /// A cursor as text: the vendor spec gives a string, some servers send a number.

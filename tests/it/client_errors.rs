@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nbu_otel::collect::SiteCollector;
-use nbu_otel::netbackup::{ApiError, ApiVersion, DecodeKind};
+use nbu_otel::netbackup::{ApiError, ApiFailure, ApiVersion, DecodeKind};
 use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::{site, start_sim};
@@ -31,7 +31,7 @@ async fn a_refused_key_names_the_site_and_never_the_key() {
     let c = collector(&sim, wrong, "");
     let err = c.negotiate().await.expect_err("401");
     assert!(
-        matches!(err, ApiError::Unauthorized { status: 401, .. }),
+        matches!(&err.failure, ApiFailure::Unauthorized { status: 401, .. }),
         "{err:?}"
     );
     let text = format!("{err} {err:?}");
@@ -111,7 +111,10 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
         .await
         .expect("gave up without waiting an hour")
         .expect_err("rate limited");
-    assert!(matches!(err, ApiError::RateLimited { .. }), "{err:?}");
+    assert!(
+        matches!(&err.failure, ApiFailure::RateLimited { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("retry budget"), "{err}");
     assert_eq!(sim.requests().len(), 1);
     sim.shutdown().await;
@@ -131,8 +134,8 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
         None,
     );
     let err = c.negotiate().await.expect_err("503 every time");
-    match &err {
-        ApiError::Status {
+    match &err.failure {
+        ApiFailure::Status {
             status: 503,
             attempts: 3,
             snippet,
@@ -172,7 +175,7 @@ async fn fault_gives(fault: Fault, check: impl Fn(&ApiError) -> bool, what: &str
 async fn each_malformed_response_gives_its_typed_error() {
     fault_gives(
         Fault::HtmlBody,
-        |e| matches!(e, ApiError::Decode { kind: DecodeKind::NotJson, snippet, .. } if snippet.contains("<")),
+        |e| matches!(&e.failure, ApiFailure::Decode { kind: DecodeKind::NotJson, snippet, .. } if snippet.contains("<")),
         "an HTML page",
     )
     .await;
@@ -180,8 +183,8 @@ async fn each_malformed_response_gives_its_typed_error() {
         Fault::TruncatedJson,
         |e| {
             matches!(
-                e,
-                ApiError::Decode {
+                &e.failure,
+                ApiFailure::Decode {
                     kind: DecodeKind::InvalidJson,
                     ..
                 }
@@ -194,8 +197,8 @@ async fn each_malformed_response_gives_its_typed_error() {
         Fault::WrongContentType,
         |e| {
             matches!(
-                e,
-                ApiError::Decode {
+                &e.failure,
+                ApiFailure::Decode {
                     kind: DecodeKind::NotJson,
                     ..
                 }
@@ -208,8 +211,8 @@ async fn each_malformed_response_gives_its_typed_error() {
         Fault::InvalidUtf8,
         |e| {
             matches!(
-                e,
-                ApiError::Decode {
+                &e.failure,
+                ApiFailure::Decode {
                     kind: DecodeKind::InvalidJson,
                     ..
                 }
@@ -222,8 +225,8 @@ async fn each_malformed_response_gives_its_typed_error() {
         Fault::EmptyBody,
         |e| {
             matches!(
-                e,
-                ApiError::Decode {
+                &e.failure,
+                ApiFailure::Decode {
                     kind: DecodeKind::Empty,
                     ..
                 }
@@ -238,13 +241,13 @@ async fn each_malformed_response_gives_its_typed_error() {
             retry_after: None,
             body: Some("<html>Internal error</html>".into()),
         },
-        |e| matches!(e, ApiError::Status { status: 500, .. }),
+        |e| matches!(&e.failure, ApiFailure::Status { status: 500, .. }),
         "a 500",
     )
     .await;
     fault_gives(
         Fault::Hang,
-        |e| matches!(e, ApiError::Timeout { .. }),
+        |e| matches!(&e.failure, ApiFailure::Timeout { .. }),
         "a server that never answers",
     )
     .await;
@@ -252,7 +255,7 @@ async fn each_malformed_response_gives_its_typed_error() {
         Fault::SlowBody {
             bytes_per_second: 1,
         },
-        |e| matches!(e, ApiError::Timeout { .. }),
+        |e| matches!(&e.failure, ApiFailure::Timeout { .. }),
         "a body dribbling one byte per second",
     )
     .await;
@@ -272,7 +275,7 @@ async fn pagination_faults_stop_with_a_pagination_error() {
         let outcome = c.collect_jobs(version, None).await;
         let err = outcome.result.expect_err("pagination must fail");
         assert!(
-            matches!(err, ApiError::Pagination { .. }),
+            matches!(&err.failure, ApiFailure::Pagination { .. }),
             "{fault:?}: {err:?}"
         );
         assert!(
@@ -324,8 +327,8 @@ async fn a_server_that_never_answers_gives_a_timeout_after_the_retries() {
         .await
         .result
         .expect_err("never answered");
-    match &err {
-        ApiError::Timeout { attempts: 3, .. } => {}
+    match &err.failure {
+        ApiFailure::Timeout { attempts: 3, .. } => {}
         other => panic!("expected a timeout after 3 attempts, got {other:?}"),
     }
     assert!(err.to_string().contains("3 attempts"), "{err}");

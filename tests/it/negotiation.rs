@@ -1,7 +1,7 @@
 //! API version negotiation against servers that support one version each.
 
 use nbu_otel::collect::SiteCollector;
-use nbu_otel::netbackup::{ApiError, ApiVersion};
+use nbu_otel::netbackup::{ApiFailure, ApiVersion};
 use nbu_otel::sim::SimConfig;
 
 use crate::common::{site, start_sim};
@@ -54,7 +54,7 @@ async fn all_versions_refused_is_a_clear_error_naming_the_site() {
         .await
         .expect_err("no version is accepted");
     assert!(
-        matches!(err, ApiError::VersionUnsupported { .. }),
+        matches!(&err.failure, ApiFailure::VersionUnsupported { .. }),
         "{err:?}"
     );
     let text = err.to_string();

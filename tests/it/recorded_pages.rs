@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nbu_otel::collect::{JobSync, JobsSettings};
 use nbu_otel::netbackup::{
-    ApiError, ApiVersion, Body, DecodeKind, JobsPageQuery, NetBackupApi, walk_storage_units,
+    ApiError, ApiFailure, ApiVersion, Body, DecodeKind, JobsPageQuery, NetBackupApi,
+    walk_storage_units,
 };
 
 const V: ApiVersion = ApiVersion::V13_0;
@@ -141,13 +142,15 @@ impl NetBackupApi for RecordedApi {
         detail: String,
         _body: &[u8],
     ) -> ApiError {
-        ApiError::Decode {
-            site: "recorded".into(),
-            endpoint: endpoint.into(),
-            kind,
-            detail,
-            snippet: String::new(),
-        }
+        ApiError::at(
+            "recorded",
+            endpoint,
+            ApiFailure::Decode {
+                kind,
+                detail,
+                snippet: String::new(),
+            },
+        )
     }
 }
 
@@ -225,7 +228,10 @@ async fn a_walk_that_stops_before_the_announced_count_is_an_error() {
         (2, storage_page(2, 2, 6, Some("0"))),
     ]);
     let err = walk(&api, 2).await.expect_err("units would be lost");
-    assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+    assert!(
+        matches!(&err.failure, ApiFailure::Pagination { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("4 units"), "{err}");
 }
 
@@ -242,7 +248,10 @@ async fn hostile_pagination_counts_end_in_an_error_not_a_panic() {
         let err = walk(&api, 1)
             .await
             .expect_err("count {count} cannot be read");
-        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+        assert!(
+            matches!(&err.failure, ApiFailure::Pagination { .. }),
+            "{err:?}"
+        );
         assert!(api.storage_requests.lock().unwrap().len() <= 3);
     }
 }
@@ -361,7 +370,10 @@ mod list_walks {
         );
         let api = RecordedApi::lists(&[("/storage/drives#", &first)]);
         let err = ids(&api, &query(Paging::Offset, 2)).await.unwrap_err();
-        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+        assert!(
+            matches!(&err.failure, ApiFailure::Pagination { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("drives"), "{err}");
     }
 
@@ -406,7 +418,10 @@ mod list_walks {
             ("/storage/drives#k2", &looping),
         ]);
         let err = ids(&api, &query(Paging::Cursor, 2)).await.unwrap_err();
-        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+        assert!(
+            matches!(&err.failure, ApiFailure::Pagination { .. }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -414,7 +429,10 @@ mod list_walks {
         let big = format!(r#"{{"data":[{}]}}"#, items(&["a", "b", "c"]));
         let api = RecordedApi::lists(&[("/storage/drives#", &big)]);
         let err = ids(&api, &query(Paging::Offset, 2)).await.unwrap_err();
-        assert!(matches!(err, ApiError::Pagination { .. }), "{err:?}");
+        assert!(
+            matches!(&err.failure, ApiFailure::Pagination { .. }),
+            "{err:?}"
+        );
 
         let counted = r#"{"data":[],"meta":{"pagination":{"count":42}}}"#;
         let api = RecordedApi::lists(&[("/storage/drives#", counted)]);
