@@ -575,9 +575,12 @@ fn a_server_key_that_does_not_match_is_refused_naming_the_field() {
     let err = nbu_otel::server::tls_acceptor(&cert_file, &key_file)
         .err()
         .expect("refused");
-    assert!(err.contains("server.tls_key_file"), "{err}");
+    assert!(err.to_string().contains("server.tls_key_file"), "{err}");
     let missing = nbu_otel::server::tls_acceptor(&dir.path().join("none.pem"), &key_file)
         .err()
         .expect("refused");
-    assert!(missing.contains("server.tls_cert_file"), "{missing}");
+    assert!(
+        missing.to_string().contains("server.tls_cert_file"),
+        "{missing}"
+    );
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::Agent;
 use super::reload::{self, ConfigWatcher, FileSnapshot};
 use crate::config::Config;
-use crate::server;
-use crate::telemetry::pipeline::Pipeline;
+use crate::server::{self, ServerTlsError};
+use crate::telemetry::otlp::ExporterError;
+use crate::telemetry::pipeline::{LoggingError, Pipeline};
 
 /// How long shutdown may take: stop collection, flush metrics and spans.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
@@ -16,9 +17,12 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The OpenTelemetry pipeline or logging could not be set up.
+    /// The OpenTelemetry pipeline could not be set up.
     #[error("telemetry: {0}")]
-    Telemetry(String),
+    Telemetry(ExporterError),
+    /// The log subscriber could not be installed.
+    #[error("telemetry: {0}")]
+    Logging(LoggingError),
     /// The HTTP server's address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -29,7 +33,7 @@ pub enum ServiceError {
     },
     /// The server's certificate or key could not be loaded.
     #[error("server TLS: {0}")]
-    Tls(String),
+    Tls(ServerTlsError),
     /// A signal handler could not be installed.
     #[error("installing the signal handlers: {0}")]
     Signals(std::io::Error),
@@ -44,7 +48,7 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
     let pipeline = Pipeline::build(&config).map_err(ServiceError::Telemetry)?;
     pipeline
         .init_logging(&config.logging)
-        .map_err(ServiceError::Telemetry)?;
+        .map_err(ServiceError::Logging)?;
     let listener = match config.server.listen {
         Some(addr) => Some(
             server::bind(addr)

@@ -11,9 +11,9 @@ use super::lenient::{Flag, Num, Text};
 /// A page document read from a response body.
 pub trait PageDocument<'a>: Sized {
     /// Reads the document from `body`, borrowing its strings where possible. The body must be
-    /// one JSON document; the error is a description. Bytes that are not UTF-8 are tolerated
-    /// inside strings the agent does not read.
-    fn from_body(body: &'a [u8]) -> Result<Self, String>;
+    /// one JSON document; the error is serde_json's, with its position. Bytes that are not
+    /// UTF-8 are tolerated inside strings the agent does not read.
+    fn from_body(body: &'a [u8]) -> Result<Self, serde_json::Error>;
 }
 
 /// Why one record of a page is skipped while the rest of the page is read.

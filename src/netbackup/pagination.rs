@@ -378,10 +378,10 @@ fn decode<'a, T: PageDocument<'a>, A: NetBackupApi>(
     bytes: &'a [u8],
     span: &Span,
 ) -> Result<T, ApiError> {
-    T::from_body(bytes).map_err(|detail| {
+    T::from_body(bytes).map_err(|e| {
         span.record("error.type", "decode");
         span.record("otel.status_code", "error");
-        api.decode_error(endpoint, DecodeKind::InvalidJson, detail, bytes)
+        api.decode_error(endpoint, DecodeKind::InvalidJson, e.to_string(), bytes)
     })
 }
 

@@ -8,8 +8,8 @@ impl<'a> PageDocument<'a> for StorageUnitsPage<'a> {
     /// serde_json checks UTF-8 only in the strings it decodes, not in the ones it skips. A page
     /// it refuses is read again record by record: records it refuses are skipped (and listed
     /// in [`StorageUnitsPage::skipped`]); a page whose records all read is refused as a whole.
-    fn from_body(body: &'a [u8]) -> Result<Self, String> {
-        serde_json::from_slice(body).or_else(|e| storage_records(body).ok_or_else(|| e.to_string()))
+    fn from_body(body: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body).or_else(|e| storage_records(body).ok_or(e))
     }
 }
 

@@ -16,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::catalog::{CATALOG, site_room};
-use super::otlp::{self, ExportedSites};
+use super::otlp::{self, ExportedSites, ExporterError};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
 
@@ -100,7 +100,7 @@ pub fn default_instance_id() -> String {
 impl Pipeline {
     /// Builds the providers. Must run inside a Tokio runtime (the OTLP channel is lazy but
     /// spawns its worker on the current runtime).
-    pub fn build(config: &Config) -> Result<Self, String> {
+    pub fn build(config: &Config) -> Result<Self, ExporterError> {
         let instance_id = config
             .service
             .instance_id
@@ -117,15 +117,14 @@ impl Pipeline {
         let exported_sites = ExportedSites::new();
         if config.otlp.enabled {
             let exporter =
-                otlp::metric_exporter(&config.otlp, exported_sites.clone(), exports.clone())
-                    .map_err(|e| e.to_string())?;
+                otlp::metric_exporter(&config.otlp, exported_sites.clone(), exports.clone())?;
             let reader = PeriodicReader::builder(exporter)
                 .with_interval(otlp::export_interval(&config.otlp))
                 .build();
             builder = builder.with_reader(reader);
         }
         let tracer_provider = if config.traces.enabled {
-            let exporter = otlp::span_exporter(&config.otlp).map_err(|e| e.to_string())?;
+            let exporter = otlp::span_exporter(&config.otlp)?;
             let ratio = config.traces.sampling_ratio;
             Some(
                 SdkTracerProvider::builder()
@@ -155,7 +154,7 @@ impl Pipeline {
 
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).
     /// `RUST_LOG` wins over `logging.level`.
-    pub fn init_logging(&self, logging: &LoggingConfig) -> Result<(), String> {
+    pub fn init_logging(&self, logging: &LoggingConfig) -> Result<(), LoggingError> {
         install_subscriber(logging, self.tracer_provider.as_ref())
     }
 
@@ -182,6 +181,17 @@ impl Pipeline {
     }
 }
 
+/// Why the log subscriber could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// `RUST_LOG` is unset or invalid, and `logging.level` is not a valid filter either.
+    #[error("logging.level: {0}")]
+    Level(tracing_subscriber::filter::ParseError),
+    /// A subscriber is installed already.
+    #[error("{0}")]
+    Installed(tracing_subscriber::util::TryInitError),
+}
+
 /// Installs a log subscriber: text or JSON lines on stderr, filtered by `RUST_LOG` or the
 /// configured level; with a tracer provider, spans are also exported over OTLP.
 ///
@@ -191,11 +201,11 @@ impl Pipeline {
 pub fn install_subscriber(
     logging: &LoggingConfig,
     tracer_provider: Option<&SdkTracerProvider>,
-) -> Result<(), String> {
+) -> Result<(), LoggingError> {
     let quiet = ",h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn";
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{}{quiet}", logging.level)))
-        .map_err(|e| format!("logging.level: {e}"))?;
+        .map_err(LoggingError::Level)?;
     let fmt_layer: Box<dyn Layer<Registry> + Send + Sync> = match logging.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -218,7 +228,7 @@ pub fn install_subscriber(
         .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
         .try_init()
-        .map_err(|e| e.to_string())
+        .map_err(LoggingError::Installed)
 }
 
 #[cfg(test)]
