@@ -5,6 +5,7 @@
 //! OpenTelemetry instruments. The binary (`src/main.rs`) is only a command-line front end.
 //!
 //! Modules follow the data path:
+//! - [`events`]: the operational events (logged, put on spans, counted), below every layer.
 //! - [`config`]: loading and validating the immutable [`config::Config`].
 //! - [`netbackup`]: the REST client (version negotiation, pagination, retry, rate limit).
 //! - [`collect`]: per-site collection and the aggregates it produces.
@@ -28,6 +29,7 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod migrate;
 pub mod netbackup;
 pub mod readiness;

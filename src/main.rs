@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use nbu_otel::agent::service;
 use nbu_otel::collect::{FillProgress, ProgressSink};
 use nbu_otel::config::{self, Config};
+use nbu_otel::events::Events;
 use nbu_otel::report;
 use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::install_subscriber;
@@ -354,7 +355,7 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
     };
     init_plain_logging(&config.logging);
     for warning in config::exposure_warnings(&config, Some(path)) {
-        tracing::warn!("{warning}");
+        Events::uncounted().exposure_found(&warning);
     }
     let results = commands::check_sites(&config).await;
     print!("{}", report::check_table(&results));

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 
 use crate::collect::{SiteCollector, SiteSnapshot};
 use crate::config::{Config, SiteConfig};
-use crate::netbackup::{ClientEvent, ClientSettings, SiteClient};
+use crate::events::Events;
+use crate::netbackup::{ClientSettings, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::catalog::site_room;
@@ -54,6 +55,8 @@ pub struct Agent {
     global_files: u64,
     store: SnapshotStore,
     recorders: Recorders,
+    /// The agent's events, counted in `recorders`' tallies.
+    events: Events,
     bridge: PrometheusBridge,
     readiness: Readiness,
     sites: BTreeMap<String, RunningSite>,
@@ -80,6 +83,7 @@ impl Agent {
         let store = SnapshotStore::new();
         let recorders = register(&meter, &store);
         let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
+        let events = Events::counting_in(recorders.tallies.clone());
         let readiness = Readiness::new(
             store.clone(),
             config.server.ready_cache,
@@ -91,6 +95,7 @@ impl Agent {
             config: Arc::new(config),
             store,
             recorders,
+            events,
             bridge,
             readiness,
             sites: BTreeMap::new(),
@@ -217,9 +222,9 @@ impl Agent {
         summary
     }
 
-    /// Records the outcome of a reload attempt (`nbu.config.reloads`).
-    pub fn count_reload(&self, ok: bool) {
-        self.recorders.config_reload(ok);
+    /// The agent's events (a reload's outcome is one, counted in `nbu.config.reloads`).
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Stops every site task (in-flight requests are cancelled) and waits for them.
@@ -240,17 +245,8 @@ impl Agent {
 
     fn spawn_site(&mut self, site: SiteConfig, carry: Carry) {
         let name = site.name.clone();
-        let recorders = self.recorders.clone();
-        let observer_site = name.clone();
         let built = SiteClient::new(&ClientSettings::from(&site)).and_then(|client| {
-            let client = client.with_observer(Arc::new(move |event| match event {
-                ClientEvent::Request { endpoint, outcome } => {
-                    recorders.api_request(&observer_site, endpoint, outcome);
-                }
-                ClientEvent::RecordsSkipped { endpoint, count } => {
-                    recorders.records_skipped(&observer_site, endpoint, count);
-                }
-            }));
+            let client = client.with_events(self.events.clone());
             SiteCollector::with_client(client, site.clone())
         });
         let collector = built.map(Arc::new);
@@ -268,6 +264,7 @@ impl Agent {
             site: site.clone(),
             store: self.store.clone(),
             recorders: self.recorders.clone(),
+            events: self.events.clone(),
             stop: stop_rx,
         };
         let handle = tokio::spawn(task.supervise(collector, carry));

@@ -147,26 +147,16 @@ pub async fn reload_from(
     match config::load_file_with(path, &|p| snapshot.read(p)) {
         Ok(new) => {
             let summary = agent.reload(new).await;
-            agent.count_reload(true);
-            tracing::info!(
-                added = ?summary.added,
-                removed = ?summary.removed,
-                changed = ?summary.changed,
-                "configuration reloaded"
+            agent.events().reload_applied(
+                &summary.added,
+                &summary.removed,
+                &summary.changed,
+                &summary.needs_restart,
             );
-            if !summary.needs_restart.is_empty() {
-                tracing::warn!(
-                    sections = ?summary.needs_restart,
-                    "these sections changed but take effect only after a restart"
-                );
-            }
             Ok(summary)
         }
         Err(e) => {
-            agent.count_reload(false);
-            tracing::error!(
-                "configuration reload failed; still running on the previous configuration:\n{e}"
-            );
+            agent.events().reload_rejected(&e);
             Err(e)
         }
     }

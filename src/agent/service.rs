@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Agent;
 use super::reload::{self, ConfigWatcher, FileSnapshot};
 use crate::config::Config;
+use crate::events::Events;
 use crate::server::{self, ServerTlsError};
 use crate::telemetry::otlp::ExporterError;
 use crate::telemetry::pipeline::{LoggingError, Pipeline};
@@ -64,7 +65,7 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         _ => None,
     };
     for warning in crate::config::exposure_warnings(&config, path) {
-        tracing::warn!("{warning}");
+        Events::uncounted().exposure_found(&warning);
     }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider)

@@ -16,6 +16,7 @@ use crate::collect::{
     WalkKind,
 };
 use crate::config::{SiteConfig, SourceConfig, SourceId};
+use crate::events::{Events, FailureStreak};
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::instruments::{Recorders, SnapshotStore};
 
@@ -34,6 +35,7 @@ pub(super) struct SiteTask {
     pub site: SiteConfig,
     pub store: SnapshotStore,
     pub recorders: Recorders,
+    pub events: Events,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -103,14 +105,8 @@ impl SiteTask {
             }
             panics = panics.saturating_add(1);
             let wait = restart_backoff(panics);
-            tracing::error!(
-                site = %name,
-                panic = %message,
-                panics,
-                restart_in_s = wait.as_secs_f64(),
-                "the site's collection task panicked; restarting it"
-            );
-            self.recorders.collection_error(&name, "task", "panic");
+            self.events
+                .site_task_panicked(&name, &message, panics, wait);
             let mut snapshot = self
                 .store
                 .get(&name)
@@ -119,7 +115,7 @@ impl SiteTask {
             snapshot.last_error = Some(format!(
                 "the collection task panicked ({message}); restarting in {wait:?}"
             ));
-            self.store.publish(snapshot.clone());
+            self.publish(snapshot.clone());
             carry = Carry {
                 snapshot: Some(snapshot),
                 jobs: None,
@@ -137,11 +133,10 @@ impl SiteTask {
         let collector = match collector {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(site = %name, error = %e, "site cannot be collected");
-                self.recorders.collection_error(&name, "setup", e.kind());
+                self.events.site_setup_failed(&name, e.kind(), &e);
                 let mut snapshot = SiteSnapshot::empty(&name);
                 snapshot.last_error = Some(e.to_string());
-                self.store.publish(snapshot);
+                self.publish(snapshot);
                 let _ = stop.wait_for(|stop| *stop).await;
                 return carry;
             }
@@ -173,7 +168,7 @@ impl SiteTask {
             .retain(|id, _| enabled.get(*id).enabled);
         let interval = self.site.collection.jobs_interval;
         let cycle_timeout = self.site.collection.cycle_timeout;
-        let mut overrunning = false;
+        let overrunning = FailureStreak::new();
         // A small start delay spreads sites (and agents) over the interval.
         let mut next = Instant::now() + start_delay(&name, interval);
         loop {
@@ -199,8 +194,7 @@ impl SiteTask {
                         let e = format!(
                             "collection abandoned after cycle_timeout ({cycle_timeout:?})"
                         );
-                        tracing::warn!(site = %name, "{e}");
-                        self.recorders.collection_error(&name, "cycle", "timeout");
+                        self.events.cycle_timed_out(&name, &e);
                         state.cycle_errors.clear();
                         state.snapshot.up = false;
                         state.snapshot.last_error = Some(e);
@@ -211,29 +205,25 @@ impl SiteTask {
             if let Some(mean) = state.collector.client().take_mean_request_time() {
                 state.snapshot.response_time = Some(mean);
             }
-            self.store.publish(state.snapshot.clone());
+            self.publish(state.snapshot.clone());
             // A collection longer than the interval delays the next one by a whole interval:
             // a slow NetBackup is not asked again at once.
             let took = started.elapsed();
             if took > interval {
-                if !overrunning {
-                    tracing::warn!(
-                        site = %name,
-                        took_s = took.as_secs_f64(),
-                        interval_s = interval.as_secs_f64(),
-                        "a collection took longer than jobs_interval; the next starts one interval after it ended"
-                    );
-                    overrunning = true;
-                }
+                self.events
+                    .cycle_overran(&overrunning, &name, took, interval);
                 next = Instant::now() + interval;
             } else {
-                if overrunning {
-                    tracing::info!(site = %name, "collections fit in jobs_interval again");
-                    overrunning = false;
-                }
+                self.events.cycle_fit(&overrunning, &name);
                 next = started + interval;
             }
         }
+    }
+
+    /// Publishes the site's new snapshot.
+    fn publish(&self, snapshot: SiteSnapshot) {
+        self.events.snapshot_published(&snapshot.site, snapshot.up);
+        self.store.publish(snapshot);
     }
 
     async fn cycle(&self, state: &mut SiteState) {
@@ -253,18 +243,18 @@ impl SiteTask {
             .iter()
             .map(|(source, e)| format!("{source}: {e}"))
             .collect();
-        tracing::warn!(
-            site = %self.site.name,
-            sources = ?sources,
-            error_type = first.kind(),
-            error = %details.join("; "),
-            "collection failed"
-        );
+        self.events
+            .collection_failed(&self.site.name, &sources, first.kind(), &details.join("; "));
     }
 
     async fn collect(&self, state: &mut SiteState) {
         let name = self.site.name.as_str();
-        let span = tracing::info_span!("nbu.collect", site = %name, nbu.api_version = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "nbu.collect",
+            site = %name,
+            nbu.api_version = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
         async {
             let version = match state.version {
                 Some(v) => v,
@@ -465,8 +455,8 @@ impl SiteTask {
             }
             Err(e) => {
                 entry.last_error = Some(e.to_string());
-                self.recorders
-                    .collection_error(&self.site.name, id.name(), e.kind());
+                self.events
+                    .source_failed(&self.site.name, id.name(), e.kind());
                 state.cycle_errors.push((id.name(), e));
             }
         }
@@ -474,8 +464,7 @@ impl SiteTask {
 
     fn failed(&self, state: &mut SiteState, source: &'static str, e: &ApiError) {
         state.cycle_errors.push((source, e.clone()));
-        self.recorders
-            .collection_error(&self.site.name, source, e.kind());
+        self.events.source_failed(&self.site.name, source, e.kind());
         if matches!(e.failure, ApiFailure::VersionUnsupported { .. }) {
             // The server changed its supported versions: negotiate again next cycle.
             state.version = None;

@@ -10,6 +10,7 @@ use tracing::Span;
 use super::client::{Body, SiteClient};
 use super::error::{ApiError, DecodeKind};
 use super::version::ApiVersion;
+use crate::events::Events;
 
 /// The jobs endpoint.
 pub const JOBS_ENDPOINT: &str = "/admin/jobs";
@@ -78,9 +79,11 @@ pub trait NetBackupApi: Send + Sync {
         Span::none()
     }
 
-    /// Counts records of a page of `endpoint` skipped because they are broken (not counted
-    /// by default).
-    fn records_skipped(&self, _endpoint: &str, _count: u64) {}
+    /// Where the events of walks over this API go (logged and put on spans, but counted
+    /// nowhere, by default).
+    fn events(&self) -> &Events {
+        Events::uncounted()
+    }
 
     /// Takes back the bytes of a body that was decoded, for reuse (dropped by default).
     fn recycle_body(&self, _bytes: Vec<u8>) {}
@@ -156,8 +159,8 @@ impl NetBackupApi for SiteClient {
         SiteClient::request_span(self, endpoint, version, page)
     }
 
-    fn records_skipped(&self, endpoint: &str, count: u64) {
-        SiteClient::records_skipped(self, endpoint, count);
+    fn events(&self) -> &Events {
+        SiteClient::events(self)
     }
 
     fn recycle_body(&self, bytes: Vec<u8>) {

@@ -1,6 +1,6 @@
 //! The HTTP client of one site: headers, limits, retries, status and body checks.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use super::models::ErrorBody;
 use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_after};
 use super::settings::ClientSettings;
 use super::version::ApiVersion;
+use crate::events::Events;
 
 /// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
 /// anything far larger is a broken or hostile server, not data.
@@ -45,29 +46,6 @@ pub struct Body {
     pub server_time: Option<DateTime<Utc>>,
 }
 
-/// What a client reports to its observer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientEvent<'a> {
-    /// One HTTP exchange: the endpoint and the outcome (`"200"`, `"429"`, `"timeout"`,
-    /// `"connect"`, `"tls"`, `"too_large"`).
-    Request {
-        /// The endpoint.
-        endpoint: &'a str,
-        /// The outcome.
-        outcome: &'a str,
-    },
-    /// Records of one page of `endpoint` skipped because they are broken.
-    RecordsSkipped {
-        /// The endpoint.
-        endpoint: &'a str,
-        /// How many records of the page.
-        count: u64,
-    },
-}
-
-/// Sees what a client does (see [`ClientEvent`]). Used to count requests and skipped records.
-pub type ClientObserver = Arc<dyn Fn(ClientEvent<'_>) + Send + Sync>;
-
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
 pub struct SiteClient {
@@ -79,7 +57,7 @@ pub struct SiteClient {
     timeout: Duration,
     max_retries: u32,
     max_retry_time: Duration,
-    observer: Option<ClientObserver>,
+    events: Events,
     /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
     /// fresh memory for every page. At most one per request in flight.
     spare_bodies: Mutex<Vec<Vec<u8>>>,
@@ -145,7 +123,7 @@ impl SiteClient {
             timeout: site.request_timeout,
             max_retries: site.max_retries,
             max_retry_time: site.max_retry_time,
-            observer: None,
+            events: Events::default(),
             spare_bodies: Mutex::new(Vec::new()),
             spare_limit: site.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
@@ -153,11 +131,16 @@ impl SiteClient {
         })
     }
 
-    /// Calls `observer` for every HTTP exchange and every page with skipped records from now
-    /// on.
-    pub fn with_observer(mut self, observer: ClientObserver) -> Self {
-        self.observer = Some(observer);
+    /// Emits the client's events (requests answered and retried, records skipped) through
+    /// `events` from now on, instead of counting them nowhere.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
         self
+    }
+
+    /// Where the client's events go.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// When the server last answered a request successfully (2xx).
@@ -173,12 +156,6 @@ impl SiteClient {
         (count > 0).then(|| total / count)
     }
 
-    fn observe(&self, event: ClientEvent<'_>) {
-        if let Some(observer) = &self.observer {
-            observer(event);
-        }
-    }
-
     /// Hands back the bytes of a body that was decoded, for a later body to reuse.
     pub fn recycle_body(&self, bytes: Vec<u8>) {
         if bytes.capacity() <= SPARE_BODY_BYTES {
@@ -192,11 +169,6 @@ impl SiteClient {
     fn spare_body(&self) -> Vec<u8> {
         let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
         spare.pop().unwrap_or_default()
-    }
-
-    /// Reports records of a page of `endpoint` skipped because they are broken.
-    pub fn records_skipped(&self, endpoint: &str, count: u64) {
-        self.observe(ClientEvent::RecordsSkipped { endpoint, count });
     }
 
     /// The site name.
@@ -292,12 +264,12 @@ impl SiteClient {
                 .send_once(endpoint, &url, &headers, attempts, version)
                 .await;
             let retry_wait = match outcome {
-                Attempt::Done(result) => return finish(attempts, result),
+                Attempt::Done(result) => return self.finish(attempts, result),
                 Attempt::Retry { wait, error } => {
                     let elapsed = started.elapsed();
                     let budget_left = self.max_retry_time.saturating_sub(elapsed);
                     if attempts > self.max_retries {
-                        return finish(attempts, Err(error));
+                        return self.finish(attempts, Err(error));
                     }
                     if let Some(asked) = wait
                         && asked <= budget_left
@@ -311,21 +283,26 @@ impl SiteClient {
                             "next retry would wait {wait:?}, beyond the retry budget of {:?}",
                             self.max_retry_time
                         );
-                        return finish(attempts, Err(with_detail(error, why)));
+                        return self.finish(attempts, Err(with_detail(error, why)));
                     }
-                    tracing::debug!(
-                        site = %self.site,
-                        endpoint,
-                        attempt = attempts,
-                        wait_ms = wait.as_millis() as u64,
-                        error_type = error.kind(),
-                        "retrying NetBackup request"
-                    );
+                    self.events
+                        .request_retried(&self.site, endpoint, attempts, wait, error.kind());
                     wait
                 }
             };
             tokio::time::sleep(retry_wait).await;
         }
+    }
+
+    /// Records the outcome of a request on its span (attempts; on failure `error.type` and an
+    /// error status, whichever way retrying ended) and returns it.
+    fn finish(&self, attempts: u32, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
+        let span = Span::current();
+        span.record("nbu.attempts", attempts);
+        if let Err(e) = &result {
+            self.events.request_failed(&span, e.kind());
+        }
+        result
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Url, ApiError> {
@@ -376,10 +353,8 @@ impl SiteClient {
         };
         let status = response.status().as_u16();
         Span::current().record("http.response.status_code", status);
-        self.observe(ClientEvent::Request {
-            endpoint,
-            outcome: &status.to_string(),
-        });
+        self.events
+            .request_answered(&self.site, endpoint, &status.to_string());
         if response.status().is_success() {
             *self.last_success.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
@@ -533,10 +508,7 @@ impl SiteClient {
             Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
             Attempt::Done(Ok(_)) => "ok",
         };
-        self.observe(ClientEvent::Request {
-            endpoint,
-            outcome: kind,
-        });
+        self.events.request_answered(&self.site, endpoint, kind);
         attempt
     }
 
@@ -566,18 +538,6 @@ impl SiteClient {
             error: error(ApiFailure::Connect { attempts, detail }),
         }
     }
-}
-
-/// Records the outcome of a request on its span (attempts; on failure `error.type` and an
-/// error status, whichever way retrying ended) and returns it.
-fn finish(attempts: u32, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
-    let span = Span::current();
-    span.record("nbu.attempts", attempts);
-    if let Err(e) = &result {
-        span.record("error.type", e.kind());
-        span.record("otel.status_code", "error");
-    }
-    result
 }
 
 /// Adds the W3C `traceparent` of the current span, when there is a sampled one.

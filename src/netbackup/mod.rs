@@ -16,7 +16,7 @@ mod storage_reader;
 mod version;
 
 pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};
-pub use client::{Body, ClientEvent, ClientObserver, MAX_BODY_BYTES, SiteClient};
+pub use client::{Body, MAX_BODY_BYTES, SiteClient};
 pub use error::{ApiError, ApiFailure, DecodeKind};
 pub use limit::RequestLimiter;
 pub use pagination::{

@@ -233,15 +233,9 @@ where
         }
         if let Some((count, job_id, defect)) = skipped {
             stats.skipped_records += count;
-            api.records_skipped(JOBS_ENDPOINT, count);
             // One line per page, naming the first broken record.
-            tracing::warn!(
-                site = %api.site(),
-                endpoint = %JOBS_ENDPOINT,
-                job_id,
-                skipped = count,
-                "skipped {count} broken job record(s) of a page, the rest is kept: {defect}"
-            );
+            api.events()
+                .records_skipped(api.site(), JOBS_ENDPOINT, "job", count, job_id, &defect);
         }
         let next = page
             .meta
@@ -339,12 +333,13 @@ where
         if let Some(first) = page.skipped.first() {
             let count = page.skipped.len() as u64;
             stats.skipped_records += count;
-            api.records_skipped(STORAGE_UNITS_ENDPOINT, count);
-            tracing::warn!(
-                site = %api.site(),
-                endpoint = %STORAGE_UNITS_ENDPOINT,
-                skipped = count,
-                "skipped {count} broken storage unit record(s) of a page, the rest is kept: {first}"
+            api.events().records_skipped(
+                api.site(),
+                STORAGE_UNITS_ENDPOINT,
+                "storage unit",
+                count,
+                None,
+                first,
             );
         }
         for resource in &page.data {
@@ -379,8 +374,7 @@ fn decode<'a, T: PageDocument<'a>, A: NetBackupApi>(
     span: &Span,
 ) -> Result<T, ApiError> {
     T::from_body(bytes).map_err(|e| {
-        span.record("error.type", "decode");
-        span.record("otel.status_code", "error");
+        api.events().request_failed(span, "decode");
         api.decode_error(endpoint, DecodeKind::InvalidJson, e.to_string(), bytes)
     })
 }

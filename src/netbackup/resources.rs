@@ -193,8 +193,7 @@ async fn fetch<A: NetBackupApi>(
         stats.server_time = body.server_time;
     }
     let page: ListPage = serde_json::from_slice(&body.bytes).map_err(|e| {
-        span.record("error.type", "decode");
-        span.record("otel.status_code", "error");
+        api.events().request_failed(&span, "decode");
         api.decode_error(
             query.endpoint,
             DecodeKind::InvalidJson,

@@ -96,17 +96,6 @@ impl Recorders {
         Tallies::add(&self.tallies.api_requests, &[site, endpoint, outcome], 1);
     }
 
-    /// Counts records of a page skipped as broken.
-    pub fn records_skipped(&self, site: &str, endpoint: &str, count: u64) {
-        Tallies::add(&self.tallies.records_skipped, &[site, endpoint], count);
-    }
-
-    /// Counts one configuration reload attempt.
-    pub fn config_reload(&self, ok: bool) {
-        let result = if ok { "success" } else { "failure" };
-        Tallies::add(&self.tallies.config_reloads, &[result], 1);
-    }
-
     /// Records a finished job (called once per job): its duration, and one more completed
     /// job with its bytes.
     pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_otlp::{Compression, SpanExporter, WithExportConfig, WithTonicConfig};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
@@ -31,12 +31,12 @@ use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::split::{self, EncodedRequest};
-use super::tally::Tallies;
 use crate::config::{OtlpCompression, OtlpConfig};
+use crate::events::{Events, FailureStreak};
 
-/// Where export outcomes are counted (`nbu.otlp.exports`), once an agent's tallies are known:
-/// the exporter is built before the agent registers its instruments.
-pub type ExportCounter = Arc<OnceLock<Arc<Tallies>>>;
+/// The events of exports, counted (`nbu.otlp.exports`) once an agent's tallies are known: the
+/// exporter is built before the agent registers its instruments.
+pub type ExportCounter = Arc<OnceLock<Events>>;
 
 /// Why an exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +189,7 @@ pub fn metric_exporter(
         sites,
         runtime,
         shut_down: AtomicBool::new(false),
-        health: Mutex::new(ExportHealth::default()),
+        failures: FailureStreak::new(),
         counter,
         overflowed: Mutex::default(),
     })
@@ -244,37 +244,6 @@ impl ExportedSites {
     }
 }
 
-/// Health of the export, for logging transitions only.
-#[derive(Debug, Default)]
-struct ExportHealth {
-    failing_since: Option<Instant>,
-    failures: u64,
-}
-
-impl ExportHealth {
-    /// Logs when exports start failing and when they recover, never at every interval.
-    fn record(&mut self, result: &Result<(), SendError>) {
-        match (result, self.failing_since) {
-            (Err(e), None) => {
-                tracing::warn!(error = %e, "OTLP metric export failing; collection goes on, next success will be logged");
-                self.failing_since = Some(Instant::now());
-                self.failures = 1;
-            }
-            (Err(_), Some(_)) => self.failures += 1,
-            (Ok(()), Some(since)) => {
-                tracing::info!(
-                    failed_exports = self.failures,
-                    down_for_s = since.elapsed().as_secs(),
-                    "OTLP metric export recovered"
-                );
-                self.failing_since = None;
-                self.failures = 0;
-            }
-            (Ok(()), None) => {}
-        }
-    }
-}
-
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 enum SendError {
@@ -309,7 +278,8 @@ pub struct OtlpMetricExporter {
     sites: ExportedSites,
     runtime: tokio::runtime::Handle,
     shut_down: AtomicBool,
-    health: Mutex<ExportHealth>,
+    /// The current run of failed exports: its start and its end are logged.
+    failures: FailureStreak,
     /// Where each export's outcome is counted (`nbu.otlp.exports`), once an agent gave it.
     counter: ExportCounter,
     /// The metrics whose overflow was already logged.
@@ -462,14 +432,11 @@ async fn export(
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let result = self.send(metrics).await;
-        if let Some(tallies) = self.counter.get() {
-            let outcome = if result.is_ok() { "success" } else { "failure" };
-            Tallies::add(&tallies.otlp_exports, &[outcome], 1);
+        let events = self.counter.get().unwrap_or(Events::uncounted());
+        match result {
+            Ok(()) => events.export_succeeded(&self.failures),
+            Err(e) => events.export_failed(&self.failures, &e),
         }
-        self.health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(&result);
         Ok(())
     }
 

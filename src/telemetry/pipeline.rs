@@ -19,6 +19,7 @@ use super::catalog::{CATALOG, site_room};
 use super::otlp::{self, ExportedSites, ExporterError};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
+use crate::events::Events;
 
 /// The telemetry of a running binary.
 #[derive(Debug)]
@@ -149,7 +150,7 @@ impl Pipeline {
     /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `tallies`, an agent's counters,
     /// from now on. The first call wins.
     pub fn count_exports_in(&self, tallies: Arc<Tallies>) {
-        let _ = self.exports.set(tallies);
+        let _ = self.exports.set(Events::counting_in(tallies));
     }
 
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).

@@ -14,6 +14,7 @@ use super::catalog::{
     JOBS_TRANSFERRED_BYTES, OTLP_EXPORTS,
 };
 use crate::collect::summary::DurationHistogram;
+use crate::events::{Counter, Counters};
 
 /// Label values of one series, in the family's label order.
 pub type LabelValues = Box<[Box<str>]>;
@@ -168,6 +169,30 @@ impl Tallies {
         self.jobs_completed.remove_site(site);
         self.jobs_transferred_bytes.remove_site(site);
         self.job_duration.remove_site(site);
+    }
+}
+
+impl Counters for Tallies {
+    /// Adds to the family of `counter`; the labels come in its label order, so only their
+    /// values are kept.
+    fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
+        let family = match counter {
+            Counter::ApiRequests => &self.api_requests,
+            Counter::RecordsSkipped => &self.records_skipped,
+            Counter::CollectionErrors => &self.collection_errors,
+            Counter::ConfigReloads => &self.config_reloads,
+            Counter::OtlpExports => &self.otlp_exports,
+        };
+        debug_assert!(
+            family.labels.iter().eq(labels.iter().map(|(name, _)| name)),
+            "{counter:?}: labels {labels:?}, not {:?}",
+            family.labels
+        );
+        let mut values = [""; 4];
+        for (slot, (_, value)) in values.iter_mut().zip(labels) {
+            *slot = value;
+        }
+        Tallies::add(family, &values[..labels.len().min(values.len())], n);
     }
 }
 

@@ -1,0 +1,406 @@
+//! The agent's operational events, each declared once: what is logged (one message, one
+//! vocabulary of fields), what is put on the current span (the same names as attributes, or
+//! the log line itself as a span event), and what is counted.
+//!
+//! Errors carry `error.type`, the OpenTelemetry semantic-convention name, in logs and spans.
+//! The error counter `nbu.collection.errors` keeps its label `kind`, a name dashboards and
+//! alert rules depend on: this module is the one place that maps `error.type` to `kind`.
+//! Values are bounded: error types are short fixed names (`timeout`, `unauthorized`, ...),
+//! sources and endpoints come from fixed lists.
+//!
+//! The module sits below every layer and imports none of them. Code that emits holds an
+//! [`Events`] handle; counting goes through [`Counters`], which the telemetry layer implements
+//! and the runtime injects when it builds the agent. So the NetBackup client emits its events
+//! without knowing of telemetry, and without counters (a one-shot command, a test) events are
+//! still logged and put on spans.
+//!
+//! Events that can repeat every cycle or every export are logged at most once per cycle, or
+//! once when a run of failures starts and once when it ends ([`FailureStreak`]).
+
+use std::fmt::{Debug, Display};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::Span;
+
+/// A counter of the agent that events add to. The label names are the counter's own,
+/// unchanged: they are part of the exposition's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// `nbu.api.requests`: `site`, `endpoint`, `status`.
+    ApiRequests,
+    /// `nbu.api.records.skipped`: `site`, `endpoint`.
+    RecordsSkipped,
+    /// `nbu.collection.errors`: `site`, `source`, `kind`.
+    CollectionErrors,
+    /// `nbu.config.reloads`: `result`.
+    ConfigReloads,
+    /// `nbu.otlp.exports`: `result`.
+    OtlpExports,
+}
+
+/// Where events are counted: the agent's counters.
+pub trait Counters: Debug + Send + Sync {
+    /// Adds `n` to the series of `counter` with these labels, given as (name, value) pairs in
+    /// the counter's label order.
+    fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64);
+}
+
+/// The handle events are emitted through: cheap to clone, shared by every part of an agent.
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    counters: Option<Arc<dyn Counters>>,
+}
+
+/// Events that count nothing, for emitters that were given no handle.
+static UNCOUNTED: Events = Events { counters: None };
+
+impl Events {
+    /// Events counted in `counters`.
+    pub fn counting_in(counters: Arc<dyn Counters>) -> Self {
+        Self {
+            counters: Some(counters),
+        }
+    }
+
+    /// Events that are logged and put on spans but counted nowhere.
+    pub fn uncounted() -> &'static Events {
+        &UNCOUNTED
+    }
+
+    fn count(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
+        if let Some(counters) = &self.counters {
+            counters.add(counter, labels, n);
+        }
+    }
+
+    /// One HTTP exchange with NetBackup ended: `outcome` is the status code (`"200"`) or the
+    /// error type of a transport failure (`"timeout"`, `"connect"`, `"tls"`). Counted in
+    /// `nbu.api.requests`; not logged.
+    pub fn request_answered(&self, site: &str, endpoint: &str, outcome: &str) {
+        self.count(
+            Counter::ApiRequests,
+            &[("site", site), ("endpoint", endpoint), ("status", outcome)],
+            1,
+        );
+    }
+
+    /// A request failed in a way worth another try, which comes after `wait`. Logged at
+    /// `debug` (a retry that later succeeds is not an error); in a request span the line is a
+    /// span event with the same fields.
+    pub fn request_retried(
+        &self,
+        site: &str,
+        endpoint: &str,
+        attempt: u32,
+        wait: Duration,
+        error_type: &'static str,
+    ) {
+        tracing::debug!(
+            site = %site,
+            endpoint = %endpoint,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            error.type = %error_type,
+            "retrying NetBackup request"
+        );
+    }
+
+    /// A request (or the decoding of its answer) failed for good: `error.type` and an error
+    /// status on `span`, the request's span. The failure itself is reported by the source that
+    /// made the request ([`Events::source_failed`]).
+    pub fn request_failed(&self, span: &Span, error_type: &'static str) {
+        record_error(span, error_type);
+    }
+
+    /// `count` records of one page of `endpoint` were skipped because they are broken (`what`:
+    /// `"job"`, `"storage unit"`); the rest of the page is kept. Logged at `warn`, one line per
+    /// page naming the first broken record (`job_id`, when known) and why; counted in
+    /// `nbu.api.records.skipped`.
+    pub fn records_skipped(
+        &self,
+        site: &str,
+        endpoint: &str,
+        what: &str,
+        count: u64,
+        job_id: Option<u64>,
+        reason: &dyn Display,
+    ) {
+        tracing::warn!(
+            site = %site,
+            endpoint = %endpoint,
+            job_id,
+            skipped = count,
+            "skipped {count} broken {what} record(s) of a page, the rest is kept: {reason}"
+        );
+        self.count(
+            Counter::RecordsSkipped,
+            &[("site", site), ("endpoint", endpoint)],
+            count,
+        );
+    }
+
+    /// A source of a site failed in this cycle: counted in `nbu.collection.errors`, with
+    /// `error.type` as its `kind`, and `error.type` put on the current span (the cycle's).
+    /// The failures of a cycle are logged together once ([`Events::collection_failed`]).
+    pub fn source_failed(&self, site: &str, source: &str, error_type: &'static str) {
+        self.count_collection_error(site, source, error_type);
+        Span::current().record("error.type", error_type);
+    }
+
+    /// The sources of a site that failed in one cycle, logged at `warn` in one line per cycle
+    /// whatever their number (a site that is down fills no log): `error.type` of the first,
+    /// `error` the messages of all.
+    pub fn collection_failed(
+        &self,
+        site: &str,
+        sources: &[&str],
+        error_type: &'static str,
+        error: &str,
+    ) {
+        tracing::warn!(
+            site = %site,
+            sources = ?sources,
+            error.type = %error_type,
+            error = %error,
+            "collection failed"
+        );
+    }
+
+    /// The client of a site could not be built: the site is not collected until its
+    /// configuration changes. Logged at `error`; counted in `nbu.collection.errors` with
+    /// `source="setup"`.
+    pub fn site_setup_failed(&self, site: &str, error_type: &'static str, error: &dyn Display) {
+        tracing::error!(site = %site, error.type = %error_type, error = %error, "site cannot be collected");
+        self.count_collection_error(site, "setup", error_type);
+    }
+
+    /// A site's collection task panicked (a bug) and is restarted after `restart_in`; `panics`
+    /// in a row so far. Logged at `error`; counted in `nbu.collection.errors` with
+    /// `source="task"`, `kind="panic"`.
+    pub fn site_task_panicked(&self, site: &str, message: &str, panics: u32, restart_in: Duration) {
+        tracing::error!(
+            site = %site,
+            error.type = %"panic",
+            panic = %message,
+            panics,
+            restart_in_s = restart_in.as_secs_f64(),
+            "the site's collection task panicked; restarting it"
+        );
+        self.count_collection_error(site, "task", "panic");
+    }
+
+    /// A cycle of a site was abandoned after `cycle_timeout`; `message` says so for the
+    /// snapshot too. Logged at `warn`; counted in `nbu.collection.errors` with
+    /// `source="cycle"`, `kind="timeout"`.
+    pub fn cycle_timed_out(&self, site: &str, message: &str) {
+        tracing::warn!(site = %site, error.type = %"timeout", "{message}");
+        self.count_collection_error(site, "cycle", "timeout");
+    }
+
+    /// A cycle took longer than `interval`: logged at `warn` when a run of such cycles starts
+    /// (`streak`, the site's), not at every one.
+    pub fn cycle_overran(
+        &self,
+        streak: &FailureStreak,
+        site: &str,
+        took: Duration,
+        interval: Duration,
+    ) {
+        if streak.fail() {
+            tracing::warn!(
+                site = %site,
+                took_s = took.as_secs_f64(),
+                interval_s = interval.as_secs_f64(),
+                "a collection took longer than jobs_interval; the next starts one interval after it ended"
+            );
+        }
+    }
+
+    /// A cycle fit in its interval: logged at `info` when it ends a run of cycles that did not.
+    pub fn cycle_fit(&self, streak: &FailureStreak, site: &str) {
+        if streak.succeed().is_some() {
+            tracing::info!(site = %site, "collections fit in jobs_interval again");
+        }
+    }
+
+    /// A site's new snapshot replaced the previous one. Logged at `debug`.
+    pub fn snapshot_published(&self, site: &str, up: bool) {
+        tracing::debug!(site = %site, up, "snapshot published");
+    }
+
+    /// The deployment exposes a secret (credentials that travel over plain http, a file
+    /// holding a secret that other users can read); `warning` names what to change. Logged at
+    /// `warn`, at start and by `check`.
+    pub fn exposure_found(&self, warning: &dyn Display) {
+        tracing::warn!("{warning}");
+    }
+
+    /// A new configuration was applied: sites added, removed and restarted, and sections that
+    /// changed but wait for a restart (logged at `warn` when there are any). Logged at `info`;
+    /// counted in `nbu.config.reloads` with `result="success"`.
+    pub fn reload_applied(
+        &self,
+        added: &[String],
+        removed: &[String],
+        changed: &[String],
+        needs_restart: &[&str],
+    ) {
+        self.count(Counter::ConfigReloads, &[("result", "success")], 1);
+        tracing::info!(
+            added = ?added,
+            removed = ?removed,
+            changed = ?changed,
+            "configuration reloaded"
+        );
+        if !needs_restart.is_empty() {
+            tracing::warn!(
+                sections = ?needs_restart,
+                "these sections changed but take effect only after a restart"
+            );
+        }
+    }
+
+    /// A new configuration was refused (every problem in `error`); the agent runs on the
+    /// previous one. Logged at `error`; counted in `nbu.config.reloads` with
+    /// `result="failure"`.
+    pub fn reload_rejected(&self, error: &dyn Display) {
+        self.count(Counter::ConfigReloads, &[("result", "failure")], 1);
+        tracing::error!(
+            "configuration reload failed; still running on the previous configuration:\n{error}"
+        );
+    }
+
+    /// An OTLP metric export failed: counted in `nbu.otlp.exports` with `result="failure"`;
+    /// logged at `warn` when a run of failures starts (`streak`, the exporter's), not at every
+    /// interval.
+    pub fn export_failed(&self, streak: &FailureStreak, error: &dyn Display) {
+        self.count(Counter::OtlpExports, &[("result", "failure")], 1);
+        if streak.fail() {
+            tracing::warn!(
+                error = %error,
+                "OTLP metric export failing; collection goes on, next success will be logged"
+            );
+        }
+    }
+
+    /// An OTLP metric export succeeded: counted in `nbu.otlp.exports` with
+    /// `result="success"`; logged at `info` when it ends a run of failures.
+    pub fn export_succeeded(&self, streak: &FailureStreak) {
+        self.count(Counter::OtlpExports, &[("result", "success")], 1);
+        if let Some((failures, since)) = streak.succeed() {
+            tracing::info!(
+                failed_exports = failures,
+                down_for_s = since.as_secs(),
+                "OTLP metric export recovered"
+            );
+        }
+    }
+
+    fn count_collection_error(&self, site: &str, source: &str, error_type: &str) {
+        self.count(
+            Counter::CollectionErrors,
+            &[("site", site), ("source", source), ("kind", error_type)],
+            1,
+        );
+    }
+}
+
+/// `error.type` and an error status on `span`.
+fn record_error(span: &Span, error_type: &'static str) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "error");
+}
+
+/// A run of failures of something tried again on its own (an export, a cycle that overruns):
+/// the failure that starts the run and the success that ends it are worth a log line each,
+/// the failures between only a count.
+#[derive(Debug, Default)]
+pub struct FailureStreak {
+    /// When the current run started, and its failures so far.
+    run: Mutex<Option<(Instant, u64)>>,
+}
+
+impl FailureStreak {
+    /// A streak with no failure yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes a failure: whether it starts a run.
+    pub fn fail(&self) -> bool {
+        let mut run = self.run.lock().unwrap_or_else(|p| p.into_inner());
+        match run.as_mut() {
+            Some((_, failures)) => {
+                *failures += 1;
+                false
+            }
+            None => {
+                *run = Some((Instant::now(), 1));
+                true
+            }
+        }
+    }
+
+    /// Notes a success: the failures and the duration of the run it ends, if it ends one.
+    pub fn succeed(&self) -> Option<(u64, Duration)> {
+        let mut run = self.run.lock().unwrap_or_else(|p| p.into_inner());
+        run.take()
+            .map(|(since, failures)| (failures, since.elapsed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<(Counter, String, u64)>>);
+
+    impl Counters for Recorded {
+        fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((counter, labels.join(","), n));
+        }
+    }
+
+    #[test]
+    fn error_type_is_counted_as_kind() {
+        let recorded = Arc::new(Recorded::default());
+        let events = Events::counting_in(recorded.clone());
+        events.source_failed("a", "jobs", "timeout");
+        events.site_task_panicked("a", "boom", 1, Duration::from_secs(1));
+        let seen = recorded.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    Counter::CollectionErrors,
+                    "site=a,source=jobs,kind=timeout".to_owned(),
+                    1
+                ),
+                (
+                    Counter::CollectionErrors,
+                    "site=a,source=task,kind=panic".to_owned(),
+                    1
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_streak_speaks_when_it_starts_and_when_it_ends() {
+        let streak = FailureStreak::new();
+        assert_eq!(streak.succeed(), None, "no run to end");
+        assert!(streak.fail(), "the first failure starts a run");
+        assert!(!streak.fail());
+        assert!(!streak.fail());
+        let (failures, _) = streak.succeed().expect("the run ends");
+        assert_eq!(failures, 3);
+        assert_eq!(streak.succeed(), None);
+        assert!(streak.fail(), "a new run");
+    }
+}
