@@ -43,7 +43,9 @@ pub struct SiteReport {
     pub site: String,
     /// The API version used, or why none could be agreed.
     pub api_version: Result<ApiVersion, ApiError>,
-    /// Mean duration of one request of the collection (sent until the last byte of the body).
+    /// Mean duration of one request of the collection (sent until the last byte of the body,
+    /// rate-limit waits excluded); when none was answered, the time the version negotiation
+    /// took.
     pub response_time: Duration,
     /// The jobs source.
     pub jobs: SourceOutcome<JobsSummary>,

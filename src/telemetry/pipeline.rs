@@ -39,7 +39,7 @@ pub struct Pipeline {
 /// catalog ([`series_limit`](super::catalog::MetricDef::series_limit)): instruments whose
 /// labels come from NetBackup's data get `limit` series (`otlp.max_series_per_metric`), those
 /// bounded per site or in all get their bound (per site: for
-/// [`site_room`](super::catalog::site_room)`(sites)` sites, `sites` being the number
+/// [`site_room`]`(sites)` sites, `sites` being the number
 /// configured at start), never more than `limit`. Series beyond an
 /// instrument's limit are folded into one `otel.metric.overflow` series. The SDK reserves room
 /// for the limit in every instrument up front, so the limits bound the memory of the push; its
