@@ -14,7 +14,6 @@
 //! - [`commands`]: the work of `check` and `once` on every site.
 //! - [`report`]: rendering of `once` results as a table or JSON.
 //! - [`migrate`]: conversion of a Go `nbu_exporter` configuration file.
-//! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,5 +30,4 @@ pub mod netbackup;
 pub mod readiness;
 pub mod report;
 pub mod server;
-pub mod sim;
 pub mod telemetry;

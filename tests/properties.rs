@@ -19,7 +19,7 @@ use nbu_otel::collect::{JobBatch, JobStore, StorageAggregator};
 use nbu_otel::config::{self, Config, ConfigError};
 use nbu_otel::netbackup::models::{ErrorBody, JobsPage, StorageUnitsPage};
 use nbu_otel::netbackup::{ApiVersion, SiteClient, filter};
-use nbu_otel::sim::{Filter, Job, JobState, SimConfig, Simulator};
+use nbu_sim::{Filter, Job, JobState, SimConfig, Simulator};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestRunner;

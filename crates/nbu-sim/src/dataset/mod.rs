@@ -1,0 +1,17 @@
+//! The simulated domain: the vocabulary of names and codes, the deterministic jobs (static or
+//! live), the storage units, the data of the opt-in endpoints, and the random draws and time
+//! formats they are made with.
+
+mod data;
+mod job;
+mod job_draws;
+mod live;
+pub(crate) mod optin_data;
+pub(crate) mod rng;
+pub(crate) mod timefmt;
+pub(crate) mod units;
+pub(crate) mod vocabulary;
+
+pub use data::Dataset;
+pub use job::{Job, JobState};
+pub use units::{StorageUnit, UnitKind};
