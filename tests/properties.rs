@@ -421,7 +421,7 @@ fn the_corrupted_page_is_valid_before_corruption() {
 }
 
 // =============================================================================================
-// 2. Aggregation: generated jobs against an independent model of what must be reported.
+// 2. Aggregation: generated jobs against the simulator's ground truth of what must be reported.
 // =============================================================================================
 
 /// What a text attribute reads as.
