@@ -2,7 +2,7 @@
 //! live mode, of the instant: see `live`).
 //!
 //! Only the facts that filters and the ground truth need live in [`Job`]; the other ~60
-//! attributes of a job are drawn while it is rendered (`render_jobs`), from a separate stream of
+//! attributes of a job are drawn while it is rendered (`render::jobs`), from a separate stream of
 //! the same key, so they cost nothing when a filter skips the job.
 
 use super::job::{Job, JobState};

@@ -6,7 +6,7 @@
 //! time, then runs (`ACTIVE`): its kilobytes and files grow in steps every `progress_interval`,
 //! each step moving `lastUpdateTime` to the step time. A few jobs are held on the way
 //! (`SUSPENDED` or `INCOMPLETE` for hours, `REQUEUED` for minutes) and then resume. The job ends
-//! (`DONE`, `endTime`, a drawn status, `dedupRatio` for some) after a duration of the catalog's
+//! (`DONE`, `endTime`, a drawn status, `dedupRatio` for some) after a duration of the vocabulary's
 //! duration classes, so a low `jobId` may finish long after higher ones, and it is purged
 //! `retention` after its end. Every draw is made before looking at `now`, so the same job seen
 //! at two instants is the same job at two points of one life.

@@ -40,36 +40,21 @@ impl SimTruth {
 
     /// The truth of an existing static dataset (a live one is taken at its anchor).
     pub fn of_dataset(dataset: &Dataset, cutoff: DateTime<Utc>) -> SimTruth {
-        let jobs = if dataset.is_live() {
-            fold_jobs(
-                dataset
-                    .jobs_at(dataset.anchor_ms())
-                    .map(|j| JobFacts::from(&j)),
-                Window::Since(cutoff),
-            )
-        } else {
-            fold_jobs(
-                dataset.jobs().map(|j| JobFacts::from(&j)),
-                Window::Since(cutoff),
-            )
-        };
-        SimTruth {
-            jobs,
-            storage: StorageTruth::of_units(dataset.storage_units()),
-        }
+        SimTruth::at_ms(dataset, dataset.anchor_ms(), cutoff)
     }
 
     /// The truth at instant `now`: the jobs that exist then, as they are then, counted by the
     /// jobs window starting at `cutoff`. For a static dataset the same as
     /// [`SimTruth::of_dataset`].
     pub fn at(dataset: &Dataset, now: DateTime<Utc>, cutoff: DateTime<Utc>) -> SimTruth {
+        SimTruth::at_ms(dataset, now.timestamp_millis(), cutoff)
+    }
+
+    /// [`SimTruth::at`] an instant in Unix milliseconds.
+    fn at_ms(dataset: &Dataset, now_ms: i64, cutoff: DateTime<Utc>) -> SimTruth {
+        let jobs = dataset.jobs_at(now_ms).map(|job| JobFacts::from(&job));
         SimTruth {
-            jobs: fold_jobs(
-                dataset
-                    .jobs_at(now.timestamp_millis())
-                    .map(|j| JobFacts::from(&j)),
-                Window::Since(cutoff),
-            ),
+            jobs: fold_jobs(jobs, Window::Since(cutoff)),
             storage: StorageTruth::of_units(dataset.storage_units()),
         }
     }
