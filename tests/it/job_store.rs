@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use nbu_otel::collect::summary::JobsSummary;
 use nbu_otel::collect::{JobSync, JobsSettings, SiteCollector, WalkKind};
 use nbu_otel::netbackup::ApiVersion;
-use nbu_sim::{Fault, FaultTarget, JobState, LiveConfig, SimConfig, Simulator};
+use nbu_sim::{
+    Fault, FaultTarget, JobFacts, JobState, LiveConfig, SimConfig, Simulator, Window, counted,
+};
 
 use crate::common::{load, site, site_yaml, start_sim, wait_for};
 use crate::pipeline::Running;
@@ -73,10 +75,10 @@ fn settings(c: &SiteCollector) -> JobsSettings {
 
 /// Finished jobs the window holds at the simulator's instant `at`.
 fn finished_in_window(sim: &Simulator, at: DateTime<Utc>) -> BTreeSet<u64> {
-    let cutoff = (at - chrono::Duration::from_std(WINDOW).unwrap()).timestamp_millis();
+    let window = Window::Since(at - chrono::Duration::from_std(WINDOW).unwrap());
     sim.dataset()
         .jobs_at(at.timestamp_millis())
-        .filter(|j| j.state == Some(JobState::Done) && j.end_ms.is_some_and(|e| e > cutoff))
+        .filter(|j| j.state == Some(JobState::Done) && counted(&JobFacts::from(j), window))
         .map(|j| j.job_id)
         .collect()
 }
