@@ -215,14 +215,17 @@ fn reload_config(dir: &std::path::Path, sim: &Simulator, key: &str, port: u16) -
     )
 }
 
+/// Finished jobs of the 72 h window of `sim`'s truth: what `nbu_jobs_count` adds up to.
+fn finished_jobs(sim: &Simulator) -> f64 {
+    crate::common::truth::expected(&sim.truth(sim.config().anchor - chrono::Duration::hours(72)))
+        .jobs
+        .counts
+        .values()
+        .sum::<u64>() as f64
+}
+
 async fn switches_backend(old: &Simulator, new: &Simulator, metrics_url: &str, what: &str) {
-    let expected = crate::common::truth::expected(
-        &new.truth(new.config().anchor - chrono::Duration::hours(72)),
-    )
-    .jobs
-    .counts
-    .values()
-    .sum::<u64>() as f64;
+    let expected = finished_jobs(new);
     wait_for(what, Duration::from_secs(30), || async {
         (jobs_total(metrics_url).await? == expected).then_some(())
     })
@@ -319,13 +322,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     let agent = AgentProcess::start_file(&path, port, &[], &["--no-watch"]).await;
     std::fs::write(&path, reload_config(dir.path(), &sim_b, "key-B-2222", port)).unwrap();
     // Several poll periods (2 s each) pass without a reload: four more 1 s cycles...
-    let a_total = crate::common::truth::expected(
-        &sim_a.truth(sim_a.config().anchor - chrono::Duration::hours(72)),
-    )
-    .jobs
-    .counts
-    .values()
-    .sum::<u64>() as f64;
+    let a_total = finished_jobs(&sim_a);
     sim_a.clear_requests();
     wait_for(
         "four cycles on the unchanged site",

@@ -59,18 +59,3 @@ pub use truth::{
     Window, counted, fold_jobs,
 };
 pub use version::{ApiVersion, UnknownApiVersion};
-
-/// A fixed, reproducible configuration for tests.
-#[cfg(test)]
-pub(crate) fn test_config(jobs: u64) -> SimConfig {
-    use chrono::TimeZone;
-    SimConfig {
-        seed: 42,
-        jobs,
-        anchor: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
-            .single()
-            .unwrap_or_default(),
-        ..SimConfig::default()
-    }
-}

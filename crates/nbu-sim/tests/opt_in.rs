@@ -10,7 +10,6 @@ use serde_json::Value;
 use nbu_sim::*;
 
 mod common;
-use common::test_config;
 
 const KEY: &str = "optin-key";
 const DAY: Duration = Duration::from_secs(86_400);
@@ -20,7 +19,7 @@ async fn start(scale: u32) -> Simulator {
         api_key: KEY.to_owned(),
         manual_clock: true,
         opt_in_scale: scale,
-        ..test_config(10)
+        ..SimConfig::reproducible(10)
     };
     Simulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
         .await

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use nbu_otel::collect::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, DurationHistogram, JobKey,
     JobsSummary, Mean, StorageInfo, StorageKey, StorageSummary, StorageUnitValues,
@@ -31,8 +33,18 @@ pub fn expected(truth: &SimTruth) -> Expected {
     }
 }
 
+/// `map` with its keys and values turned into the agent's.
+fn convert<K, V, L: Ord, W>(
+    map: &BTreeMap<K, V>,
+    key: impl Fn(&K) -> L,
+    value: impl Fn(&V) -> W,
+) -> BTreeMap<L, W> {
+    map.iter().map(|(k, v)| (key(k), value(v))).collect()
+}
+
 /// The jobs summary of the jobs truth.
 pub fn jobs_summary(truth: &JobsTruth) -> JobsSummary {
+    let count = |n: &u64| *n;
     let pair = |k: &nbu_sim::PolicyKey| ActionPolicyKey {
         action: k.action.clone(),
         policy_type: k.policy_type.clone(),
@@ -43,65 +55,42 @@ pub fn jobs_summary(truth: &JobsTruth) -> JobsSummary {
         status: k.status.clone(),
     };
     JobsSummary {
-        counts: truth.counts.iter().map(|(k, n)| (job_key(k), *n)).collect(),
-        bytes: truth.bytes.iter().map(|(k, n)| (job_key(k), *n)).collect(),
-        status_counts: truth
-            .status_counts
-            .iter()
-            .map(|(k, n)| {
-                let key = ActionStatusKey {
-                    action: k.action.clone(),
-                    status: k.status.clone(),
-                };
-                (key, *n)
-            })
-            .collect(),
-        state_counts: truth
-            .state_counts
-            .iter()
-            .map(|(k, n)| {
-                let key = ActionStateKey {
-                    action: k.action.clone(),
-                    state: k.state.clone(),
-                };
-                (key, *n)
-            })
-            .collect(),
-        queued_counts: truth
-            .queued_counts
-            .iter()
-            .map(|(k, n)| {
-                let key = ActionReasonKey {
-                    action: k.action.clone(),
-                    reason: k.reason.clone(),
-                };
-                (key, *n)
-            })
-            .collect(),
-        files: truth.files.iter().map(|(k, n)| (pair(k), *n)).collect(),
-        dedup_ratio: truth
-            .dedup_ratio
-            .iter()
-            .map(|(k, r)| {
-                let mean = Mean {
-                    sum: r.sum,
-                    count: r.count,
-                };
-                (pair(k), mean)
-            })
-            .collect(),
-        durations: truth
-            .durations
-            .iter()
-            .map(|(k, d)| {
-                let histogram = DurationHistogram {
-                    bucket_counts: d.bucket_counts,
-                    sum: d.sum,
-                    count: d.count,
-                };
-                (pair(k), histogram)
-            })
-            .collect(),
+        counts: convert(&truth.counts, job_key, count),
+        bytes: convert(&truth.bytes, job_key, count),
+        status_counts: convert(
+            &truth.status_counts,
+            |k| ActionStatusKey {
+                action: k.action.clone(),
+                status: k.status.clone(),
+            },
+            count,
+        ),
+        state_counts: convert(
+            &truth.state_counts,
+            |k| ActionStateKey {
+                action: k.action.clone(),
+                state: k.state.clone(),
+            },
+            count,
+        ),
+        queued_counts: convert(
+            &truth.queued_counts,
+            |k| ActionReasonKey {
+                action: k.action.clone(),
+                reason: k.reason.clone(),
+            },
+            count,
+        ),
+        files: convert(&truth.files, pair, count),
+        dedup_ratio: convert(&truth.dedup_ratio, pair, |r| Mean {
+            sum: r.sum,
+            count: r.count,
+        }),
+        durations: convert(&truth.durations, pair, |d| DurationHistogram {
+            bucket_counts: d.bucket_counts,
+            sum: d.sum,
+            count: d.count,
+        }),
         jobs: truth.jobs,
         ..JobsSummary::default()
     }
@@ -109,32 +98,28 @@ pub fn jobs_summary(truth: &JobsTruth) -> JobsSummary {
 
 /// The storage summary of the storage truth.
 pub fn storage_summary(truth: &StorageTruth) -> StorageSummary {
-    let units = truth
-        .units
-        .iter()
-        .map(|(k, u)| {
-            let key = StorageKey {
-                name: k.name.clone(),
-                server_type: k.server_type.clone(),
-            };
-            let values = StorageUnitValues {
-                free_bytes: u.free_bytes,
-                used_bytes: u.used_bytes,
-                capacity_bytes: u.capacity_bytes,
-                max_concurrent_jobs: u.max_concurrent_jobs,
-                max_fragment_size_bytes: u.max_fragment_size_bytes,
-                info: StorageInfo {
-                    subtype: u.subtype.clone(),
-                    is_cloud: u.is_cloud,
-                    worm_capable: u.worm_capable,
-                    use_worm: u.use_worm,
-                    replication_capable: u.replication_capable,
-                    instant_access: u.instant_access,
-                },
-            };
-            (key, values)
-        })
-        .collect();
+    let units = convert(
+        &truth.units,
+        |k| StorageKey {
+            name: k.name.clone(),
+            server_type: k.server_type.clone(),
+        },
+        |u| StorageUnitValues {
+            free_bytes: u.free_bytes,
+            used_bytes: u.used_bytes,
+            capacity_bytes: u.capacity_bytes,
+            max_concurrent_jobs: u.max_concurrent_jobs,
+            max_fragment_size_bytes: u.max_fragment_size_bytes,
+            info: StorageInfo {
+                subtype: u.subtype.clone(),
+                is_cloud: u.is_cloud,
+                worm_capable: u.worm_capable,
+                use_worm: u.use_worm,
+                replication_capable: u.replication_capable,
+                instant_access: u.instant_access,
+            },
+        },
+    );
     StorageSummary {
         units,
         ..StorageSummary::default()

@@ -299,24 +299,22 @@ fn client_pool(seed: u64) -> Vec<String> {
 mod tests {
     use super::*;
 
-    use crate::test_config as config;
-
     #[test]
     fn jobs_are_pure_functions_of_seed_and_index() {
-        let a = Dataset::new(&config(1000));
-        let b = Dataset::new(&config(5));
+        let a = Dataset::new(&SimConfig::reproducible(1000));
+        let b = Dataset::new(&SimConfig::reproducible(5));
         assert_eq!(a.job(3), b.job(3));
         assert_eq!(a.job(1000), None);
         let other = Dataset::new(&SimConfig {
             seed: 43,
-            ..config(1000)
+            ..SimConfig::reproducible(1000)
         });
         assert!((0..50).any(|i| a.job(i) != other.job(i)));
     }
 
     #[test]
     fn jobs_are_consistent_and_varied() {
-        let cfg = config(50_000);
+        let cfg = SimConfig::reproducible(50_000);
         let data = Dataset::new(&cfg);
         let anchor = cfg.anchor_ms();
         let mut huge = 0;

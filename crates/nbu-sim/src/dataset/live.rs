@@ -295,7 +295,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{Dataset, SimConfig, test_config};
+    use crate::{Dataset, SimConfig};
 
     const HOUR: i64 = 3_600_000;
 
@@ -305,7 +305,7 @@ mod tests {
                 churn_per_minute: churn,
                 ..LiveConfig::default()
             }),
-            ..test_config(jobs)
+            ..SimConfig::reproducible(jobs)
         }
     }
 
@@ -468,7 +468,7 @@ mod tests {
                 ..LiveConfig::default()
             }),
             sparse_fraction: 0.0,
-            ..test_config(100)
+            ..SimConfig::reproducible(100)
         };
         let data = Dataset::new(&cfg);
         let anchor = cfg.anchor_ms();

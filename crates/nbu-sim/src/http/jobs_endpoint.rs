@@ -270,7 +270,7 @@ pub(crate) async fn get_jobs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_config;
+    use crate::SimConfig;
 
     fn ids(dataset: &Dataset, raw: &str) -> (Vec<u64>, bool) {
         let query = parse_query(raw).expect(raw);
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn walks_from_the_cursor_in_both_directions() {
-        let data = Dataset::new(&test_config(20));
+        let data = Dataset::new(&SimConfig::reproducible(20));
         assert_eq!(
             ids(&data, "sort=jobId&page[limit]=3"),
             (vec![1, 2, 3], true)
@@ -316,7 +316,7 @@ mod tests {
             (vec![6, 7], false)
         );
         assert_eq!(
-            ids(&Dataset::new(&test_config(0)), "sort=jobId"),
+            ids(&Dataset::new(&SimConfig::reproducible(0)), "sort=jobId"),
             (vec![], false)
         );
     }

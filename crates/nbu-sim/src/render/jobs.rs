@@ -434,11 +434,11 @@ pub(crate) fn render_job(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_config;
+    use crate::SimConfig;
 
     #[test]
     fn pages_are_valid_json_with_the_vendor_shape() {
-        let data = Dataset::new(&test_config(3000));
+        let data = Dataset::new(&SimConfig::reproducible(3000));
         let page = JobsPage {
             items: data.jobs().collect(),
             limit: 3000,
@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_page_of_100_is_cheap() {
-        let data = Dataset::new(&test_config(1_000_000));
+        let data = Dataset::new(&SimConfig::reproducible(1_000_000));
         let started = std::time::Instant::now();
         let rounds = 20;
         let mut bytes = 0;

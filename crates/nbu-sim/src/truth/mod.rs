@@ -64,11 +64,10 @@ impl SimTruth {
 mod tests {
     use super::*;
     use crate::dataset::JobState;
-    use crate::test_config;
 
     #[test]
     fn window_rule_and_totals() {
-        let cfg = test_config(20_000);
+        let cfg = SimConfig::reproducible(20_000);
         let everything = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::days(365));
         assert_eq!(everything.jobs.jobs, 20_000);
         let recent = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::hours(1));
@@ -107,7 +106,7 @@ mod tests {
 
     #[test]
     fn every_histogram_bucket_and_label_kind_is_hit() {
-        let cfg = test_config(20_000);
+        let cfg = SimConfig::reproducible(20_000);
         let truth = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::days(365));
         let mut buckets = [0u64; DURATION_BOUNDS.len() + 1];
         for h in truth.jobs.durations.values() {
@@ -131,7 +130,7 @@ mod tests {
             backup_status: Some(96),
             disk_used_per_mille: Some(950),
             storage_units: 20,
-            ..test_config(5_000)
+            ..SimConfig::reproducible(5_000)
         };
         let truth = SimTruth::compute(&cfg, cfg.anchor - chrono::Duration::days(365));
         let backup_statuses: Vec<&str> = truth
@@ -172,7 +171,7 @@ mod tests {
     fn storage_truth_covers_every_unit() {
         let cfg = SimConfig {
             storage_units: 30,
-            ..test_config(1)
+            ..SimConfig::reproducible(1)
         };
         let truth = SimTruth::compute(&cfg, cfg.anchor);
         assert_eq!(truth.storage.units.len(), 30);

@@ -6,23 +6,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use nbu_sim::*;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, RETRY_AFTER};
 use serde_json::Value;
-
-/// A fixed, reproducible configuration for tests.
-pub fn test_config(jobs: u64) -> SimConfig {
-    SimConfig {
-        seed: 42,
-        jobs,
-        anchor: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
-            .single()
-            .unwrap_or_default(),
-        ..SimConfig::default()
-    }
-}
 
 pub const KEY_HEADER: &str = "test-key-xyz";
 
@@ -35,7 +22,7 @@ pub fn config(jobs: u64) -> SimConfig {
         api_key: KEY_HEADER.to_owned(),
         unfinished_fraction: 0.2,
         sparse_fraction: 0.05,
-        ..test_config(jobs)
+        ..SimConfig::reproducible(jobs)
     }
 }
 
