@@ -33,8 +33,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// From the ground up: the API versions, the clock and the configuration; the dataset; its
-// ground truth; the rendering of pages; the faults; the HTTP server on top.
+// From the ground up: the API versions, the clock, connection accounting, the opt-in endpoints
+// and the configuration; the dataset; its ground truth and the rendering of its pages; the
+// faults; the HTTP server on top. No module imports one above it.
 mod clock;
 mod config;
 mod conn;

@@ -9,9 +9,11 @@ mod live;
 pub(crate) mod optin_data;
 pub(crate) mod rng;
 pub(crate) mod timefmt;
-pub(crate) mod units;
+mod units;
 pub(crate) mod vocabulary;
 
 pub use data::Dataset;
 pub use job::{Job, JobState};
+#[cfg(test)]
+pub(crate) use units::generate_units;
 pub use units::{StorageUnit, UnitKind};

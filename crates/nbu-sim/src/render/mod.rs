@@ -1,7 +1,7 @@
 //! Rendering: the JSON:API pages of jobs, storage units and the opt-in endpoints, their
 //! hostile variants, the vendor error bodies and the response media type.
 
-pub(crate) mod hostile;
+mod hostile;
 mod jobs;
 pub(crate) mod json;
 pub(crate) mod optin;

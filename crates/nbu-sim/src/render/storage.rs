@@ -237,7 +237,7 @@ fn render_unit(out: &mut JsonOut, u: &StorageUnit) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::units::generate_units;
+    use crate::dataset::generate_units;
 
     #[test]
     fn offset_pagination_fields() {
