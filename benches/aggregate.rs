@@ -26,7 +26,7 @@ use chrono::TimeZone;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use nbu_otel::collect::{JobBatch, JobStore};
 use nbu_otel::netbackup::models::{JobsPage, PageDocument as _};
-use nbu_otel::sim::{self, Dataset, SimConfig};
+use nbu_sim::{Dataset, SimConfig};
 
 /// The pages of one walk over `pages * page_size` jobs, as response bodies.
 struct Input {
@@ -65,7 +65,7 @@ fn render_input(pages: u64, page_size: u64) -> Input {
         let last = items.last().map(|j| j.job_id);
         let more = p + 1 < pages;
         let after = (p > 0).then(|| p * page_size);
-        let page = sim::JobsPage {
+        let page = nbu_sim::JobsPage {
             limit: page_size,
             next: last.filter(|_| more),
             prev: after.and(items.first().map(|j| j.job_id)),
@@ -80,7 +80,7 @@ fn render_input(pages: u64, page_size: u64) -> Input {
             items,
             hostile: false,
         };
-        bodies.push(sim::render_jobs_page(&dataset, &page, base).into_bytes());
+        bodies.push(nbu_sim::render_jobs_page(&dataset, &page, base).into_bytes());
     }
     Input { bodies, jobs }
 }

@@ -34,7 +34,7 @@ use nbu_otel::netbackup::models::JobAttributes;
 use nbu_otel::netbackup::{
     ApiError, ApiVersion, Body, DecodeKind, JobsPageQuery, NetBackupApi, SiteClient,
 };
-use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
+use nbu_sim::{LiveConfig, SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 const KEY: &str = "bench-key";

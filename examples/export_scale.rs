@@ -31,6 +31,8 @@
 mod measure;
 #[path = "../tests/it/shared_reader.rs"]
 mod shared_reader;
+#[path = "../tests/it/common/truth.rs"]
+mod truth;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -40,11 +42,11 @@ use measure::{arg, rss_kib};
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
 use nbu_otel::config::DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
-use nbu_otel::sim::{SimConfig, SimTruth};
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{SnapshotStore, register};
 use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split;
+use nbu_sim::{SimConfig, SimTruth};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -74,7 +76,10 @@ fn snapshot(site: &str, jobs: u64, units: u32) -> SiteSnapshot {
         anchor,
         ..SimConfig::default()
     };
-    let truth = SimTruth::compute(&config, anchor - chrono::Duration::hours(72));
+    let truth = truth::expected(&SimTruth::compute(
+        &config,
+        anchor - chrono::Duration::hours(72),
+    ));
     let now = SystemTime::now();
     let mut s = SiteSnapshot::empty(site);
     s.up = true;

@@ -16,6 +16,12 @@ mod measure;
 #[allow(dead_code)]
 #[path = "../tests/it/shared_reader.rs"]
 mod shared_reader;
+#[path = "../tests/it/common/truth.rs"]
+mod truth;
+/// Where `churn_model` finds the test support it shares with this example.
+mod common {
+    pub(crate) use super::truth;
+}
 
 use churn_model::{Day, Estate, STEPS_PER_DAY};
 use measure::{arg, rss_kib};

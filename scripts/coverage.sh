@@ -5,9 +5,9 @@
 #   cargo install cargo-tarpaulin      # once (about 10 minutes)
 #   scripts/coverage.sh
 #
-# The simulator (src/sim/) is reported apart: it is the test double, not the agent. Child
-# processes (the command-line tests run the binary) write their own profiles, which are
-# counted too. Instrumented tests run several times slower: the per-test timeout is long.
+# The whole workspace is measured; the simulator (crates/nbu-sim/) is reported apart: it is
+# the test double, not the agent. Child processes (the command-line tests run the binary)
+# write their own profiles, which are counted too. Instrumented tests run several times slower: the per-test timeout is long.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ command -v cargo-tarpaulin >/dev/null || {
 }
 out=${OUT:-target/coverage}
 mkdir -p "$out"
-cargo tarpaulin --engine llvm --skip-clean --target-dir target/tarpaulin \
+cargo tarpaulin --workspace --engine llvm --skip-clean --target-dir target/tarpaulin \
     --timeout 1200 --follow-exec --no-fail-fast --out Lcov --output-dir "$out"
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
     python3 scripts/coverage-report.py "$out/lcov.info" >docs/COVERAGE.md

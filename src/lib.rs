@@ -17,7 +17,6 @@
 //! - [`report`]: rendering of `check` and `once` results as a table or JSON.
 //! - [`migrate`]: conversion of a Go `nbu_exporter` configuration file.
 //! - [`demo`]: the configuration of the `demo` command.
-//! - [`sim`]: a NetBackup API simulator for the demo, tests and benchmarks.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -35,5 +34,4 @@ pub mod netbackup;
 pub mod readiness;
 pub mod report;
 pub mod server;
-pub mod sim;
 pub mod telemetry;

@@ -17,9 +17,9 @@ use nbu_otel::collect::{FillProgress, ProgressSink};
 use nbu_otel::config::{self, Config};
 use nbu_otel::events::Events;
 use nbu_otel::report;
-use nbu_otel::sim::{LiveConfig, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::install_subscriber;
 use nbu_otel::{commands, demo};
+use nbu_sim::{LiveConfig, SimConfig, Simulator};
 
 #[derive(Parser)]
 #[command(

@@ -12,17 +12,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
-use nbu_otel::collect::summary::{
-    ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, JobKey, JobsSummary, UNKNOWN,
-};
+use nbu_otel::collect::summary::{ActionPolicyKey, DurationHistogram, JobsSummary, Mean};
 use nbu_otel::collect::{JobBatch, JobStore, StorageAggregator};
 use nbu_otel::config::{self, Config, ConfigError};
 use nbu_otel::netbackup::models::{ErrorBody, JobsPage, StorageUnitsPage};
 use nbu_otel::netbackup::{ApiVersion, SiteClient, filter};
-use nbu_otel::sim::{Filter, Job, JobState, SimConfig, Simulator};
+use nbu_sim::{Filter, Job, JobFacts, JobState, SimConfig, Simulator, Window, fold_jobs};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestRunner;
+
+#[path = "it/common/truth.rs"]
+mod truth;
 
 const CASES_JSON_PAGES: u32 = 10_000;
 const CASES_BROKEN_TEXT: u32 = 30_000;
@@ -420,7 +421,7 @@ fn the_corrupted_page_is_valid_before_corruption() {
 }
 
 // =============================================================================================
-// 2. Aggregation: generated jobs against an independent model of what must be reported.
+// 2. Aggregation: generated jobs against the simulator's ground truth of what must be reported.
 // =============================================================================================
 
 /// What a text attribute reads as.
@@ -669,134 +670,93 @@ impl GenJob {
     }
 }
 
-/// What the summary must say, computed independently of the aggregator.
+/// What the summary must say, computed independently of the aggregator: the simulator's
+/// ground-truth fold of what each generated job reads as, and the values the aggregator must
+/// count as invalid.
 #[derive(Debug, Default)]
 struct Expected {
-    counts: BTreeMap<JobKey, u64>,
-    bytes: BTreeMap<JobKey, u128>,
-    status_counts: BTreeMap<ActionStatusKey, u64>,
-    state_counts: BTreeMap<ActionStateKey, u64>,
-    queued_counts: BTreeMap<ActionReasonKey, u64>,
-    files: BTreeMap<ActionPolicyKey, u128>,
-    dedup_counts: BTreeMap<ActionPolicyKey, u64>,
-    duration_counts: BTreeMap<ActionPolicyKey, u64>,
+    summary: JobsSummary,
     finished_with_id: u64,
     invalid: u64,
 }
 
-fn label(text: &TextIs, absent: &str) -> String {
-    match text {
-        TextIs::Valid(s) => s.clone(),
-        TextIs::Absent | TextIs::Invalid => absent.to_owned(),
+/// What a generated job reads as, for the ground-truth fold: invalid values read as absent (a
+/// negative dedup ratio is invalid too).
+fn facts(j: &GenJob) -> JobFacts<'_> {
+    fn text(t: &TextIs) -> Option<&str> {
+        match t {
+            TextIs::Valid(s) => Some(s),
+            TextIs::Absent | TextIs::Invalid => None,
+        }
+    }
+    fn num<T>(n: NumIs<T>) -> Option<T> {
+        match n {
+            NumIs::Valid(v) => Some(v),
+            NumIs::Absent | NumIs::Invalid => None,
+        }
+    }
+    fn time(t: &TimeIs) -> Option<i64> {
+        match t {
+            TimeIs::At(ms) => Some(*ms),
+            TimeIs::Absent | TimeIs::Junk | TimeIs::Invalid => None,
+        }
+    }
+    JobFacts {
+        job_type: text(&j.job_type.is),
+        policy_type: text(&j.policy_type.is),
+        state: text(&j.state.is),
+        status: num(j.status.is),
+        queue_reason: num(j.reason.is),
+        kilobytes: num(j.kilobytes.is),
+        files: num(j.files.is),
+        dedup_ratio: num(j.dedup.is).filter(|r| *r >= 0.0),
+        start_ms: time(&j.start.is),
+        end_ms: time(&j.end.is),
     }
 }
 
-fn code(n: NumIs<i64>) -> String {
-    match n {
-        NumIs::Valid(v) => v.to_string(),
-        NumIs::Absent | NumIs::Invalid => UNKNOWN.to_owned(),
+/// The values of a generated job that cannot be right: counted whatever the state, except the
+/// queue reason (read for queued jobs only) and the times (read for `DONE` jobs only).
+fn invalid_values(j: &GenJob) -> u64 {
+    let mut invalid = 0;
+    for text in [&j.job_type.is, &j.policy_type.is, &j.state.is] {
+        invalid += u64::from(*text == TextIs::Invalid);
     }
+    invalid += u64::from(j.status.is == NumIs::Invalid);
+    invalid += u64::from(j.kilobytes.is == NumIs::Invalid);
+    invalid += u64::from(j.files.is == NumIs::Invalid);
+    let state = match &j.state.is {
+        TextIs::Valid(s) => Some(s.as_str()),
+        _ => None,
+    };
+    if matches!(state, Some("QUEUED" | "REQUEUED")) {
+        invalid += u64::from(j.reason.is == NumIs::Invalid);
+    }
+    match j.dedup.is {
+        NumIs::Valid(r) if r >= 0.0 => {}
+        NumIs::Valid(_) | NumIs::Invalid => invalid += 1,
+        NumIs::Absent => {}
+    }
+    if state == Some("DONE") {
+        match (&j.start.is, &j.end.is) {
+            (TimeIs::Invalid, _) | (_, TimeIs::Invalid) => invalid += 1,
+            (TimeIs::Absent, _) | (_, TimeIs::Absent) => {}
+            (TimeIs::At(s), TimeIs::At(end)) if end >= s => {}
+            // Junk text, or an end before the start.
+            _ => invalid += 1,
+        }
+    }
+    invalid
 }
 
 fn expected(jobs: &[GenJob]) -> Expected {
-    let mut e = Expected::default();
-    for j in jobs {
-        let action = label(&j.job_type.is, "");
-        let policy = label(&j.policy_type.is, "");
-        let state = label(&j.state.is, UNKNOWN);
-        let key = JobKey {
-            action: action.clone(),
-            policy_type: policy.clone(),
-            status: code(j.status.is),
-        };
-        let ap = ActionPolicyKey {
-            action: action.clone(),
-            policy_type: policy,
-        };
-        for text in [&j.job_type.is, &j.policy_type.is, &j.state.is] {
-            e.invalid += u64::from(*text == TextIs::Invalid);
-        }
-        e.invalid += u64::from(j.status.is == NumIs::Invalid);
-        let state_text = match &j.state.is {
-            TextIs::Valid(s) => Some(s.as_str()),
-            _ => None,
-        };
-        // Counts, bytes, statuses, files and ratios are results: finished jobs only. Bad
-        // values are counted whatever the state.
-        let done = state_text == Some("DONE");
-        if done {
-            *e.counts.entry(key.clone()).or_default() += 1;
-            *e.status_counts
-                .entry(ActionStatusKey {
-                    action: action.clone(),
-                    status: key.status.clone(),
-                })
-                .or_default() += 1;
-        }
-        match j.kilobytes.is {
-            NumIs::Valid(kb) if done => *e.bytes.entry(key).or_default() += u128::from(kb) * 1024,
-            NumIs::Valid(_) => {}
-            NumIs::Invalid => {
-                e.invalid += 1;
-                if done {
-                    e.bytes.entry(key).or_default();
-                }
-            }
-            NumIs::Absent => {
-                if done {
-                    e.bytes.entry(key).or_default();
-                }
-            }
-        }
-        *e.state_counts
-            .entry(ActionStateKey {
-                action: action.clone(),
-                state: state.clone(),
-            })
-            .or_default() += 1;
-        if matches!(state_text, Some("QUEUED" | "REQUEUED")) {
-            e.invalid += u64::from(j.reason.is == NumIs::Invalid);
-            *e.queued_counts
-                .entry(ActionReasonKey {
-                    action: action.clone(),
-                    reason: code(j.reason.is),
-                })
-                .or_default() += 1;
-        }
-        if done {
-            e.files.entry(ap.clone()).or_default();
-        }
-        match j.files.is {
-            NumIs::Valid(n) if done => *e.files.entry(ap.clone()).or_default() += u128::from(n),
-            NumIs::Valid(_) | NumIs::Absent => {}
-            NumIs::Invalid => e.invalid += 1,
-        }
-        match j.dedup.is {
-            NumIs::Valid(r) if r >= 0.0 && done => {
-                *e.dedup_counts.entry(ap.clone()).or_default() += 1
-            }
-            NumIs::Valid(r) if r >= 0.0 => {}
-            NumIs::Valid(_) | NumIs::Invalid => e.invalid += 1,
-            NumIs::Absent => {}
-        }
-        if done {
-            match (&j.start.is, &j.end.is) {
-                (TimeIs::Invalid, _) | (_, TimeIs::Invalid) => e.invalid += 1,
-                (TimeIs::Absent, _) | (_, TimeIs::Absent) => {}
-                (TimeIs::At(s), TimeIs::At(end)) if end >= s => {
-                    *e.duration_counts.entry(ap).or_default() += 1;
-                    e.finished_with_id += 1;
-                }
-                // Junk text, or an end before the start.
-                _ => e.invalid += 1,
-            }
-        }
+    // No jobs window: the fold counts every generated job, as the store does below.
+    let truth = fold_jobs(jobs.iter().map(facts), Window::Everything);
+    Expected {
+        finished_with_id: truth.durations.values().map(|d| d.count).sum(),
+        invalid: jobs.iter().map(invalid_values).sum(),
+        summary: truth::jobs_summary(&truth),
     }
-    e
-}
-
-fn saturate(v: u128) -> u64 {
-    u64::try_from(v).unwrap_or(u64::MAX)
 }
 
 fn fold_generated(jobs: &[GenJob]) -> (JobsSummary, u64) {
@@ -859,22 +819,24 @@ proptest! {
         for (action, (counts, statuses)) in &by_action {
             prop_assert_eq!(counts, statuses, "action {:?}", action);
         }
-        prop_assert_eq!(&s.counts, &e.counts);
-        prop_assert_eq!(&s.status_counts, &e.status_counts);
-        let bytes: BTreeMap<JobKey, u64> =
-            e.bytes.iter().map(|(k, v)| (k.clone(), saturate(*v))).collect();
-        prop_assert_eq!(&s.bytes, &bytes, "bytes are the saturating sum of kb * 1024");
-        prop_assert_eq!(&s.state_counts, &e.state_counts);
-        prop_assert_eq!(&s.queued_counts, &e.queued_counts);
-        let files: BTreeMap<ActionPolicyKey, u64> =
-            e.files.iter().map(|(k, v)| (k.clone(), saturate(*v))).collect();
-        prop_assert_eq!(&s.files, &files);
-        let dedup: BTreeMap<ActionPolicyKey, u64> =
-            s.dedup_ratio.iter().map(|(k, m)| (k.clone(), m.count)).collect();
-        prop_assert_eq!(&dedup, &e.dedup_counts);
-        let durations: BTreeMap<ActionPolicyKey, u64> =
-            s.durations.iter().map(|(k, h)| (k.clone(), h.count)).collect();
-        prop_assert_eq!(&durations, &e.duration_counts, "one duration per DONE job with start <= end");
+        prop_assert_eq!(&s.counts, &e.summary.counts);
+        prop_assert_eq!(&s.status_counts, &e.summary.status_counts);
+        prop_assert_eq!(&s.bytes, &e.summary.bytes, "bytes are the saturating sum of kb * 1024");
+        prop_assert_eq!(&s.state_counts, &e.summary.state_counts);
+        prop_assert_eq!(&s.queued_counts, &e.summary.queued_counts);
+        prop_assert_eq!(&s.files, &e.summary.files);
+        let counts = |m: &BTreeMap<ActionPolicyKey, Mean>| -> BTreeMap<ActionPolicyKey, u64> {
+            m.iter().map(|(k, v)| (k.clone(), v.count)).collect()
+        };
+        prop_assert_eq!(counts(&s.dedup_ratio), counts(&e.summary.dedup_ratio));
+        let durations = |m: &BTreeMap<ActionPolicyKey, DurationHistogram>| -> BTreeMap<ActionPolicyKey, u64> {
+            m.iter().map(|(k, h)| (k.clone(), h.count)).collect()
+        };
+        prop_assert_eq!(
+            durations(&s.durations),
+            durations(&e.summary.durations),
+            "one duration per DONE job with start <= end"
+        );
         for h in s.durations.values() {
             prop_assert_eq!(h.bucket_counts.iter().sum::<u64>(), h.count);
             prop_assert!(h.sum >= 0.0 && h.sum.is_finite());

@@ -18,7 +18,7 @@ use std::time::Duration;
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::config::{self, SiteConfig};
 use nbu_otel::netbackup::{ApiError, ApiFailure, ApiVersion};
-use nbu_otel::sim::{SimConfig, Simulator};
+use nbu_sim::{SimConfig, Simulator};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,

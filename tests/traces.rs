@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use nbu_otel::Agent;
 use nbu_otel::collect::SiteCollector;
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig};
 use nbu_otel::telemetry::pipeline::Pipeline;
+use nbu_sim::{Fault, FaultTarget, SimConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tracing_subscriber::layer::SubscriberExt;

@@ -10,7 +10,7 @@
 //!
 //! The jobs live in a per-site [`JobStore`], filled by a concurrent full walk and kept current
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
-//! rule with its own code.
+//! rule with its own code (`nbu_sim::fold_jobs`).
 
 pub mod label;
 mod site;

@@ -1,7 +1,8 @@
 //! The aggregates one collection produces: plain data keyed by structured label keys.
 //!
 //! These types are what the instruments read and what `once` prints. The simulator computes the
-//! same types, by its own code, as the ground truth of its dataset.
+//! ground truth of its dataset in its own types, by its own code; the tests turn it into these
+//! types to compare.
 
 use std::collections::BTreeMap;
 

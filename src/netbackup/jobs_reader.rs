@@ -1013,7 +1013,7 @@ mod tests {
 
     #[test]
     fn simulated_pages_read_as_with_serde() {
-        use crate::sim::{self, Dataset, SimConfig};
+        use nbu_sim::{self as sim, Dataset, SimConfig};
         let config = SimConfig {
             seed: 7,
             jobs: 400,

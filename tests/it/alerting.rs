@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nbu_otel::sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
+use nbu_sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 use serde_json::Value;
 
 use crate::common::process::{AgentProcess, free_port};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use nbu_otel::sim::{SimConfig, Simulator};
+use nbu_sim::{SimConfig, Simulator};
 
 use crate::common::otlp::{Receiver, attr};
 use crate::common::process::{AgentProcess, BIN, free_port, run_with_config};
@@ -101,7 +101,7 @@ async fn check_prints_a_verdict_per_site() {
     let sim = start_sim(SimConfig {
         jobs: 10,
         api_key: KEY.into(),
-        supported_versions: vec![nbu_otel::netbackup::ApiVersion::V13_0],
+        supported_versions: vec![nbu_sim::ApiVersion::V13_0],
         ..SimConfig::default()
     })
     .await;
@@ -215,13 +215,17 @@ fn reload_config(dir: &std::path::Path, sim: &Simulator, key: &str, port: u16) -
     )
 }
 
-async fn switches_backend(old: &Simulator, new: &Simulator, metrics_url: &str, what: &str) {
-    let expected = new
-        .truth(new.config().anchor - chrono::Duration::hours(72))
+/// Finished jobs of the 72 h window of `sim`'s truth: what `nbu_jobs_count` adds up to.
+fn finished_jobs(sim: &Simulator) -> f64 {
+    crate::common::truth::expected(&sim.truth(sim.config().anchor - chrono::Duration::hours(72)))
         .jobs
         .counts
         .values()
-        .sum::<u64>() as f64;
+        .sum::<u64>() as f64
+}
+
+async fn switches_backend(old: &Simulator, new: &Simulator, metrics_url: &str, what: &str) {
+    let expected = finished_jobs(new);
     wait_for(what, Duration::from_secs(30), || async {
         (jobs_total(metrics_url).await? == expected).then_some(())
     })
@@ -318,12 +322,7 @@ async fn reload_by_file_rename_and_by_sighup_switches_backend_and_key() {
     let agent = AgentProcess::start_file(&path, port, &[], &["--no-watch"]).await;
     std::fs::write(&path, reload_config(dir.path(), &sim_b, "key-B-2222", port)).unwrap();
     // Several poll periods (2 s each) pass without a reload: four more 1 s cycles...
-    let a_total = sim_a
-        .truth(sim_a.config().anchor - chrono::Duration::hours(72))
-        .jobs
-        .counts
-        .values()
-        .sum::<u64>() as f64;
+    let a_total = finished_jobs(&sim_a);
     sim_a.clear_requests();
     wait_for(
         "four cycles on the unchanged site",

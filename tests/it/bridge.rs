@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::server;
-use nbu_otel::sim::{SimConfig, SimTruth};
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
+use nbu_sim::{SimConfig, SimTruth};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
@@ -24,7 +24,10 @@ fn snapshot(site: &str, jobs: u64, units: u32, max_age: Duration) -> SiteSnapsho
         anchor: anchor(),
         ..SimConfig::default()
     };
-    let truth = SimTruth::compute(&config, anchor() - chrono::Duration::hours(72));
+    let truth = crate::common::truth::expected(&SimTruth::compute(
+        &config,
+        anchor() - chrono::Duration::hours(72),
+    ));
     let now = SystemTime::now();
     let mut s = SiteSnapshot::empty(site);
     s.up = true;

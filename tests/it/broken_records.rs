@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::process::{AgentProcess, free_port};
 use crate::common::{start_sim, wait_for};
@@ -34,7 +34,7 @@ async fn broken_site(member: &str) -> Simulator {
 
 /// Jobs the simulator holds in the agent's 72 h window: all of them.
 fn truth(sim: &Simulator) -> f64 {
-    sim.truth(sim.config().anchor - chrono::Duration::hours(72))
+    crate::common::truth::expected(&sim.truth(sim.config().anchor - chrono::Duration::hours(72)))
         .jobs
         .jobs as f64
 }

@@ -15,12 +15,12 @@ use std::time::{Duration, SystemTime};
 use nbu_otel::collect::summary::{JobsSummary, StorageKey, StorageSummary};
 use nbu_otel::collect::{FinishedJob, SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
-use nbu_otel::sim::{SimConfig, SimTruth};
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
 use nbu_otel::telemetry::otlp::ExportedSites;
 use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split::{self, EncodedRequest};
+use nbu_sim::{SimConfig, SimTruth};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -59,7 +59,10 @@ impl Estate {
                     anchor,
                     ..SimConfig::default()
                 };
-                let truth = SimTruth::compute(&config, anchor - chrono::Duration::hours(72));
+                let truth = crate::common::truth::expected(&SimTruth::compute(
+                    &config,
+                    anchor - chrono::Duration::hours(72),
+                ));
                 Base {
                     jobs: truth.jobs,
                     storage: truth.storage,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::netbackup::{ApiError, ApiFailure, ApiVersion, DecodeKind};
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::{site, start_sim};
 

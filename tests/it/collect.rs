@@ -1,7 +1,7 @@
 //! Collected aggregates equal the simulator's ground truth.
 
 use nbu_otel::collect::SiteCollector;
-use nbu_otel::sim::SimConfig;
+use nbu_sim::SimConfig;
 
 use crate::common::{anchor, cutoff_from_requests, site, start_sim};
 
@@ -29,7 +29,7 @@ async fn aggregates_of_25000_jobs_over_250_pages_equal_the_ground_truth() {
     let mut storage = report.storage.result.clone().expect("storage collected");
 
     let cutoff = cutoff_from_requests(&sim);
-    let truth = sim.truth(cutoff);
+    let truth = crate::common::truth::expected(&sim.truth(cutoff));
     assert!(jobs.pages >= 250, "only {} pages", jobs.pages);
     assert!(storage.pages >= 4, "storage walked {} pages", storage.pages);
     assert!(
@@ -86,7 +86,7 @@ async fn an_agent_asks_only_for_the_window_and_unfinished_jobs() {
         "{filters:?}"
     );
     let cutoff = cutoff_from_requests(&sim);
-    let mut expected = sim.truth(cutoff).jobs;
+    let mut expected = crate::common::truth::expected(&sim.truth(cutoff)).jobs;
     expected.pages = summary.pages;
     assert_eq!(summary, expected);
     sim.shutdown().await;
@@ -149,4 +149,35 @@ async fn each_site_reports_the_progress_of_its_jobs_walk_up_to_completion() {
         );
     }
     sim.shutdown().await;
+}
+
+/// The simulator writes the histogram bounds out on its own: they are the agent's, and a
+/// duration on a bound falls in that bound's bucket.
+#[test]
+fn the_truth_buckets_durations_as_the_agent_does() {
+    use nbu_otel::collect::summary::{DURATION_BUCKETS, DurationHistogram};
+
+    assert_eq!(DURATION_BUCKETS, nbu_sim::DURATION_BOUNDS);
+    for (i, bound) in nbu_sim::DURATION_BOUNDS.iter().enumerate() {
+        let mut h = DurationHistogram::default();
+        h.record(*bound);
+        assert_eq!(h.bucket_counts[i], 1, "{bound}");
+    }
+}
+
+/// The truth knows nothing of pages and holds no invalid values.
+#[test]
+fn the_truth_as_summaries_has_no_pages_and_no_invalid_values() {
+    let config = nbu_sim::SimConfig {
+        jobs: 500,
+        anchor: crate::common::anchor(),
+        ..nbu_sim::SimConfig::default()
+    };
+    let truth = nbu_sim::SimTruth::compute(&config, config.anchor);
+    let expected = crate::common::truth::expected(&truth);
+    assert_eq!(expected.jobs.jobs, truth.jobs.jobs);
+    assert_eq!(expected.jobs.invalid_values, 0);
+    assert_eq!(expected.jobs.pages, 0);
+    assert_eq!(expected.storage.invalid_values, 0);
+    assert_eq!(expected.storage.pages, 0);
 }

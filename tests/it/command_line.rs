@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nbu_otel::config::SourceId;
 use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Dataset, Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
+use nbu_sim::{Dataset, Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 
 use crate::common::otlp::Receiver;
 use crate::common::process::{AgentProcess, BIN, free_port, run_with_config};
@@ -384,7 +384,7 @@ async fn once_prints_readable_tables_that_match_netbackup() {
     assert_eq!(stdout.matches("\n  jobs: ").count(), 2, "{stdout}");
     assert!(!stdout.contains(KEY), "the key is never printed");
 
-    let truth = sim.truth(cutoff_from_requests(&sim));
+    let truth = crate::common::truth::expected(&sim.truth(cutoff_from_requests(&sim)));
     // Jobs: one row per action, policy type and status, with the count and the bytes.
     let rows = table_after(
         &stdout,
@@ -450,7 +450,7 @@ async fn check_explains_a_refused_key_a_missing_version_a_bad_ca_file_and_skippe
     let v12 = start_sim(SimConfig {
         jobs: 10,
         api_key: KEY.into(),
-        supported_versions: vec![ApiVersion::V12_0],
+        supported_versions: vec![nbu_sim::ApiVersion::V12_0],
         ..SimConfig::default()
     })
     .await;

@@ -11,8 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Fault, FaultTarget, LiveConfig, SimConfig, Simulator};
+use nbu_sim::{ApiVersion, Fault, FaultTarget, LiveConfig, SimConfig, Simulator};
 
 use crate::common::process::{AgentProcess, free_port};
 use crate::common::{start_sim, wait_for};

@@ -15,8 +15,7 @@
 
 use std::time::Duration;
 
-use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
+use nbu_sim::{ApiVersion, Fault, FaultTarget, SimConfig, Simulator};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use nbu_otel::collect::summary::JobsSummary;
 use nbu_otel::collect::{JobSync, JobsSettings, SiteCollector, WalkKind};
 use nbu_otel::netbackup::ApiVersion;
-use nbu_otel::sim::{Fault, FaultTarget, JobState, LiveConfig, SimConfig, Simulator};
+use nbu_sim::{
+    Fault, FaultTarget, JobFacts, JobState, LiveConfig, SimConfig, Simulator, Window, counted,
+};
 
 use crate::common::{load, site, site_yaml, start_sim, wait_for};
 use crate::pipeline::Running;
@@ -73,10 +75,10 @@ fn settings(c: &SiteCollector) -> JobsSettings {
 
 /// Finished jobs the window holds at the simulator's instant `at`.
 fn finished_in_window(sim: &Simulator, at: DateTime<Utc>) -> BTreeSet<u64> {
-    let cutoff = (at - chrono::Duration::from_std(WINDOW).unwrap()).timestamp_millis();
+    let window = Window::Since(at - chrono::Duration::from_std(WINDOW).unwrap());
     sim.dataset()
         .jobs_at(at.timestamp_millis())
-        .filter(|j| j.state == Some(JobState::Done) && j.end_ms.is_some_and(|e| e > cutoff))
+        .filter(|j| j.state == Some(JobState::Done) && counted(&JobFacts::from(j), window))
         .map(|j| j.job_id)
         .collect()
 }
@@ -104,7 +106,7 @@ async fn cycle_matches_truth(
         report.server_time, at,
         "the window follows NetBackup's clock"
     );
-    let truth = sim.truth_at(at, WINDOW);
+    let truth = crate::common::truth::expected(&sim.truth_at(at, WINDOW));
     assert_eq!(
         comparable(sync.summary()),
         truth.jobs,
@@ -302,7 +304,7 @@ async fn a_failed_delta_loses_nothing_and_a_resync_drops_purged_jobs() {
         .await;
     assert_eq!(outcome.result.expect("delta").kind, WalkKind::Delta);
     expected.extend(finished_in_window(&sim, sim.now()));
-    let truth = sim.truth_at(sim.now(), WINDOW);
+    let truth = crate::common::truth::expected(&sim.truth_at(sim.now(), WINDOW));
     assert!(
         comparable(sync.summary()).jobs > truth.jobs.jobs,
         "purged jobs stay until a resync"
@@ -397,7 +399,7 @@ async fn finished_jobs_are_counted_once_through_failures_and_reloads() {
         let jobs = snapshot.current_jobs().expect("current jobs");
         assert_eq!(
             comparable((*jobs.summary).clone()),
-            sim.truth_at(at, WINDOW).jobs,
+            crate::common::truth::expected(&sim.truth_at(at, WINDOW)).jobs,
             "step {step}"
         );
     }

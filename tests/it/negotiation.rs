@@ -2,9 +2,9 @@
 
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::netbackup::{ApiFailure, ApiVersion};
-use nbu_otel::sim::SimConfig;
+use nbu_sim::SimConfig;
 
-use crate::common::{site, start_sim};
+use crate::common::{sim_version, site, start_sim};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiation_lands_on_the_only_supported_version() {
@@ -12,7 +12,7 @@ async fn negotiation_lands_on_the_only_supported_version() {
         let sim = start_sim(SimConfig {
             jobs: 50,
             api_key: "k-neg".into(),
-            supported_versions: vec![version],
+            supported_versions: vec![sim_version(version)],
             ..SimConfig::default()
         })
         .await;

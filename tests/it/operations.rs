@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nbu_otel::Agent;
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig, Simulator};
 use nbu_otel::telemetry::pipeline::Pipeline;
+use nbu_sim::{Fault, FaultTarget, SimConfig, Simulator};
 
 use crate::common::otlp::{Receiver, attr};
 use crate::common::{jobs_cycles, load, site_yaml, start_sim, wait_for};
@@ -543,13 +543,14 @@ async fn a_reload_mid_collection_neither_loses_nor_double_counts() {
         )
     };
     let mut running = Running::start_with(load(&yaml(&site(500), ""), &[("NBU_KEY", KEY)])).await;
-    let finished: u64 = sim
-        .truth(sim.config().anchor - chrono::Duration::hours(72))
-        .jobs
-        .durations
-        .values()
-        .map(|h| h.count)
-        .sum();
+    let finished: u64 = crate::common::truth::expected(
+        &sim.truth(sim.config().anchor - chrono::Duration::hours(72)),
+    )
+    .jobs
+    .durations
+    .values()
+    .map(|h| h.count)
+    .sum();
     // Reload three times while walks are in flight, starting with the very first walk: jobs
     // recorded by a cancelled walk must stay recorded (each reload changes the site: a restart).
     for rps in [400, 450, 500] {
@@ -703,12 +704,12 @@ async fn a_site_slower_than_its_interval_still_reports_current_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_reports_unsupported_and_failing_opt_in_sources_without_deciding_on_them() {
     let sim = start_sim(SimConfig {
-        supported_versions: vec![nbu_otel::netbackup::ApiVersion::V12_0],
+        supported_versions: vec![nbu_sim::ApiVersion::V12_0],
         ..sim_config(KEY)
     })
     .await;
     sim.set_fault(
-        FaultTarget::OptIn(nbu_otel::sim::OptInEndpoint::Alerts),
+        FaultTarget::OptIn(nbu_sim::OptInEndpoint::Alerts),
         Fault::Status {
             code: 500,
             retry_after: None,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use nbu_otel::collect::SiteCollector;
 use nbu_otel::collect::sources::{CLIENT_LAST_SUCCESSFUL_BACKUP, CLIENTS_OVER_CAP};
 use nbu_otel::config::SourceId;
-use nbu_otel::sim::{JobState, SimConfig, Simulator};
+use nbu_sim::{JobState, SimConfig, Simulator};
 
 use crate::common::{anchor, load, site_yaml, start_sim};
 
@@ -146,10 +146,10 @@ mod against_the_truth {
     use std::time::Duration;
 
     use nbu_otel::netbackup::ApiVersion;
-    use nbu_otel::sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
+    use nbu_sim::{Fault, FaultTarget, OptInEndpoint, SimConfig, Simulator};
 
     use crate::common::otlp::Receiver;
-    use crate::common::{load, site_yaml, start_sim, wait_for};
+    use crate::common::{load, sim_version, site_yaml, start_sim, wait_for};
     use crate::pipeline::Running;
     use crate::prometheus::{Exposition, scrape};
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -253,7 +253,7 @@ mod against_the_truth {
         let sim = start_sim(SimConfig {
             api_key: KEY.into(),
             jobs: 200,
-            supported_versions: vec![version],
+            supported_versions: vec![sim_version(version)],
             ..SimConfig::default()
         })
         .await;
@@ -278,7 +278,7 @@ mod against_the_truth {
         // The windows end at NetBackup's clock, a little after the anchor: the simulator
         // keeps its data clear of the window edges.
         let truth = sim.opt_in_truth(
-            version,
+            sim_version(version),
             sim.now(),
             Duration::from_secs(24 * 3600),
             Duration::from_secs(24 * 3600),

@@ -6,9 +6,9 @@ use std::time::Duration;
 use nbu_otel::Agent;
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::server;
-use nbu_otel::sim::{SimConfig, Simulator};
 use nbu_otel::telemetry::catalog::{CATALOG, Kind, Source, Value};
 use nbu_otel::telemetry::pipeline::Pipeline;
+use nbu_sim::{SimConfig, Simulator};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
@@ -108,7 +108,9 @@ type Series = BTreeMap<Vec<(String, String)>, f64>;
 
 /// What the catalog would report for the ground truth (expected values).
 fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
-    let truth = sim.truth(sim.config().anchor - chrono::Duration::hours(72));
+    let truth = crate::common::truth::expected(
+        &sim.truth(sim.config().anchor - chrono::Duration::hours(72)),
+    );
     let mut snapshot = SiteSnapshot::empty("alpha");
     snapshot.jobs = Some(SourceData {
         summary: std::sync::Arc::new(truth.jobs),
@@ -263,7 +265,9 @@ async fn otlp_push_and_bridge_report_the_ground_truth() {
     assert_eq!(jobs_bytes.unit, "By");
 
     // The duration histogram: each finished job recorded once, although seen in 3+ cycles.
-    let truth = sim.truth(sim.config().anchor - chrono::Duration::hours(72));
+    let truth = crate::common::truth::expected(
+        &sim.truth(sim.config().anchor - chrono::Duration::hours(72)),
+    );
     let hist = metrics
         .iter()
         .find(|m| m.name == "nbu.job.duration.seconds")

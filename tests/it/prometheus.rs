@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use nbu_otel::sim::{SimConfig, Simulator};
+use nbu_sim::{SimConfig, Simulator};
 
 use crate::common::otlp::Receiver;
 
@@ -225,7 +225,9 @@ async fn a_real_prometheus_scrapes_the_bridge() {
         },
     )
     .await;
-    let truth = sim.truth(sim.config().anchor - chrono::Duration::hours(72));
+    let truth = crate::common::truth::expected(
+        &sim.truth(sim.config().anchor - chrono::Duration::hours(72)),
+    );
     assert_eq!(total as u64, truth.jobs.counts.values().sum::<u64>());
     let _ = child.kill().await;
     running.stop().await;

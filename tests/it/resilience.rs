@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use nbu_otel::collect::SiteCollector;
-use nbu_otel::sim::{Fault, FaultTarget, SimConfig};
+use nbu_sim::{Fault, FaultTarget, SimConfig};
 
 use crate::common::otlp::{Behaviour, Receiver};
 use crate::common::process::{AgentProcess, free_port, rss_kib};

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use nbu_otel::sim::SimConfig;
+use nbu_sim::SimConfig;
 
 use crate::common::start_sim;
 

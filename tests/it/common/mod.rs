@@ -4,6 +4,7 @@
 
 pub mod otlp;
 pub mod process;
+pub mod truth;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,11 +14,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nbu_otel::config::{self, Config, SiteConfig};
-use nbu_otel::sim::{SimConfig, Simulator};
+use nbu_otel::netbackup::ApiVersion;
+use nbu_sim::{SimConfig, Simulator};
 
 /// A fixed anchor so datasets are reproducible.
 pub fn anchor() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).unwrap()
+}
+
+/// The simulator's name for an API version the agent speaks.
+pub fn sim_version(version: ApiVersion) -> nbu_sim::ApiVersion {
+    match version {
+        ApiVersion::V10_0 => nbu_sim::ApiVersion::V10_0,
+        ApiVersion::V12_0 => nbu_sim::ApiVersion::V12_0,
+        ApiVersion::V13_0 => nbu_sim::ApiVersion::V13_0,
+        ApiVersion::V14_0 => nbu_sim::ApiVersion::V14_0,
+    }
 }
 
 /// Starts a simulator on a free loopback port.
