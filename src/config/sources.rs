@@ -14,8 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::raw::{List, RawSource, Scalar, Section};
-use super::validate::{Validator, join};
+use super::schema::SourceConfig;
 
 /// An opt-in source: a group of metric families read from one or a few endpoints, switched on
 /// and scheduled on its own.
@@ -102,23 +101,11 @@ impl std::fmt::Display for SourceId {
 /// be asked for them as often as for jobs.
 pub const MIN_SOURCE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The settings of one opt-in source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceConfig {
-    /// Collected at all (off by default).
-    pub enabled: bool,
-    /// How often it is collected; its data counts as stale after three intervals.
-    pub interval: Duration,
-    /// The look-back window for sources that have one ([`SourceId::default_window`]); zero
-    /// for the others.
-    pub window: Duration,
-}
-
 /// The settings of every opt-in source for one site (the global ones with the site's
 /// overrides applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcesConfig {
-    settings: BTreeMap<SourceId, SourceConfig>,
+    pub(in crate::config) settings: BTreeMap<SourceId, SourceConfig>,
     /// Which clients the per-client families cover.
     pub clients: ClientsConfig,
 }
@@ -269,152 +256,6 @@ impl SourcesConfig {
     }
 }
 
-/// The settings a `sources` section gives, each `None` when not given.
-#[derive(Debug, Default)]
-pub(super) struct SourcesPatch {
-    given: BTreeMap<SourceId, SourcePatch>,
-    allowlist: Option<Vec<ClientPattern>>,
-    max_clients: Option<u32>,
-    /// Some value was invalid (and reported).
-    pub failed: bool,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct SourcePatch {
-    enabled: Option<bool>,
-    interval: Option<Duration>,
-    window: Option<Duration>,
-}
-
-impl SourcesPatch {
-    /// `base` with the values of this section applied.
-    pub fn apply(&self, base: &SourcesConfig) -> SourcesConfig {
-        let mut out = base.clone();
-        for (id, patch) in &self.given {
-            let mut config = base.get(*id);
-            config.enabled = patch.enabled.unwrap_or(config.enabled);
-            config.interval = patch.interval.unwrap_or(config.interval);
-            config.window = patch.window.unwrap_or(config.window);
-            out.settings.insert(*id, config);
-        }
-        if let Some(allowlist) = &self.allowlist {
-            out.clients.allowlist = allowlist.clone();
-        }
-        if let Some(max) = self.max_clients {
-            out.clients.max_clients = max;
-        }
-        out
-    }
-}
-
-impl Validator<'_> {
-    /// Reads a `sources` section at `path` (`sources` or `sites[i].sources`).
-    pub(super) fn sources_patch(
-        &mut self,
-        path: &str,
-        raw: Option<Section<BTreeMap<String, Section<RawSource>>>>,
-    ) -> SourcesPatch {
-        let before = self.error_count();
-        let mut patch = SourcesPatch::default();
-        if let Some(map) = self.section(path, raw) {
-            for (name, raw) in map {
-                let field = join(path, &name);
-                let Some(id) = SourceId::from_name(&name) else {
-                    let known: Vec<&str> = SourceId::ALL.iter().map(|s| s.name()).collect();
-                    self.err(
-                        field,
-                        format!("unknown source; known sources: {}", known.join(", ")),
-                    );
-                    continue;
-                };
-                let Some(raw) = self.section(&field, Some(raw)) else {
-                    continue;
-                };
-                let interval_field = join(&field, "interval");
-                let interval = self.duration(&interval_field, raw.interval, false);
-                if let Some(interval) = interval
-                    && interval < MIN_SOURCE_INTERVAL
-                {
-                    self.err(
-                        &interval_field,
-                        format!(
-                            "must be at least {}s: these families change slowly, and NetBackup \
-                             should not be asked for them more often",
-                            MIN_SOURCE_INTERVAL.as_secs()
-                        ),
-                    );
-                }
-                let window_field = join(&field, "window");
-                let window = self.duration(&window_field, raw.window, false);
-                if window.is_some() && id.default_window().is_none() {
-                    self.err(
-                        &window_field,
-                        format!(
-                            "the {name} source counts everything NetBackup holds; only alerts \
-                             and catalog take a window"
-                        ),
-                    );
-                }
-                let enabled = self.boolean(&join(&field, "enabled"), raw.enabled);
-                for (key, given) in [
-                    ("allowlist", raw.allowlist.is_some()),
-                    ("max_clients", raw.max_clients.is_some()),
-                ] {
-                    if given && id != SourceId::Clients {
-                        self.err(join(&field, key), "only the clients source takes this key");
-                    }
-                }
-                if id == SourceId::Clients {
-                    patch.allowlist = self.allowlist(&join(&field, "allowlist"), raw.allowlist);
-                    patch.max_clients = self.integer(
-                        &join(&field, "max_clients"),
-                        raw.max_clients,
-                        1,
-                        100_000,
-                        " (each client is several series)",
-                    );
-                }
-                patch.given.insert(
-                    id,
-                    SourcePatch {
-                        enabled,
-                        interval,
-                        window,
-                    },
-                );
-            }
-        }
-        patch.failed = self.error_count() > before;
-        patch
-    }
-}
-
-impl Validator<'_> {
-    /// `sources.clients.allowlist`: a list of non-empty names or patterns.
-    fn allowlist(&mut self, field: &str, raw: Option<List<Scalar>>) -> Option<Vec<ClientPattern>> {
-        let items = match raw? {
-            List::Items(items) => items,
-            List::NotAList(message) => {
-                self.err(field, message);
-                return None;
-            }
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let item_field = format!("{field}[{i}]");
-            match self
-                .text(&item_field, Some(item))
-                .map(|t| t.trim().to_owned())
-            {
-                Some(text) if !text.is_empty() => out.push(ClientPattern::parse(&text)),
-                Some(_) => self.err(item_field, "a client name or pattern must not be empty"),
-                None => {}
-            }
-        }
-        Some(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,27 +287,5 @@ mod tests {
         assert!(!p("a*b*c").matches("aXXbYY"));
         let long = "a".repeat(10_000);
         assert!(!p("*a*a*a*b").matches(&long), "no exponential backtracking");
-    }
-
-    #[test]
-    fn a_patch_changes_only_what_it_gives() {
-        let mut patch = SourcesPatch::default();
-        patch.given.insert(
-            SourceId::Tape,
-            SourcePatch {
-                enabled: Some(true),
-                ..SourcePatch::default()
-            },
-        );
-        let global = SourcesConfig::default().with_enabled(SourceId::Alerts, true);
-        let site = patch.apply(&global);
-        assert!(site.get(SourceId::Tape).enabled);
-        assert!(site.get(SourceId::Alerts).enabled);
-        assert_eq!(
-            site.get(SourceId::Tape).interval,
-            SourceId::Tape.default_interval()
-        );
-        let enabled: Vec<SourceId> = site.enabled().map(|(id, _)| id).collect();
-        assert_eq!(enabled, [SourceId::Alerts, SourceId::Tape]);
     }
 }

@@ -1,0 +1,129 @@
+//! The rules of `traces`, `logging` and `service`: the sampling ratio, the log filter and
+//! format, and the identity of the agent.
+
+use super::Validator;
+use crate::config::raw::{Scalar, Section};
+use crate::config::schema::{
+    LoggingPatch, RawLogging, RawService, RawTraces, ServicePatch, TracesPatch,
+};
+use crate::config::{LogFormat, LoggingConfig, ServiceConfig, TracesConfig};
+
+/// `traces.sampling_ratio`: a number from 0 to 1.
+pub(in crate::config) fn sampling_ratio(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<f64> {
+    let ratio = v.number(field, value)?;
+    if (0.0..=1.0).contains(&ratio) {
+        Some(ratio)
+    } else {
+        v.err(field, format!("must be between 0 and 1, got {ratio}"));
+        None
+    }
+}
+
+/// `logging.level`: a `tracing` filter (see [`check_log_filter`]).
+pub(in crate::config) fn log_level(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<String> {
+    let level = v.optional_text(field, value)?;
+    if let Err(message) = check_log_filter(&level) {
+        v.err(field, message);
+    }
+    Some(level)
+}
+
+/// `logging.format`: text or json.
+pub(in crate::config) fn log_format(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<LogFormat> {
+    let text = v.optional_text(field, value)?;
+    match text.to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => {
+            v.err(field, format!("expected text or json, got {text:?}"));
+            None
+        }
+    }
+}
+
+/// `service.name`: not empty when given.
+pub(in crate::config) fn name(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<String> {
+    value.and_then(|value| v.required_text(field, Some(value)))
+}
+
+/// `service.instance_id`: any text; empty means unset.
+pub(in crate::config) fn instance_id(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<Option<String>> {
+    v.optional_text(field, value).map(Some)
+}
+
+/// A `tracing` filter: valid syntax, and bare words must be level names (a bare word is legal
+/// filter syntax for "this target", but here it is nearly always a misspelt level).
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains(['=', '[', ':']);
+        if bare && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(directive)) {
+            return Err(format!(
+                "unknown level {directive:?}: use trace, debug, info, warn, error or off, or \
+                 target=level directives such as \"info,nbu_otel=debug\""
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| format!("invalid log filter {filter:?}: {e}"))
+}
+
+impl Validator<'_> {
+    /// A section whose keys have no rules between them: absent is the default, and any
+    /// problem leaves it out.
+    fn plain_section<R, T: Default>(
+        &mut self,
+        path: &str,
+        raw: Option<Section<R>>,
+        read: impl FnOnce(&mut Self, &mut R) -> T,
+    ) -> Option<T> {
+        let before = self.error_count();
+        let Some(mut raw) = self.section(path, raw) else {
+            return (self.error_count() == before).then(T::default);
+        };
+        let value = read(self, &mut raw);
+        (self.error_count() == before).then_some(value)
+    }
+
+    /// The `traces` section.
+    pub(super) fn traces(&mut self, raw: Option<Section<RawTraces>>) -> Option<TracesConfig> {
+        self.plain_section("traces", raw, |v, raw| {
+            TracesPatch::read(v, "traces", raw).apply(&TracesConfig::default())
+        })
+    }
+
+    /// The `logging` section.
+    pub(super) fn logging(&mut self, raw: Option<Section<RawLogging>>) -> Option<LoggingConfig> {
+        self.plain_section("logging", raw, |v, raw| {
+            LoggingPatch::read(v, "logging", raw).apply(&LoggingConfig::default())
+        })
+    }
+
+    /// The `service` section.
+    pub(super) fn service(&mut self, raw: Option<Section<RawService>>) -> Option<ServiceConfig> {
+        self.plain_section("service", raw, |v, raw| {
+            ServicePatch::read(v, "service", raw).apply(&ServiceConfig::default())
+        })
+    }
+}
