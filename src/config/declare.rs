@@ -26,7 +26,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
 use super::raw::{List, Scalar, Section};
-use super::{LogFormat, OtlpCompression};
 use crate::netbackup::ApiVersion;
 
 /// How a key is written in the file.
@@ -43,7 +42,7 @@ pub enum Shape {
 }
 
 /// The shape of a raw leaf type.
-pub(super) trait RawLeaf {
+pub(in crate::config) trait RawLeaf {
     /// How the leaf is written in the file.
     const SHAPE: Shape;
 }
@@ -75,7 +74,7 @@ pub struct KeyDoc {
 }
 
 /// The documentation lines of a row as one line.
-pub(super) fn doc_line(lines: &[&str]) -> String {
+pub(in crate::config) fn doc_line(lines: &[&str]) -> String {
     lines
         .iter()
         .map(|l| l.trim())
@@ -85,7 +84,7 @@ pub(super) fn doc_line(lines: &[&str]) -> String {
 }
 
 /// A default value as the option reference writes it.
-pub(super) trait DefaultText {
+pub(in crate::config) trait DefaultText {
     /// The value as text, in the file's syntax where there is one.
     fn default_text(&self) -> String;
 }
@@ -142,28 +141,8 @@ impl<T> DefaultText for Vec<T> {
     }
 }
 
-impl DefaultText for OtlpCompression {
-    fn default_text(&self) -> String {
-        match self {
-            OtlpCompression::None => "none",
-            OtlpCompression::Gzip => "gzip",
-        }
-        .to_owned()
-    }
-}
-
-impl DefaultText for LogFormat {
-    fn default_text(&self) -> String {
-        match self {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        }
-        .to_owned()
-    }
-}
-
 /// Equality as a reload sees it: every value, secrets included, compared without being shown.
-pub(super) trait Same {
+pub(in crate::config) trait Same {
     /// Whether `self` and `other` configure exactly the same thing.
     fn same(&self, other: &Self) -> bool;
 }
@@ -179,31 +158,12 @@ macro_rules! same_by_eq {
 }
 
 same_by_eq!(
-    Duration,
-    u32,
-    usize,
-    f64,
-    bool,
-    String,
-    Url,
-    PathBuf,
-    SocketAddr,
-    OtlpCompression,
-    LogFormat,
-    ApiVersion,
-    super::SourcesConfig,
-    super::files::FilesFingerprint
+    Duration, u32, usize, f64, bool, String, Url, PathBuf, SocketAddr, ApiVersion
 );
 
 impl Same for SecretString {
     fn same(&self, other: &Self) -> bool {
         self.expose_secret() == other.expose_secret()
-    }
-}
-
-impl Same for super::MetricsAuth {
-    fn same(&self, other: &Self) -> bool {
-        self.basic.same(&other.basic) && self.bearer.same(&other.bearer)
     }
 }
 
@@ -290,7 +250,7 @@ macro_rules! section {
         #[doc = concat!("The file shape of [`", stringify!($Typed), "`]: every key optional.")]
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub(super) struct $Raw {
+        pub(in crate::config) struct $Raw {
             $(pub $field: Option<section!(@raw $($from)?)>,)*
             $($(pub $key: Option<$kraw>,)*)?
         }
@@ -301,7 +261,7 @@ macro_rules! section {
 
         #[doc = concat!("The keys of [`", stringify!($Typed), "`] one layer of the file sets.")]
         #[derive(Debug, Default)]
-        pub(super) struct $Patch {
+        pub(in crate::config) struct $Patch {
             $(pub $field: Option<$ty>,)*
         }
 
@@ -309,7 +269,7 @@ macro_rules! section {
         impl $Patch {
             /// Reads every key of the layer at `path`, reporting the invalid ones; the keys
             /// that rules read (`keys`) are left in `raw`.
-            pub(super) fn read(
+            pub(in crate::config) fn read(
                 v: &mut $crate::config::validate::Validator<'_>,
                 path: &str,
                 raw: &mut $Raw,
@@ -331,7 +291,7 @@ macro_rules! section {
             }
 
             /// `base` with the keys of this layer applied.
-            pub(super) fn apply(&self, base: &$Typed) -> $Typed {
+            pub(in crate::config) fn apply(&self, base: &$Typed) -> $Typed {
                 $Typed {
                     $($field: self.$field.clone().unwrap_or_else(|| base.$field.clone()),)*
                     $($($bfield: base.$bfield.clone(),)*)?
@@ -339,7 +299,7 @@ macro_rules! section {
             }
 
             /// Whether this layer sets `key`.
-            pub(super) fn sets(&self, key: &str) -> bool {
+            pub(in crate::config) fn sets(&self, key: &str) -> bool {
                 $(if key == stringify!($field) {
                     return self.$field.is_some();
                 })*
@@ -357,7 +317,7 @@ macro_rules! section {
 
         impl $Typed {
             /// The keys of this section, in file order, as the option reference shows them.
-            pub(super) fn keys() -> Vec<$crate::config::declare::KeyDoc> {
+            pub(in crate::config) fn keys() -> Vec<$crate::config::declare::KeyDoc> {
                 use $crate::config::declare::{KeyDoc, RawLeaf, doc_line};
                 vec![
                     $(KeyDoc {
@@ -392,4 +352,4 @@ macro_rules! section {
     };
 }
 
-pub(super) use section;
+pub(in crate::config) use section;

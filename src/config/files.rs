@@ -6,32 +6,11 @@
 //! swaps and a rotated key file alike, at the cost of reading a few small files every poll.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::values::FilesFingerprint;
 use super::{Config, SiteConfig};
-
-/// A hash of the names and contents of some files, as read when a configuration was loaded
-/// (an absent file hashes as absent).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct FilesFingerprint(u64);
-
-impl FilesFingerprint {
-    /// The fingerprint of `files`, read through `read`.
-    pub fn of<'a>(
-        files: impl IntoIterator<Item = &'a Path>,
-        read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
-    ) -> Self {
-        let mut hasher = DefaultHasher::new();
-        for file in files {
-            file.hash(&mut hasher);
-            read(file).ok().hash(&mut hasher);
-        }
-        Self(hasher.finish())
-    }
-}
 
 /// The files one site reads: its key file and its CA file.
 pub fn site_files(site: &SiteConfig) -> impl Iterator<Item = &Path> {

@@ -74,6 +74,7 @@
 //!   [`SecretString`]s: redacted in `Debug`, never in error messages.
 //! - YAML anchors and aliases work; merge keys (`<<:`) are not supported by the YAML parser.
 
+mod assemble;
 mod declare;
 pub mod diff;
 mod error;
@@ -84,29 +85,33 @@ mod load;
 mod overrides;
 mod raw;
 pub mod schema;
-mod sources;
+mod section;
 mod validate;
+mod values;
 
 #[cfg(test)]
 mod tests;
 
-use secrecy::SecretString;
-
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, FieldError};
 pub use exposure::exposure_warnings;
-pub use files::{ConfigWatcher, FileSnapshot, FilesFingerprint};
+pub use files::{ConfigWatcher, FileSnapshot};
 pub use load::{
     load_file, load_file_with, load_file_with_env, load_str, load_str_with_env, parse_yaml,
 };
-pub use schema::{
-    CollectionConfig, LoggingConfig, OtlpConfig, ServerConfig, ServiceConfig, SiteConfig,
-    SourceConfig, TlsConfig, TracesConfig,
+pub use section::collection::{CollectionConfig, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
+pub use section::otlp::OtlpConfig;
+pub use section::server::{ServerConfig, metrics_path_problem};
+pub use section::service::{LoggingConfig, ServiceConfig, TracesConfig};
+pub use section::site::{SiteConfig, TlsConfig};
+pub use section::sources::{
+    ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceConfig, SourceId,
+    SourcesConfig,
 };
-pub use sources::{
-    ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceId, SourcesConfig,
+pub use values::{
+    DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
+    FilesFingerprint, LogFormat, MetricsAuth, OtlpCompression, RESERVED_PATHS, is_valid_site_name,
 };
-pub use validate::{MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND, metrics_path_problem};
 
 /// The validated agent configuration. Built once by [`load_file`]; never mutated.
 #[derive(Debug, Clone)]
@@ -126,72 +131,4 @@ pub struct Config {
     /// The contents of the certificate files of the server and the OTLP exporter when the
     /// configuration was loaded ([`files::global_files`]), so that a reload notices a renewal.
     pub files: FilesFingerprint,
-}
-
-/// The default path of the Prometheus bridge.
-pub const DEFAULT_METRICS_PATH: &str = "/metrics";
-
-/// Whether `name` is a valid site name: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
-pub fn is_valid_site_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Paths the server answers itself, which the bridge may not take.
-pub const RESERVED_PATHS: [&str; 3] = ["/health", "/healthz", "/readyz"];
-
-/// Credentials accepted on `/metrics`: basic auth, a bearer token, either, or none.
-#[derive(Debug, Clone, Default)]
-pub struct MetricsAuth {
-    /// `Authorization: Basic` user name and password.
-    pub basic: Option<(String, SecretString)>,
-    /// `Authorization: Bearer` token.
-    pub bearer: Option<SecretString>,
-}
-
-impl MetricsAuth {
-    /// Whether any credential is required.
-    pub fn is_required(&self) -> bool {
-        self.basic.is_some() || self.bearer.is_some()
-    }
-}
-
-impl PartialEq for MetricsAuth {
-    fn eq(&self, other: &Self) -> bool {
-        declare::Same::same(self, other)
-    }
-}
-
-impl Eq for MetricsAuth {}
-
-/// Compression of OTLP requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OtlpCompression {
-    /// No compression.
-    None,
-    /// gzip.
-    #[default]
-    Gzip,
-}
-
-/// The default of `otlp.max_series_per_metric`: the most series the SDK's table for an
-/// instrument holds at the size its own default limit (2,000) reserves, 4,096 slots. One series
-/// more and the SDK reserves twice the memory for every open instrument, used or not.
-pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 3583;
-
-/// The default of `otlp.max_message_bytes`: the gRPC default receive limit of a Collector
-/// (4 MiB) minus 64 KiB of headroom.
-pub const DEFAULT_OTLP_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
-
-/// Log format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
 }

@@ -1,5 +1,5 @@
 //! The file shape: serde structures that mirror the YAML keys, before any validation. The
-//! sections' own structures are declared with their keys in [`schema`](super::schema).
+//! sections' own structures are declared with their keys in [`section`](super::section).
 //!
 //! Every struct denies unknown fields. Leaves are [`Scalar`]s, which accept any scalar (and
 //! record a map or list as a wrong kind), so a bad value never aborts deserialization: the
@@ -7,30 +7,11 @@
 //! Sections are [`Section`]s, which report every unknown key by name and keep the known ones,
 //! so one typo does not hide the rest of the section.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 use serde_json::Value;
-
-use super::schema::{
-    RawCollection, RawLogging, RawOtlp, RawServer, RawService, RawSite, RawSource, RawTraces,
-};
-
-/// The whole file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawConfig {
-    pub sites: Option<List<Section<RawSite>>>,
-    pub collection: Option<Section<RawCollection>>,
-    pub server: Option<Section<RawServer>>,
-    pub otlp: Option<Section<RawOtlp>>,
-    pub traces: Option<Section<RawTraces>>,
-    pub logging: Option<Section<RawLogging>>,
-    pub service: Option<Section<RawService>>,
-    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
-}
 
 /// A leaf value as written. Deliberately no `Debug`: it may hold a secret.
 pub(super) enum Scalar {
@@ -236,26 +217,13 @@ impl<'de> Deserializer<'de> for FieldProbe<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn probe_finds_struct_fields() {
-        assert_eq!(
-            struct_fields::<RawServer>(),
-            Some(
-                &[
-                    "listen",
-                    "prometheus_bridge",
-                    "metrics_path",
-                    "ready_min_sites",
-                    "ready_cache",
-                    "tls_cert_file",
-                    "tls_key_file",
-                    "metrics_username",
-                    "metrics_password",
-                    "metrics_bearer_token",
-                ][..]
-            )
-        );
-        assert_eq!(struct_fields::<BTreeMap<String, Scalar>>(), None);
+    /// A section as the schema declares them.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawServer {
+        listen: Option<Scalar>,
+        #[serde(rename = "prometheus_bridge")]
+        _bridge: Option<Scalar>,
     }
 
     #[test]

@@ -3,21 +3,47 @@
 //! an `https://` endpoint. Each runs once both fields are read, and reports on the field whose
 //! value has to change.
 
+use std::time::Duration;
+
+use url::Url;
+
 use super::Validator;
-use super::collection::CollectionLayer;
 use super::scalar::fmt_duration;
-use crate::config::{CollectionConfig, OtlpConfig, ServerConfig};
+
+/// The collection keys that constrain each other.
+pub(in crate::config) struct Timing {
+    /// `request_timeout`.
+    pub request_timeout: Duration,
+    /// `jobs_interval`.
+    pub jobs_interval: Duration,
+    /// `cycle_timeout`.
+    pub cycle_timeout: Duration,
+    /// `max_retries`.
+    pub max_retries: u32,
+    /// `max_retry_time`.
+    pub max_retry_time: Duration,
+}
+
+/// What one layer of collection settings (the global section, or a site's overrides) says
+/// about a key.
+pub(in crate::config) trait Layer {
+    /// Whether the layer sets `key`.
+    fn sets(&self, key: &str) -> bool;
+    /// Whether `key` may hold a value other than the one written (it was invalid, or the
+    /// section unusable): then checks involving it would report noise.
+    fn unsure(&self, key: &str) -> bool;
+}
 
 impl Validator<'_> {
     /// Checks between collection fields. `site` is `None` for the global section; for a site
     /// only rules touching a key the site overrides run (the global check covers the rest).
     /// The error goes on the field set at this level (the other one may be a default), and the
     /// message names the other field where its value was set.
-    pub(super) fn cross_check_collection(
+    pub(in crate::config) fn check_timing(
         &mut self,
-        c: &CollectionConfig,
-        global: &CollectionLayer,
-        site: Option<(&str, &CollectionLayer)>,
+        c: &Timing,
+        global: &dyn Layer,
+        site: Option<(&str, &dyn Layer)>,
     ) {
         let here = |key: &str| match site {
             Some((_, layer)) => layer.sets(key),
@@ -105,8 +131,13 @@ impl Validator<'_> {
 
     /// The bridge needs a listen address, unless the section already has a problem with
     /// either (`clean` says it has none).
-    pub(super) fn check_bridge_listen(&mut self, server: &ServerConfig, clean: bool) {
-        if server.prometheus_bridge && server.listen.is_none() && clean {
+    pub(in crate::config) fn check_bridge_listen(
+        &mut self,
+        bridge: bool,
+        listen: bool,
+        clean: bool,
+    ) {
+        if bridge && !listen && clean {
             self.err(
                 "server.prometheus_bridge",
                 "needs server.listen (the address that serves /metrics)",
@@ -116,7 +147,7 @@ impl Validator<'_> {
 
     /// Two keys that are given together or not at all: `first` and `second` say which are
     /// written.
-    pub(super) fn check_pair(&mut self, first: (&str, bool), second: (&str, bool)) {
+    pub(in crate::config) fn check_pair(&mut self, first: (&str, bool), second: (&str, bool)) {
         match (first.1, second.1) {
             (true, false) => self.err(second.0, format!("required when {} is set", first.0)),
             (false, true) => self.err(first.0, format!("required when {} is set", second.0)),
@@ -126,22 +157,27 @@ impl Validator<'_> {
 
     /// The export timeout fits in the export interval, unless the section already has a
     /// problem (`clean` says it has none).
-    pub(super) fn check_otlp_timeout(&mut self, otlp: &OtlpConfig, clean: bool) {
-        if otlp.timeout > otlp.export_interval && clean {
+    pub(in crate::config) fn check_otlp_timeout(
+        &mut self,
+        timeout: Duration,
+        export_interval: Duration,
+        clean: bool,
+    ) {
+        if timeout > export_interval && clean {
             self.err(
                 "otlp.timeout",
                 format!(
                     "must not be longer than otlp.export_interval ({}), got {}",
-                    fmt_duration(otlp.export_interval),
-                    fmt_duration(otlp.timeout)
+                    fmt_duration(export_interval),
+                    fmt_duration(timeout)
                 ),
             );
         }
     }
 
     /// TLS files need an `https://` endpoint; `tls_files` are the TLS keys that are written.
-    pub(super) fn check_otlp_plaintext(&mut self, otlp: &OtlpConfig, tls_files: &[&str]) {
-        if otlp.endpoint.scheme() == "http" && !tls_files.is_empty() {
+    pub(in crate::config) fn check_otlp_plaintext(&mut self, endpoint: &Url, tls_files: &[&str]) {
+        if endpoint.scheme() == "http" && !tls_files.is_empty() {
             self.err(
                 "otlp.endpoint",
                 format!(

@@ -17,7 +17,7 @@ use crate::config::raw::Scalar;
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// A duration as messages write it.
-pub(super) fn fmt_duration(d: Duration) -> humantime::FormattedDuration {
+pub(in crate::config) fn fmt_duration(d: Duration) -> humantime::FormattedDuration {
     humantime::format_duration(d)
 }
 
@@ -32,7 +32,7 @@ fn given(value: Option<Scalar>) -> Option<Scalar> {
 
 /// Whether a value is written (not absent, `null`, empty or of the wrong kind): what rules
 /// between two keys ask before either is read.
-pub(super) fn present(value: &Option<Scalar>) -> bool {
+pub(in crate::config) fn present(value: &Option<Scalar>) -> bool {
     match value {
         Some(Scalar::Str(s)) => !s.trim().is_empty(),
         Some(Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_)) => true,

@@ -1,13 +1,50 @@
-//! The rules of `server`: the listen address, the bridge's path, HTTPS files and the
-//! credentials of `/metrics`.
+//! `server`: the agent's own HTTP server. Its keys and their rules: the listen address, the
+//! bridge's path, HTTPS files and the credentials of `/metrics`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use super::Validator;
-use super::scalar::present;
+use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
-use crate::config::schema::{RawServer, ServerPatch};
-use crate::config::{MetricsAuth, RESERVED_PATHS, ServerConfig};
+use crate::config::validate::Validator;
+use crate::config::validate::scalar::{self, present};
+use crate::config::values::{DEFAULT_METRICS_PATH, MetricsAuth, RESERVED_PATHS};
+
+section! {
+    /// The agent's own HTTP server. The default has no listen address and no bridge.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ServerConfig {
+        /// Listen address of `/healthz`, `/readyz` and (when enabled) `/metrics`; unset = no server.
+        listen: Option<SocketAddr> = None, parse listen;
+        /// Serve the Prometheus compatibility bridge on `metrics_path` (needs `listen`).
+        prometheus_bridge: bool = false, parse scalar::boolean;
+        /// Path of the bridge (the Go exporter's `server.uri`), `/metrics` by default.
+        metrics_path: String = DEFAULT_METRICS_PATH.to_owned(), parse metrics_path;
+        /// `/readyz` is 200 when at least this many sites are ready; unset = every site.
+        ready_min_sites: Option<u32> = None, parse ready_min_sites;
+        /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
+        /// requests never becomes a flood of NetBackup requests.
+        ready_cache: Duration = Duration::from_secs(5), parse scalar::duration;
+        /// Serve HTTPS with this certificate chain (PEM); needs `tls_key_file`.
+        tls_cert_file: Option<PathBuf> = None, parse scalar::file;
+        /// The private key (PEM) of `tls_cert_file`.
+        tls_key_file: Option<PathBuf> = None, parse scalar::file;
+    }
+    raw RawServer, patch ServerPatch;
+    built {
+        /// Credentials required on `/metrics` (`/healthz` and `/readyz` stay open).
+        metrics_auth: MetricsAuth = MetricsAuth::default();
+    }
+    keys {
+        /// Basic-auth user name required on `/metrics`; needs `metrics_password`.
+        metrics_username: Scalar => "unset";
+        /// Basic-auth password required on `/metrics` (a secret).
+        metrics_password: Scalar => "unset";
+        /// Bearer token accepted on `/metrics` (a secret).
+        metrics_bearer_token: Scalar => "unset";
+    }
+}
 
 /// `server.listen`: an IP address and port; `Some(None)` is never returned (absent is `None`).
 pub(in crate::config) fn listen(
@@ -75,7 +112,10 @@ pub fn metrics_path_problem(path: &str) -> Result<(), String> {
 
 impl Validator<'_> {
     /// The `server` section.
-    pub(super) fn server(&mut self, raw: Option<Section<RawServer>>) -> Option<ServerConfig> {
+    pub(in crate::config) fn server(
+        &mut self,
+        raw: Option<Section<RawServer>>,
+    ) -> Option<ServerConfig> {
         let before = self.error_count();
         let Some(mut raw) = self.section("server", raw) else {
             return (self.error_count() == before).then(ServerConfig::default);
@@ -93,7 +133,7 @@ impl Validator<'_> {
                 "server.tls_key_file",
             ],
         );
-        self.check_bridge_listen(&server, clean);
+        self.check_bridge_listen(server.prometheus_bridge, server.listen.is_some(), clean);
         self.check_pair(
             ("server.tls_cert_file", cert_given),
             ("server.tls_key_file", key_given),
@@ -129,5 +169,35 @@ impl Validator<'_> {
         );
         let basic = username.zip(password);
         MetricsAuth { basic, bearer }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::raw::struct_fields;
+
+    #[test]
+    fn probe_finds_struct_fields() {
+        assert_eq!(
+            struct_fields::<RawServer>(),
+            Some(
+                &[
+                    "listen",
+                    "prometheus_bridge",
+                    "metrics_path",
+                    "ready_min_sites",
+                    "ready_cache",
+                    "tls_cert_file",
+                    "tls_key_file",
+                    "metrics_username",
+                    "metrics_password",
+                    "metrics_bearer_token",
+                ][..]
+            )
+        );
+        assert_eq!(struct_fields::<BTreeMap<String, Scalar>>(), None);
     }
 }

@@ -1,20 +1,79 @@
-//! The rules of `sites`: at least one, unique names, each with exactly one of `api_key` and
-//! `api_key_file`, its `tls` section and its overrides of `collection` and `sources`.
+//! `sites`: the NetBackup primary servers. The keys of a site and of its `tls` section, and
+//! their rules: at least one site, unique names, exactly one of `api_key` and `api_key_file`,
+//! and the site's overrides of `collection` and `sources` applied over the global values.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use secrecy::SecretString;
 use secrecy::zeroize::Zeroize;
 use url::Url;
 
-use super::collection::CollectionLayer;
-use super::{Validator, join};
-use crate::config::files::FilesFingerprint;
+use super::collection::{CollectionConfig, CollectionLayer, RawCollection};
+use super::sources::{RawSource, SourcesConfig};
+use crate::config::declare::section;
 use crate::config::raw::{List, Scalar, Section};
-use crate::config::schema::{RawSite, RawTls, SitePatch, TlsPatch};
-use crate::config::{CollectionConfig, SiteConfig, SourcesConfig, TlsConfig, is_valid_site_name};
+use crate::config::validate::{Validator, join, scalar};
+use crate::config::values::{FilesFingerprint, is_valid_site_name};
 use crate::netbackup::ApiVersion;
+
+section! {
+    /// One NetBackup primary server.
+    #[derive(Debug, Clone)]
+    pub struct SiteConfig {
+        /// Unique name, used as the `site` label. Letters, digits, `-`, `_` and `.` only.
+        name: String, parse name;
+        /// Base URL of the API, for example `https://primary.example.com:1556/netbackup`.
+        url: Url, parse url;
+    }
+    raw RawSite, patch SitePatch;
+    built {
+        /// The API key, from `api_key` or read from `api_key_file`.
+        api_key: SecretString;
+        /// Where the key was read from, when it came from a file (kept for reloads and
+        /// messages).
+        api_key_file: Option<PathBuf>;
+        /// A pinned API version; when `None` the client negotiates newest-first.
+        api_version: Option<ApiVersion>;
+        /// TLS settings for this site.
+        tls: TlsConfig;
+        /// Collection settings, the global ones with this site's overrides applied.
+        collection: CollectionConfig;
+        /// The opt-in sources, the global `sources` with this site's overrides applied.
+        sources: SourcesConfig;
+        /// The contents of the files the site reads (its key file and CA file) when the
+        /// configuration was loaded, so that a reload notices a rotated file.
+        files: FilesFingerprint;
+    }
+    keys {
+        /// The API key; give exactly one of `api_key` (best as a `${VAR}` reference) and
+        /// `api_key_file`.
+        api_key: Scalar => "required, or api_key_file";
+        /// A file holding the API key (whitespace around it trimmed).
+        api_key_file: Scalar => "unset";
+        /// Pin the API version (14.0, 13.0, 12.0 or 10.0); unset negotiates newest-first.
+        api_version: Scalar => "unset";
+        /// TLS settings of the connection (`sites[].tls.*`).
+        tls: Section<RawTls> => "";
+        /// This site's overrides of `collection`.
+        collection: Section<RawCollection> => "";
+        /// This site's overrides of `sources`.
+        sources: Section<BTreeMap<String, Section<RawSource>>> => "";
+    }
+}
+
+section! {
+    /// TLS settings of a NetBackup connection.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TlsConfig {
+        /// A PEM file with the CA certificate(s) that signed the server's certificate; only
+        /// these CAs are trusted for the site.
+        ca_file: Option<PathBuf> = None, parse scalar::file;
+        /// Accept any certificate. Dangerous; logged as a warning at every start.
+        insecure_skip_verify: bool = false, parse scalar::boolean;
+    }
+    raw RawTls, patch TlsPatch;
+}
 
 /// `sites[i].name`: required, a valid site name. The value is never echoed: whatever was
 /// written there, it is not a name.
@@ -47,7 +106,7 @@ pub(in crate::config) fn url(
 
 impl Validator<'_> {
     /// Every site, the global collection settings and sources applied under each one's own.
-    pub(super) fn sites(
+    pub(in crate::config) fn sites(
         &mut self,
         raw: Option<List<Section<RawSite>>>,
         global: &CollectionConfig,
@@ -110,7 +169,7 @@ impl Validator<'_> {
 
         let layer = self.collection_layer(&join(path, "collection"), raw.collection);
         let collection = layer.values.apply(global);
-        self.cross_check_collection(&collection, global_layer, Some((path, &layer)));
+        self.check_collection(&collection, global_layer, Some((path, &layer)));
         let collection = (!layer.failed()).then_some(collection);
         let sources_patch = self.sources_patch(&join(path, "sources"), raw.sources);
         let sources = (!sources_patch.failed).then(|| sources_patch.apply(global_sources));
@@ -181,7 +240,7 @@ impl Validator<'_> {
                     return (None, None);
                 }
                 let path = self.resolve(file);
-                let read = (self.read)(&path).and_then(|bytes| {
+                let read = self.read_file(&path).and_then(|bytes| {
                     String::from_utf8(bytes).map_err(|e| {
                         let mut bytes = e.into_bytes();
                         bytes.zeroize();

@@ -1,12 +1,46 @@
-//! The rules of `traces`, `logging` and `service`: the sampling ratio, the log filter and
-//! format, and the identity of the agent.
+//! `traces`, `logging` and `service`: the agent's own traces, its log output and its identity.
+//! Their keys and rules: the sampling ratio, the log filter and format.
 
-use super::Validator;
+use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
-use crate::config::schema::{
-    LoggingPatch, RawLogging, RawService, RawTraces, ServicePatch, TracesPatch,
-};
-use crate::config::{LogFormat, LoggingConfig, ServiceConfig, TracesConfig};
+use crate::config::validate::{Validator, scalar};
+use crate::config::values::LogFormat;
+
+section! {
+    /// Traces of the agent's own work.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct TracesConfig {
+        /// Export spans over OTLP.
+        enabled: bool = false, parse scalar::boolean;
+        /// Fraction of root traces sampled (0.0..=1.0); children follow their parent.
+        sampling_ratio: f64 = 1.0, parse sampling_ratio;
+    }
+    raw RawTraces, patch TracesPatch;
+}
+
+section! {
+    /// Log output settings.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LoggingConfig {
+        /// A `tracing` filter such as `info` or `nbu_otel=debug`; `RUST_LOG` wins when set.
+        level: String = "info".to_owned(), parse log_level;
+        /// Text or JSON.
+        format: LogFormat = LogFormat::Text, parse log_format;
+    }
+    raw RawLogging, patch LoggingPatch;
+}
+
+section! {
+    /// Identity of this agent in the OpenTelemetry resource.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ServiceConfig {
+        /// `service.name`.
+        name: String = "nbu-otel".to_owned(), parse name;
+        /// `service.instance.id`; unset = the host name (stable across restarts).
+        instance_id: Option<String> = None, parse instance_id;
+    }
+    raw RawService, patch ServicePatch;
+}
 
 /// `traces.sampling_ratio`: a number from 0 to 1.
 pub(in crate::config) fn sampling_ratio(
@@ -107,21 +141,30 @@ impl Validator<'_> {
     }
 
     /// The `traces` section.
-    pub(super) fn traces(&mut self, raw: Option<Section<RawTraces>>) -> Option<TracesConfig> {
+    pub(in crate::config) fn traces(
+        &mut self,
+        raw: Option<Section<RawTraces>>,
+    ) -> Option<TracesConfig> {
         self.plain_section("traces", raw, |v, raw| {
             TracesPatch::read(v, "traces", raw).apply(&TracesConfig::default())
         })
     }
 
     /// The `logging` section.
-    pub(super) fn logging(&mut self, raw: Option<Section<RawLogging>>) -> Option<LoggingConfig> {
+    pub(in crate::config) fn logging(
+        &mut self,
+        raw: Option<Section<RawLogging>>,
+    ) -> Option<LoggingConfig> {
         self.plain_section("logging", raw, |v, raw| {
             LoggingPatch::read(v, "logging", raw).apply(&LoggingConfig::default())
         })
     }
 
     /// The `service` section.
-    pub(super) fn service(&mut self, raw: Option<Section<RawService>>) -> Option<ServiceConfig> {
+    pub(in crate::config) fn service(
+        &mut self,
+        raw: Option<Section<RawService>>,
+    ) -> Option<ServiceConfig> {
         self.plain_section("service", raw, |v, raw| {
             ServicePatch::read(v, "service", raw).apply(&ServiceConfig::default())
         })

@@ -1,16 +1,58 @@
-//! The rules of `otlp`: the endpoint, the headers (names lowercased, values secret), the
-//! compression, the bounds of the push and its TLS files.
+//! `otlp`: the push of metrics and traces. Its keys and their rules: the endpoint, the
+//! headers (names lowercased, values secret), the compression, the bounds of the push and its
+//! TLS files.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use url::Url;
 
-use super::Validator;
-use super::scalar::present;
+use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
-use crate::config::schema::{OtlpPatch, RawOtlp};
-use crate::config::{OtlpCompression, OtlpConfig};
+use crate::config::validate::Validator;
+use crate::config::validate::scalar::{self, present};
+use crate::config::values::{
+    DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC, OtlpCompression,
+};
+
+section! {
+    /// OTLP/gRPC export settings (metrics and traces share the endpoint).
+    #[derive(Debug, Clone)]
+    pub struct OtlpConfig {
+        /// Push metrics over OTLP.
+        enabled: bool = true, parse scalar::boolean;
+        /// gRPC endpoint, `http://` for plaintext or `https://` for TLS.
+        endpoint: Url = default_endpoint(), parse endpoint;
+        /// Extra request headers (gRPC metadata), for example an auth token. Values are secret.
+        headers: Vec<(String, SecretString)> = Vec::new(), parse headers,
+            from Section<BTreeMap<String, Scalar>>;
+        /// Timeout of one export; not longer than `export_interval`.
+        timeout: Duration = Duration::from_secs(10), parse scalar::duration;
+        /// Interval between metric exports.
+        export_interval: Duration = Duration::from_secs(60), parse scalar::duration;
+        /// Request compression: gzip or none.
+        compression: OtlpCompression = OtlpCompression::Gzip, parse compression;
+        /// CA file to verify the Collector's certificate.
+        ca_file: Option<PathBuf> = None, parse scalar::file;
+        /// Client certificate (PEM) for mutual TLS.
+        client_cert_file: Option<PathBuf> = None, parse scalar::file;
+        /// Client key (PEM) for mutual TLS.
+        client_key_file: Option<PathBuf> = None, parse scalar::file;
+        /// The largest encoded size of one metrics request: an export holding more is sent as
+        /// several requests (a Collector refuses gRPC messages above its receive limit).
+        max_message_bytes: usize = DEFAULT_OTLP_MAX_MESSAGE_BYTES, parse max_message_bytes;
+        /// The most series one instrument carries in the push; more are folded by the SDK into one
+        /// series marked `otel.metric.overflow`. Instruments whose labels come from NetBackup's
+        /// data get this limit, those with closed label sets their smaller bound from the catalog
+        /// (`telemetry::catalog::MetricDef::series_limit`). The SDK reserves room for each
+        /// instrument's limit up front, so it bounds the memory of the push.
+        max_series_per_metric: usize = DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
+            parse max_series_per_metric;
+    }
+    raw RawOtlp, patch OtlpPatch;
+}
 
 /// The smallest `otlp.max_message_bytes`: room for the resource, a metric description and a
 /// few data points.
@@ -128,7 +170,7 @@ pub(in crate::config) fn headers(
             );
             continue;
         }
-        let from_env = v.env_paths.contains_key(&field);
+        let from_env = v.set_by_env(&field);
         let secret = SecretString::from(value);
         match headers.get(&lower) {
             None => {
@@ -154,7 +196,7 @@ pub(in crate::config) fn headers(
 
 impl Validator<'_> {
     /// The `otlp` section.
-    pub(super) fn otlp(&mut self, raw: Option<Section<RawOtlp>>) -> Option<OtlpConfig> {
+    pub(in crate::config) fn otlp(&mut self, raw: Option<Section<RawOtlp>>) -> Option<OtlpConfig> {
         let before = self.error_count();
         let Some(mut raw) = self.section("otlp", raw) else {
             return (self.error_count() == before).then(OtlpConfig::default);
@@ -176,7 +218,7 @@ impl Validator<'_> {
                 "otlp.client_key_file",
             ],
         );
-        self.check_otlp_timeout(&otlp, clean);
+        self.check_otlp_timeout(otlp.timeout, otlp.export_interval, clean);
         self.check_pair(tls_given[1], tls_given[2]);
         if !self.has_error("otlp.endpoint") {
             let written: Vec<&str> = tls_given
@@ -184,7 +226,7 @@ impl Validator<'_> {
                 .filter(|(_, given)| *given)
                 .map(|(field, _)| *field)
                 .collect();
-            self.check_otlp_plaintext(&otlp, &written);
+            self.check_otlp_plaintext(&otlp.endpoint, &written);
         }
         (self.error_count() == before).then_some(otlp)
     }
