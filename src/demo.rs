@@ -86,13 +86,16 @@ mod tests {
 
     use super::*;
 
+    fn listen() -> SocketAddr {
+        "127.0.0.1:9440".parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn the_demo_configuration_is_valid_and_turns_every_source_on() {
         let clients: Vec<String> = (0..12).map(|i| format!("client-{i:02}")).collect();
-        let listen: SocketAddr = "127.0.0.1:9440".parse().unwrap_or_else(|e| panic!("{e}"));
         let config = config(
             "http://127.0.0.1:1556/netbackup",
-            listen,
+            listen(),
             "http://127.0.0.1:4317",
             &clients,
         )
@@ -106,7 +109,7 @@ mod tests {
         assert_eq!(site.sources.clients.allowlist.len(), DEMO_CLIENTS);
         assert!(site.sources.clients.allows("client-07"));
         assert!(!site.sources.clients.allows("client-08"));
-        assert_eq!(config.server.listen, Some(listen));
+        assert_eq!(config.server.listen, Some(listen()));
         assert!(config.server.prometheus_bridge);
         assert_eq!(config.otlp.export_interval, Duration::from_secs(15));
         assert_eq!(config.otlp.timeout, Duration::from_secs(3));
@@ -114,19 +117,17 @@ mod tests {
 
     #[test]
     fn a_bad_endpoint_is_a_config_error_naming_the_field() {
-        let listen: SocketAddr = "127.0.0.1:9440".parse().unwrap_or_else(|e| panic!("{e}"));
-        let err = config("http://127.0.0.1:1/netbackup", listen, "not a url", &[])
+        let err = config("http://127.0.0.1:1/netbackup", listen(), "not a url", &[])
             .expect_err("not a URL");
         assert!(err.has_field("otlp.endpoint"), "{err}");
     }
 
     #[test]
     fn values_are_taken_literally() {
-        let listen: SocketAddr = "127.0.0.1:9440".parse().unwrap_or_else(|e| panic!("{e}"));
         let clients = ["${HOME}: #odd".to_owned()];
         let config = config(
             "http://127.0.0.1:1/netbackup",
-            listen,
+            listen(),
             "http://x:4317",
             &clients,
         )

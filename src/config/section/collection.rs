@@ -15,6 +15,11 @@ pub const MIN_REQUESTS_PER_SECOND: f64 = 0.01;
 /// The fastest request rate accepted.
 pub const MAX_REQUESTS_PER_SECOND: f64 = 1000.0;
 
+/// Why page sizes are bounded.
+const PAGE_OF_100: &str = " (the NetBackup API returns at most 100 per page)";
+/// Why page sizes are bounded.
+const PAGE_OF_500: &str = " (the NetBackup API returns at most 500 per page)";
+
 const fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -30,19 +35,19 @@ section! {
         /// How long storage data is reused before it is fetched again.
         storage_ttl: Duration = secs(300), parse scalar::duration;
         /// `page[limit]` for `/admin/jobs` (1..=100).
-        jobs_page_size: u32 = 100, parse jobs_page_size;
+        jobs_page_size: u32 = 100, parse |v, f, x| v.integer(f, x, 1, 100, PAGE_OF_100);
         /// `page[limit]` for `/storage/storage-units` (1..=500).
-        storage_page_size: u32 = 100, parse storage_page_size;
+        storage_page_size: u32 = 100, parse |v, f, x| v.integer(f, x, 1, 500, PAGE_OF_500);
         /// Timeout of one HTTP request, from sending to the last byte of the body.
         request_timeout: Duration = secs(30), parse scalar::duration;
         /// How many times a failed request is retried (0 = no retry, at most 10).
-        max_retries: u32 = 3, parse max_retries;
+        max_retries: u32 = 3, parse |v, f, x| v.integer(f, x, 0, 10, "");
         /// Upper bound on the time spent retrying one request, waits included.
         max_retry_time: Duration = secs(60), parse scalar::duration_or_zero;
         /// Requests per second sent to this site, at most (0.01 to 1000).
         requests_per_second: f64 = 10.0, parse requests_per_second;
         /// Requests in flight to this site, at most (1 to 64).
-        max_concurrent_requests: u32 = 4, parse max_concurrent_requests;
+        max_concurrent_requests: u32 = 4, parse |v, f, x| v.integer(f, x, 1, 64, "");
         /// Longest one collection of the site (every page of every source) may take before it is
         /// abandoned; a collection longer than `jobs_interval` delays the next one instead.
         cycle_timeout: Duration = secs(600), parse scalar::duration;
@@ -51,46 +56,6 @@ section! {
         jobs_resync_interval: Duration = secs(6 * 3600), parse scalar::duration;
     }
     raw RawCollection, patch CollectionPatch;
-}
-
-fn page_why(max: u32) -> String {
-    format!(" (the NetBackup API returns at most {max} per page)")
-}
-
-/// `jobs_page_size`: 1 to 100, the API's maximum page.
-pub(in crate::config) fn jobs_page_size(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<u32> {
-    v.integer(field, value, 1, 100, &page_why(100))
-}
-
-/// `storage_page_size`: 1 to 500, the API's maximum page.
-pub(in crate::config) fn storage_page_size(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<u32> {
-    v.integer(field, value, 1, 500, &page_why(500))
-}
-
-/// `max_retries`: 0 to 10.
-pub(in crate::config) fn max_retries(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<u32> {
-    v.integer(field, value, 0, 10, "")
-}
-
-/// `max_concurrent_requests`: 1 to 64.
-pub(in crate::config) fn max_concurrent_requests(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<u32> {
-    v.integer(field, value, 1, 64, "")
 }
 
 /// `requests_per_second`: within [`MIN_REQUESTS_PER_SECOND`] and [`MAX_REQUESTS_PER_SECOND`].

@@ -33,7 +33,8 @@ section! {
         /// Interval between metric exports.
         export_interval: Duration = Duration::from_secs(60), parse scalar::duration;
         /// Request compression: gzip or none.
-        compression: OtlpCompression = OtlpCompression::Gzip, parse compression;
+        compression: OtlpCompression = OtlpCompression::Gzip,
+            parse |v, f, x| v.choice(f, x, &COMPRESSIONS);
         /// CA file to verify the Collector's certificate.
         ca_file: Option<PathBuf> = None, parse scalar::file;
         /// Client certificate (PEM) for mutual TLS.
@@ -42,24 +43,40 @@ section! {
         client_key_file: Option<PathBuf> = None, parse scalar::file;
         /// The largest encoded size of one metrics request: an export holding more is sent as
         /// several requests (a Collector refuses gRPC messages above its receive limit).
-        max_message_bytes: usize = DEFAULT_OTLP_MAX_MESSAGE_BYTES, parse max_message_bytes;
+        max_message_bytes: usize = DEFAULT_OTLP_MAX_MESSAGE_BYTES,
+            parse |v, f, x| {
+                v.integer(f, x, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES, " (bytes)").map(as_usize)
+            };
         /// The most series one instrument carries in the push; more are folded by the SDK into one
         /// series marked `otel.metric.overflow`. Instruments whose labels come from NetBackup's
         /// data get this limit, those with closed label sets their smaller bound from the catalog
         /// (`telemetry::catalog::MetricDef::series_limit`). The SDK reserves room for each
         /// instrument's limit up front, so it bounds the memory of the push.
         max_series_per_metric: usize = DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
-            parse max_series_per_metric;
+            parse |v, f, x| v.integer(f, x, 100, 1_000_000, SERIES_WHY).map(as_usize);
     }
     raw RawOtlp, patch OtlpPatch;
 }
 
 /// The smallest `otlp.max_message_bytes`: room for the resource, a metric description and a
 /// few data points.
-const MIN_OTLP_MESSAGE_BYTES: u32 = 4 * 1024;
+const MIN_MESSAGE_BYTES: u32 = 4 * 1024;
 
 /// The largest `otlp.max_message_bytes` (1 GiB).
-const MAX_OTLP_MESSAGE_BYTES: u32 = 1024 * 1024 * 1024;
+const MAX_MESSAGE_BYTES: u32 = 1024 * 1024 * 1024;
+
+/// The values of `otlp.compression`.
+const COMPRESSIONS: [(&str, OtlpCompression); 2] = [
+    ("gzip", OtlpCompression::Gzip),
+    ("none", OtlpCompression::None),
+];
+
+/// Why `otlp.max_series_per_metric` is bounded.
+const SERIES_WHY: &str = " (the SDK reserves room for this many series per instrument)";
+
+fn as_usize(n: u32) -> usize {
+    n as usize
+}
 
 /// The default endpoint: a Collector on this host.
 pub(in crate::config) fn default_endpoint() -> Url {
@@ -75,55 +92,6 @@ pub(in crate::config) fn endpoint(
 ) -> Option<Url> {
     let text = v.optional_text(field, value)?;
     v.http_url(field, &text)
-}
-
-/// `otlp.compression`: gzip or none.
-pub(in crate::config) fn compression(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<OtlpCompression> {
-    let text = v.optional_text(field, value)?;
-    match text.to_ascii_lowercase().as_str() {
-        "gzip" => Some(OtlpCompression::Gzip),
-        "none" => Some(OtlpCompression::None),
-        _ => {
-            v.err(field, format!("expected gzip or none, got {text:?}"));
-            None
-        }
-    }
-}
-
-/// `otlp.max_message_bytes`: 4 KiB to 1 GiB.
-pub(in crate::config) fn max_message_bytes(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<usize> {
-    v.integer(
-        field,
-        value,
-        MIN_OTLP_MESSAGE_BYTES,
-        MAX_OTLP_MESSAGE_BYTES,
-        " (bytes)",
-    )
-    .map(|n| n as usize)
-}
-
-/// `otlp.max_series_per_metric`: 100 to 1,000,000.
-pub(in crate::config) fn max_series_per_metric(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<usize> {
-    v.integer(
-        field,
-        value,
-        100,
-        1_000_000,
-        " (the SDK reserves room for this many series per instrument)",
-    )
-    .map(|n| n as usize)
 }
 
 /// `otlp.headers`: names lowercased (gRPC metadata keys are lowercase), values secret. A

@@ -22,7 +22,8 @@ section! {
         /// Path of the bridge (the Go exporter's `server.uri`), `/metrics` by default.
         metrics_path: String = DEFAULT_METRICS_PATH.to_owned(), parse metrics_path;
         /// `/readyz` is 200 when at least this many sites are ready; unset = every site.
-        ready_min_sites: Option<u32> = None, parse ready_min_sites;
+        ready_min_sites: Option<u32> = None,
+            parse |v, f, x| v.integer(f, x, 1, 100_000, "").map(Some);
         /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
         /// requests never becomes a flood of NetBackup requests.
         ready_cache: Duration = Duration::from_secs(5), parse scalar::duration;
@@ -79,15 +80,6 @@ pub(in crate::config) fn metrics_path(
         v.err(field, problem);
     }
     Some(path)
-}
-
-/// `server.ready_min_sites`: 1 to 100,000.
-pub(in crate::config) fn ready_min_sites(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<Option<u32>> {
-    v.integer(field, value, 1, 100_000, "").map(Some)
 }
 
 /// Why `path` cannot be the bridge's path: it must be absolute, plain (letters, digits, `-`,

@@ -25,7 +25,8 @@ section! {
         /// A `tracing` filter such as `info` or `nbu_otel=debug`; `RUST_LOG` wins when set.
         level: String = "info".to_owned(), parse log_level;
         /// Text or JSON.
-        format: LogFormat = LogFormat::Text, parse log_format;
+        format: LogFormat = LogFormat::Text,
+            parse |v, f, x| v.choice(f, x, &LOG_FORMATS);
     }
     raw RawLogging, patch LoggingPatch;
 }
@@ -41,6 +42,9 @@ section! {
     }
     raw RawService, patch ServicePatch;
 }
+
+/// The values of `logging.format`.
+const LOG_FORMATS: [(&str, LogFormat); 2] = [("text", LogFormat::Text), ("json", LogFormat::Json)];
 
 /// `traces.sampling_ratio`: a number from 0 to 1.
 pub(in crate::config) fn sampling_ratio(
@@ -68,23 +72,6 @@ pub(in crate::config) fn log_level(
         v.err(field, message);
     }
     Some(level)
-}
-
-/// `logging.format`: text or json.
-pub(in crate::config) fn log_format(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<LogFormat> {
-    let text = v.optional_text(field, value)?;
-    match text.to_ascii_lowercase().as_str() {
-        "text" => Some(LogFormat::Text),
-        "json" => Some(LogFormat::Json),
-        _ => {
-            v.err(field, format!("expected text or json, got {text:?}"));
-            None
-        }
-    }
 }
 
 /// `service.name`: not empty when given.

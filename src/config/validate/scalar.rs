@@ -196,6 +196,28 @@ impl Validator<'_> {
         }
     }
 
+    /// One of `options`, named case-insensitively.
+    pub(in crate::config) fn choice<T: Copy>(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let text = self.optional_text(field, value)?;
+        let found = options
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&text))
+            .map(|(_, choice)| *choice);
+        if found.is_none() {
+            let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+            self.err(
+                field,
+                format!("expected {}, got {text:?}", names.join(" or ")),
+            );
+        }
+        found
+    }
+
     /// A finite number.
     pub(in crate::config) fn number(&mut self, field: &str, value: Option<Scalar>) -> Option<f64> {
         let value = given(value)?;
