@@ -8,15 +8,17 @@ use serde::Deserialize;
 
 use super::error::FieldError;
 use super::raw::{List, Section};
+use super::section::collection::CollectionConfig;
 use super::section::collection::RawCollection;
 use super::section::otlp::RawOtlp;
 use super::section::server::RawServer;
 use super::section::service::{RawLogging, RawService, RawTraces};
 use super::section::site::RawSite;
 use super::section::sources::RawSource;
+use super::section::sources::SourcesConfig;
 use super::validate::Validator;
+use super::validated::Config;
 use super::values::FilesFingerprint;
-use super::{CollectionConfig, Config, SourcesConfig};
 
 /// The file shape of the whole file.
 #[derive(Deserialize)]

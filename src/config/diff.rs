@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::declare::Same;
-use super::{Config, SiteConfig};
+use super::section::site::SiteConfig;
+use super::validated::Config;
 
 /// The sections a running agent cannot change: a reload that changes them reports them.
 pub const RESTART_SECTIONS: [&str; 5] = ["server", "otlp", "traces", "logging", "service"];
@@ -87,7 +88,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::load_str_with_env;
+    use crate::config::load::load_str_with_env;
 
     fn load(yaml: &str, dir: &Path) -> Config {
         load_str_with_env(yaml, dir, &HashMap::new()).unwrap_or_else(|e| panic!("{e}"))

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::section::site::SiteConfig;
+use super::validated::Config;
 use super::values::FilesFingerprint;
-use super::{Config, SiteConfig};
 
 /// The files one site reads: its key file and its CA file.
 pub fn site_files(site: &SiteConfig) -> impl Iterator<Item = &Path> {

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use config::{Environment, File, FileFormat, ValueKind};
 use serde_json::Value;
 
-use super::Config;
 use super::assemble::{RawConfig, validate};
 use super::error::{ConfigError, FieldError};
 use super::files::fingerprint;
 use super::interpolate::expand_tree;
 use super::overrides::{self, PREFIX};
 use super::raw::Section;
+use super::validated::Config;
 
 /// Loads and validates the file at `path`, with `${VAR}` references and `NBU_OTEL_...`
 /// overrides taken from the process environment. Relative paths in the file are relative to

@@ -87,6 +87,7 @@ mod raw;
 pub mod schema;
 mod section;
 mod validate;
+mod validated;
 mod values;
 
 #[cfg(test)]
@@ -108,27 +109,8 @@ pub use section::sources::{
     ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceConfig, SourceId,
     SourcesConfig,
 };
+pub use validated::Config;
 pub use values::{
     DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
     FilesFingerprint, LogFormat, MetricsAuth, OtlpCompression, RESERVED_PATHS, is_valid_site_name,
 };
-
-/// The validated agent configuration. Built once by [`load_file`]; never mutated.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The NetBackup primary servers to collect from, in file order.
-    pub sites: Vec<SiteConfig>,
-    /// HTTP server for `/metrics`, `/healthz` and `/readyz`.
-    pub server: ServerConfig,
-    /// OTLP push of metrics and traces.
-    pub otlp: OtlpConfig,
-    /// Traces of the agent's own work.
-    pub traces: TracesConfig,
-    /// Log output.
-    pub logging: LoggingConfig,
-    /// `service.name` and `service.instance.id` of the OpenTelemetry resource.
-    pub service: ServiceConfig,
-    /// The contents of the certificate files of the server and the OTLP exporter when the
-    /// configuration was loaded ([`files::global_files`]), so that a reload notices a renewal.
-    pub files: FilesFingerprint,
-}
