@@ -1,15 +1,14 @@
 //! The `demo` command's configuration: one simulated site, the bridge on, OTLP push on.
+//!
+//! The configuration is written as YAML and loaded like any file, so the demo runs on exactly
+//! what validation accepts.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::Path;
 
-use secrecy::SecretString;
-use url::Url;
-
-use crate::config::{
-    ClientPattern, CollectionConfig, Config, LoggingConfig, OtlpConfig, ServerConfig,
-    ServiceConfig, SiteConfig, SourcesConfig, TlsConfig, TracesConfig,
-};
+use crate::config::{Config, ConfigError, SourceId, load_str_with_env};
 
 /// The API key shared by the demo's simulator and agent.
 pub const DEMO_API_KEY: &str = "demo-api-key";
@@ -24,47 +23,115 @@ pub fn config(
     listen: SocketAddr,
     otlp_endpoint: &str,
     clients: &[String],
-) -> Result<Config, String> {
-    let mut sources = SourcesConfig::all_enabled(Duration::from_secs(30));
-    sources.clients.allowlist = clients
-        .iter()
-        .take(DEMO_CLIENTS)
-        .map(|c| ClientPattern::Exact(c.clone()))
-        .collect();
-    let url = Url::parse(sim_url).map_err(|e| format!("simulator URL {sim_url}: {e}"))?;
-    let endpoint =
-        Url::parse(otlp_endpoint).map_err(|e| format!("--otlp-endpoint {otlp_endpoint}: {e}"))?;
-    Ok(Config {
-        sites: vec![SiteConfig {
-            name: "demo".to_owned(),
-            url,
-            api_key: SecretString::from(DEMO_API_KEY.to_owned()),
-            api_key_file: None,
-            api_version: None,
-            tls: TlsConfig::default(),
-            collection: CollectionConfig {
-                jobs_interval: Duration::from_secs(15),
-                jobs_window: Duration::from_secs(24 * 3600),
-                storage_ttl: Duration::from_secs(60),
-                request_timeout: Duration::from_secs(5),
-                requests_per_second: 50.0,
-                ..CollectionConfig::default()
-            },
+) -> Result<Config, ConfigError> {
+    let yaml = yaml(sim_url, listen, otlp_endpoint, clients);
+    load_str_with_env(&yaml, Path::new("."), &HashMap::new())
+}
+
+/// The demo configuration as the text of a configuration file.
+fn yaml(sim_url: &str, listen: SocketAddr, otlp_endpoint: &str, clients: &[String]) -> String {
+    let mut sources = String::new();
+    for id in SourceId::ALL {
+        let _ = writeln!(
             sources,
-        }],
-        server: ServerConfig {
-            listen: Some(listen),
-            prometheus_bridge: true,
-            ..ServerConfig::default()
-        },
-        otlp: OtlpConfig {
-            endpoint,
-            export_interval: Duration::from_secs(15),
-            timeout: Duration::from_secs(3),
-            ..OtlpConfig::default()
-        },
-        traces: TracesConfig::default(),
-        logging: LoggingConfig::default(),
-        service: ServiceConfig::default(),
-    })
+            "      {id}:\n        enabled: true\n        interval: 30s"
+        );
+        if id == SourceId::Clients {
+            let allowlist: Vec<String> = clients
+                .iter()
+                .take(DEMO_CLIENTS)
+                .map(|c| quoted(c))
+                .collect();
+            let _ = writeln!(sources, "        allowlist: [{}]", allowlist.join(", "));
+        }
+    }
+    format!(
+        "sites:
+  - name: demo
+    url: {url}
+    api_key: {key}
+    collection:
+      jobs_interval: 15s
+      jobs_window: 24h
+      storage_ttl: 60s
+      request_timeout: 5s
+      requests_per_second: 50
+    sources:
+{sources}server:
+  listen: {listen}
+  prometheus_bridge: true
+otlp:
+  endpoint: {endpoint}
+  export_interval: 15s
+  timeout: 3s
+",
+        url = quoted(sim_url),
+        key = quoted(DEMO_API_KEY),
+        listen = quoted(&listen.to_string()),
+        endpoint = quoted(otlp_endpoint),
+    )
+}
+
+/// `text` as a double-quoted YAML scalar taken literally: JSON string syntax is YAML, and
+/// `${` is escaped so no variable is expanded.
+fn quoted(text: &str) -> String {
+    serde_json::Value::String(text.replace("${", "$${")).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    fn listen() -> SocketAddr {
+        "127.0.0.1:9440".parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_demo_configuration_is_valid_and_turns_every_source_on() {
+        let clients: Vec<String> = (0..12).map(|i| format!("client-{i:02}")).collect();
+        let config = config(
+            "http://127.0.0.1:1556/netbackup",
+            listen(),
+            "http://127.0.0.1:4317",
+            &clients,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let site = &config.sites[0];
+        assert_eq!(site.name, "demo");
+        assert_eq!(site.api_key.expose_secret(), DEMO_API_KEY);
+        assert_eq!(site.collection.jobs_interval, Duration::from_secs(15));
+        assert_eq!(site.collection.requests_per_second, 50.0);
+        assert_eq!(site.sources.enabled().count(), SourceId::ALL.len());
+        assert_eq!(site.sources.clients.allowlist.len(), DEMO_CLIENTS);
+        assert!(site.sources.clients.allows("client-07"));
+        assert!(!site.sources.clients.allows("client-08"));
+        assert_eq!(config.server.listen, Some(listen()));
+        assert!(config.server.prometheus_bridge);
+        assert_eq!(config.otlp.export_interval, Duration::from_secs(15));
+        assert_eq!(config.otlp.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_bad_endpoint_is_a_config_error_naming_the_field() {
+        let err = config("http://127.0.0.1:1/netbackup", listen(), "not a url", &[])
+            .expect_err("not a URL");
+        assert!(err.has_field("otlp.endpoint"), "{err}");
+    }
+
+    #[test]
+    fn values_are_taken_literally() {
+        let clients = ["${HOME}: #odd".to_owned()];
+        let config = config(
+            "http://127.0.0.1:1/netbackup",
+            listen(),
+            "http://x:4317",
+            &clients,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.sites[0].sources.clients.allows("${HOME}: #odd"));
+    }
 }

@@ -333,7 +333,7 @@ async fn run_demo(
         otlp_endpoint,
         simulator.dataset().client_names(),
     )
-    .map_err(anyhow::Error::msg)?;
+    .context("the demo configuration")?;
     println!(
         "nbu-otel demo\n\
          \x20 NetBackup simulator: {} ({jobs} jobs, {churn_per_minute} new per minute)\n\

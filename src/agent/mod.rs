@@ -11,12 +11,11 @@ use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::collect::{SiteCollector, SiteSnapshot};
-use crate::config::{Config, SiteConfig};
+use crate::config::{Config, ConfigDiff, SiteConfig};
 use crate::events::Events;
 use crate::netbackup::{ClientSettings, SiteClient};
 use crate::readiness::Readiness;
@@ -34,7 +33,8 @@ use site_task::{Carry, SiteTask};
 /// How many intervals a source's data stays current without a successful collection.
 pub const STALE_AFTER_INTERVALS: u32 = 3;
 
-/// What a reload changed.
+/// What a reload changed: the [`ConfigDiff`] it applied, without the detail of which sites
+/// moved to another URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadSummary {
     /// Sites started.
@@ -47,12 +47,21 @@ pub struct ReloadSummary {
     pub needs_restart: Vec<&'static str>,
 }
 
+impl From<ConfigDiff> for ReloadSummary {
+    fn from(diff: ConfigDiff) -> Self {
+        Self {
+            added: diff.added,
+            removed: diff.removed,
+            changed: diff.changed,
+            needs_restart: diff.needs_restart,
+        }
+    }
+}
+
 /// A running (or ready to run) agent.
 #[derive(Debug)]
 pub struct Agent {
     config: Arc<Config>,
-    /// The contents of the server and OTLP certificate files the running config uses.
-    global_files: u64,
     store: SnapshotStore,
     recorders: Recorders,
     /// The agent's events, counted in `recorders`' tallies.
@@ -69,9 +78,6 @@ pub struct Agent {
 
 #[derive(Debug)]
 struct RunningSite {
-    config: SiteConfig,
-    /// The contents of the files the site reads (its CA file), to notice a rotation.
-    files: u64,
     stop: watch::Sender<bool>,
     task: JoinHandle<Carry>,
 }
@@ -91,7 +97,6 @@ impl Agent {
         );
         Self {
             site_room: site_room(config.sites.len()),
-            global_files: global_files(&config),
             config: Arc::new(config),
             store,
             recorders,
@@ -152,7 +157,6 @@ impl Agent {
     /// across a restart unless its URL changed, so an in-flight collection is neither lost
     /// nor counted twice.
     pub async fn reload(&mut self, new: Config) -> ReloadSummary {
-        let mut summary = ReloadSummary::default();
         if new.sites.len() > self.site_room {
             tracing::warn!(
                 sites = new.sites.len(),
@@ -160,66 +164,37 @@ impl Agent {
                 "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
             );
         }
-        let wanted: BTreeMap<String, SiteConfig> = new
-            .sites
-            .iter()
-            .map(|s| (s.name.clone(), s.clone()))
-            .collect();
+        let diff = ConfigDiff::between(&self.config, &new);
         if let Some(exported) = &self.exported {
             // Before anything stops: a removed site's series leave the very next export.
-            exported.set(wanted.keys().cloned());
+            exported.set(new.sites.iter().map(|s| s.name.clone()));
         }
-        let current: Vec<String> = self.sites.keys().cloned().collect();
-        for name in current {
-            match wanted.get(&name) {
-                None => {
-                    self.stop_site(&name).await;
-                    self.store.remove(&name);
-                    self.recorders.remove_site(&name);
-                    self.readiness.remove(&name);
-                    summary.removed.push(name);
-                }
-                Some(site)
-                    if !same_site(&self.sites[&name].config, site)
-                        || self.sites[&name].files != site_files(site) =>
-                {
-                    let url_changed = self.sites[&name].config.url != site.url;
-                    let mut carry = self.stop_site(&name).await;
-                    if url_changed {
-                        // Another backend: its data and connections are not ours.
-                        carry = Carry::default();
-                        self.store.publish(SiteSnapshot::empty(&name));
-                    }
-                    self.spawn_site(site.clone(), carry);
-                    summary.changed.push(name);
-                }
-                Some(_) => {}
+        let wanted: BTreeMap<&str, &SiteConfig> =
+            new.sites.iter().map(|s| (s.name.as_str(), s)).collect();
+        for name in &diff.removed {
+            self.stop_site(name).await;
+            self.store.remove(name);
+            self.recorders.remove_site(name);
+            self.readiness.remove(name);
+        }
+        for name in &diff.changed {
+            let mut carry = self.stop_site(name).await;
+            if diff.moved.contains(name) {
+                // Another backend: its data and connections are not ours.
+                carry = Carry::default();
+                self.store.publish(SiteSnapshot::empty(name));
+            }
+            if let Some(site) = wanted.get(name.as_str()) {
+                self.spawn_site((*site).clone(), carry);
             }
         }
-        for (name, site) in &wanted {
-            if !self.sites.contains_key(name) {
-                self.spawn_site(site.clone(), Carry::default());
-                summary.added.push(name.clone());
+        for name in &diff.added {
+            if let Some(site) = wanted.get(name.as_str()) {
+                self.spawn_site((*site).clone(), Carry::default());
             }
         }
-        let old = &self.config;
-        for (section, changed) in [
-            (
-                "server",
-                old.server != new.server || self.global_files != global_files(&new),
-            ),
-            ("otlp", !same_otlp(&old.otlp, &new.otlp)),
-            ("traces", old.traces != new.traces),
-            ("logging", old.logging != new.logging),
-            ("service", old.service != new.service),
-        ] {
-            if changed {
-                summary.needs_restart.push(section);
-            }
-        }
-        self.global_files = global_files(&new);
         self.config = Arc::new(new);
-        summary
+        diff.into()
     }
 
     /// The agent's events (a reload's outcome is one, counted in `nbu.config.reloads`).
@@ -268,15 +243,7 @@ impl Agent {
             stop: stop_rx,
         };
         let handle = tokio::spawn(task.supervise(collector, carry));
-        self.sites.insert(
-            name,
-            RunningSite {
-                files: site_files(&site),
-                config: site,
-                stop,
-                task: handle,
-            },
-        );
+        self.sites.insert(name, RunningSite { stop, task: handle });
     }
 }
 
@@ -313,48 +280,6 @@ where
         }));
     }
     out
-}
-
-/// The contents of the files a site reads (its CA file; its key file, too).
-fn site_files(site: &SiteConfig) -> u64 {
-    reload::contents_hash(reload::site_files(site))
-}
-
-/// The contents of the certificate files of the server and of the OTLP exporter.
-fn global_files(config: &Config) -> u64 {
-    reload::contents_hash(reload::global_files(config))
-}
-
-/// Whether two OTLP configurations are the same, header values included.
-fn same_otlp(a: &crate::config::OtlpConfig, b: &crate::config::OtlpConfig) -> bool {
-    let headers = |c: &crate::config::OtlpConfig| -> Vec<(String, String)> {
-        c.headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
-            .collect()
-    };
-    a.enabled == b.enabled
-        && a.endpoint == b.endpoint
-        && a.timeout == b.timeout
-        && a.export_interval == b.export_interval
-        && a.compression == b.compression
-        && a.ca_file == b.ca_file
-        && a.client_cert_file == b.client_cert_file
-        && a.client_key_file == b.client_key_file
-        && a.max_message_bytes == b.max_message_bytes
-        && headers(a) == headers(b)
-}
-
-/// Whether two site configurations are the same in every respect (the key included).
-fn same_site(a: &SiteConfig, b: &SiteConfig) -> bool {
-    a.name == b.name
-        && a.url == b.url
-        && a.api_key.expose_secret() == b.api_key.expose_secret()
-        && a.api_key_file == b.api_key_file
-        && a.api_version == b.api_version
-        && a.tls == b.tls
-        && a.collection == b.collection
-        && a.sources == b.sources
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Agent;
-use super::reload::{self, ConfigWatcher, FileSnapshot};
-use crate::config::Config;
+use super::reload;
+use crate::config::{Config, ConfigWatcher, FileSnapshot};
 use crate::events::Events;
 use crate::server::{self, ServerTlsError};
 use crate::telemetry::otlp::ExporterError;

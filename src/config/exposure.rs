@@ -6,7 +6,7 @@ use std::path::Path;
 
 use secrecy::ExposeSecret as _;
 
-use super::Config;
+use super::validated::Config;
 
 /// The warnings for `config`, loaded from `file` (when it came from one).
 pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
@@ -100,7 +100,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::load_file_with_env;
+    use crate::config::load::load_file_with_env;
 
     fn write(path: &Path, text: &str, mode: u32) {
         std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));

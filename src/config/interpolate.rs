@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::validate::FieldError;
+use super::error::FieldError;
 
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]

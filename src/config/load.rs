@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use config::{Environment, File, FileFormat, ValueKind};
 use serde_json::Value;
 
-use super::Config;
+use super::assemble::{RawConfig, validate};
+use super::error::{ConfigError, FieldError};
+use super::files::fingerprint;
 use super::interpolate::expand_tree;
 use super::overrides::{self, PREFIX};
-use super::raw::{RawConfig, Section};
-use super::validate::{ConfigError, FieldError, validate};
+use super::raw::Section;
+use super::validated::Config;
 
 /// Loads and validates the file at `path`, with `${VAR}` references and `NBU_OTEL_...`
 /// overrides taken from the process environment. Relative paths in the file are relative to
@@ -130,7 +132,10 @@ fn load(
 
     let root = Section::<RawConfig>::from_value(tree);
     match validate(root, base_dir, &paths, read) {
-        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(mut config) if errors.is_empty() => {
+            fingerprint(&mut config, read);
+            Ok(config)
+        }
         Ok(_) => Err(ConfigError::new(errors)),
         Err(mut problems) => {
             // A value that failed expansion is already reported; don't call it missing too.

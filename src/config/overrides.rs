@@ -8,23 +8,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::raw::{
-    RawCollection, RawLogging, RawOtlp, RawServer, RawService, RawTraces, struct_fields,
-};
-use super::validate::FieldError;
+use super::declare::{KeyDoc, Shape};
+use super::error::FieldError;
+use super::schema::{ENV_PREFIX, env_sections, env_var};
 
 /// The prefix as the `config` crate's `Environment` takes it (the `_` after it is separate).
-pub(super) const PREFIX: &str = "NBU_OTEL";
-
-/// The sections that environment variables can override, in documentation order.
-pub(super) const SECTIONS: [&str; 6] = [
-    "collection",
-    "server",
-    "otlp",
-    "traces",
-    "logging",
-    "service",
-];
+pub(super) const PREFIX: &str = ENV_PREFIX;
 
 /// The accepted overrides, and the problems with the rejected ones.
 #[derive(Debug, Default)]
@@ -37,20 +26,16 @@ pub(super) struct Overrides {
     pub errors: Vec<FieldError>,
 }
 
-fn section_keys(section: &str) -> Option<&'static [&'static str]> {
-    match section {
-        "collection" => struct_fields::<RawCollection>(),
-        "server" => struct_fields::<RawServer>(),
-        "otlp" => struct_fields::<RawOtlp>(),
-        "traces" => struct_fields::<RawTraces>(),
-        "logging" => struct_fields::<RawLogging>(),
-        "service" => struct_fields::<RawService>(),
-        _ => None,
-    }
+/// The keys of `section` that environment variables set, when they override it.
+fn section_keys(section: &str) -> Option<Vec<KeyDoc>> {
+    env_sections()
+        .into_iter()
+        .find(|(name, _)| *name == section)
+        .map(|(_, keys)| keys)
 }
 
-fn var_name(path: &str) -> String {
-    format!("{PREFIX}_{}", path.replace('.', "__").to_uppercase())
+fn key_names(keys: &[KeyDoc]) -> Vec<&'static str> {
+    keys.iter().map(|k| k.key).collect()
 }
 
 /// Checks every variable under the prefix (case-insensitively, as the `config` crate does).
@@ -81,7 +66,7 @@ pub(super) fn select(env: &HashMap<String, String>) -> Overrides {
                     format!(
                         "not an override: section and key are separated by `__`; \
                          to set `{path}` write {}",
-                        var_name(&path)
+                        env_var(&path)
                     ),
                 ));
             }
@@ -107,33 +92,38 @@ fn override_path(rest: &str) -> Result<String, String> {
             .to_owned());
     }
     let Some(keys) = section_keys(section) else {
+        let sections: Vec<&str> = env_sections().into_iter().map(|(name, _)| name).collect();
         return Err(format!(
             "unknown override: no section `{section}`; the sections that can be overridden are {}",
-            SECTIONS.join(", ")
+            sections.join(", ")
         ));
     };
+    let shape = |key: &str| keys.iter().find(|k| k.key == key).map(|k| k.shape);
     let valid_segment = |s: &str| !s.is_empty() && !s.contains('.');
     match segments.as_slice() {
-        [_, key] if *key != "headers" && keys.contains(key) => Ok(format!("{section}.{key}")),
-        ["otlp", "headers", header] if valid_segment(header) => {
-            Ok(format!("otlp.headers.{header}"))
+        [_, key] if shape(key) == Some(Shape::Scalar) => Ok(format!("{section}.{key}")),
+        [_, key, name] if shape(key) == Some(Shape::Map) && valid_segment(name) => {
+            Ok(format!("{section}.{key}.{name}"))
         }
-        ["otlp", "headers", ..] => {
-            Err("unknown override: set one header with NBU_OTEL_OTLP__HEADERS__<NAME>".to_owned())
-        }
+        [_, key, ..] if shape(key) == Some(Shape::Map) => Err(format!(
+            "unknown override: set one {} with {}__<NAME>",
+            key.trim_end_matches('s'),
+            env_var(&format!("{section}.{key}"))
+        )),
         _ => Err(format!(
             "unknown override: section `{section}` has no key `{}`; its keys are {}",
             segments[1..].join("__"),
-            keys.join(", ")
+            key_names(&keys).join(", ")
         )),
     }
 }
 
 fn single_underscore_typo(rest: &str) -> Option<String> {
-    SECTIONS.iter().find_map(|section| {
+    env_sections().into_iter().find_map(|(section, keys)| {
         let key = rest.strip_prefix(section)?.strip_prefix('_')?;
-        let keys = section_keys(section)?;
-        keys.contains(&key).then(|| format!("{section}.{key}"))
+        key_names(&keys)
+            .contains(&key)
+            .then(|| format!("{section}.{key}"))
     })
 }
 

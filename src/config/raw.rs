@@ -1,4 +1,5 @@
-//! The file shape: serde structures that mirror the YAML keys, before any validation.
+//! The file shape: serde structures that mirror the YAML keys, before any validation. The
+//! sections' own structures are declared with their keys in [`section`](super::section).
 //!
 //! Every struct denies unknown fields. Leaves are [`Scalar`]s, which accept any scalar (and
 //! record a map or list as a wrong kind), so a bad value never aborts deserialization: the
@@ -6,134 +7,11 @@
 //! Sections are [`Section`]s, which report every unknown key by name and keep the known ones,
 //! so one typo does not hide the rest of the section.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 use serde_json::Value;
-
-/// The whole file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawConfig {
-    pub sites: Option<List<Section<RawSite>>>,
-    pub collection: Option<Section<RawCollection>>,
-    pub server: Option<Section<RawServer>>,
-    pub otlp: Option<Section<RawOtlp>>,
-    pub traces: Option<Section<RawTraces>>,
-    pub logging: Option<Section<RawLogging>>,
-    pub service: Option<Section<RawService>>,
-    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
-}
-
-/// One entry of `sites`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSite {
-    pub name: Option<Scalar>,
-    pub url: Option<Scalar>,
-    pub api_key: Option<Scalar>,
-    pub api_key_file: Option<Scalar>,
-    pub api_version: Option<Scalar>,
-    pub tls: Option<Section<RawTls>>,
-    pub collection: Option<Section<RawCollection>>,
-    pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
-}
-
-/// `sources.<name>` and `sites[i].sources.<name>` (every key optional).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSource {
-    pub enabled: Option<Scalar>,
-    pub interval: Option<Scalar>,
-    pub window: Option<Scalar>,
-    pub allowlist: Option<List<Scalar>>,
-    pub max_clients: Option<Scalar>,
-}
-
-/// `sites[i].tls`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTls {
-    pub ca_file: Option<Scalar>,
-    pub insecure_skip_verify: Option<Scalar>,
-}
-
-/// `collection` and `sites[i].collection` (every key optional).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCollection {
-    pub jobs_window: Option<Scalar>,
-    pub jobs_interval: Option<Scalar>,
-    pub storage_ttl: Option<Scalar>,
-    pub jobs_page_size: Option<Scalar>,
-    pub storage_page_size: Option<Scalar>,
-    pub request_timeout: Option<Scalar>,
-    pub max_retries: Option<Scalar>,
-    pub max_retry_time: Option<Scalar>,
-    pub requests_per_second: Option<Scalar>,
-    pub max_concurrent_requests: Option<Scalar>,
-    pub cycle_timeout: Option<Scalar>,
-    pub jobs_resync_interval: Option<Scalar>,
-}
-
-/// `server`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawServer {
-    pub listen: Option<Scalar>,
-    pub prometheus_bridge: Option<Scalar>,
-    pub metrics_path: Option<Scalar>,
-    pub ready_min_sites: Option<Scalar>,
-    pub ready_cache: Option<Scalar>,
-    pub tls_cert_file: Option<Scalar>,
-    pub tls_key_file: Option<Scalar>,
-    pub metrics_username: Option<Scalar>,
-    pub metrics_password: Option<Scalar>,
-    pub metrics_bearer_token: Option<Scalar>,
-}
-
-/// `otlp`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawOtlp {
-    pub enabled: Option<Scalar>,
-    pub endpoint: Option<Scalar>,
-    pub headers: Option<Section<BTreeMap<String, Scalar>>>,
-    pub timeout: Option<Scalar>,
-    pub export_interval: Option<Scalar>,
-    pub compression: Option<Scalar>,
-    pub ca_file: Option<Scalar>,
-    pub client_cert_file: Option<Scalar>,
-    pub client_key_file: Option<Scalar>,
-    pub max_message_bytes: Option<Scalar>,
-    pub max_series_per_metric: Option<Scalar>,
-}
-
-/// `traces`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTraces {
-    pub enabled: Option<Scalar>,
-    pub sampling_ratio: Option<Scalar>,
-}
-
-/// `logging`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawLogging {
-    pub level: Option<Scalar>,
-    pub format: Option<Scalar>,
-}
-
-/// `service`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawService {
-    pub name: Option<Scalar>,
-    pub instance_id: Option<Scalar>,
-}
 
 /// A leaf value as written. Deliberately no `Debug`: it may hold a secret.
 pub(super) enum Scalar {
@@ -339,26 +217,13 @@ impl<'de> Deserializer<'de> for FieldProbe<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn probe_finds_struct_fields() {
-        assert_eq!(
-            struct_fields::<RawServer>(),
-            Some(
-                &[
-                    "listen",
-                    "prometheus_bridge",
-                    "metrics_path",
-                    "ready_min_sites",
-                    "ready_cache",
-                    "tls_cert_file",
-                    "tls_key_file",
-                    "metrics_username",
-                    "metrics_password",
-                    "metrics_bearer_token",
-                ][..]
-            )
-        );
-        assert_eq!(struct_fields::<BTreeMap<String, Scalar>>(), None);
+    /// A section as the schema declares them.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawServer {
+        listen: Option<Scalar>,
+        #[serde(rename = "prometheus_bridge")]
+        _bridge: Option<Scalar>,
     }
 
     #[test]

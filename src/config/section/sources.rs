@@ -1,5 +1,7 @@
 //! The opt-in sources: which exist, their defaults, and the `sources` section that switches them
-//! on (globally, and per site under `sites[i].sources`).
+//! on (globally, and per site under `sites[i].sources`), with its rules: known sources only, an
+//! interval of at least [`MIN_SOURCE_INTERVAL`], a window only where the source counts over
+//! one, and the client allowlist only on `clients`.
 //!
 //! ```yaml
 //! sources:
@@ -14,8 +16,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::raw::{List, RawSource, Scalar, Section};
-use super::validate::{Validator, join};
+use crate::config::declare::section;
+use crate::config::raw::{List, Scalar, Section};
+use crate::config::validate::{Validator, join, scalar};
 
 /// An opt-in source: a group of metric families read from one or a few endpoints, switched on
 /// and scheduled on its own.
@@ -102,23 +105,38 @@ impl std::fmt::Display for SourceId {
 /// be asked for them as often as for jobs.
 pub const MIN_SOURCE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The settings of one opt-in source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceConfig {
-    /// Collected at all (off by default).
-    pub enabled: bool,
-    /// How often it is collected; its data counts as stale after three intervals.
-    pub interval: Duration,
-    /// The look-back window for sources that have one ([`SourceId::default_window`]); zero
-    /// for the others.
-    pub window: Duration,
+section! {
+    /// The settings of one opt-in source.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SourceConfig {
+        /// Collected at all (off by default).
+        enabled: bool, parse scalar::boolean;
+        /// How often it is collected (at least 10s); its data counts as stale after three
+        /// intervals.
+        interval: Duration, parse interval;
+        /// The look-back window of the sources that count over one (alerts, catalog); zero for
+        /// the others.
+        window: Duration, parse scalar::duration;
+    }
+    raw RawSource, patch SourcePatch;
+    keys {
+        /// Exact client names and `*`/`?` patterns the per-client families cover (`clients`
+        /// only).
+        allowlist: List<Scalar> => "[]";
+        /// At most this many clients are covered (`clients` only).
+        max_clients: Scalar => "500";
+    }
+}
+
+impl crate::config::declare::RawLeaf for Section<BTreeMap<String, Section<RawSource>>> {
+    const SHAPE: crate::config::declare::Shape = crate::config::declare::Shape::Section;
 }
 
 /// The settings of every opt-in source for one site (the global ones with the site's
 /// overrides applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcesConfig {
-    settings: BTreeMap<SourceId, SourceConfig>,
+    pub(in crate::config) settings: BTreeMap<SourceId, SourceConfig>,
     /// Which clients the per-client families cover.
     pub clients: ClientsConfig,
 }
@@ -269,9 +287,30 @@ impl SourcesConfig {
     }
 }
 
+/// `sources.<name>.interval`: a duration of at least [`MIN_SOURCE_INTERVAL`].
+pub(in crate::config) fn interval(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<Duration> {
+    let interval = v.duration(field, value, false)?;
+    if interval >= MIN_SOURCE_INTERVAL {
+        return Some(interval);
+    }
+    v.err(
+        field,
+        format!(
+            "must be at least {}s: these families change slowly, and NetBackup should not be \
+             asked for them more often",
+            MIN_SOURCE_INTERVAL.as_secs()
+        ),
+    );
+    None
+}
+
 /// The settings a `sources` section gives, each `None` when not given.
 #[derive(Debug, Default)]
-pub(super) struct SourcesPatch {
+pub(in crate::config) struct SourcesPatch {
     given: BTreeMap<SourceId, SourcePatch>,
     allowlist: Option<Vec<ClientPattern>>,
     max_clients: Option<u32>,
@@ -279,23 +318,12 @@ pub(super) struct SourcesPatch {
     pub failed: bool,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct SourcePatch {
-    enabled: Option<bool>,
-    interval: Option<Duration>,
-    window: Option<Duration>,
-}
-
 impl SourcesPatch {
     /// `base` with the values of this section applied.
-    pub fn apply(&self, base: &SourcesConfig) -> SourcesConfig {
+    pub(in crate::config) fn apply(&self, base: &SourcesConfig) -> SourcesConfig {
         let mut out = base.clone();
         for (id, patch) in &self.given {
-            let mut config = base.get(*id);
-            config.enabled = patch.enabled.unwrap_or(config.enabled);
-            config.interval = patch.interval.unwrap_or(config.interval);
-            config.window = patch.window.unwrap_or(config.window);
-            out.settings.insert(*id, config);
+            out.settings.insert(*id, patch.apply(&base.get(*id)));
         }
         if let Some(allowlist) = &self.allowlist {
             out.clients.allowlist = allowlist.clone();
@@ -309,7 +337,7 @@ impl SourcesPatch {
 
 impl Validator<'_> {
     /// Reads a `sources` section at `path` (`sources` or `sites[i].sources`).
-    pub(super) fn sources_patch(
+    pub(in crate::config) fn sources_patch(
         &mut self,
         path: &str,
         raw: Option<Section<BTreeMap<String, Section<RawSource>>>>,
@@ -327,35 +355,19 @@ impl Validator<'_> {
                     );
                     continue;
                 };
-                let Some(raw) = self.section(&field, Some(raw)) else {
+                let Some(mut raw) = self.section(&field, Some(raw)) else {
                     continue;
                 };
-                let interval_field = join(&field, "interval");
-                let interval = self.duration(&interval_field, raw.interval, false);
-                if let Some(interval) = interval
-                    && interval < MIN_SOURCE_INTERVAL
-                {
+                let source = SourcePatch::read(self, &field, &mut raw);
+                if source.window.is_some() && id.default_window().is_none() {
                     self.err(
-                        &interval_field,
-                        format!(
-                            "must be at least {}s: these families change slowly, and NetBackup \
-                             should not be asked for them more often",
-                            MIN_SOURCE_INTERVAL.as_secs()
-                        ),
-                    );
-                }
-                let window_field = join(&field, "window");
-                let window = self.duration(&window_field, raw.window, false);
-                if window.is_some() && id.default_window().is_none() {
-                    self.err(
-                        &window_field,
+                        join(&field, "window"),
                         format!(
                             "the {name} source counts everything NetBackup holds; only alerts \
                              and catalog take a window"
                         ),
                     );
                 }
-                let enabled = self.boolean(&join(&field, "enabled"), raw.enabled);
                 for (key, given) in [
                     ("allowlist", raw.allowlist.is_some()),
                     ("max_clients", raw.max_clients.is_some()),
@@ -374,22 +386,13 @@ impl Validator<'_> {
                         " (each client is several series)",
                     );
                 }
-                patch.given.insert(
-                    id,
-                    SourcePatch {
-                        enabled,
-                        interval,
-                        window,
-                    },
-                );
+                patch.given.insert(id, source);
             }
         }
         patch.failed = self.error_count() > before;
         patch
     }
-}
 
-impl Validator<'_> {
     /// `sources.clients.allowlist`: a list of non-empty names or patterns.
     fn allowlist(&mut self, field: &str, raw: Option<List<Scalar>>) -> Option<Vec<ClientPattern>> {
         let items = match raw? {
@@ -412,6 +415,12 @@ impl Validator<'_> {
             }
         }
         Some(out)
+    }
+}
+
+impl crate::config::declare::Same for SourcesConfig {
+    fn same(&self, other: &Self) -> bool {
+        self == other
     }
 }
 

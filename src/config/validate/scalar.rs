@@ -1,0 +1,360 @@
+//! The parsers of single values: text, boolean, integer, number, duration, readable file, http
+//! URL and secret. Each reports its problem on the field it is given and returns `None`; an
+//! absent value (`null`, or an empty string for typed values) is `None` without a problem.
+
+use std::fmt;
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::Validator;
+use crate::config::raw::Scalar;
+
+/// The longest duration any setting accepts.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A duration as messages write it.
+pub(in crate::config) fn fmt_duration(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+/// The value, unless it is `null` or an empty string: both mean "not set" for typed leaves.
+fn given(value: Option<Scalar>) -> Option<Scalar> {
+    match value? {
+        Scalar::Null => None,
+        Scalar::Str(s) if s.trim().is_empty() => None,
+        other => Some(other),
+    }
+}
+
+/// Whether a value is written (not absent, `null`, empty or of the wrong kind): what rules
+/// between two keys ask before either is read.
+pub(in crate::config) fn present(value: &Option<Scalar>) -> bool {
+    match value {
+        Some(Scalar::Str(s)) => !s.trim().is_empty(),
+        Some(Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_)) => true,
+        Some(Scalar::Null | Scalar::WrongKind(_)) | None => false,
+    }
+}
+
+/// A quoted value for messages about non-secret fields.
+struct Shown<'a>(&'a Scalar);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Scalar::Str(s) => write!(f, "{s:?}"),
+            Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Null => f.write_str("nothing"),
+            Scalar::WrongKind(kind) => f.write_str(kind),
+        }
+    }
+}
+
+/// `true` or `false`.
+pub(in crate::config) fn boolean(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<bool> {
+    v.boolean(field, value)
+}
+
+/// A duration greater than zero.
+pub(in crate::config) fn duration(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<Duration> {
+    v.duration(field, value, false)
+}
+
+/// A duration, zero allowed.
+pub(in crate::config) fn duration_or_zero(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<Duration> {
+    v.duration(field, value, true)
+}
+
+/// An optional path to a readable file; `Some(None)` is never returned (absent is `None`).
+pub(in crate::config) fn file(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<Option<PathBuf>> {
+    let text = v.optional_text(field, value)?;
+    v.readable_file(field, &text).map(Some)
+}
+
+impl Validator<'_> {
+    /// Any scalar as text. A map or list is an error; `null` is absent.
+    pub(in crate::config) fn text(&mut self, field: &str, value: Option<Scalar>) -> Option<String> {
+        match value? {
+            Scalar::Str(s) => Some(s),
+            Scalar::Int(i) => Some(i.to_string()),
+            Scalar::Float(x) => Some(x.to_string()),
+            Scalar::Bool(b) => Some(b.to_string()),
+            Scalar::Null => None,
+            Scalar::WrongKind(kind) => {
+                self.err(field, format!("expected a single value, found {kind}"));
+                None
+            }
+        }
+    }
+
+    /// Text where an empty string means "not set".
+    pub(in crate::config) fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+    ) -> Option<String> {
+        self.text(field, value)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Text that must be given and not empty.
+    pub(in crate::config) fn required_text(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+    ) -> Option<String> {
+        let given = value.is_some();
+        match self.optional_text(field, value) {
+            Some(text) => Some(text),
+            None => {
+                if !given {
+                    self.err(field, "required");
+                } else if !self.has_error(field) {
+                    self.err(field, "must not be empty");
+                }
+                None
+            }
+        }
+    }
+
+    /// `true` or `false` (also as text, in any case).
+    pub(in crate::config) fn boolean(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+    ) -> Option<bool> {
+        let value = given(value)?;
+        match &value {
+            Scalar::Bool(b) => Some(*b),
+            Scalar::Str(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+            Scalar::Str(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+            other => {
+                self.err(
+                    field,
+                    format!("expected true or false, got {}", Shown(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number within `min..=max`; `why` explains the bounds when they are not obvious.
+    pub(in crate::config) fn integer(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+        min: u32,
+        max: u32,
+        why: &str,
+    ) -> Option<u32> {
+        let value = given(value)?;
+        let number = match &value {
+            Scalar::Int(i) => Some(*i),
+            Scalar::Str(s) => s.trim().parse::<i128>().ok(),
+            Scalar::Float(x) if x.is_finite() && x.fract() == 0.0 => Some(*x as i128),
+            _ => None,
+        };
+        let Some(number) = number else {
+            self.err(
+                field,
+                format!("expected a whole number, got {}", Shown(&value)),
+            );
+            return None;
+        };
+        match u32::try_from(number) {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.err(
+                    field,
+                    format!("must be between {min} and {max}{why}, got {number}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// One of `options`, named case-insensitively.
+    pub(in crate::config) fn choice<T: Copy>(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let text = self.optional_text(field, value)?;
+        let found = options
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&text))
+            .map(|(_, choice)| *choice);
+        if found.is_none() {
+            let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+            self.err(
+                field,
+                format!("expected {}, got {text:?}", names.join(" or ")),
+            );
+        }
+        found
+    }
+
+    /// A finite number.
+    pub(in crate::config) fn number(&mut self, field: &str, value: Option<Scalar>) -> Option<f64> {
+        let value = given(value)?;
+        let number = match &value {
+            Scalar::Int(i) => Some(*i as f64),
+            Scalar::Float(x) => Some(*x),
+            Scalar::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(x) if x.is_finite() => Some(x),
+            _ => {
+                self.err(field, format!("expected a number, got {}", Shown(&value)));
+                None
+            }
+        }
+    }
+
+    /// A humantime duration. Durations are capped so that arithmetic on them (three
+    /// intervals, twice a timeout, a deadline from now) can never overflow.
+    pub(in crate::config) fn duration(
+        &mut self,
+        field: &str,
+        value: Option<Scalar>,
+        allow_zero: bool,
+    ) -> Option<Duration> {
+        let value = given(value)?;
+        let parsed = match &value {
+            Scalar::Str(s) => {
+                let s = s.trim();
+                match humantime::parse_duration(s) {
+                    Ok(d) => Ok(d),
+                    Err(_) if s.parse::<f64>().is_ok() => Err(format!(
+                        "a duration needs a unit, for example \"{s}s\"; got {s:?}"
+                    )),
+                    Err(e) => Err(format!(
+                        "invalid duration {s:?} ({e}); write for example 30s, 5m or 1h 30m"
+                    )),
+                }
+            }
+            Scalar::Int(i) => Err(format!(
+                "a duration needs a unit, for example \"{i}s\"; got {i}"
+            )),
+            other => Err(format!(
+                "expected a duration such as 30s, 5m or 1h 30m, got {}",
+                Shown(other)
+            )),
+        };
+        match parsed {
+            Ok(d) if d.is_zero() && !allow_zero => {
+                self.err(field, "must be greater than zero");
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.err(field, "must be at most 366 days");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.err(field, message);
+                None
+            }
+        }
+    }
+
+    /// `text` as a path, relative paths taken from the configuration file's directory.
+    pub(in crate::config) fn resolve(&self, text: &str) -> PathBuf {
+        let path = PathBuf::from(text);
+        if path.is_relative() {
+            self.base_dir.join(path)
+        } else {
+            path
+        }
+    }
+
+    /// A path (relative to the config file's directory) to a readable regular file.
+    pub(in crate::config) fn readable_file(&mut self, field: &str, text: &str) -> Option<PathBuf> {
+        let path = self.resolve(text);
+        let result = fs::metadata(&path).and_then(|meta| {
+            if meta.is_file() {
+                fs::File::open(&path).map(drop)
+            } else {
+                Err(std::io::Error::other("not a regular file"))
+            }
+        });
+        match result {
+            Ok(()) => Some(path),
+            Err(e) => {
+                self.err(field, format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    }
+
+    /// An absolute `http://` or `https://` URL with a host and no credentials.
+    pub(in crate::config) fn http_url(&mut self, field: &str, text: &str) -> Option<Url> {
+        let url = match Url::parse(text) {
+            Ok(url) => url,
+            Err(e) => {
+                self.err(field, format!("invalid URL: {e}"));
+                return None;
+            }
+        };
+        let mut ok = true;
+        if !matches!(url.scheme(), "http" | "https") {
+            self.err(
+                field,
+                format!("scheme must be http or https, got {:?}", url.scheme()),
+            );
+            ok = false;
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            self.err(field, "must have a host");
+            ok = false;
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            self.err(field, "must not contain a user name or password");
+            ok = false;
+        }
+        ok.then_some(url)
+    }
+
+    /// Checks a secret (already trimmed) without ever echoing it.
+    pub(in crate::config) fn secret(
+        &mut self,
+        field: &str,
+        what: &str,
+        value: String,
+    ) -> Option<SecretString> {
+        if value.is_empty() {
+            self.err(field, format!("{what} is empty"));
+            None
+        } else if value.chars().any(char::is_control) {
+            self.err(field, format!("{what} contains control characters"));
+            None
+        } else {
+            Some(SecretString::from(value))
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The validated configuration as a whole: every section, built once by loading and never
+//! mutated.
+
+use super::section::otlp::OtlpConfig;
+use super::section::server::ServerConfig;
+use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
+use super::section::site::SiteConfig;
+use super::values::FilesFingerprint;
+
+/// The validated agent configuration. Built once by [`load_file`](super::load_file); never mutated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The NetBackup primary servers to collect from, in file order.
+    pub sites: Vec<SiteConfig>,
+    /// HTTP server for `/metrics`, `/healthz` and `/readyz`.
+    pub server: ServerConfig,
+    /// OTLP push of metrics and traces.
+    pub otlp: OtlpConfig,
+    /// Traces of the agent's own work.
+    pub traces: TracesConfig,
+    /// Log output.
+    pub logging: LoggingConfig,
+    /// `service.name` and `service.instance.id` of the OpenTelemetry resource.
+    pub service: ServiceConfig,
+    /// The contents of the certificate files of the server and the OTLP exporter when the
+    /// configuration was loaded ([`global_files`](super::files::global_files)), so that a reload notices a renewal.
+    pub files: FilesFingerprint,
+}

@@ -1,0 +1,142 @@
+//! Small types and constants the sections share: the credentials of `/metrics`, the OTLP
+//! compression and log format, the fingerprint of referenced files, and fixed bounds.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use secrecy::SecretString;
+
+use super::declare::{DefaultText, Same};
+
+/// The default path of the Prometheus bridge.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Whether `name` is a valid site name: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+pub fn is_valid_site_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Paths the server answers itself, which the bridge may not take.
+pub const RESERVED_PATHS: [&str; 3] = ["/health", "/healthz", "/readyz"];
+
+/// Credentials accepted on `/metrics`: basic auth, a bearer token, either, or none.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAuth {
+    /// `Authorization: Basic` user name and password.
+    pub basic: Option<(String, SecretString)>,
+    /// `Authorization: Bearer` token.
+    pub bearer: Option<SecretString>,
+}
+
+impl MetricsAuth {
+    /// Whether any credential is required.
+    pub fn is_required(&self) -> bool {
+        self.basic.is_some() || self.bearer.is_some()
+    }
+}
+
+impl PartialEq for MetricsAuth {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other)
+    }
+}
+
+impl Same for MetricsAuth {
+    fn same(&self, other: &Self) -> bool {
+        self.basic.same(&other.basic) && self.bearer.same(&other.bearer)
+    }
+}
+
+impl Eq for MetricsAuth {}
+
+/// Compression of OTLP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpCompression {
+    /// No compression.
+    None,
+    /// gzip.
+    #[default]
+    Gzip,
+}
+
+/// The default of `otlp.max_series_per_metric`: the most series the SDK's table for an
+/// instrument holds at the size its own default limit (2,000) reserves, 4,096 slots. One series
+/// more and the SDK reserves twice the memory for every open instrument, used or not.
+pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 3583;
+
+/// The default of `otlp.max_message_bytes`: the gRPC default receive limit of a Collector
+/// (4 MiB) minus 64 KiB of headroom.
+pub const DEFAULT_OTLP_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
+
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl DefaultText for OtlpCompression {
+    fn default_text(&self) -> String {
+        match self {
+            OtlpCompression::None => "none",
+            OtlpCompression::Gzip => "gzip",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for OtlpCompression {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+impl DefaultText for LogFormat {
+    fn default_text(&self) -> String {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for LogFormat {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+/// A hash of the names and contents of some files, as read when a configuration was loaded
+/// (an absent file hashes as absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FilesFingerprint(u64);
+
+impl FilesFingerprint {
+    /// The fingerprint of `files`, read through `read`.
+    pub fn of<'a>(
+        files: impl IntoIterator<Item = &'a Path>,
+        read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+    ) -> Self {
+        let mut hasher = DefaultHasher::new();
+        for file in files {
+            file.hash(&mut hasher);
+            read(file).ok().hash(&mut hasher);
+        }
+        Self(hasher.finish())
+    }
+}
+
+impl Same for FilesFingerprint {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
