@@ -30,7 +30,7 @@ pub enum MigrateError {
     },
     /// The input is not YAML.
     #[error("{0}")]
-    Yaml(String),
+    Yaml(crate::config::YamlError),
     /// A key of the Go configuration is missing or invalid (named as Go names it).
     #[error("{key}: {message}")]
     Invalid {
@@ -562,7 +562,7 @@ fn write_server(server: Option<&Value>, out: &mut Writer) -> Result<(), MigrateE
     let host = required(get("host"), "server.host")?;
     let port = port(get("port"), "server.port")?;
     let uri = required(get("uri"), "server.uri")?;
-    crate::config::metrics_path_problem(&uri).map_err(|m| invalid("server.uri", m))?;
+    crate::config::metrics_path_problem(&uri).map_err(|m| invalid("server.uri", m.to_string()))?;
     let ip = match host.as_str() {
         "localhost" => "127.0.0.1".to_owned(),
         other => match other.parse::<std::net::IpAddr>() {

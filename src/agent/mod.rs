@@ -28,10 +28,8 @@ pub mod reload;
 pub mod service;
 mod site_task;
 
+pub use site_task::STALE_AFTER_INTERVALS;
 use site_task::{Carry, SiteTask};
-
-/// How many intervals a source's data stays current without a successful collection.
-pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 /// What a reload changed: the [`ConfigDiff`] it applied, without the detail of which sites
 /// moved to another URL.

@@ -8,7 +8,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::STALE_AFTER_INTERVALS;
 use crate::collect::sources::{self, SourceContext, SourceValues};
 use crate::collect::summary::StorageSummary;
 use crate::collect::{
@@ -52,6 +51,9 @@ struct SiteState {
     /// Failures of the current cycle, logged together once at its end.
     cycle_errors: Vec<(&'static str, ApiError)>,
 }
+
+/// How many intervals a source's data stays current without a successful collection.
+pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 /// Restarts of a panicked site task wait this long, doubling per consecutive panic...
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);

@@ -185,15 +185,22 @@ fn annotate_env_origin(problems: &mut [FieldError], paths: &BTreeMap<String, Str
     }
 }
 
+/// YAML text that does not parse, with the parser's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct YamlError(String);
+
 /// Parses YAML text into JSON values (keys as written), as the loader reads a file.
-pub fn parse_yaml(yaml: &str) -> Result<Value, String> {
+pub fn parse_yaml(yaml: &str) -> Result<Value, YamlError> {
     config::Config::builder()
         .add_source(File::from_str(yaml, FileFormat::Yaml))
         .build()
         .map(|c| to_json(c.cache))
-        .map_err(|e| match e {
-            config::ConfigError::FileParse { cause, .. } => format!("invalid YAML: {cause}"),
-            other => other.to_string(),
+        .map_err(|e| {
+            YamlError(match e {
+                config::ConfigError::FileParse { cause, .. } => format!("invalid YAML: {cause}"),
+                other => other.to_string(),
+            })
         })
 }
 

@@ -98,11 +98,12 @@ pub use error::{ConfigError, FieldError};
 pub use exposure::exposure_warnings;
 pub use files::{ConfigWatcher, FileSnapshot};
 pub use load::{
-    load_file, load_file_with, load_file_with_env, load_str, load_str_with_env, parse_yaml,
+    YamlError, load_file, load_file_with, load_file_with_env, load_str, load_str_with_env,
+    parse_yaml,
 };
 pub use section::collection::{CollectionConfig, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 pub use section::otlp::OtlpConfig;
-pub use section::server::{ServerConfig, metrics_path_problem};
+pub use section::server::{MetricsPathError, ServerConfig, metrics_path_problem};
 pub use section::service::{LoggingConfig, ServiceConfig, TracesConfig};
 pub use section::site::{SiteConfig, TlsConfig};
 pub use section::sources::{

@@ -77,27 +77,39 @@ pub(in crate::config) fn metrics_path(
 ) -> Option<String> {
     let path = v.optional_text(field, value)?;
     if let Err(problem) = metrics_path_problem(&path) {
-        v.err(field, problem);
+        v.err(field, problem.to_string());
     }
     Some(path)
 }
 
+/// Why a path cannot be the bridge's path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsPathError {
+    /// Not absolute, not plain (letters, digits, `-`, `_`, `.`, `~` and `/`, no empty
+    /// segment), or longer than 256 characters.
+    #[error(
+        "expected an absolute path such as /metrics (letters, digits, '-', '_', '.', '~' \
+         and '/', at most 256 characters), got {0:?}"
+    )]
+    NotPlain(String),
+    /// A path the server answers itself.
+    #[error(
+        "{0} is answered by the agent itself (/health, /healthz, /readyz); choose another path"
+    )]
+    Reserved(String),
+}
+
 /// Why `path` cannot be the bridge's path: it must be absolute, plain (letters, digits, `-`,
 /// `_`, `.`, `~` and `/`, no empty segment) and not one the server answers itself.
-pub fn metrics_path_problem(path: &str) -> Result<(), String> {
+pub fn metrics_path_problem(path: &str) -> Result<(), MetricsPathError> {
     let plain = path
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/'));
     if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 256 {
-        return Err(format!(
-            "expected an absolute path such as /metrics (letters, digits, '-', '_', '.', '~' \
-             and '/', at most 256 characters), got {path:?}"
-        ));
+        return Err(MetricsPathError::NotPlain(path.to_owned()));
     }
     if RESERVED_PATHS.contains(&path) {
-        return Err(format!(
-            "{path} is answered by the agent itself (/health, /healthz, /readyz); choose another path"
-        ));
+        return Err(MetricsPathError::Reserved(path.to_owned()));
     }
     Ok(())
 }
