@@ -10,6 +10,18 @@ FLOOR = 85.0
 TARGET = 95.0
 # The simulator's crate: reported apart from the agent.
 SIMULATOR = "crates/nbu-sim/"
+# The repository root: LCOV names files by absolute path.
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..")) + os.sep
+
+
+def module(path):
+    """The path of a source file relative to the repository root, or None for anything but
+    the library code of the two crates (tests, examples, benches, dependencies)."""
+    if path.startswith(ROOT):
+        path = path[len(ROOT):]
+    if path.startswith("src/") or path.startswith(SIMULATOR + "src/"):
+        return path
+    return None
 
 
 def main():
@@ -21,8 +33,7 @@ def main():
         for line in lcov:
             line = line.strip()
             if line.startswith("SF:"):
-                path = line[3:]
-                current = path[path.find("src/"):] if "src/" in path else None
+                current = module(line[3:])
             elif line.startswith("DA:") and current:
                 _, count = line[3:].split(",")[:2]
                 found[current] += 1
