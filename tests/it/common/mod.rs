@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod bridged;
 pub mod otlp;
 pub mod process;
 pub mod truth;
