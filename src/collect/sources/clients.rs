@@ -11,7 +11,7 @@
 //! At most `sources.clients.max_clients` clients are covered, in name order; the others are
 //! counted in `nbu_clients_over_cap` and logged.
 
-use super::{SourceContext, SourceValues};
+use super::context::{SourceContext, SourceValues};
 use crate::netbackup::resources::{ListQuery, Paging, attribute, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, JOBS_ENDPOINT, NetBackupApi};
 
