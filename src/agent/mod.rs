@@ -156,11 +156,8 @@ impl Agent {
     /// nor counted twice.
     pub async fn reload(&mut self, new: Config) -> ReloadSummary {
         if new.sites.len() > self.site_room {
-            tracing::warn!(
-                sites = new.sites.len(),
-                room = self.site_room,
-                "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
-            );
+            self.events
+                .sites_beyond_push_room(new.sites.len(), self.site_room);
         }
         let diff = ConfigDiff::between(&self.config, &new);
         if let Some(exported) = &self.exported {

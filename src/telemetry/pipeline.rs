@@ -174,10 +174,7 @@ impl Pipeline {
             let _ = meter_provider.shutdown_with_timeout(deadline);
         });
         if tokio::time::timeout(deadline, work).await.is_err() {
-            tracing::warn!(
-                deadline_s = deadline.as_secs(),
-                "telemetry did not flush before the shutdown deadline; exiting anyway"
-            );
+            Events::uncounted().flush_missed(deadline);
         }
     }
 }
