@@ -25,6 +25,7 @@
 //! once when a run of failures starts and once when it ends ([`FailureStreak`]).
 
 use std::fmt::{Debug, Display};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -241,6 +242,18 @@ impl Events {
     /// `warn`, at start and by `check`.
     pub fn exposure_found(&self, warning: &dyn Display) {
         tracing::warn!("{warning}");
+    }
+
+    /// A setting of `site` exposes its API key (`warning` names what to change; `key_file`,
+    /// the API key file and its permission bits, when the file is what is exposed). Logged
+    /// at `warn` each time the site's client is built.
+    pub fn site_exposure_found(&self, site: &str, warning: &str, key_file: Option<(&Path, u32)>) {
+        tracing::warn!(
+            site = %site,
+            file = key_file.map(|(file, _)| file.display().to_string()),
+            mode = key_file.map(|(_, mode)| format!("{mode:o}")),
+            "{warning}"
+        );
     }
 
     /// A new configuration was applied: sites added, removed and restarted, and sections that
