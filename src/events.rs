@@ -440,9 +440,9 @@ fn record_error(span: &Span, error_type: &'static str) {
     span.record("otel.status_code", "error");
 }
 
-/// A run of failures of something tried again on its own (an export, a cycle that overruns):
-/// the failure that starts the run and the success that ends it are worth a log line each,
-/// the failures between only a count.
+/// A run of failures of something tried again on its own (an export, a cycle that overruns,
+/// an accept): the failure that starts the run and the success that ends it are worth a log
+/// line each, the failures between only a count.
 #[derive(Debug, Default)]
 pub struct FailureStreak {
     /// When the current run started, and its failures so far.
