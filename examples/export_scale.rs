@@ -42,6 +42,7 @@ use measure::{arg, rss_kib};
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
 use nbu_otel::config::DEFAULT_OTLP_MAX_SERIES_PER_METRIC;
+use nbu_otel::events::Events;
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{SnapshotStore, register};
 use nbu_otel::telemetry::pipeline::cardinality_view;
@@ -141,11 +142,12 @@ fn main() {
     }
     let provider = builder.build();
     let recorders = register(&provider.meter("nbu-otel"), &store);
+    let events = Events::counting_in(recorders.tallies.clone());
     for s in &snapshots {
         store.publish(s.clone());
     }
     for i in 0..50 {
-        recorders.api_request("primary-0", &format!("/admin/jobs/{i}"), "200");
+        events.request_answered("primary-0", &format!("/admin/jobs/{i}"), "200");
     }
     let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
 
@@ -159,7 +161,7 @@ fn main() {
     let cpu_start = cpu_ticks();
     for iteration in 0..iterations {
         if mode == "bridge-moving" {
-            recorders.api_request("primary-0", "/admin/jobs", "200");
+            events.request_answered("primary-0", "/admin/jobs", "200");
         }
         let started = Instant::now();
         let out: Vec<u8> = match mode.as_str() {

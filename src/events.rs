@@ -2,6 +2,13 @@
 //! vocabulary of fields), what is put on the current span (the same names as attributes, or
 //! the log line itself as a span event), and what is counted.
 //!
+//! Five counters are fed here, each by the events its doc names: `nbu.api.requests`
+//! (requests answered), `nbu.api.records.skipped` (records skipped), `nbu.collection.errors`
+//! (source failed, site setup failed, site task panicked, cycle timed out),
+//! `nbu.config.reloads` (reload applied or rejected) and `nbu.otlp.exports` (export failed or
+//! succeeded). The other events are logged and put on spans only; each method's doc says
+//! which it is.
+//!
 //! Errors carry `error.type`, the OpenTelemetry semantic-convention name, in logs and spans.
 //! The error counter `nbu.collection.errors` keeps its label `kind`, a name dashboards and
 //! alert rules depend on: this module is the one place that maps `error.type` to `kind`.
@@ -18,6 +25,7 @@
 //! once when a run of failures starts and once when it ends ([`FailureStreak`]).
 
 use std::fmt::{Debug, Display};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -236,6 +244,18 @@ impl Events {
         tracing::warn!("{warning}");
     }
 
+    /// A setting of `site` exposes its API key (`warning` names what to change; `key_file`,
+    /// the API key file and its permission bits, when the file is what is exposed). Logged
+    /// at `warn` each time the site's client is built.
+    pub fn site_exposure_found(&self, site: &str, warning: &str, key_file: Option<(&Path, u32)>) {
+        tracing::warn!(
+            site = %site,
+            file = key_file.map(|(file, _)| file.display().to_string()),
+            mode = key_file.map(|(_, mode)| format!("{mode:o}")),
+            "{warning}"
+        );
+    }
+
     /// A new configuration was applied: sites added, removed and restarted, and sections that
     /// changed but wait for a restart (logged at `warn` when there are any). Logged at `info`;
     /// counted in `nbu.config.reloads` with `result="success"`.
@@ -297,6 +317,114 @@ impl Events {
         }
     }
 
+    /// The API version of a site was agreed with NetBackup (or the pinned one verified).
+    /// Logged at `info`, in the cycle's span.
+    pub fn api_version_agreed(&self, site: &str, api_version: &dyn Display) {
+        tracing::info!(site = %site, api_version = %api_version, "API version agreed");
+    }
+
+    /// An enabled opt-in source has no endpoint in the site's API version, so it is not
+    /// collected. Logged at `info` when the version that lacks it is first seen, not at every
+    /// cycle.
+    pub fn source_unsupported(&self, site: &str, source: &str, api_version: &dyn Display) {
+        tracing::info!(
+            site = %site,
+            source = %source,
+            api_version = %api_version,
+            "the source is enabled but NetBackup's API version has no endpoint for it; it is not collected"
+        );
+    }
+
+    /// NetBackup answered a jobs walk without a `Date` header, so the jobs window follows the
+    /// agent's clock. Logged at `warn` once per job store, in the walk's span (which names
+    /// the site).
+    pub fn server_clock_missing(&self) {
+        tracing::warn!("NetBackup sent no Date header: the jobs window follows the agent's clock");
+    }
+
+    /// More clients are allowlisted than `sources.clients.max_clients`: `over` are left out
+    /// (and reported in `nbu_clients_over_cap`). Logged at `warn` at each collection of the
+    /// clients source, in its span.
+    pub fn clients_over_cap(&self, site: &str, over: usize, max_clients: usize) {
+        tracing::warn!(
+            site = %site,
+            source = "clients",
+            over,
+            max_clients,
+            "more allowlisted clients than sources.clients.max_clients; the first by name are covered"
+        );
+    }
+
+    /// A configuration has more sites than the OTLP push was sized for at start (`room`).
+    /// Logged at `warn` at each reload that applies such a configuration.
+    pub fn sites_beyond_push_room(&self, sites: usize, room: usize) {
+        tracing::warn!(
+            sites,
+            room,
+            "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
+        );
+    }
+
+    /// A metric has more series than its limit in the OTLP push, and the SDK folded the rest
+    /// into its overflow series. Logged at `warn`; the exporter logs each metric once for the
+    /// life of the process.
+    pub fn series_overflowed(&self, metric: &str) {
+        tracing::warn!(
+            metric = %metric,
+            "a metric has more series than its limit in the OTLP push (otlp.max_series_per_metric for all sites together, or its bound per site); the rest are folded into one series marked otel.metric.overflow=\"true\" (the /metrics bridge has them all)"
+        );
+    }
+
+    /// `requests` OTLP requests of one export each hold a single data point larger than
+    /// `otlp.max_message_bytes`, and are sent anyway. Logged at `warn`.
+    pub fn export_oversized(&self, requests: usize, max_message_bytes: usize) {
+        tracing::warn!(
+            requests,
+            max_message_bytes,
+            "a single OTLP data point is larger than otlp.max_message_bytes; sent alone"
+        );
+    }
+
+    /// The Collector accepted an OTLP request but rejected `rejected_data_points` of it
+    /// (`message`, its reason). Logged at `warn`; the export counts as a success.
+    pub fn export_partially_rejected(&self, rejected_data_points: i64, message: &str) {
+        tracing::warn!(
+            rejected_data_points,
+            message = %message,
+            "the Collector rejected part of an OTLP metric export"
+        );
+    }
+
+    /// The telemetry providers did not flush within the shutdown `deadline`; the agent exits
+    /// anyway. Logged at `warn`.
+    pub fn flush_missed(&self, deadline: Duration) {
+        tracing::warn!(
+            deadline_s = deadline.as_secs(),
+            "telemetry did not flush before the shutdown deadline; exiting anyway"
+        );
+    }
+
+    /// The HTTP server could not accept a connection (out of file descriptors, say). Logged
+    /// at `warn` when a run of such failures starts (`streak`, the server's), not at each
+    /// one: the server retries every 100 ms.
+    pub fn accept_failed(&self, streak: &FailureStreak, error: &dyn Display) {
+        if streak.fail() {
+            tracing::warn!(error = %error, "accepting a connection failed");
+        }
+    }
+
+    /// The HTTP server accepted a connection: logged at `info` when it ends a run of failed
+    /// accepts, with their number.
+    pub fn accept_succeeded(&self, streak: &FailureStreak) {
+        if let Some((failures, since)) = streak.succeed() {
+            tracing::info!(
+                failed_accepts = failures,
+                down_for_s = since.as_secs(),
+                "accepting connections again"
+            );
+        }
+    }
+
     fn count_collection_error(&self, site: &str, source: &str, error_type: &str) {
         self.count(
             Counter::CollectionErrors,
@@ -312,9 +440,9 @@ fn record_error(span: &Span, error_type: &'static str) {
     span.record("otel.status_code", "error");
 }
 
-/// A run of failures of something tried again on its own (an export, a cycle that overruns):
-/// the failure that starts the run and the success that ends it are worth a log line each,
-/// the failures between only a count.
+/// A run of failures of something tried again on its own (an export, a cycle that overruns,
+/// an accept): the failure that starts the run and the success that ends it are worth a log
+/// line each, the failures between only a count.
 #[derive(Debug, Default)]
 pub struct FailureStreak {
     /// When the current run started, and its failures so far.

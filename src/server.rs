@@ -31,6 +31,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::{DEFAULT_METRICS_PATH, MetricsAuth};
+use crate::events::{Events, FailureStreak};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::{CONTENT_TYPE, PrometheusBridge};
 
@@ -234,6 +235,7 @@ async fn serve_limited(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let builder = builder.http1_only();
+    let failing_accepts = FailureStreak::new();
     tokio::pin!(shutdown);
     loop {
         // A free connection slot first: beyond the cap, clients wait in the backlog.
@@ -246,10 +248,13 @@ async fn serve_limited(
         };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    Events::uncounted().accept_succeeded(&failing_accepts);
+                    a
+                }
                 Err(e) => {
                     // Out of descriptors, say: back off instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    Events::uncounted().accept_failed(&failing_accepts, &e);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

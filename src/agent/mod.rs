@@ -31,31 +31,6 @@ mod site_task;
 pub use site_task::STALE_AFTER_INTERVALS;
 use site_task::{Carry, SiteTask};
 
-/// What a reload changed: the [`ConfigDiff`] it applied, without the detail of which sites
-/// moved to another URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadSummary {
-    /// Sites started.
-    pub added: Vec<String>,
-    /// Sites stopped and forgotten.
-    pub removed: Vec<String>,
-    /// Sites restarted with new settings.
-    pub changed: Vec<String>,
-    /// Sections that changed but take effect only at the next start.
-    pub needs_restart: Vec<&'static str>,
-}
-
-impl From<ConfigDiff> for ReloadSummary {
-    fn from(diff: ConfigDiff) -> Self {
-        Self {
-            added: diff.added,
-            removed: diff.removed,
-            changed: diff.changed,
-            needs_restart: diff.needs_restart,
-        }
-    }
-}
-
 /// A running (or ready to run) agent.
 #[derive(Debug)]
 pub struct Agent {
@@ -154,13 +129,10 @@ impl Agent {
     /// old key is never sent again). A site keeps its data and the record of finished jobs
     /// across a restart unless its URL changed, so an in-flight collection is neither lost
     /// nor counted twice.
-    pub async fn reload(&mut self, new: Config) -> ReloadSummary {
+    pub async fn reload(&mut self, new: Config) -> ConfigDiff {
         if new.sites.len() > self.site_room {
-            tracing::warn!(
-                sites = new.sites.len(),
-                room = self.site_room,
-                "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
-            );
+            self.events
+                .sites_beyond_push_room(new.sites.len(), self.site_room);
         }
         let diff = ConfigDiff::between(&self.config, &new);
         if let Some(exported) = &self.exported {
@@ -192,7 +164,7 @@ impl Agent {
             }
         }
         self.config = Arc::new(new);
-        diff.into()
+        diff
     }
 
     /// The agent's events (a reload's outcome is one, counted in `nbu.config.reloads`).

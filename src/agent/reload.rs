@@ -5,35 +5,31 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Agent, ReloadSummary};
-use crate::config::{self, ConfigError, FileSnapshot};
+use super::Agent;
+use crate::config::{self, ConfigDiff, ConfigError, FileSnapshot};
 
 /// How often the configuration files are compared with what is running.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Loads `path` and applies it to `agent`. An invalid file changes nothing: the agent runs
-/// on, and the error (naming every bad field) is returned. Both outcomes are counted in
+/// Loads `path` from the bytes of `snapshot` (the configuration file and its key files) and
+/// applies it to `agent`, returning what changed. An invalid file changes nothing: the agent
+/// runs on, and the error (naming every bad field) is returned. Both outcomes are counted in
 /// `nbu.config.reloads`.
-pub async fn reload(agent: &mut Agent, path: &Path) -> Result<ReloadSummary, ConfigError> {
-    reload_from(agent, path, &FileSnapshot::new()).await
-}
-
-/// [`reload`] from the bytes of `snapshot` (the configuration file and its key files).
 pub async fn reload_from(
     agent: &mut Agent,
     path: &Path,
     snapshot: &FileSnapshot,
-) -> Result<ReloadSummary, ConfigError> {
+) -> Result<ConfigDiff, ConfigError> {
     match config::load_file_with(path, &|p| snapshot.read(p)) {
         Ok(new) => {
-            let summary = agent.reload(new).await;
+            let diff = agent.reload(new).await;
             agent.events().reload_applied(
-                &summary.added,
-                &summary.removed,
-                &summary.changed,
-                &summary.needs_restart,
+                &diff.added,
+                &diff.removed,
+                &diff.changed,
+                &diff.needs_restart,
             );
-            Ok(summary)
+            Ok(diff)
         }
         Err(e) => {
             agent.events().reload_rejected(&e);

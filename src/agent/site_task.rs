@@ -262,7 +262,7 @@ impl SiteTask {
                 Some(v) => v,
                 None => match state.collector.negotiate().await {
                     Ok(v) => {
-                        tracing::info!(site = %name, api_version = %v, "API version agreed");
+                        self.events.api_version_agreed(name, &v);
                         state.version = Some(v);
                         v
                     }
@@ -401,12 +401,8 @@ impl SiteTask {
             let entry = state.snapshot.sources.entry(id).or_default();
             if !sources::supported(id, version) {
                 if entry.unsupported_by != Some(version) {
-                    tracing::info!(
-                        site = %self.site.name,
-                        source = id.name(),
-                        api_version = %version,
-                        "the source is enabled but NetBackup's API version has no endpoint for it; it is not collected"
-                    );
+                    self.events
+                        .source_unsupported(&self.site.name, id.name(), &version);
                 }
                 *entry = crate::collect::OptInState {
                     unsupported_by: Some(version),

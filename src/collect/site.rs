@@ -123,27 +123,6 @@ impl From<&SiteConfig> for ClientSettings {
     }
 }
 
-/// Warns when a key file can be read by users other than its owner.
-fn warn_if_readable_by_others(site: &str, file: &std::path::Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(meta) = std::fs::metadata(file) {
-            let mode = meta.permissions().mode();
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    site,
-                    file = %file.display(),
-                    mode = format!("{:o}", mode & 0o777),
-                    "the API key file is readable by other users; chmod 600 it"
-                );
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (site, file);
-}
-
 /// Collects one site. Owns the site's HTTP client: dropping the collector closes its pool.
 #[derive(Debug)]
 pub struct SiteCollector {
@@ -159,22 +138,18 @@ impl SiteCollector {
         Self::with_client(SiteClient::new(&ClientSettings::from(&site))?, site)
     }
 
-    /// A collector for `site` using `client` (built for that site, with observers attached).
+    /// A collector for `site` using `client` (built for that site; the site's events go where
+    /// the client's go).
     pub fn with_client(client: SiteClient, site: SiteConfig) -> Result<Self, ApiError> {
-        if site.tls.insecure_skip_verify {
-            tracing::warn!(
-                site = %site.name,
-                "TLS certificate verification is OFF for this site (insecure_skip_verify: true)"
+        for exposure in site.exposures() {
+            client.events().site_exposure_found(
+                &site.name,
+                exposure.warning,
+                exposure
+                    .key_file
+                    .as_ref()
+                    .map(|(file, mode)| (file.as_path(), *mode)),
             );
-        }
-        if site.url.scheme() == "http" {
-            tracing::warn!(
-                site = %site.name,
-                "the site URL is plain http://: the API key travels unencrypted; use https://"
-            );
-        }
-        if let Some(file) = &site.api_key_file {
-            warn_if_readable_by_others(&site.name, file);
         }
         let clients_source = site.sources.get(SourceId::Clients);
         let clients = (clients_source.enabled && !site.sources.clients.allowlist.is_empty())

@@ -49,8 +49,8 @@ pub struct OptInState {
 impl OptInState {
     /// The state after one collection (`None`: the API version has no endpoint for it).
     fn from_outcome(
-        outcome: Option<&super::SourceOutcome<SourceValues>>,
-        report: &super::SiteReport,
+        outcome: Option<&super::site::SourceOutcome<SourceValues>>,
+        report: &super::site::SiteReport,
     ) -> Self {
         let Some(outcome) = outcome else {
             return Self {
@@ -150,8 +150,8 @@ impl SiteSnapshot {
     }
 }
 
-impl From<&super::SiteReport> for SiteSnapshot {
-    fn from(report: &super::SiteReport) -> Self {
+impl From<&super::site::SiteReport> for SiteSnapshot {
+    fn from(report: &super::site::SiteReport) -> Self {
         let jobs = report.jobs.result.as_ref().ok().map(|s| SourceData {
             summary: Arc::new(s.clone()),
             collected_at: report.jobs.finished_at,

@@ -42,6 +42,7 @@ use tokio::time::Instant;
 use super::store::{ApplyStats, FinishedJob, JobBatch, JobStore};
 use super::summary::{ClientPolicyKey, JobsSummary};
 use crate::config::{ClientsConfig, CollectionConfig};
+use crate::events::Events;
 use crate::netbackup::{
     ApiError, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
 };
@@ -322,9 +323,7 @@ impl JobSync {
     /// The agent's clock, for a server that sends no `Date` header (logged once).
     fn agent_clock(&self) -> DateTime<Utc> {
         if !self.warned_no_date.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "NetBackup sent no Date header: the jobs window follows the agent's clock"
-            );
+            Events::uncounted().server_clock_missing();
         }
         Utc::now()
     }

@@ -1,12 +1,55 @@
 //! Warnings about secrets the deployment exposes: credentials that travel over plain http,
 //! and files holding secrets that other users can read. Nothing here is an error (a lab may
 //! want exactly that); each warning names what to change.
+//!
+//! [`exposure_warnings`] covers the configuration as a whole, once per load;
+//! [`SiteConfig::exposures`] covers one site, each time its client is built.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret as _;
 
+use super::section::site::SiteConfig;
 use super::validated::Config;
+
+/// One setting of a site that exposes its API key: what to say, and the key file it is
+/// about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteExposure {
+    /// What is exposed, and what to change.
+    pub warning: &'static str,
+    /// The API key file and its permission bits, when the file is what is exposed.
+    pub key_file: Option<(PathBuf, u32)>,
+}
+
+impl SiteConfig {
+    /// The settings of this site that expose its API key: TLS verification off, a plain
+    /// `http://` URL, an API key file that other users can read.
+    pub fn exposures(&self) -> Vec<SiteExposure> {
+        let mut exposures = Vec::new();
+        if self.tls.insecure_skip_verify {
+            exposures.push(SiteExposure {
+                warning: "TLS certificate verification is OFF for this site (insecure_skip_verify: true)",
+                key_file: None,
+            });
+        }
+        if self.url.scheme() == "http" {
+            exposures.push(SiteExposure {
+                warning: "the site URL is plain http://: the API key travels unencrypted; use https://",
+                key_file: None,
+            });
+        }
+        if let Some(file) = &self.api_key_file
+            && let Some(mode) = readable_by_others(file)
+        {
+            exposures.push(SiteExposure {
+                warning: "the API key file is readable by other users; chmod 600 it",
+                key_file: Some((file.clone(), mode)),
+            });
+        }
+        exposures
+    }
+}
 
 /// The warnings for `config`, loaded from `file` (when it came from one).
 pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
@@ -189,5 +232,27 @@ mod tests {
             warnings.iter().any(|w| w.starts_with("otlp.headers")),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn a_site_over_http_without_verification_with_an_open_key_file_is_flagged_thrice() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = dir.path().join("nbu.key");
+        write(&key, "k\n", 0o644);
+        let file = dir.path().join("nbu.yaml");
+        let text = format!(
+            "sites:\n  - name: a\n    url: http://nbu:1556/netbackup\n    api_key_file: {}\n    tls: {{ insecure_skip_verify: true }}\n",
+            key.display()
+        );
+        write(&file, &text, 0o600);
+        let config = load(&file, &[]);
+        let exposures = config.sites[0].exposures();
+        let warnings: Vec<&str> = exposures.iter().map(|e| e.warning).collect();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("verification is OFF"), "{warnings:?}");
+        assert!(warnings[1].contains("plain http://"), "{warnings:?}");
+        assert_eq!(exposures[2].key_file, Some((key.clone(), 0o644)));
+        write(&key, "k\n", 0o600);
+        assert_eq!(config.sites[0].exposures().len(), 2);
     }
 }

@@ -86,16 +86,6 @@ pub struct Recorders {
 }
 
 impl Recorders {
-    /// Records a failed collection.
-    pub fn collection_error(&self, site: &str, source: &'static str, kind: &'static str) {
-        Tallies::add(&self.tallies.collection_errors, &[site, source, kind], 1);
-    }
-
-    /// Counts one HTTP exchange with NetBackup.
-    pub fn api_request(&self, site: &str, endpoint: &str, outcome: &str) {
-        Tallies::add(&self.tallies.api_requests, &[site, endpoint, outcome], 1);
-    }
-
     /// Records a finished job (called once per job): its duration, and one more completed
     /// job with its bytes.
     pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {

@@ -313,19 +313,22 @@ impl OtlpMetricExporter {
             .filter(|r| r.len() > self.max_message_bytes)
             .count();
         if oversized > 0 {
-            tracing::warn!(
-                requests = oversized,
-                max_message_bytes = self.max_message_bytes,
-                "a single OTLP data point is larger than otlp.max_message_bytes; sent alone"
-            );
+            self.events()
+                .export_oversized(oversized, self.max_message_bytes);
         }
         let client = self.client.clone();
         let metadata = self.metadata.clone();
         let timeout = self.timeout;
+        let events = self.events().clone();
         self.runtime
-            .spawn(send_all(client, metadata, timeout, requests))
+            .spawn(send_all(client, metadata, timeout, requests, events))
             .await
             .map_err(|e| SendError::Task(e.to_string()))?
+    }
+
+    /// Where the exporter's events go: counted once an agent gave its counters.
+    fn events(&self) -> &Events {
+        self.counter.get().unwrap_or(Events::uncounted())
     }
 
     /// Warns, once per metric for the life of the process, when a metric has more series than
@@ -338,10 +341,7 @@ impl OtlpMetricExporter {
         let mut warned = self.overflowed.lock().unwrap_or_else(|p| p.into_inner());
         for metric in overflowing {
             if warned.insert(metric.clone()) {
-                tracing::warn!(
-                    metric = metric.as_str(),
-                    "a metric has more series than its limit in the OTLP push (otlp.max_series_per_metric for all sites together, or its bound per site); the rest are folded into one series marked otel.metric.overflow=\"true\" (the /metrics bridge has them all)"
-                );
+                self.events().series_overflowed(&metric);
             }
         }
     }
@@ -361,6 +361,7 @@ async fn send_all(
     metadata: MetadataMap,
     timeout: Duration,
     requests: Vec<EncodedRequest>,
+    events: Events,
 ) -> Result<(), SendError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let total = requests.len();
@@ -381,10 +382,9 @@ async fn send_all(
                 if let Some(partial) = response.into_inner().partial_success
                     && (partial.rejected_data_points > 0 || !partial.error_message.is_empty())
                 {
-                    tracing::warn!(
-                        rejected_data_points = partial.rejected_data_points,
-                        message = partial.error_message.as_str(),
-                        "the Collector rejected part of an OTLP metric export"
+                    events.export_partially_rejected(
+                        partial.rejected_data_points,
+                        &partial.error_message,
                     );
                 }
             }
@@ -432,7 +432,7 @@ async fn export(
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let result = self.send(metrics).await;
-        let events = self.counter.get().unwrap_or(Events::uncounted());
+        let events = self.events();
         match result {
             Ok(()) => events.export_succeeded(&self.failures),
             Err(e) => events.export_failed(&self.failures, &e),

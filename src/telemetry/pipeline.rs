@@ -174,10 +174,7 @@ impl Pipeline {
             let _ = meter_provider.shutdown_with_timeout(deadline);
         });
         if tokio::time::timeout(deadline, work).await.is_err() {
-            tracing::warn!(
-                deadline_s = deadline.as_secs(),
-                "telemetry did not flush before the shutdown deadline; exiting anyway"
-            );
+            Events::uncounted().flush_missed(deadline);
         }
     }
 }
@@ -288,13 +285,14 @@ mod tests {
             .build();
         let store = SnapshotStore::new();
         let recorders = register(&provider.meter("nbu-otel"), &store);
+        let events = Events::counting_in(recorders.tallies.clone());
         for i in 0..sites {
             let mut s = SiteSnapshot::empty(&format!("site-{i:03}"));
             s.up = true;
             store.publish(s);
         }
         for i in 0..endpoints {
-            recorders.api_request("site-000", &format!("/admin/jobs/{i}"), "200");
+            events.request_answered("site-000", &format!("/admin/jobs/{i}"), "200");
         }
         let mut rm = ResourceMetrics::default();
         reader.collect(&mut rm).unwrap_or_else(|e| panic!("{e}"));

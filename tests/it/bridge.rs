@@ -5,6 +5,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, SystemTime};
 
 use nbu_otel::collect::{SiteSnapshot, SourceData};
+use nbu_otel::events::Events;
 use nbu_otel::server;
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
@@ -49,6 +50,8 @@ fn snapshot(site: &str, jobs: u64, units: u32, max_age: Duration) -> SiteSnapsho
 struct Setup {
     store: SnapshotStore,
     recorders: Recorders,
+    /// Events counted in `recorders`' tallies, as the agent's are.
+    events: Events,
     bridge: PrometheusBridge,
     _provider: SdkMeterProvider,
 }
@@ -58,9 +61,11 @@ fn setup() -> Setup {
     let store = SnapshotStore::new();
     let recorders = register(&provider.meter("test"), &store);
     let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
+    let events = Events::counting_in(recorders.tallies.clone());
     Setup {
         store,
         recorders,
+        events,
         bridge,
         _provider: provider,
     }
@@ -85,14 +90,14 @@ fn unchanged_data_is_served_from_one_rendering_and_counters_stay_exact() {
     // Counters that move between snapshots show on the very next scrape.
     let requests = [("site", "a"), ("endpoint", "jobs"), ("status", "200")];
     for n in 1..=3 {
-        s.recorders.api_request("a", "jobs", "200");
+        s.events.request_answered("a", "jobs", "200");
         let families = parse_exposition(&text(&s.bridge));
         assert_eq!(
             value(&families, "nbu_api_requests_total", &requests),
             Some(f64::from(n))
         );
     }
-    s.recorders.collection_error("b", "jobs", "timeout");
+    s.events.source_failed("b", "jobs", "timeout");
     let families = parse_exposition(&text(&s.bridge));
     assert_eq!(
         value(
@@ -195,7 +200,7 @@ fn series_that_stop_existing_leave_the_exposition() {
         .publish(snapshot("a", 300, 10, Duration::from_secs(3600)));
     s.store
         .publish(snapshot("b", 300, 10, Duration::from_secs(3600)));
-    s.recorders.api_request("b", "jobs", "200");
+    s.events.request_answered("b", "jobs", "200");
     let units = |body: &str| {
         parse_exposition(body)
             .get("nbu_storage_info")

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use nbu_otel::collect::summary::{JobsSummary, StorageKey, StorageSummary};
 use nbu_otel::collect::{FinishedJob, SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
+use nbu_otel::events::Events;
 use nbu_otel::telemetry::bridge::PrometheusBridge;
 use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
 use nbu_otel::telemetry::otlp::ExportedSites;
@@ -179,6 +180,8 @@ pub struct Day {
     _provider: SdkMeterProvider,
     store: SnapshotStore,
     recorders: Recorders,
+    /// Events counted in `recorders`' tallies, as the agent's are.
+    events: Events,
     bridge: PrometheusBridge,
     exported: ExportedSites,
     live: Vec<String>,
@@ -198,12 +201,14 @@ impl Day {
         let store = SnapshotStore::new();
         let recorders = register(&provider.meter("nbu-otel"), &store);
         let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
+        let events = Events::counting_in(recorders.tallies.clone());
         Self {
             estate,
             reader,
             _provider: provider,
             store,
             recorders,
+            events,
             bridge,
             exported: ExportedSites::new(),
             live: Vec::new(),
@@ -223,7 +228,7 @@ impl Day {
         self.live.clone_from(&sites);
         for (slot, site) in sites.iter().enumerate() {
             self.store.publish(self.estate.snapshot(slot, site, step));
-            self.recorders.api_request(site, "/admin/jobs", "200");
+            self.events.request_answered(site, "/admin/jobs", "200");
             if let Some(policy_type) = self.estate.policy_types(slot, step).first() {
                 self.recorders.job_finished(
                     site,

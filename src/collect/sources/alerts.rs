@@ -6,7 +6,7 @@
 //! and the walk follows `page[offset]` to the end, sorted by `alertId` so that alerts created
 //! during the walk land after the pages already read.
 
-use super::{SourceContext, SourceValues, odata_time, walk_into};
+use super::context::{SourceContext, SourceValues, odata_time, walk_into};
 use crate::netbackup::resources::{ListQuery, Paging, attribute};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 

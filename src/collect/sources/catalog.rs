@@ -6,7 +6,7 @@
 //! exporter, every query bounds `backupTime` explicitly (`ge` window start, `le` now, both by
 //! NetBackup's clock); without the bounds NetBackup silently counts the last 24 hours only.
 
-use super::{SourceContext, SourceValues, odata_time};
+use super::context::{SourceContext, SourceValues, odata_time};
 use crate::netbackup::resources::{ListQuery, Paging, count_matching};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 

@@ -11,7 +11,8 @@
 //! At most `sources.clients.max_clients` clients are covered, in name order; the others are
 //! counted in `nbu_clients_over_cap` and logged.
 
-use super::{SourceContext, SourceValues};
+use super::context::{SourceContext, SourceValues};
+use crate::events::Events;
 use crate::netbackup::resources::{ListQuery, Paging, attribute, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, JOBS_ENDPOINT, NetBackupApi};
 
@@ -46,12 +47,7 @@ pub async fn collect<A: NetBackupApi>(
     let mut values = SourceValues::default();
     values.set(CLIENTS_OVER_CAP, &[], over as f64);
     if over > 0 {
-        tracing::warn!(
-            site = api.site(),
-            over,
-            max_clients = cap,
-            "more allowlisted clients than sources.clients.max_clients; the first by name are covered"
-        );
+        Events::uncounted().clients_over_cap(api.site(), over, cap);
     }
     for name in names {
         if let Some(at) = context.covered.get(name) {

@@ -13,15 +13,15 @@
 pub mod alerts;
 pub mod catalog;
 pub mod clients;
+mod context;
 pub mod malware;
 pub mod slo;
 pub mod tape;
 
-use std::collections::BTreeMap;
-
 pub use alerts::ALERTS_COUNT;
 pub use catalog::CATALOG_IMAGES_COUNT;
 pub use clients::{CLIENT_LAST_SUCCESSFUL_BACKUP, CLIENTS_OVER_CAP};
+pub use context::{Labels, SourceContext, SourceValues, covered_clients};
 pub use malware::{MALWARE_FILES_INFECTED, MALWARE_FILES_SCANNED, MALWARE_SCAN_COUNT};
 pub use slo::SLO_COUNT;
 pub use tape::{
@@ -29,141 +29,10 @@ pub use tape::{
     TAPE_POOL_PARTIALLY_FULL, TAPE_ROBOT_DEVICE_HOSTS,
 };
 
-use chrono::{DateTime, Utc};
+use crate::config::SourceId;
+use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 
-use super::summary::JobsSummary;
-use crate::config::{ClientsConfig, SourceConfig, SourceId};
-use crate::netbackup::resources::{ListQuery, walk_list};
-use crate::netbackup::{ApiError, ApiVersion, NetBackupApi, WalkStats};
-
-pub use super::label::MAX_LABEL_BYTES;
-use super::label::cap_label;
-
-/// The label pairs of one series, in the order of the catalog's labels.
-pub type Labels = Vec<(&'static str, String)>;
-
-/// What one collection of an opt-in source produced: the series of each of its families.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SourceValues {
-    families: BTreeMap<&'static str, BTreeMap<Labels, f64>>,
-    /// Pages read.
-    pub pages: u64,
-    /// Requests sent, retries included.
-    pub requests: u64,
-    /// Values skipped or cut because they cannot be right (a count that is not a number, a
-    /// label value longer than [`MAX_LABEL_BYTES`], cut).
-    pub invalid_values: u64,
-}
-
-impl SourceValues {
-    /// Adds `value` to the series of `metric` with `labels` (a new series starts at 0).
-    pub fn add(&mut self, metric: &'static str, labels: &[(&'static str, &str)], value: f64) {
-        let labels = self.owned_labels(labels);
-        *self
-            .families
-            .entry(metric)
-            .or_default()
-            .entry(labels)
-            .or_insert(0.0) += value;
-    }
-
-    /// Sets the series of `metric` with `labels` to `value`.
-    pub fn set(&mut self, metric: &'static str, labels: &[(&'static str, &str)], value: f64) {
-        let labels = self.owned_labels(labels);
-        self.families
-            .entry(metric)
-            .or_default()
-            .insert(labels, value);
-    }
-
-    /// The series of `metric`, in label order.
-    pub fn series(&self, metric: &str) -> impl Iterator<Item = (&Labels, f64)> + '_ {
-        self.families
-            .get(metric)
-            .into_iter()
-            .flat_map(|series| series.iter().map(|(labels, value)| (labels, *value)))
-    }
-
-    /// The number of series of every family together.
-    pub fn len(&self) -> usize {
-        self.families.values().map(BTreeMap::len).sum()
-    }
-
-    /// Whether there is no series at all.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Counts what a walk read.
-    pub fn add_walk(&mut self, stats: &WalkStats) {
-        self.pages = self.pages.saturating_add(stats.pages);
-        self.requests = self.requests.saturating_add(stats.requests);
-    }
-
-    fn owned_labels(&mut self, labels: &[(&'static str, &str)]) -> Labels {
-        labels
-            .iter()
-            .map(|(name, value)| {
-                let (value, cut) = cap_label(value);
-                self.invalid_values += u64::from(cut);
-                (*name, value.to_owned())
-            })
-            .collect()
-    }
-}
-
-/// What a source needs besides the API: its settings and NetBackup's clock.
-#[derive(Debug, Clone)]
-pub struct SourceContext {
-    /// The source's settings for this site.
-    pub config: SourceConfig,
-    /// `page[limit]` for list walks.
-    pub page_size: u32,
-    /// NetBackup's clock (the end of windows), as last read from its `Date` header.
-    pub now: DateTime<Utc>,
-    /// The client allowlist and cap (the clients source).
-    pub clients: ClientsConfig,
-    /// The last successful backup (Unix seconds) of clients the job store already covers:
-    /// the clients source asks NetBackup only about the others.
-    pub covered: BTreeMap<String, f64>,
-}
-
-impl SourceContext {
-    /// A context for `config`, without client settings or coverage.
-    pub fn new(config: SourceConfig, page_size: u32, now: DateTime<Utc>) -> Self {
-        Self {
-            config,
-            page_size,
-            now,
-            clients: ClientsConfig::default(),
-            covered: BTreeMap::new(),
-        }
-    }
-}
-
-impl SourceContext {
-    /// The start of the source's window, by NetBackup's clock.
-    pub fn window_start(&self) -> DateTime<Utc> {
-        let window =
-            chrono::Duration::from_std(self.config.window).unwrap_or(chrono::Duration::MAX);
-        self.now
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-    }
-}
-
-/// The newest successful backup (Unix seconds) of each client whose jobs the job store labels,
-/// from a jobs summary: the clients source asks NetBackup only about the others.
-pub fn covered_clients(jobs: &JobsSummary) -> BTreeMap<String, f64> {
-    let mut covered: BTreeMap<String, f64> = BTreeMap::new();
-    for (key, at) in &jobs.client_last_success {
-        if key.action == "BACKUP" {
-            let newest = covered.entry(key.client.clone()).or_insert(*at);
-            *newest = newest.max(*at);
-        }
-    }
-    covered
-}
+pub use crate::collect::label::MAX_LABEL_BYTES;
 
 /// Whether NetBackup's API `version` has the endpoints of `source` (the vendor specs of each
 /// release). A source the version lacks is not called; `check` and `/readyz` say so.
@@ -191,52 +60,5 @@ pub async fn collect<A: NetBackupApi>(
         SourceId::Slo => slo::collect(api, version, context).await,
         SourceId::Tape => tape::collect(api, version, context).await,
         SourceId::Clients => clients::collect(api, version, context).await,
-    }
-}
-
-/// Walks `query` to its end, handing each resource to `on_resource` with the values to fill,
-/// and counts the walk's pages and requests in `values`.
-pub(crate) async fn walk_into<A, F>(
-    api: &A,
-    version: ApiVersion,
-    query: &ListQuery<'_>,
-    values: &mut SourceValues,
-    mut on_resource: F,
-) -> Result<(), ApiError>
-where
-    A: NetBackupApi,
-    F: FnMut(&mut SourceValues, &serde_json::Value),
-{
-    let stats = walk_list(api, version, query, |resource| {
-        on_resource(values, resource)
-    })
-    .await?;
-    values.add_walk(&stats);
-    Ok(())
-}
-
-/// An OData timestamp literal as the vendor filters take it (`2026-01-02T03:04:05.000Z`).
-pub(crate) fn odata_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn series_add_up_and_long_labels_are_cut_and_counted() {
-        let mut v = SourceValues::default();
-        v.add("m", &[("a", "x")], 1.0);
-        v.add("m", &[("a", "x")], 2.0);
-        v.add("m", &[("a", "y")], 1.0);
-        let long = "é".repeat(MAX_LABEL_BYTES);
-        v.set("n", &[("a", &long)], 7.0);
-        let m: Vec<(String, f64)> = v.series("m").map(|(l, x)| (l[0].1.clone(), x)).collect();
-        assert_eq!(m, [("x".to_owned(), 3.0), ("y".to_owned(), 1.0)]);
-        let cut: Vec<usize> = v.series("n").map(|(l, _)| l[0].1.len()).collect();
-        assert_eq!(cut, [MAX_LABEL_BYTES]);
-        assert_eq!(v.invalid_values, 1);
-        assert_eq!(v.len(), 3);
     }
 }

@@ -3,7 +3,7 @@
 //! 100). The 11.0 schema declares no `meta` for this endpoint, so the walk pages by offset until
 //! a short page when the server sends no pagination metadata.
 
-use super::{SourceContext, SourceValues, walk_into};
+use super::context::{SourceContext, SourceValues, walk_into};
 use crate::netbackup::resources::{ListQuery, Paging};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 

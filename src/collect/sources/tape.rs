@@ -17,7 +17,7 @@
 
 use serde_json::Value;
 
-use super::{SourceContext, SourceValues, walk_into};
+use super::context::{SourceContext, SourceValues, walk_into};
 use crate::netbackup::resources::{ListQuery, Paging, attribute, field_i64, field_str, field_u64};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 
