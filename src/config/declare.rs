@@ -1,5 +1,5 @@
-//! How a section of the configuration is declared: [`section!`] turns one list of rows into
-//! everything that used to be written by hand for each field.
+//! How a section of the configuration is declared: [`section!`] turns one list of rows, one row
+//! per key, into every part of the configuration that depends on the keys of the section.
 //!
 //! A row is `/// doc` lines, then `key: Type = default, parse function;`. From the rows of a
 //! section the macro derives:

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use super::declare::Same as _;
 use super::*;
 
 const KEY: &str = "kX9-distinctive-api-key-7Qz";
@@ -692,25 +693,7 @@ fn example_file_loads_and_shows_the_defaults() {
     assert_eq!(a.tls, TlsConfig::default());
     assert_ne!(b.collection, CollectionConfig::default());
     let o = &config.otlp;
-    let d = OtlpConfig::default();
-    assert_eq!(
-        (
-            o.enabled,
-            &o.endpoint,
-            o.timeout,
-            o.export_interval,
-            o.compression,
-            o.max_message_bytes
-        ),
-        (
-            d.enabled,
-            &d.endpoint,
-            d.timeout,
-            d.export_interval,
-            d.compression,
-            d.max_message_bytes
-        )
-    );
+    assert!(o.same(&OtlpConfig::default()), "{o:?}");
     assert!(o.headers.is_empty() && o.ca_file.is_none() && o.client_cert_file.is_none());
     assert_eq!(config.traces, TracesConfig::default());
     assert_eq!(config.logging, LoggingConfig::default());
