@@ -146,7 +146,7 @@ pub fn options() -> Vec<OptionDoc> {
             .filter(|k| k.shape != Shape::Section)
             .collect();
         if section.path == "sources" {
-            out.extend(source_options(&keys));
+            out.extend(source_options());
             continue;
         }
         for key in keys {
@@ -167,29 +167,19 @@ pub fn options() -> Vec<OptionDoc> {
 }
 
 /// The keys of [`SourceConfig`] for each source that takes them, with that source's defaults.
-fn source_options(keys: &[KeyDoc]) -> Vec<OptionDoc> {
-    let mut out = Vec::new();
-    for id in SourceId::ALL {
-        let config = id.default_config();
-        for key in keys {
-            let default = match key.key {
-                "window" if id.default_window().is_none() => continue,
-                "allowlist" | "max_clients" if id != SourceId::Clients => continue,
-                "enabled" => config.enabled.to_string(),
-                "interval" => humantime::format_duration(config.interval).to_string(),
-                "window" => humantime::format_duration(config.window).to_string(),
-                _ => key.default.clone().unwrap_or_default(),
-            };
-            out.push(OptionDoc {
+fn source_options() -> Vec<OptionDoc> {
+    SourceId::ALL
+        .into_iter()
+        .flat_map(|id| {
+            id.keys().into_iter().map(move |key| OptionDoc {
                 path: format!("sources.{}.{}", id.name(), key.key),
-                default,
+                default: key.default.unwrap_or_default(),
                 env: None,
                 per_site: PerSite::Yes,
-                doc: key.doc.clone(),
-            });
-        }
-    }
-    out
+                doc: key.doc,
+            })
+        })
+        .collect()
 }
 
 /// The keys of the sections environment variables override, by section.
