@@ -86,6 +86,7 @@ mod overrides;
 mod raw;
 pub mod schema;
 mod section;
+mod standard_env;
 mod validate;
 mod validated;
 mod values;

@@ -121,6 +121,62 @@ pub fn env_var(path: &str) -> String {
     format!("{ENV_PREFIX}_{}", path.replace('.', "__").to_uppercase())
 }
 
+/// How the value of a [`StandardVar`] is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardForm {
+    /// As the option's own value.
+    Value,
+    /// A whole number of milliseconds (the option is a duration).
+    Milliseconds,
+    /// `name=value` pairs separated by commas, values percent-encoded: one header each.
+    Headers,
+}
+
+/// A standard OpenTelemetry variable that sets an option. It is read when the configuration
+/// is loaded (and reloaded), and its value validated as the option's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardVar {
+    /// The variable.
+    pub name: &'static str,
+    /// The option it sets, as [`options`] names it.
+    pub path: &'static str,
+    /// How its value is written.
+    pub form: StandardForm,
+}
+
+/// The standard OpenTelemetry variables the agent reads. Each wins over the file and over the
+/// `NBU_OTEL_` override of its option; where two set one option, the first one set is used
+/// (`OTEL_EXPORTER_OTLP_METRICS_HEADERS` before `OTEL_EXPORTER_OTLP_HEADERS`). An empty
+/// variable is unset. Headers are merged with `otlp.headers`, the variable winning for a
+/// repeated name; a pair that is not `name=value` is skipped.
+pub const STANDARD_ENV: [StandardVar; 5] = [
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        path: "otlp.endpoint",
+        form: StandardForm::Value,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_METRIC_EXPORT_INTERVAL",
+        path: "otlp.export_interval",
+        form: StandardForm::Milliseconds,
+    },
+    StandardVar {
+        name: "OTEL_SERVICE_NAME",
+        path: "service.name",
+        form: StandardForm::Value,
+    },
+];
+
 /// One option of the file, as the reference lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionDoc {
@@ -131,6 +187,9 @@ pub struct OptionDoc {
     pub default: String,
     /// The environment variable that overrides it, if any.
     pub env: Option<String>,
+    /// The standard OpenTelemetry variables that set it ([`STANDARD_ENV`]), winning over the
+    /// file and over [`env`](Self::env).
+    pub standard_env: Vec<&'static str>,
     /// Whether `sites[i].<path>` overrides it for one site.
     pub per_site: PerSite,
     /// What it does, in one line.
@@ -156,6 +215,7 @@ pub fn options() -> Vec<OptionDoc> {
             }
             out.push(OptionDoc {
                 env: (section.env == Env::Overrides).then(|| env_var(&path)),
+                standard_env: standard_vars(&path),
                 default: key.default.unwrap_or_else(|| "required".to_owned()),
                 per_site: section.per_site,
                 doc: key.doc,
@@ -164,6 +224,15 @@ pub fn options() -> Vec<OptionDoc> {
         }
     }
     out
+}
+
+/// The standard variables that set the option at `path`, in order of precedence.
+fn standard_vars(path: &str) -> Vec<&'static str> {
+    STANDARD_ENV
+        .iter()
+        .filter(|v| v.path == path)
+        .map(|v| v.name)
+        .collect()
 }
 
 /// The keys of [`SourceConfig`] for each source that takes them, with that source's defaults.
@@ -175,6 +244,7 @@ fn source_options() -> Vec<OptionDoc> {
                 path: format!("sources.{}.{}", id.name(), key.key),
                 default: key.default.unwrap_or_default(),
                 env: None,
+                standard_env: Vec::new(),
                 per_site: PerSite::Yes,
                 doc: key.doc,
             })
@@ -212,7 +282,7 @@ pub fn reference_markdown() -> String {
                 text if text.contains(' ') => text.to_owned(),
                 text => code(text),
             },
-            option.env.as_deref().map_or_else(|| "-".to_owned(), code),
+            environment_cell(&option, code),
             match option.per_site {
                 PerSite::Yes => "yes",
                 PerSite::No => "no",
@@ -222,6 +292,23 @@ pub fn reference_markdown() -> String {
         ));
     }
     out
+}
+
+/// The variables of one option in the reference: its override, then the standard variables
+/// that win over it.
+fn environment_cell(option: &OptionDoc, code: impl Fn(&str) -> String) -> String {
+    let names: Vec<String> = option
+        .env
+        .iter()
+        .map(String::as_str)
+        .chain(option.standard_env.iter().copied())
+        .map(code)
+        .collect();
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// The list of environment overrides in the [module documentation](super), one item per
@@ -400,5 +487,13 @@ mod tests {
             );
         }
         assert!(!paths.iter().any(|p| p == "sources.tape.window"));
+        for var in STANDARD_ENV {
+            assert!(
+                paths.iter().any(|p| p == var.path),
+                "{} sets {}, which is not declared",
+                var.name,
+                var.path
+            );
+        }
     }
 }

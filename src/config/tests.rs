@@ -512,6 +512,77 @@ fn bad_env_overrides_are_named() {
 }
 
 #[test]
+fn standard_otel_variables_win_over_the_file_and_the_overrides() {
+    let yaml = site(
+        "otlp:\n  endpoint: http://file:4317\n  export_interval: 5m\n  headers:\n    X-Tenant: file\n    x-other: kept\nservice:\n  name: from-file\n",
+    );
+    let config = ok(
+        &yaml,
+        &[
+            ("NBU_OTEL_OTLP__ENDPOINT", "http://override:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", " http://standard:4317 "),
+            ("NBU_OTEL_SERVICE__NAME", "from-override"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=ignored,x-third=3"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "x-tenant=from%20env,novalue",
+            ),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ],
+    );
+    assert_eq!(config.otlp.endpoint.as_str(), "http://standard:4317/");
+    assert_eq!(config.service.name, "from-env");
+    // The timeout (10s) is not held to an interval the standard variable sets.
+    assert_eq!(config.otlp.export_interval, Duration::from_millis(500));
+    let headers: Vec<(&str, &str)> = config
+        .otlp
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.expose_secret()))
+        .collect();
+    assert_eq!(headers, [("x-other", "kept"), ("x-tenant", "from env")]);
+    // Empty means unset.
+    let config = ok(
+        &yaml,
+        &[
+            ("OTEL_SERVICE_NAME", ""),
+            ("OTEL_METRIC_EXPORT_INTERVAL", " "),
+        ],
+    );
+    assert_eq!(config.service.name, "from-file");
+    assert_eq!(config.otlp.export_interval, Duration::from_secs(300));
+}
+
+#[test]
+fn bad_standard_otel_variables_are_named() {
+    let e = err(
+        &site(""),
+        &[
+            ("OTEL_METRIC_EXPORT_INTERVAL", "5s"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad name=x"),
+        ],
+    );
+    assert_field(&e, "OTEL_METRIC_EXPORT_INTERVAL");
+    assert_field(&e, "otlp.endpoint");
+    assert_field(&e, "otlp.headers.bad name");
+    let text = e.to_string();
+    assert!(
+        text.contains("(set by OTEL_EXPORTER_OTLP_ENDPOINT)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(set by OTEL_EXPORTER_OTLP_HEADERS)"),
+        "{text}"
+    );
+    assert_field(
+        &err(&site(""), &[("OTEL_METRIC_EXPORT_INTERVAL", "0")]),
+        "OTEL_METRIC_EXPORT_INTERVAL",
+    );
+}
+
+#[test]
 fn site_collection_overrides_merge_with_global() {
     let yaml = "sites:
   - { name: a, url: https://a, api_key: k }
