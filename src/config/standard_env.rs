@@ -35,45 +35,56 @@ pub(super) fn apply(
             continue;
         };
         let option = format!("{section}.{key}");
-        match var.form {
-            StandardForm::Value => {
-                if let Some(section) = section_of(tree, section) {
-                    section.insert(key.to_owned(), Value::String(value.to_owned()));
-                    paths.insert(option, var.name.to_owned());
-                }
-            }
+        let text = match var.form {
+            StandardForm::Value => value.to_owned(),
             StandardForm::Milliseconds => match value.parse::<u64>() {
-                Ok(ms) if ms > 0 => {
-                    if let Some(section) = section_of(tree, section) {
-                        section.insert(key.to_owned(), Value::String(format!("{ms}ms")));
-                        paths.insert(option, var.name.to_owned());
-                    }
+                Ok(ms) if ms > 0 => format!("{ms}ms"),
+                _ => {
+                    errors.push(FieldError::new(
+                        var.name,
+                        format!("must be a positive whole number of milliseconds, got {value:?}"),
+                    ));
+                    continue;
                 }
-                _ => errors.push(FieldError::new(
-                    var.name,
-                    format!("must be a positive whole number of milliseconds, got {value:?}"),
-                )),
             },
             StandardForm::Headers => {
-                let Some(section) = section_of(tree, section) else {
-                    continue;
-                };
-                let map = section
-                    .entry(key.to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if map.is_null() {
-                    *map = Value::Object(Map::new());
-                }
-                let Some(map) = map.as_object_mut() else {
-                    continue;
-                };
-                for (name, value) in header_pairs(value) {
-                    let name = name.to_ascii_lowercase();
-                    paths.insert(format!("{option}.{name}"), var.name.to_owned());
-                    map.insert(name, Value::String(value));
-                }
+                add_headers(tree, section, key, value, var.name, paths);
+                continue;
             }
+        };
+        if let Some(section) = section_of(tree, section) {
+            section.insert(key.to_owned(), Value::String(text));
+            paths.insert(option, var.name.to_owned());
         }
+    }
+}
+
+/// Adds the headers of `value` to the map `section.key`, each recorded in `paths` as set by
+/// `var`.
+fn add_headers(
+    tree: &mut Value,
+    section: &str,
+    key: &str,
+    value: &str,
+    var: &str,
+    paths: &mut BTreeMap<String, String>,
+) {
+    let Some(table) = section_of(tree, section) else {
+        return;
+    };
+    let map = table
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if map.is_null() {
+        *map = Value::Object(Map::new());
+    }
+    let Some(map) = map.as_object_mut() else {
+        return;
+    };
+    for (name, value) in header_pairs(value) {
+        let name = name.to_ascii_lowercase();
+        paths.insert(format!("{section}.{key}.{name}"), var.to_owned());
+        map.insert(name, Value::String(value));
     }
 }
 
