@@ -1,5 +1,5 @@
-//! How a section of the configuration is declared: [`section!`] turns one list of rows into
-//! everything that used to be written by hand for each field.
+//! How a section of the configuration is declared: [`section!`] turns one list of rows, one row
+//! per key, into every part of the configuration that depends on the keys of the section.
 //!
 //! A row is `/// doc` lines, then `key: Type = default, parse function;`. From the rows of a
 //! section the macro derives:
@@ -11,7 +11,8 @@
 //!   defaults, or the global values for a site's overrides);
 //! - the reading of every leaf with its parse function, each error named by its path;
 //! - [`Same`], the comparison a reload uses (secret values compared, never printed);
-//! - the rows of the option reference ([`KeyDoc`]), with the default rendered from the value.
+//! - the rows of the option reference ([`KeyDoc`]), with the default rendered from the value
+//!   (or from any value of the section, for sections whose defaults vary).
 //!
 //! Besides the plain rows a section may have `built` fields (typed fields that rules assemble
 //! from several keys, such as `server.metrics_auth`) and `keys` (keys of the file that rules
@@ -105,7 +106,7 @@ macro_rules! default_text_by_display {
     };
 }
 
-default_text_by_display!(u32, usize, f64, bool, String, SocketAddr);
+default_text_by_display!(u32, usize, f64, bool, String, SocketAddr, &str);
 
 impl DefaultText for PathBuf {
     fn default_text(&self) -> String {
@@ -204,7 +205,7 @@ impl<T: Same> Same for Vec<T> {
 ///     built { /// doc
 ///             field: Type = default; }
 ///     keys { /// doc
-///            raw_key: RawType => "default as text"; }
+///            raw_key: RawType => default_value_or_text; }
 /// }
 /// ```
 ///
@@ -229,7 +230,7 @@ macro_rules! section {
         $(keys {
             $(
                 $(#[doc = $kdoc:literal])*
-                $key:ident: $kraw:ty => $kdefault:literal;
+                $key:ident: $kraw:ty => $kdefault:expr;
             )*
         })?
     ) => {
@@ -315,7 +316,22 @@ macro_rules! section {
             }
         }
 
+        #[allow(dead_code, reason = "sections whose defaults vary use `rows_with`")]
         impl $Typed {
+            /// The typed keys of this section (not the `keys` that rules read), in file order,
+            /// with `self`'s values as their defaults.
+            pub(in crate::config) fn rows_with(&self) -> Vec<$crate::config::declare::KeyDoc> {
+                use $crate::config::declare::{DefaultText, KeyDoc, RawLeaf, doc_line};
+                vec![
+                    $(KeyDoc {
+                        key: stringify!($field),
+                        shape: <section!(@raw $($from)?) as RawLeaf>::SHAPE,
+                        default: Some(DefaultText::default_text(&self.$field)),
+                        doc: doc_line(&[$($doc),*]),
+                    },)*
+                ]
+            }
+
             /// The keys of this section, in file order, as the option reference shows them.
             pub(in crate::config) fn keys() -> Vec<$crate::config::declare::KeyDoc> {
                 use $crate::config::declare::{KeyDoc, RawLeaf, doc_line};
@@ -329,7 +345,9 @@ macro_rules! section {
                     $($(KeyDoc {
                         key: stringify!($key),
                         shape: <$kraw as RawLeaf>::SHAPE,
-                        default: Some($kdefault.to_owned()),
+                        default: Some($crate::config::declare::DefaultText::default_text(
+                            &$kdefault,
+                        )),
                         doc: doc_line(&[$($kdoc),*]),
                     },)*)?
                 ]

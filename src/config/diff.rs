@@ -8,11 +8,30 @@
 use std::collections::BTreeMap;
 
 use super::declare::Same;
+use super::schema::{PerSite, sections};
 use super::section::site::SiteConfig;
 use super::validated::Config;
 
-/// The sections a running agent cannot change: a reload that changes them reports them.
-pub const RESTART_SECTIONS: [&str; 5] = ["server", "otlp", "traces", "logging", "service"];
+/// The sections a running agent cannot change, in the order of the schema: those a site cannot
+/// override ([`PerSite::No`]). A reload that changes them reports them.
+pub fn restart_sections() -> impl Iterator<Item = &'static str> {
+    sections()
+        .filter(|s| s.per_site == PerSite::No)
+        .map(|s| s.path)
+}
+
+/// Whether the section at `path` differs between `old` and `new`; `None` for a section a
+/// running agent applies (sites, collection, sources).
+fn restart_section_changed(path: &str, old: &Config, new: &Config) -> Option<bool> {
+    Some(match path {
+        "server" => !old.server.same(&new.server) || old.files != new.files,
+        "otlp" => !old.otlp.same(&new.otlp),
+        "traces" => !old.traces.same(&new.traces),
+        "logging" => !old.logging.same(&new.logging),
+        "service" => !old.service.same(&new.service),
+        _ => return None,
+    })
+}
 
 /// The difference between a running configuration and a new one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,7 +45,7 @@ pub struct ConfigDiff {
     /// The changed sites whose URL changed: another backend, whose data is not theirs.
     pub moved: Vec<String>,
     /// Sections that changed but take effect only at the next start, in the order of
-    /// [`RESTART_SECTIONS`].
+    /// [`restart_sections`].
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -58,17 +77,8 @@ impl ConfigDiff {
             .filter(|name| !old_sites.contains_key(*name))
             .cloned()
             .collect();
-        let changed = [
-            !old.server.same(&new.server) || old.files != new.files,
-            !old.otlp.same(&new.otlp),
-            !old.traces.same(&new.traces),
-            !old.logging.same(&new.logging),
-            !old.service.same(&new.service),
-        ];
-        diff.needs_restart = RESTART_SECTIONS
-            .into_iter()
-            .zip(changed)
-            .filter_map(|(section, changed)| changed.then_some(section))
+        diff.needs_restart = restart_sections()
+            .filter(|path| restart_section_changed(path, old, new).unwrap_or(false))
             .collect();
         diff
     }
@@ -201,5 +211,19 @@ mod tests {
         assert_eq!(diff.needs_restart, ["server", "otlp"]);
         let shown = format!("{diff:?}");
         assert!(!shown.contains("secret-one") && !shown.contains("secret-two"));
+    }
+
+    #[test]
+    fn every_restart_section_is_compared() {
+        let config = load(&sites(&[site("a", "")]), Path::new("."));
+        let sections: Vec<&str> = restart_sections().collect();
+        assert_eq!(sections, ["server", "otlp", "traces", "logging", "service"]);
+        for path in sections {
+            assert_eq!(
+                restart_section_changed(path, &config, &config),
+                Some(false),
+                "{path}"
+            );
+        }
     }
 }

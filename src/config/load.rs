@@ -1,5 +1,6 @@
 //! Loading: the YAML file and the environment overrides merged by the `config` crate, then
-//! `${VAR}` expansion, then validation. See the [module documentation](super) for the rules.
+//! `${VAR}` expansion, then the standard OpenTelemetry variables, then validation. See the
+//! [module documentation](super) for the rules.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -14,6 +15,7 @@ use super::files::fingerprint;
 use super::interpolate::expand_tree;
 use super::overrides::{self, PREFIX};
 use super::raw::Section;
+use super::standard_env;
 use super::validated::Config;
 
 /// Loads and validates the file at `path`, with `${VAR}` references and `NBU_OTEL_...`
@@ -127,8 +129,9 @@ fn load(
     let mut failed = BTreeSet::new();
     expand_tree(&mut tree, env, &from_env, &mut errors, &mut failed);
 
+    // The standard OpenTelemetry variables win over the file and the overrides.
     let mut paths = selected.paths.clone();
-    apply_standard_otlp_endpoint(&mut tree, env, &mut paths);
+    standard_env::apply(&mut tree, env, &mut paths, &mut errors);
 
     let root = Section::<RawConfig>::from_value(tree);
     match validate(root, base_dir, &paths, read) {
@@ -140,39 +143,10 @@ fn load(
         Err(mut problems) => {
             // A value that failed expansion is already reported; don't call it missing too.
             problems.retain(|e| !failed.contains(&e.field));
-            annotate_env_origin(&mut problems, &selected.paths);
+            annotate_env_origin(&mut problems, &paths);
             errors.extend(problems);
             Err(ConfigError::new(errors))
         }
-    }
-}
-
-/// The standard `OTEL_EXPORTER_OTLP_ENDPOINT` wins over `otlp.endpoint`: it is applied here, so
-/// the effective endpoint is the one validated (scheme, TLS files) and used.
-fn apply_standard_otlp_endpoint(
-    tree: &mut serde_json::Value,
-    env: &HashMap<String, String>,
-    paths: &mut BTreeMap<String, String>,
-) {
-    const VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    let Some(endpoint) = env.get(VAR).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
-        return;
-    };
-    let Some(root) = tree.as_object_mut() else {
-        return;
-    };
-    let otlp = root
-        .entry("otlp")
-        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-    if otlp.is_null() {
-        *otlp = serde_json::Value::Object(serde_json::Map::new());
-    }
-    if let Some(otlp) = otlp.as_object_mut() {
-        otlp.insert(
-            "endpoint".to_owned(),
-            serde_json::Value::String(endpoint.to_owned()),
-        );
-        paths.insert("otlp.endpoint".to_owned(), VAR.to_owned());
     }
 }
 

@@ -121,6 +121,62 @@ pub fn env_var(path: &str) -> String {
     format!("{ENV_PREFIX}_{}", path.replace('.', "__").to_uppercase())
 }
 
+/// How the value of a [`StandardVar`] is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardForm {
+    /// As the option's own value.
+    Value,
+    /// A whole number of milliseconds (the option is a duration).
+    Milliseconds,
+    /// `name=value` pairs separated by commas, values percent-encoded: one header each.
+    Headers,
+}
+
+/// A standard OpenTelemetry variable that sets an option. It is read when the configuration
+/// is loaded (and reloaded), and its value validated as the option's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardVar {
+    /// The variable.
+    pub name: &'static str,
+    /// The option it sets, as [`options`] names it.
+    pub path: &'static str,
+    /// How its value is written.
+    pub form: StandardForm,
+}
+
+/// The standard OpenTelemetry variables the agent reads. Each wins over the file and over the
+/// `NBU_OTEL_` override of its option; where two set one option, the first one set is used
+/// (`OTEL_EXPORTER_OTLP_METRICS_HEADERS` before `OTEL_EXPORTER_OTLP_HEADERS`). An empty
+/// variable is unset. Headers are merged with `otlp.headers`, the variable winning for a
+/// repeated name; a pair that is not `name=value` is skipped.
+pub const STANDARD_ENV: [StandardVar; 5] = [
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        path: "otlp.endpoint",
+        form: StandardForm::Value,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_METRIC_EXPORT_INTERVAL",
+        path: "otlp.export_interval",
+        form: StandardForm::Milliseconds,
+    },
+    StandardVar {
+        name: "OTEL_SERVICE_NAME",
+        path: "service.name",
+        form: StandardForm::Value,
+    },
+];
+
 /// One option of the file, as the reference lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionDoc {
@@ -131,6 +187,9 @@ pub struct OptionDoc {
     pub default: String,
     /// The environment variable that overrides it, if any.
     pub env: Option<String>,
+    /// The standard OpenTelemetry variables that set it ([`STANDARD_ENV`]), winning over the
+    /// file and over [`env`](Self::env).
+    pub standard_env: Vec<&'static str>,
     /// Whether `sites[i].<path>` overrides it for one site.
     pub per_site: PerSite,
     /// What it does, in one line.
@@ -146,7 +205,7 @@ pub fn options() -> Vec<OptionDoc> {
             .filter(|k| k.shape != Shape::Section)
             .collect();
         if section.path == "sources" {
-            out.extend(source_options(&keys));
+            out.extend(source_options());
             continue;
         }
         for key in keys {
@@ -156,6 +215,7 @@ pub fn options() -> Vec<OptionDoc> {
             }
             out.push(OptionDoc {
                 env: (section.env == Env::Overrides).then(|| env_var(&path)),
+                standard_env: standard_vars(&path),
                 default: key.default.unwrap_or_else(|| "required".to_owned()),
                 per_site: section.per_site,
                 doc: key.doc,
@@ -166,30 +226,30 @@ pub fn options() -> Vec<OptionDoc> {
     out
 }
 
+/// The standard variables that set the option at `path`, in order of precedence.
+fn standard_vars(path: &str) -> Vec<&'static str> {
+    STANDARD_ENV
+        .iter()
+        .filter(|v| v.path == path)
+        .map(|v| v.name)
+        .collect()
+}
+
 /// The keys of [`SourceConfig`] for each source that takes them, with that source's defaults.
-fn source_options(keys: &[KeyDoc]) -> Vec<OptionDoc> {
-    let mut out = Vec::new();
-    for id in SourceId::ALL {
-        let config = id.default_config();
-        for key in keys {
-            let default = match key.key {
-                "window" if id.default_window().is_none() => continue,
-                "allowlist" | "max_clients" if id != SourceId::Clients => continue,
-                "enabled" => config.enabled.to_string(),
-                "interval" => humantime::format_duration(config.interval).to_string(),
-                "window" => humantime::format_duration(config.window).to_string(),
-                _ => key.default.clone().unwrap_or_default(),
-            };
-            out.push(OptionDoc {
+fn source_options() -> Vec<OptionDoc> {
+    SourceId::ALL
+        .into_iter()
+        .flat_map(|id| {
+            id.keys().into_iter().map(move |key| OptionDoc {
                 path: format!("sources.{}.{}", id.name(), key.key),
-                default,
+                default: key.default.unwrap_or_default(),
                 env: None,
+                standard_env: Vec::new(),
                 per_site: PerSite::Yes,
-                doc: key.doc.clone(),
-            });
-        }
-    }
-    out
+                doc: key.doc,
+            })
+        })
+        .collect()
 }
 
 /// The keys of the sections environment variables override, by section.
@@ -222,7 +282,7 @@ pub fn reference_markdown() -> String {
                 text if text.contains(' ') => text.to_owned(),
                 text => code(text),
             },
-            option.env.as_deref().map_or_else(|| "-".to_owned(), code),
+            environment_cell(&option, code),
             match option.per_site {
                 PerSite::Yes => "yes",
                 PerSite::No => "no",
@@ -232,6 +292,23 @@ pub fn reference_markdown() -> String {
         ));
     }
     out
+}
+
+/// The variables of one option in the reference: its override, then the standard variables
+/// that win over it.
+fn environment_cell(option: &OptionDoc, code: impl Fn(&str) -> String) -> String {
+    let names: Vec<String> = option
+        .env
+        .iter()
+        .map(String::as_str)
+        .chain(option.standard_env.iter().copied())
+        .map(code)
+        .collect();
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// The list of environment overrides in the [module documentation](super), one item per
@@ -329,10 +406,9 @@ mod tests {
     /// The path of every leaf of the example file, in the reference's terms.
     fn leaf_paths(prefix: &str, value: &Value, out: &mut BTreeSet<String>) {
         match value {
-            Value::Object(map) if prefix == "otlp.headers" => {
-                if !map.is_empty() {
-                    out.insert("otlp.headers.<name>".to_owned());
-                }
+            // A map of free names is written by its key, even empty.
+            Value::Object(_) if prefix == "otlp.headers" => {
+                out.insert("otlp.headers.<name>".to_owned());
             }
             Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
                 for (key, value) in map {
@@ -357,9 +433,33 @@ mod tests {
         }
     }
 
+    /// The example with its commented-out options (`# key: value`, one space after the `#`)
+    /// written in.
+    fn uncommented(text: &str) -> String {
+        text.lines()
+            .map(|line| {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                let Some(rest) = line.trim_start().strip_prefix("# ") else {
+                    return line.to_owned();
+                };
+                let is_option = rest.split_once(": ").is_some_and(|(key, value)| {
+                    !key.is_empty()
+                        && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        && !value.trim().is_empty()
+                });
+                if is_option {
+                    format!("{indent}{rest}")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn every_key_of_the_example_is_declared_and_every_option_is_in_the_example() {
-        let text = read("examples/nbu-otel.yaml");
+        let text = uncommented(&read("examples/nbu-otel.yaml"));
         let tree = crate::config::parse_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
         let mut used = BTreeSet::new();
         leaf_paths("", &tree, &mut used);
@@ -370,18 +470,10 @@ mod tests {
             "keys of examples/nbu-otel.yaml that the schema does not declare: {undeclared:?}"
         );
         // Every option is written in the example, at least commented out.
-        let missing: Vec<String> = options()
-            .into_iter()
-            .filter(|o| {
-                let mut segments = o.path.rsplit('.').filter(|s| *s != "<name>");
-                let key = segments.next().unwrap_or_default();
-                !text.contains(&format!("{key}:"))
-            })
-            .map(|o| o.path)
-            .collect();
+        let missing: Vec<&String> = declared.difference(&used).collect();
         assert!(
             missing.is_empty(),
-            "options that examples/nbu-otel.yaml does not mention: {missing:?}"
+            "options that examples/nbu-otel.yaml does not write: {missing:?}"
         );
     }
 
@@ -410,5 +502,13 @@ mod tests {
             );
         }
         assert!(!paths.iter().any(|p| p == "sources.tape.window"));
+        for var in STANDARD_ENV {
+            assert!(
+                paths.iter().any(|p| p == var.path),
+                "{} sets {}, which is not declared",
+                var.name,
+                var.path
+            );
+        }
     }
 }

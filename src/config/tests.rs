@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use super::declare::Same as _;
 use super::*;
 
 const KEY: &str = "kX9-distinctive-api-key-7Qz";
@@ -511,6 +512,77 @@ fn bad_env_overrides_are_named() {
 }
 
 #[test]
+fn standard_otel_variables_win_over_the_file_and_the_overrides() {
+    let yaml = site(
+        "otlp:\n  endpoint: http://file:4317\n  export_interval: 5m\n  headers:\n    X-Tenant: file\n    x-other: kept\nservice:\n  name: from-file\n",
+    );
+    let config = ok(
+        &yaml,
+        &[
+            ("NBU_OTEL_OTLP__ENDPOINT", "http://override:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", " http://standard:4317 "),
+            ("NBU_OTEL_SERVICE__NAME", "from-override"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=ignored,x-third=3"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "x-tenant=from%20env,novalue",
+            ),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ],
+    );
+    assert_eq!(config.otlp.endpoint.as_str(), "http://standard:4317/");
+    assert_eq!(config.service.name, "from-env");
+    // The timeout (10s) is not held to an interval the standard variable sets.
+    assert_eq!(config.otlp.export_interval, Duration::from_millis(500));
+    let headers: Vec<(&str, &str)> = config
+        .otlp
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.expose_secret()))
+        .collect();
+    assert_eq!(headers, [("x-other", "kept"), ("x-tenant", "from env")]);
+    // Empty means unset.
+    let config = ok(
+        &yaml,
+        &[
+            ("OTEL_SERVICE_NAME", ""),
+            ("OTEL_METRIC_EXPORT_INTERVAL", " "),
+        ],
+    );
+    assert_eq!(config.service.name, "from-file");
+    assert_eq!(config.otlp.export_interval, Duration::from_secs(300));
+}
+
+#[test]
+fn bad_standard_otel_variables_are_named() {
+    let e = err(
+        &site(""),
+        &[
+            ("OTEL_METRIC_EXPORT_INTERVAL", "5s"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad name=x"),
+        ],
+    );
+    assert_field(&e, "OTEL_METRIC_EXPORT_INTERVAL");
+    assert_field(&e, "otlp.endpoint");
+    assert_field(&e, "otlp.headers.bad name");
+    let text = e.to_string();
+    assert!(
+        text.contains("(set by OTEL_EXPORTER_OTLP_ENDPOINT)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(set by OTEL_EXPORTER_OTLP_HEADERS)"),
+        "{text}"
+    );
+    assert_field(
+        &err(&site(""), &[("OTEL_METRIC_EXPORT_INTERVAL", "0")]),
+        "OTEL_METRIC_EXPORT_INTERVAL",
+    );
+}
+
+#[test]
 fn site_collection_overrides_merge_with_global() {
     let yaml = "sites:
   - { name: a, url: https://a, api_key: k }
@@ -692,25 +764,7 @@ fn example_file_loads_and_shows_the_defaults() {
     assert_eq!(a.tls, TlsConfig::default());
     assert_ne!(b.collection, CollectionConfig::default());
     let o = &config.otlp;
-    let d = OtlpConfig::default();
-    assert_eq!(
-        (
-            o.enabled,
-            &o.endpoint,
-            o.timeout,
-            o.export_interval,
-            o.compression,
-            o.max_message_bytes
-        ),
-        (
-            d.enabled,
-            &d.endpoint,
-            d.timeout,
-            d.export_interval,
-            d.compression,
-            d.max_message_bytes
-        )
-    );
+    assert!(o.same(&OtlpConfig::default()), "{o:?}");
     assert!(o.headers.is_empty() && o.ca_file.is_none() && o.client_cert_file.is_none());
     assert_eq!(config.traces, TracesConfig::default());
     assert_eq!(config.logging, LoggingConfig::default());

@@ -7,9 +7,8 @@
 //! lazily connected channel, gzip-compressed unless `otlp.compression` is `none`. Spans use the
 //! `opentelemetry-otlp` exporter with the same endpoint, TLS, headers, timeout and compression.
 //!
-//! Precedence: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (applied when the config is loaded),
-//! `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_METRIC_EXPORT_INTERVAL` variables win over the config
-//! file when set (headers are merged, the variable winning for a repeated name). An `https://`
+//! The standard `OTEL_EXPORTER_OTLP_*` and `OTEL_METRIC_EXPORT_INTERVAL` variables are applied
+//! when the config is loaded (see `config::schema::STANDARD_ENV`). An `https://`
 //! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are
 //! made lazily: the agent starts and collects with the Collector down.
 
@@ -85,39 +84,6 @@ fn metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
     Ok(map)
 }
 
-/// The metadata of the metric push: `otlp.headers`, then the headers of
-/// `OTEL_EXPORTER_OTLP_METRICS_HEADERS` (or else `OTEL_EXPORTER_OTLP_HEADERS`), which win for
-/// a repeated name. The variable holds `name=value` pairs separated by commas, values
-/// percent-encoded; a pair that is not valid gRPC metadata is skipped.
-fn metric_metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
-    let mut map = metadata(config)?;
-    let from_env = std::env::var("OTEL_EXPORTER_OTLP_METRICS_HEADERS")
-        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_HEADERS"))
-        .unwrap_or_default();
-    for (name, value) in env_headers(&from_env) {
-        let key = MetadataKey::<Ascii>::from_bytes(name.to_ascii_lowercase().as_bytes());
-        let value = MetadataValue::<Ascii>::try_from(value.as_str());
-        if let (Ok(key), Ok(value)) = (key, value) {
-            map.insert(key, value);
-        }
-    }
-    Ok(map)
-}
-
-/// The `name=value` pairs of an `OTEL_EXPORTER_OTLP_HEADERS` value, values percent-decoded.
-fn env_headers(text: &str) -> Vec<(String, String)> {
-    text.split_terminator(',')
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            let value = percent_encoding::percent_decode_str(value.trim())
-                .decode_utf8()
-                .ok()?;
-            Some((name.trim().to_owned(), value.into_owned()))
-        })
-        .filter(|(name, _)| !name.is_empty())
-        .collect()
-}
-
 fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
     if config.endpoint.scheme() != "https" {
         return Ok(None);
@@ -183,7 +149,7 @@ pub fn metric_exporter(
     }
     Ok(OtlpMetricExporter {
         client,
-        metadata: metric_metadata(config)?,
+        metadata: metadata(config)?,
         timeout: config.timeout,
         max_message_bytes: config.max_message_bytes,
         sites,
@@ -203,15 +169,6 @@ pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError>
     configure!(SpanExporter::builder(), config)
         .build()
         .map_err(|e| ExporterError::Build(e.to_string()))
-}
-
-/// The export interval: `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds) when set, else the config.
-pub fn export_interval(config: &OtlpConfig) -> Duration {
-    std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .map_or(config.export_interval, Duration::from_millis)
 }
 
 /// The sites whose series the metric push carries. A data point whose `site` attribute names
@@ -459,17 +416,6 @@ impl PushMetricExporter for OtlpMetricExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variable_headers_are_pairs_with_percent_decoded_values() {
-        assert_eq!(
-            env_headers(" x-tenant = a%20b ,authorization=Bearer%3Dx,,=nameless,novalue"),
-            [
-                ("x-tenant".to_owned(), "a b".to_owned()),
-                ("authorization".to_owned(), "Bearer=x".to_owned()),
-            ]
-        );
-    }
 
     #[tokio::test]
     async fn the_exporter_never_shows_its_header_values_and_stops_once() {

@@ -62,12 +62,13 @@ pub fn cardinality_view(
     }
 }
 
-/// The resource: `service.name` (config, or `OTEL_SERVICE_NAME`), `service.version`,
-/// `service.instance.id`, `host.name`, plus `OTEL_RESOURCE_ATTRIBUTES`.
+/// The resource: `service.name` (config, where `OTEL_SERVICE_NAME` is applied when it is
+/// loaded), `service.version`, `service.instance.id`, `host.name`, plus
+/// `OTEL_RESOURCE_ATTRIBUTES`.
 pub fn resource(config: &Config, instance_id: &str) -> Resource {
     let mut builder = Resource::builder();
-    let env_names_service = std::env::var_os("OTEL_SERVICE_NAME").is_some()
-        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
+    let env_names_service =
+        std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
     if !env_names_service {
         builder = builder.with_service_name(config.service.name.clone());
     }
@@ -120,7 +121,7 @@ impl Pipeline {
             let exporter =
                 otlp::metric_exporter(&config.otlp, exported_sites.clone(), exports.clone())?;
             let reader = PeriodicReader::builder(exporter)
-                .with_interval(otlp::export_interval(&config.otlp))
+                .with_interval(config.otlp.export_interval)
                 .build();
             builder = builder.with_reader(reader);
         }

@@ -50,6 +50,24 @@ fn a_bad_config_exits_2_naming_every_bad_field() {
 }
 
 #[test]
+fn a_bad_standard_otel_variable_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        "sites:\n  - name: a\n    url: https://nbu.example.com\n    api_key: x\n",
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "5s")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OTEL_METRIC_EXPORT_INTERVAL"), "{stderr}");
+}
+
+#[test]
 fn a_missing_config_file_exits_2() {
     let out = std::process::Command::new(BIN)
         .args(["once", "--config", "/nonexistent/nbu-otel.yaml"])

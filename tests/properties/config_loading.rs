@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::OnceLock;
 
+use nbu_otel::config::schema::{PerSite, options};
 use nbu_otel::config::{self, Config, ConfigError};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -113,48 +115,40 @@ fn yaml_value() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Where a generated value goes: `(section, key)`, `section` `site`/`site.tls`/`site.collection`
-/// meaning the first site.
-const FIELDS: &[(&str, &str)] = &[
-    ("site", "name"),
-    ("site", "url"),
-    ("site", "api_key"),
-    ("site", "api_version"),
-    ("site", "bogus_key"),
-    ("site.tls", "insecure_skip_verify"),
-    ("site.tls", "ca_file"),
-    ("site.collection", "jobs_window"),
-    ("site.collection", "jobs_page_size"),
-    ("site.collection", "max_retry_time"),
-    ("collection", "jobs_window"),
-    ("collection", "jobs_interval"),
-    ("collection", "storage_ttl"),
-    ("collection", "jobs_page_size"),
-    ("collection", "storage_page_size"),
-    ("collection", "request_timeout"),
-    ("collection", "max_retries"),
-    ("collection", "max_retry_time"),
-    ("collection", "requests_per_second"),
-    ("collection", "max_concurrent_requests"),
-    ("collection", "typo_key"),
-    ("server", "listen"),
-    ("server", "prometheus_bridge"),
-    ("otlp", "enabled"),
-    ("otlp", "endpoint"),
-    ("otlp", "timeout"),
-    ("otlp", "export_interval"),
-    ("otlp", "compression"),
-    ("otlp", "ca_file"),
-    ("otlp", "client_cert_file"),
-    ("otlp", "client_key_file"),
-    ("otlp", "headers"),
-    ("traces", "enabled"),
-    ("traces", "sampling_ratio"),
-    ("logging", "level"),
-    ("logging", "format"),
-    ("service", "name"),
-    ("service", "instance_id"),
-];
+/// Keys the schema does not declare, which the loader must name as unknown.
+const BOGUS_FIELDS: &[(&str, &str)] = &[("site", "bogus_key"), ("collection", "typo_key")];
+
+/// Where a generated value goes: `(section, key)` for every option of the schema, and the
+/// bogus keys. `section` `site`/`site.tls`/`site.collection` means the first site, and
+/// `sources.<name>` one source of the global `sources` section.
+fn fields() -> &'static [(String, String)] {
+    static FIELDS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut out = Vec::new();
+        for option in options() {
+            let path = option.path.trim_end_matches(".<name>");
+            let (section, key) = if let Some(key) = path.strip_prefix("sites[].tls.") {
+                ("site.tls".to_owned(), key)
+            } else if let Some(key) = path.strip_prefix("sites[].") {
+                ("site".to_owned(), key)
+            } else if let Some((section, key)) = path.rsplit_once('.') {
+                (section.to_owned(), key)
+            } else {
+                continue;
+            };
+            if section == "collection" && option.per_site == PerSite::Yes {
+                out.push(("site.collection".to_owned(), key.to_owned()));
+            }
+            out.push((section, key.to_owned()));
+        }
+        out.extend(
+            BOGUS_FIELDS
+                .iter()
+                .map(|(section, key)| ((*section).to_owned(), (*key).to_owned())),
+        );
+        out
+    })
+}
 
 /// File fields take a value from a safe list: an arbitrary path could name a device such as
 /// `/dev/zero`, which is not what this property is about.
@@ -174,7 +168,7 @@ fn is_file_field(key: &str) -> bool {
 }
 
 fn field_value(index: usize) -> BoxedStrategy<(usize, String)> {
-    let (_, key) = FIELDS[index];
+    let key = fields()[index].1.as_str();
     if is_file_field(key) {
         select(FILE_VALUES)
             .prop_map(move |v| (index, v.to_owned()))
@@ -186,7 +180,7 @@ fn field_value(index: usize) -> BoxedStrategy<(usize, String)> {
 
 /// A valid configuration with some fields set to generated values.
 fn config_document() -> impl Strategy<Value = String> {
-    prop::collection::vec((0..FIELDS.len()).prop_flat_map(field_value), 0..5).prop_map(
+    prop::collection::vec((0..fields().len()).prop_flat_map(field_value), 0..5).prop_map(
         |overrides| {
             let mut sections: BTreeMap<&str, Vec<(&str, String)>> = BTreeMap::new();
             sections.entry("site").or_default().extend([
@@ -195,7 +189,8 @@ fn config_document() -> impl Strategy<Value = String> {
                 ("api_key", "${NBU_KEY}".to_owned()),
             ]);
             for (index, value) in overrides {
-                let (section, key) = FIELDS[index];
+                let (section, key) = &fields()[index];
+                let (section, key) = (section.as_str(), key.as_str());
                 let entries = sections.entry(section).or_default();
                 entries.retain(|(k, _)| *k != key);
                 entries.push((key, value));
@@ -222,13 +217,29 @@ fn config_document() -> impl Strategy<Value = String> {
             if first {
                 yaml.push_str("{}\n");
             }
+            let mut parent = None;
             for (section, entries) in &sections {
                 if section.starts_with("site") {
                     continue;
                 }
-                yaml.push_str(&format!("{section}:\n"));
+                // `sources.<name>`: one `sources:` line for every source under it.
+                let indent = match section.split_once('.') {
+                    Some((outer, inner)) => {
+                        if parent != Some(outer) {
+                            yaml.push_str(&format!("{outer}:\n"));
+                            parent = Some(outer);
+                        }
+                        yaml.push_str(&format!("  {inner}:\n"));
+                        "    "
+                    }
+                    None => {
+                        parent = None;
+                        yaml.push_str(&format!("{section}:\n"));
+                        "  "
+                    }
+                };
                 for (key, value) in entries {
-                    yaml.push_str(&format!("  {key}: {}\n", indent_block(value, "  ")));
+                    yaml.push_str(&format!("{indent}{key}: {}\n", indent_block(value, indent)));
                 }
             }
             yaml
@@ -241,23 +252,36 @@ fn indent_block(value: &str, indent: &str) -> String {
     value.replace('\n', &format!("\n{indent}"))
 }
 
+/// Variables that are not overrides, or are misspelt ones, which the loader must ignore or
+/// name.
+const BOGUS_VARIABLES: &[&str] = &[
+    "NBU_OTEL_COLLECTION_JOBS_INTERVAL",
+    "NBU_OTEL_NOPE__NOTHING",
+    "NBU_OTEL_SITES__0__URL",
+    "NBU_OTEL_CONFIG",
+    "UNRELATED",
+];
+
+/// Every variable the schema says sets an option (one header for `<NAME>`), and the bogus ones.
+fn variable_names() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for option in options() {
+        let declared = option.env.iter().cloned();
+        let standard = option.standard_env.iter().map(|name| (*name).to_owned());
+        for name in declared.chain(standard) {
+            let name = name.replace("<NAME>", "AUTHORIZATION");
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names.extend(BOGUS_VARIABLES.iter().map(|name| (*name).to_owned()));
+    names
+}
+
 /// Environment for a load: the key variable plus some overrides, known and unknown.
 fn environment() -> impl Strategy<Value = HashMap<String, String>> {
-    let name = select(vec![
-        "NBU_OTEL_COLLECTION__JOBS_INTERVAL",
-        "NBU_OTEL_COLLECTION__JOBS_PAGE_SIZE",
-        "NBU_OTEL_COLLECTION__REQUESTS_PER_SECOND",
-        "NBU_OTEL_SERVER__LISTEN",
-        "NBU_OTEL_OTLP__ENDPOINT",
-        "NBU_OTEL_OTLP__HEADERS__AUTHORIZATION",
-        "NBU_OTEL_TRACES__SAMPLING_RATIO",
-        "NBU_OTEL_LOGGING__FORMAT",
-        "NBU_OTEL_COLLECTION_JOBS_INTERVAL",
-        "NBU_OTEL_NOPE__NOTHING",
-        "NBU_OTEL_SITES__0__URL",
-        "NBU_OTEL_CONFIG",
-        "UNRELATED",
-    ]);
+    let name = select(variable_names());
     let value = prop_oneof![
         select(vec![
             "30s",
@@ -276,8 +300,7 @@ fn environment() -> impl Strategy<Value = HashMap<String, String>> {
         "[ -~]{0,12}",
     ];
     prop::collection::vec((name, value), 0..3).prop_map(|vars| {
-        let mut env: HashMap<String, String> =
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut env: HashMap<String, String> = vars.into_iter().collect();
         env.insert("NBU_KEY".to_owned(), SECRET.to_owned());
         // A variable that is not a secret, for references in other fields (a secret variable
         // referenced from a non-secret field is shown like any value of that field).

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
+use crate::config::schema::STANDARD_ENV;
 use crate::config::validate::Validator;
 use crate::config::validate::scalar::{self, present};
 use crate::config::values::{
@@ -186,7 +187,15 @@ impl Validator<'_> {
                 "otlp.client_key_file",
             ],
         );
-        self.check_otlp_timeout(otlp.timeout, otlp.export_interval, clean);
+        // `OTEL_METRIC_EXPORT_INTERVAL` sets the interval alone: the timeout is not held to it.
+        let standard_interval = self
+            .env_var_of("otlp.export_interval")
+            .is_some_and(|var| STANDARD_ENV.iter().any(|s| s.name == var));
+        self.check_otlp_timeout(
+            otlp.timeout,
+            otlp.export_interval,
+            clean && !standard_interval,
+        );
         self.check_pair(tls_given[1], tls_given[2]);
         if !self.has_error("otlp.endpoint") {
             let written: Vec<&str> = tls_given

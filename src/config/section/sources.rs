@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::declare::section;
+use crate::config::declare::{DefaultText as _, KeyDoc, section};
 use crate::config::raw::{List, Scalar, Section};
 use crate::config::validate::{Validator, join, scalar};
 
@@ -85,6 +85,32 @@ impl SourceId {
         }
     }
 
+    /// The keys of `sources.<name>` this source takes, with its defaults, as the option
+    /// reference shows them: a window only where the source counts over one, the client keys
+    /// only on `clients`.
+    pub(in crate::config) fn keys(self) -> Vec<KeyDoc> {
+        let mut keys = self.default_config().rows_with();
+        let typed: Vec<&str> = keys.iter().map(|k| k.key).collect();
+        keys.retain(|k| k.key != "window" || self.default_window().is_some());
+        for key in &mut keys {
+            if key.key == "interval" {
+                key.doc = format!(
+                    "{} At least {}.",
+                    key.doc,
+                    MIN_SOURCE_INTERVAL.default_text()
+                );
+            }
+        }
+        if self == SourceId::Clients {
+            let rule_keys: Vec<KeyDoc> = SourceConfig::keys()
+                .into_iter()
+                .filter(|k| !typed.contains(&k.key))
+                .collect();
+            keys.extend(rule_keys);
+        }
+        keys
+    }
+
     /// The settings of a source nobody configured: off, default interval and window.
     pub fn default_config(self) -> SourceConfig {
         SourceConfig {
@@ -111,8 +137,7 @@ section! {
     pub struct SourceConfig {
         /// Collected at all (off by default).
         enabled: bool, parse scalar::boolean;
-        /// How often it is collected (at least 10s); its data counts as stale after three
-        /// intervals.
+        /// How often it is collected; its data counts as stale after three intervals.
         interval: Duration, parse interval;
         /// The look-back window of the sources that count over one (alerts, catalog); zero for
         /// the others.
@@ -124,7 +149,7 @@ section! {
         /// only).
         allowlist: List<Scalar> => "[]";
         /// At most this many clients are covered (`clients` only).
-        max_clients: Scalar => "500";
+        max_clients: Scalar => DEFAULT_MAX_CLIENTS;
     }
 }
 
@@ -258,32 +283,6 @@ impl SourcesConfig {
             .iter()
             .filter(|(_, c)| c.enabled)
             .map(|(id, c)| (*id, *c))
-    }
-
-    /// These settings with `id` switched on or off (the other settings unchanged).
-    pub fn with_enabled(mut self, id: SourceId, enabled: bool) -> Self {
-        let mut config = self.get(id);
-        config.enabled = enabled;
-        self.settings.insert(id, config);
-        self
-    }
-
-    /// Every source on, with `interval` (the demo).
-    pub fn all_enabled(interval: Duration) -> Self {
-        Self {
-            settings: SourceId::ALL
-                .into_iter()
-                .map(|id| {
-                    let config = SourceConfig {
-                        enabled: true,
-                        interval,
-                        ..id.default_config()
-                    };
-                    (id, config)
-                })
-                .collect(),
-            clients: ClientsConfig::default(),
-        }
     }
 }
 
@@ -421,6 +420,17 @@ impl Validator<'_> {
 impl crate::config::declare::Same for SourcesConfig {
     fn same(&self, other: &Self) -> bool {
         self == other
+    }
+}
+
+#[cfg(test)]
+impl SourcesConfig {
+    /// These settings with `id` switched on or off (the other settings unchanged).
+    pub fn with_enabled(mut self, id: SourceId, enabled: bool) -> Self {
+        let mut config = self.get(id);
+        config.enabled = enabled;
+        self.settings.insert(id, config);
+        self
     }
 }
 

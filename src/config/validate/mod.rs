@@ -101,6 +101,11 @@ impl Validator<'_> {
         self.env_paths.contains_key(field)
     }
 
+    /// The environment variable that set `field`, if one did.
+    pub(in crate::config) fn env_var_of(&self, field: &str) -> Option<&str> {
+        self.env_paths.get(field).map(String::as_str)
+    }
+
     /// Reads a file the configuration refers to.
     pub(in crate::config) fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         (self.read)(path)
