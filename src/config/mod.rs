@@ -55,7 +55,7 @@
 //!   (`NBU_OTEL_COLLECTION_JOBS_INTERVAL`). Other `NBU_OTEL_` names without `__` (such as
 //!   `NBU_OTEL_CONFIG` for the CLI) are ignored here.
 //!
-//! The standard OpenTelemetry variables listed in [`schema::STANDARD_ENV`]
+//! The standard OpenTelemetry variables listed in [`standard_env::STANDARD_ENV`]
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_METRICS_HEADERS` or else
 //! `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_SERVICE_NAME`) win over
 //! the file and the `NBU_OTEL_` overrides; they are validated as the options they set, an
@@ -92,7 +92,7 @@ mod overrides;
 mod raw;
 pub mod schema;
 mod section;
-mod standard_env;
+pub mod standard_env;
 mod validate;
 mod validated;
 mod values;

@@ -7,7 +7,62 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{Map, Value};
 
 use super::error::FieldError;
-use super::schema::{STANDARD_ENV, StandardForm};
+
+/// How the value of a [`StandardVar`] is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardForm {
+    /// As the option's own value.
+    Value,
+    /// A whole number of milliseconds (the option is a duration).
+    Milliseconds,
+    /// `name=value` pairs separated by commas, values percent-encoded: one header each.
+    Headers,
+}
+
+/// A standard OpenTelemetry variable that sets an option. It is read when the configuration
+/// is loaded (and reloaded), and its value validated as the option's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardVar {
+    /// The variable.
+    pub name: &'static str,
+    /// The option it sets, as [`options`](super::schema::options) names it.
+    pub path: &'static str,
+    /// How its value is written.
+    pub form: StandardForm,
+}
+
+/// The standard OpenTelemetry variables the agent reads. Each wins over the file and over the
+/// `NBU_OTEL_` override of its option; where two set one option, the first one set is used
+/// (`OTEL_EXPORTER_OTLP_METRICS_HEADERS` before `OTEL_EXPORTER_OTLP_HEADERS`). An empty
+/// variable is unset. Headers are merged with `otlp.headers`, the variable winning for a
+/// repeated name; a pair that is not `name=value` is skipped.
+pub const STANDARD_ENV: [StandardVar; 5] = [
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        path: "otlp.endpoint",
+        form: StandardForm::Value,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_EXPORTER_OTLP_HEADERS",
+        path: "otlp.headers.<name>",
+        form: StandardForm::Headers,
+    },
+    StandardVar {
+        name: "OTEL_METRIC_EXPORT_INTERVAL",
+        path: "otlp.export_interval",
+        form: StandardForm::Milliseconds,
+    },
+    StandardVar {
+        name: "OTEL_SERVICE_NAME",
+        path: "service.name",
+        form: StandardForm::Value,
+    },
+];
 
 /// Applies every standard variable that is set (not empty) to `tree`, recording in `paths`
 /// the variable that set each option; a value that cannot be read is reported in `errors`.

@@ -8,7 +8,7 @@
 //! `opentelemetry-otlp` exporter with the same endpoint, TLS, headers, timeout and compression.
 //!
 //! The standard `OTEL_EXPORTER_OTLP_*` and `OTEL_METRIC_EXPORT_INTERVAL` variables are applied
-//! when the config is loaded (see `config::schema::STANDARD_ENV`). An `https://`
+//! when the config is loaded (see `config::standard_env::STANDARD_ENV`). An `https://`
 //! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are
 //! made lazily: the agent starts and collects with the Collector down.
 

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
-use crate::config::schema::STANDARD_ENV;
+use crate::config::standard_env::STANDARD_ENV;
 use crate::config::validate::Validator;
 use crate::config::validate::scalar::{self, present};
 use crate::config::values::{
