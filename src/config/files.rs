@@ -50,8 +50,11 @@ pub(super) fn fingerprint(config: &mut Config, read: &dyn Fn(&Path) -> std::io::
 /// fingerprinted without being applied: it shows as a change at the next poll.
 #[derive(Debug, Default)]
 pub struct FileSnapshot {
-    files: Mutex<HashMap<PathBuf, Option<Vec<u8>>>>,
+    files: Mutex<HashMap<PathBuf, Read>>,
 }
+
+/// One read of a file: its bytes, or the kind and text of the error the read gave.
+type Read = Result<Vec<u8>, (std::io::ErrorKind, String)>;
 
 impl FileSnapshot {
     /// An empty snapshot: files are read on first use.
@@ -59,20 +62,15 @@ impl FileSnapshot {
         Self::default()
     }
 
-    /// The contents of `path` as first read through this snapshot.
+    /// The contents of `path` as first read through this snapshot, or the error of that
+    /// read (same kind, same text).
     pub fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        let bytes = files
+        files
             .entry(path.to_owned())
-            .or_insert_with(|| std::fs::read(path).ok());
-        bytes.clone().ok_or_else(|| {
-            // Read again for the reason, but report it as absent either way: the snapshot
-            // holds it as absent.
-            let reason = std::fs::metadata(path)
-                .err()
-                .map_or_else(|| "cannot be read".to_owned(), |e| e.to_string());
-            std::io::Error::new(std::io::ErrorKind::NotFound, reason)
-        })
+            .or_insert_with(|| std::fs::read(path).map_err(|e| (e.kind(), e.to_string())))
+            .clone()
+            .map_err(|(kind, text)| std::io::Error::new(kind, text))
     }
 
     /// A hash of the file and every file the configuration references, as this snapshot

@@ -3,7 +3,6 @@
 //! [module documentation](super) for the rules.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use config::{Environment, File, FileFormat, ValueKind};
@@ -11,7 +10,7 @@ use serde_json::Value;
 
 use super::assemble::{RawConfig, validate};
 use super::error::{ConfigError, FieldError};
-use super::files::fingerprint;
+use super::files::{FileSnapshot, fingerprint};
 use super::interpolate::expand_tree;
 use super::overrides::{self, PREFIX};
 use super::raw::Section;
@@ -30,7 +29,8 @@ pub fn load_file_with_env(
     path: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Config, ConfigError> {
-    load_file_through(path, env, &|p| fs::read(p))
+    let files = FileSnapshot::new();
+    load_file_through(path, env, &|p| files.read(p))
 }
 
 /// Like [`load_file`], reading the file and the key files it refers to through `read`. A
@@ -74,7 +74,8 @@ pub fn load_str_with_env(
     base_dir: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Config, ConfigError> {
-    load(yaml, base_dir, env, "<file>", &|p| fs::read(p))
+    let files = FileSnapshot::new();
+    load(yaml, base_dir, env, "<file>", &|p| files.read(p))
 }
 
 /// The process environment; variables whose name or value is not UTF-8 are left out.
