@@ -405,6 +405,7 @@ fn filled_store(jobs: u64) -> (JobStore, u64) {
             last_update_time: Text::Valid(end.to_rfc3339().into()),
             client_name: Text::Valid(format!("client-{}", id % 1000).into()),
             policy_name: Text::Valid(policies[(id % 5) as usize].into()),
+            ..JobAttributes::default()
         };
         batch.add(&job);
     }

@@ -1,4 +1,6 @@
-//! The `demo` command's configuration: one simulated site, the bridge on, OTLP push on.
+//! The `demo` command's configuration: one simulated site, the bridge on, OTLP push on, job
+//! events on (every failure of the window once, then each new one, with its checkpoint in the
+//! system's temporary directory).
 //!
 //! The configuration is written as YAML and loaded like any file, so the demo runs on exactly
 //! what validation accepts.
@@ -64,11 +66,21 @@ otlp:
   endpoint: {endpoint}
   export_interval: 15s
   timeout: 3s
+events:
+  enabled: true
+  first_start: window
+  state_dir: {state_dir}
 ",
         url = quoted(sim_url),
         key = quoted(DEMO_API_KEY),
         listen = quoted(&listen.to_string()),
         endpoint = quoted(otlp_endpoint),
+        state_dir = quoted(
+            &std::env::temp_dir()
+                .join("nbu-otel-demo")
+                .display()
+                .to_string()
+        ),
     )
 }
 
@@ -113,6 +125,12 @@ mod tests {
         assert!(config.server.prometheus_bridge);
         assert_eq!(config.otlp.export_interval, Duration::from_secs(15));
         assert_eq!(config.otlp.timeout, Duration::from_secs(3));
+        assert!(
+            config.events.enabled,
+            "the demo shows failed jobs as log records"
+        );
+        assert_eq!(config.events.first_start, crate::config::FirstStart::Window);
+        assert!(config.events.state_dir.is_some());
     }
 
     #[test]

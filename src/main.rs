@@ -340,6 +340,7 @@ async fn run_demo(
          \x20 Prometheus bridge:   http://{listen}/metrics\n\
          \x20 readiness:           http://{listen}/readyz\n\
          \x20 OTLP push:           {otlp_endpoint} (retried quietly while nothing listens)\n\
+         \x20 job events:          OTLP log records of failed jobs to the same endpoint\n\
          Press Ctrl-C to stop.",
         simulator.base_url()
     );

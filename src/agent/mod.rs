@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -22,8 +23,11 @@ use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::catalog::site_room;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
+use crate::telemetry::logs::JobEventExporter;
 use crate::telemetry::otlp::ExportedSites;
+use job_events::JobEvents;
 
+pub mod job_events;
 pub mod reload;
 pub mod service;
 mod site_task;
@@ -47,6 +51,12 @@ pub struct Agent {
     /// The sites the push's per-site limits were sized for at start
     /// ([`crate::telemetry::catalog::site_room`]).
     site_room: usize,
+    /// The job events, when the `events` section is on and an exporter was given.
+    job_events: Option<Arc<JobEvents>>,
+    /// The exporter of job events, until the export loop takes it at start.
+    job_event_exporter: Option<JobEventExporter>,
+    /// The export loop of job events, and its stop signal.
+    job_event_loop: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 #[derive(Debug)]
@@ -78,7 +88,28 @@ impl Agent {
             readiness,
             sites: BTreeMap::new(),
             exported: None,
+            job_events: None,
+            job_event_exporter: None,
+            job_event_loop: None,
         }
+    }
+
+    /// Sends job outcomes as OTLP log records through `exporter` when the `events` section
+    /// is on (nothing otherwise). Call before [`Agent::start`].
+    pub fn with_job_events(mut self, exporter: JobEventExporter) -> Self {
+        if self.config.events.enabled {
+            self.job_events = Some(Arc::new(JobEvents::new(
+                &self.config.events,
+                self.events.clone(),
+            )));
+            self.job_event_exporter = Some(exporter);
+        }
+        self
+    }
+
+    /// The job events, when on.
+    pub fn job_events(&self) -> Option<&Arc<JobEvents>> {
+        self.job_events.as_ref()
     }
 
     /// Keeps `sites` (the set the OTLP metric exporter filters on, see
@@ -95,6 +126,13 @@ impl Agent {
         let sites = self.config.sites.clone();
         for site in sites {
             self.spawn_site(site, Carry::default());
+        }
+        if let (Some(job_events), Some(exporter)) =
+            (self.job_events.clone(), self.job_event_exporter.take())
+        {
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(job_events.export_loop(exporter, stop_rx));
+            self.job_event_loop = Some((stop, task));
         }
     }
 
@@ -178,6 +216,20 @@ impl Agent {
         for name in names {
             self.stop_site(&name).await;
         }
+        // The export loop sends what waits once more, within its budget.
+        if let Some((stop, task)) = self.job_event_loop.take() {
+            let _ = stop.send(true);
+            let budget = self
+                .job_events
+                .as_ref()
+                .map_or(Duration::ZERO, |j| j.flush_budget());
+            if tokio::time::timeout(budget, task).await.is_err() {
+                tracing::warn!(
+                    waiting = self.job_events.as_ref().map_or(0, |j| j.outbox().waiting()),
+                    "job events not all sent at shutdown; the checkpoint keeps them for the next start"
+                );
+            }
+        }
     }
 
     async fn stop_site(&mut self, name: &str) -> Carry {
@@ -210,6 +262,7 @@ impl Agent {
             store: self.store.clone(),
             recorders: self.recorders.clone(),
             events: self.events.clone(),
+            job_events: self.job_events.clone(),
             stop: stop_rx,
         };
         let handle = tokio::spawn(task.supervise(collector, carry));

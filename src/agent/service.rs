@@ -70,6 +70,9 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
     let mut agent = Agent::new(config.clone(), &pipeline.meter_provider)
         .with_exported_sites(pipeline.exported_sites.clone());
+    if let Some(exporter) = pipeline.job_events.clone() {
+        agent = agent.with_job_events(exporter);
+    }
     pipeline.count_exports_in(agent.tallies());
     agent.start();
     tracing::info!(

@@ -19,6 +19,8 @@ use crate::events::{Events, FailureStreak};
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::instruments::{Recorders, SnapshotStore};
 
+use super::job_events::JobEvents;
+
 /// What a site task hands to its successor when a reload restarts it.
 #[derive(Debug, Default)]
 pub(super) struct Carry {
@@ -35,6 +37,8 @@ pub(super) struct SiteTask {
     pub store: SnapshotStore,
     pub recorders: Recorders,
     pub events: Events,
+    /// The agent's job events, when on.
+    pub job_events: Option<Arc<JobEvents>>,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -162,6 +166,9 @@ impl SiteTask {
             sources_due: std::collections::BTreeMap::new(),
             cycle_errors: Vec::new(),
         };
+        state
+            .jobs
+            .set_event_filter(self.job_events.as_ref().map(|j| j.filter()));
         // Sources switched off by a reload leave the snapshot; new ones are due at once.
         let enabled = &self.site.sources;
         state
@@ -290,9 +297,15 @@ impl SiteTask {
                 .unwrap_or_default();
             // The store changes in one step when the walk is complete, so a cycle cancelled
             // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
+            let site: Arc<str> = Arc::from(name);
+            let job_events = self.job_events.as_deref();
+            let offers = job_events.is_some_and(|j| j.begin_cycle(&site));
             let jobs = collector
                 .sync_jobs(&mut state.jobs, version, |finished| {
-                    recorders.job_finished(name, finished)
+                    recorders.job_finished(name, finished);
+                    if offers && let Some(j) = job_events {
+                        j.offer(&site, finished);
+                    }
                 })
                 .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
             let storage = async {
@@ -322,6 +335,14 @@ impl SiteTask {
             }));
             let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
             let jobs_ok = self.apply_jobs(state, jobs);
+            if let Some(j) = job_events {
+                if jobs_ok && let Some(server_time) = state.snapshot.jobs_as_of {
+                    j.end_cycle(&site, server_time, collector.client(), version)
+                        .instrument(tracing::info_span!("nbu.collect.job_events", site = %name))
+                        .await;
+                }
+                state.snapshot.events_waiting = Some(j.outbox().waiting_of(name) as u64);
+            }
             // Storage that was not due is current: its last fetch succeeded within its TTL.
             let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
             // Opt-in sources never change `nbu_up`: their failures show in their own staleness

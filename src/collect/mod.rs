@@ -12,10 +12,13 @@
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
 //! rule with its own code (`nbu_sim::fold_jobs`).
 
+pub mod job_event;
 pub mod label;
+pub mod outbox;
 mod site;
 mod snapshot;
 pub mod sources;
+mod status_codes;
 pub mod storage;
 pub mod store;
 pub mod summary;

@@ -115,6 +115,9 @@ pub struct SiteSnapshot {
     pub last_error: Option<String>,
     /// The enabled opt-in sources.
     pub sources: BTreeMap<SourceId, OptInState>,
+    /// Job events of the site waiting for the Collector, as of its last jobs cycle; `None`
+    /// when job events are off.
+    pub events_waiting: Option<u64>,
 }
 
 impl SiteSnapshot {
@@ -146,6 +149,7 @@ impl SiteSnapshot {
             jobs_as_of: None,
             last_error: None,
             sources: BTreeMap::new(),
+            events_waiting: None,
         }
     }
 }
@@ -178,6 +182,7 @@ impl From<&super::site::SiteReport> for SiteSnapshot {
                 .iter()
                 .map(|(id, outcome)| (*id, OptInState::from_outcome(outcome.as_ref(), report)))
                 .collect(),
+            events_waiting: None,
         }
     }
 }

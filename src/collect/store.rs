@@ -19,6 +19,7 @@ use rustc_hash::FxHashMap;
 
 use chrono::DateTime;
 
+use super::job_event::{EventFilter, JobDetails};
 use super::label::cap_label;
 use super::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, ClientJobKey,
@@ -347,6 +348,14 @@ pub struct FinishedJob<'a> {
     pub seconds: Option<f64>,
     /// `kilobytesTransferred * 1024` (saturating; 0 when absent).
     pub bytes: u64,
+    /// `startTime`, Unix milliseconds, when valid.
+    pub start_ms: Option<i64>,
+    /// `endTime`, Unix milliseconds, when valid.
+    pub end_ms: Option<i64>,
+    /// What only a job event uses, read from the page that showed the job finished: present
+    /// when the store captures details ([`JobStore::set_event_filter`]) and the filter reports
+    /// the job's status.
+    pub details: Option<&'a JobDetails>,
 }
 
 impl FinishedJob<'_> {
@@ -366,6 +375,10 @@ pub struct JobBatch {
     pub unkeyed: u64,
     /// The largest `lastUpdateTime` read, Unix milliseconds.
     max_last_update_ms: Option<i64>,
+    /// Which finished jobs get their details kept, for job events.
+    events: Option<EventFilter>,
+    /// The details of finished jobs the filter reports, by `jobId`.
+    details: FxHashMap<u64, JobDetails>,
 }
 
 impl JobBatch {
@@ -376,6 +389,8 @@ impl JobBatch {
             labels: store.labels.clone(),
             unkeyed: 0,
             max_last_update_ms: None,
+            events: store.events,
+            details: FxHashMap::default(),
         }
     }
 
@@ -385,7 +400,15 @@ impl JobBatch {
             self.max_last_update_ms = Some(self.max_last_update_ms.map_or(t, |m| m.max(t)));
         }
         match self.labels.record(job) {
-            Some(record) => self.records.push(record),
+            Some(record) => {
+                if let Some(filter) = self.events
+                    && record.is_done()
+                    && filter.reports(job.status.valid())
+                {
+                    self.details.insert(record.job_id, JobDetails::of(job));
+                }
+                self.records.push(record);
+            }
             None => self.unkeyed += 1,
         }
     }
@@ -408,12 +431,12 @@ impl JobBatch {
     /// Sorts by `jobId` and keeps one record per job. Two walks of a full walk meet the same
     /// job only when it finished between them (once unfinished, once finished): the finished
     /// copy is kept, since a finished job never runs again.
-    fn into_sorted(self) -> (Vec<JobRecord>, LabelTable) {
+    fn into_sorted(self) -> (Vec<JobRecord>, LabelTable, FxHashMap<u64, JobDetails>) {
         let mut records = self.records;
         records
             .sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id).then(b.is_done().cmp(&a.is_done())));
         records.dedup_by_key(|r| r.job_id);
-        (records, self.labels)
+        (records, self.labels, self.details)
     }
 }
 
@@ -436,6 +459,8 @@ pub struct JobStore {
     /// Sorted by `jobId`, one record per job.
     records: Vec<JobRecord>,
     labels: LabelTable,
+    /// Which finished jobs get their details kept for job events; `None`: no details.
+    events: Option<EventFilter>,
 }
 
 impl JobStore {
@@ -468,7 +493,7 @@ impl JobStore {
         window_start_ms: i64,
         mut on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> ApplyStats {
-        let (mut records, labels) = batch.into_sorted();
+        let (mut records, labels, details) = batch.into_sorted();
         records.retain(|r| r.in_window(window_start_ms));
         let mut stats = ApplyStats::default();
         let mut old = self.records.iter().peekable();
@@ -489,7 +514,7 @@ impl JobStore {
         self.records = records;
         self.labels = labels;
         for record in &mut self.records {
-            if report_once(record, &self.labels, &mut on_finished) {
+            if report_once(record, &self.labels, &details, &mut on_finished) {
                 stats.finished += 1;
             }
         }
@@ -504,7 +529,7 @@ impl JobStore {
         window_start_ms: i64,
         mut on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> ApplyStats {
-        let (records, labels) = batch.into_sorted();
+        let (records, labels, details) = batch.into_sorted();
         self.labels = labels;
         let mut stats = ApplyStats::default();
         let mut inserts = Vec::new();
@@ -517,7 +542,7 @@ impl JobStore {
                 (Ok(i), true) => {
                     if let Some(slot) = self.records.get_mut(i) {
                         record.flags |= slot.flags & REPORTED;
-                        if report_once(&mut record, &self.labels, &mut on_finished) {
+                        if report_once(&mut record, &self.labels, &details, &mut on_finished) {
                             stats.finished += 1;
                         }
                         *slot = record;
@@ -531,7 +556,7 @@ impl JobStore {
                     }
                 }
                 (Err(_), true) => {
-                    if report_once(&mut record, &self.labels, &mut on_finished) {
+                    if report_once(&mut record, &self.labels, &details, &mut on_finished) {
                         stats.finished += 1;
                     }
                     inserts.push(record);
@@ -706,6 +731,12 @@ impl JobStore {
         summary
     }
 
+    /// Sets which finished jobs get their details kept for job events (`None`: none), from
+    /// the next batch on.
+    pub fn set_event_filter(&mut self, filter: Option<EventFilter>) {
+        self.events = filter;
+    }
+
     /// Sets the clients whose jobs carry their names (`None`: the clients source is off).
     /// Returns whether that changed: the jobs already stored were labelled under the old
     /// allowlist, so the window must be read whole again.
@@ -749,6 +780,7 @@ struct PairAcc {
 fn report_once(
     record: &mut JobRecord,
     labels: &LabelTable,
+    details: &FxHashMap<u64, JobDetails>,
     on_finished: &mut impl FnMut(&FinishedJob<'_>),
 ) -> bool {
     if !record.is_done() || record.has(REPORTED) {
@@ -771,6 +803,9 @@ fn report_once(
         } else {
             0
         },
+        start_ms: (record.start_ms != i64::MIN).then_some(record.start_ms),
+        end_ms: record.has(END).then_some(record.end_ms),
+        details: details.get(&record.job_id),
     });
     true
 }
@@ -1048,7 +1083,7 @@ mod tests {
                 job(7, "ACTIVE", None, "2026-11-27T08:00:00.000Z"),
             ]),
         );
-        let (records, _) = b.into_sorted();
+        let (records, _, _) = b.into_sorted();
         assert_eq!(records.len(), 1);
         assert!(records[0].is_done());
     }

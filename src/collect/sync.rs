@@ -218,6 +218,11 @@ impl JobSync {
         summary
     }
 
+    /// Sets which finished jobs get their details kept for job events (`None`: none).
+    pub fn set_event_filter(&mut self, filter: Option<super::job_event::EventFilter>) {
+        self.store.set_event_filter(filter);
+    }
+
     /// Sets the clients of the per-client families (`None`: the clients source is off). A
     /// change reads the window whole again, so that every stored job is labelled under the
     /// new allowlist, and forgets the successes remembered under the old one.

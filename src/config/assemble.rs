@@ -10,6 +10,7 @@ use super::error::FieldError;
 use super::raw::{List, Section};
 use super::section::collection::CollectionConfig;
 use super::section::collection::RawCollection;
+use super::section::events::RawEvents;
 use super::section::otlp::RawOtlp;
 use super::section::server::RawServer;
 use super::section::service::{RawLogging, RawService, RawTraces};
@@ -28,6 +29,7 @@ pub(super) struct RawConfig {
     pub collection: Option<Section<RawCollection>>,
     pub server: Option<Section<RawServer>>,
     pub otlp: Option<Section<RawOtlp>>,
+    pub events: Option<Section<RawEvents>>,
     pub traces: Option<Section<RawTraces>>,
     pub logging: Option<Section<RawLogging>>,
     pub service: Option<Section<RawService>>,
@@ -66,6 +68,7 @@ fn config(v: &mut Validator<'_>, root: Section<RawConfig>) -> Option<Config> {
     let sites = v.sites(raw.sites, &global, &global_layer, &sources);
     let server = v.server(raw.server);
     let otlp = v.otlp(raw.otlp);
+    let events = v.events(raw.events);
     let traces = v.traces(raw.traces);
     let logging = v.logging(raw.logging);
     let service = v.service(raw.service);
@@ -77,6 +80,7 @@ fn config(v: &mut Validator<'_>, root: Section<RawConfig>) -> Option<Config> {
         sites: sites?,
         server: server?,
         otlp: otlp?,
+        events: events?,
         traces: traces?,
         logging: logging?,
         service: service?,

@@ -26,6 +26,7 @@ fn restart_section_changed(path: &str, old: &Config, new: &Config) -> Option<boo
     Some(match path {
         "server" => !old.server.same(&new.server) || old.files != new.files,
         "otlp" => !old.otlp.same(&new.otlp),
+        "events" => !old.events.same(&new.events),
         "traces" => !old.traces.same(&new.traces),
         "logging" => !old.logging.same(&new.logging),
         "service" => !old.service.same(&new.service),
@@ -217,7 +218,10 @@ mod tests {
     fn every_restart_section_is_compared() {
         let config = load(&sites(&[site("a", "")]), Path::new("."));
         let sections: Vec<&str> = restart_sections().collect();
-        assert_eq!(sections, ["server", "otlp", "traces", "logging", "service"]);
+        assert_eq!(
+            sections,
+            ["server", "otlp", "events", "traces", "logging", "service"]
+        );
         for path in sections {
             assert_eq!(
                 restart_section_changed(path, &config, &config),

@@ -30,6 +30,8 @@
 //! - `NBU_OTEL_OTLP__`: `ENABLED`, `ENDPOINT`, `HEADERS__<NAME>`, `TIMEOUT`, `EXPORT_INTERVAL`,
 //!   `COMPRESSION`, `CA_FILE`, `CLIENT_CERT_FILE`, `CLIENT_KEY_FILE`, `MAX_MESSAGE_BYTES`,
 //!   `MAX_SERIES_PER_METRIC`;
+//! - `NBU_OTEL_EVENTS__`: `ENABLED`, `INCLUDE_SUCCESSES`, `TRY_LOGS`, `TRY_LOGS_PER_CYCLE`,
+//!   `REASON_MAX_BYTES`, `MAX_WAITING`, `MAX_BATCH`, `EXPORT_INTERVAL`, `STATE_DIR`, `FIRST_START`;
 //! - `NBU_OTEL_TRACES__`: `ENABLED`, `SAMPLING_RATIO`;
 //! - `NBU_OTEL_LOGGING__`: `LEVEL`, `FORMAT`;
 //! - `NBU_OTEL_SERVICE__`: `NAME`, `INSTANCE_ID`;
@@ -109,6 +111,7 @@ pub use load::{
     parse_yaml,
 };
 pub use section::collection::{CollectionConfig, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
+pub use section::events::EventsConfig;
 pub use section::otlp::OtlpConfig;
 pub use section::server::{MetricsPathError, ServerConfig, metrics_path_problem};
 pub use section::service::{LoggingConfig, ServiceConfig, TracesConfig};
@@ -120,5 +123,6 @@ pub use section::sources::{
 pub use validated::Config;
 pub use values::{
     DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
-    FilesFingerprint, LogFormat, MetricsAuth, OtlpCompression, RESERVED_PATHS, is_valid_site_name,
+    FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, RESERVED_PATHS,
+    is_valid_site_name,
 };

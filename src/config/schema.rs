@@ -10,6 +10,7 @@
 
 pub use super::declare::{KeyDoc, Shape};
 use super::section::collection::CollectionConfig;
+use super::section::events::EventsConfig;
 use super::section::otlp::OtlpConfig;
 use super::section::server::ServerConfig;
 use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
@@ -51,7 +52,7 @@ pub struct SectionDecl {
 
 /// Every section of the file with keys of its own, in the order of the reference. The keys of
 /// `sources` are declared once by [`SourceConfig`]; [`options`] lists them for each source.
-pub const SECTIONS: [SectionDecl; 9] = [
+pub const SECTIONS: [SectionDecl; 10] = [
     SectionDecl {
         path: "sites[]",
         keys: SiteConfig::keys,
@@ -85,6 +86,12 @@ pub const SECTIONS: [SectionDecl; 9] = [
     SectionDecl {
         path: "otlp",
         keys: OtlpConfig::keys,
+        env: Env::Overrides,
+        per_site: PerSite::No,
+    },
+    SectionDecl {
+        path: "events",
+        keys: EventsConfig::keys,
         env: Env::Overrides,
         per_site: PerSite::No,
     },

@@ -1,6 +1,7 @@
 //! The validated configuration as a whole: every section, built once by loading and never
 //! mutated.
 
+use super::section::events::EventsConfig;
 use super::section::otlp::OtlpConfig;
 use super::section::server::ServerConfig;
 use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
@@ -16,6 +17,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// OTLP push of metrics and traces.
     pub otlp: OtlpConfig,
+    /// Job outcomes as OTLP log records.
+    pub events: EventsConfig,
     /// Traces of the agent's own work.
     pub traces: TracesConfig,
     /// Log output.

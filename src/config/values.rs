@@ -73,6 +73,32 @@ pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 3583;
 /// (4 MiB) minus 64 KiB of headroom.
 pub const DEFAULT_OTLP_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
+/// What the job events report when a site has no checkpoint yet (`events.first_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FirstStart {
+    /// Only jobs that finish from the first jobs cycle on.
+    #[default]
+    New,
+    /// Every job of the jobs window that qualifies, once.
+    Window,
+}
+
+impl DefaultText for FirstStart {
+    fn default_text(&self) -> String {
+        match self {
+            FirstStart::New => "new",
+            FirstStart::Window => "window",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for FirstStart {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
 /// Log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {

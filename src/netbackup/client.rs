@@ -254,7 +254,20 @@ impl SiteClient {
         query: &[(&str, String)],
         version: ApiVersion,
     ) -> Result<Body, ApiError> {
-        let url = self.url(endpoint, query)?;
+        self.get_at(endpoint, endpoint, query, version).await
+    }
+
+    /// [`SiteClient::get`] of `path`, counted and named in errors as `endpoint` (the template
+    /// of a path with an id in it, such as `/admin/jobs/{jobId}/try-logs`, so the request
+    /// counter's `endpoint` label stays bounded).
+    pub async fn get_at(
+        &self,
+        endpoint: &str,
+        path: &str,
+        query: &[(&str, String)],
+        version: ApiVersion,
+    ) -> Result<Body, ApiError> {
+        let url = self.url(path, query)?;
         let headers = self.headers(version)?;
         let started = Instant::now();
         let mut attempts = 0u32;

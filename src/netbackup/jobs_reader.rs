@@ -57,11 +57,17 @@ enum Field {
     LastUpdateTime,
     ClientName,
     PolicyName,
+    ParentJobId,
+    JobSubType,
+    ScheduleName,
+    DestinationStorageUnitName,
+    DestinationMediaServerName,
+    Try,
     Other,
 }
 
 impl Field {
-    const NAMED: [Field; 14] = [
+    const NAMED: [Field; 20] = [
         Field::JobId,
         Field::JobType,
         Field::PolicyType,
@@ -76,6 +82,12 @@ impl Field {
         Field::LastUpdateTime,
         Field::ClientName,
         Field::PolicyName,
+        Field::ParentJobId,
+        Field::JobSubType,
+        Field::ScheduleName,
+        Field::DestinationStorageUnitName,
+        Field::DestinationMediaServerName,
+        Field::Try,
     ];
 
     fn name(self) -> &'static str {
@@ -94,14 +106,31 @@ impl Field {
             Field::LastUpdateTime => "lastUpdateTime",
             Field::ClientName => "clientName",
             Field::PolicyName => "policyName",
+            Field::ParentJobId => "parentJobId",
+            Field::JobSubType => "jobSubType",
+            Field::ScheduleName => "scheduleName",
+            Field::DestinationStorageUnitName => "destinationStorageUnitName",
+            Field::DestinationMediaServerName => "destinationMediaServerName",
+            Field::Try => "try",
             Field::Other => "",
         }
     }
 
-    /// Whether the field only labels the per-client families: a broken or repeated one leaves
-    /// the job out of them, never out of the other gauges.
+    /// Whether the field only labels the per-client families or describes a job event: a
+    /// broken or repeated one leaves the job out of those families (or the event without that
+    /// attribute), never out of the other gauges.
     fn is_label_only(self) -> bool {
-        matches!(self, Field::ClientName | Field::PolicyName)
+        matches!(
+            self,
+            Field::ClientName
+                | Field::PolicyName
+                | Field::ParentJobId
+                | Field::JobSubType
+                | Field::ScheduleName
+                | Field::DestinationStorageUnitName
+                | Field::DestinationMediaServerName
+                | Field::Try
+        )
     }
 
     /// The field named `name` (unescaped bytes), compared by length first.
@@ -875,6 +904,17 @@ impl<'a> Reader<'a> {
             // them, never out of the other gauges.
             Field::ClientName => a.client_name = text(value, field).unwrap_or(Text::Invalid),
             Field::PolicyName => a.policy_name = text(value, field).unwrap_or(Text::Invalid),
+            // Details of a job event: a broken one leaves that attribute out of the event.
+            Field::ParentJobId => a.parent_job_id = num(value, field).unwrap_or(Num::Invalid),
+            Field::JobSubType => a.job_sub_type = text(value, field).unwrap_or(Text::Invalid),
+            Field::ScheduleName => a.schedule_name = text(value, field).unwrap_or(Text::Invalid),
+            Field::DestinationStorageUnitName => {
+                a.destination_storage_unit_name = text(value, field).unwrap_or(Text::Invalid)
+            }
+            Field::DestinationMediaServerName => {
+                a.destination_media_server_name = text(value, field).unwrap_or(Text::Invalid)
+            }
+            Field::Try => a.try_count = num(value, field).unwrap_or(Num::Invalid),
             Field::Other => {}
         }
         Ok(())

@@ -13,6 +13,7 @@ pub mod resources;
 mod retry;
 mod settings;
 mod storage_reader;
+pub mod try_logs;
 mod version;
 
 pub use api::{JOBS_ENDPOINT, JobsPageQuery, NetBackupApi, STORAGE_UNITS_ENDPOINT};

@@ -119,6 +119,24 @@ pub struct JobAttributes<'a> {
     /// `policyName`: the `policy` label of `nbu_client_last_job_success_seconds`.
     #[serde(default, borrow)]
     pub policy_name: Text<'a>,
+    /// `parentJobId`: the job that started this one (0 for none); a job event's attribute.
+    #[serde(default)]
+    pub parent_job_id: Num<u64>,
+    /// `jobSubType` (SCHEDULED, IMMEDIATE, ...); a job event's attribute.
+    #[serde(default, borrow)]
+    pub job_sub_type: Text<'a>,
+    /// `scheduleName`; a job event's attribute.
+    #[serde(default, borrow)]
+    pub schedule_name: Text<'a>,
+    /// `destinationStorageUnitName`; a job event's attribute.
+    #[serde(default, borrow)]
+    pub destination_storage_unit_name: Text<'a>,
+    /// `destinationMediaServerName`; a job event's attribute.
+    #[serde(default, borrow)]
+    pub destination_media_server_name: Text<'a>,
+    /// `try`: the job's current (for a finished job, last) try number; a job event's attribute.
+    #[serde(default, rename = "try")]
+    pub try_count: Num<u64>,
 }
 
 /// `meta` of a cursor-paginated document.

@@ -185,6 +185,10 @@ pub const API_RECORDS_SKIPPED: &str = "nbu.api.records.skipped";
 pub const CONFIG_RELOADS: &str = "nbu.config.reloads";
 /// The name of the OTLP metric export counter.
 pub const OTLP_EXPORTS: &str = "nbu.otlp.exports";
+/// The name of the job events counter.
+pub const JOB_EVENTS: &str = "nbu.job_events";
+/// The name of the try-log lookups counter.
+pub const JOB_EVENTS_TRY_LOGS: &str = "nbu.job_events.try_logs";
 /// The name of the build info gauge (a series without `site`).
 pub const BUILD_INFO: &str = "nbu.exporter.build_info";
 
@@ -916,6 +920,46 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Total(2),
+        read: None,
+    },
+    MetricDef {
+        name: JOB_EVENTS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{record}",
+        description: "Job events (OTLP log records, one per finished job the `events` section reports) by outcome: delivered (the Collector acknowledged them) or dropped (more than `events.max_waiting` waited).",
+        labels: &["outcome"],
+        source: Source::Agent,
+        legacy: false,
+        series: Series::PerSite(2),
+        read: None,
+    },
+    MetricDef {
+        name: "nbu.job_events.waiting",
+        kind: Kind::Gauge,
+        float: false,
+        unit: "{record}",
+        description: "Job events of the site waiting for the Collector (or for their try logs), as of the site's last jobs cycle. Absent when the `events` section is off.",
+        labels: &[],
+        source: Source::Site,
+        legacy: false,
+        series: Series::PerSite(1),
+        read: Some(|s, emit| {
+            if let Some(n) = s.events_waiting {
+                emit(&[], Value::U64(n));
+            }
+        }),
+    },
+    MetricDef {
+        name: JOB_EVENTS_TRY_LOGS,
+        kind: Kind::Counter,
+        float: false,
+        unit: "{request}",
+        description: "Try-log lookups of failed jobs, for NetBackup's reason, by outcome: found, unavailable (no try logs: 404 or none), failed (error, timeout, broken answer) or skipped (beyond `events.try_logs_per_cycle`).",
+        labels: &["outcome"],
+        source: Source::Agent,
+        legacy: false,
+        series: Series::PerSite(4),
         read: None,
     },
     MetricDef {

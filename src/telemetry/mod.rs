@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod catalog;
 pub mod instruments;
+pub mod logs;
 pub mod otlp;
 pub mod pipeline;
 pub mod split;

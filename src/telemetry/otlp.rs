@@ -59,8 +59,8 @@ pub enum ExporterError {
     /// The endpoint or its TLS settings were refused by the gRPC transport.
     #[error("otlp.endpoint: {0}")]
     Endpoint(#[source] tonic::transport::Error),
-    /// The metric exporter was built outside a Tokio runtime.
-    #[error("otlp: the metric exporter must be built inside a Tokio runtime")]
+    /// An exporter was built outside a Tokio runtime.
+    #[error("otlp: the exporters must be built inside a Tokio runtime")]
     NoRuntime,
 }
 
@@ -132,16 +132,7 @@ pub fn metric_exporter(
     counter: ExportCounter,
 ) -> Result<OtlpMetricExporter, ExporterError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
-    let _entered = runtime.enter();
-    // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
-    let mut endpoint =
-        Endpoint::from_shared(config.endpoint.as_str().trim_end_matches('/').to_owned())
-            .map_err(ExporterError::Endpoint)?
-            .timeout(config.timeout);
-    if let Some(tls) = tls(config)? {
-        endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
-    }
-    let mut client = Grpc::new(endpoint.connect_lazy()).max_decoding_message_size(RESPONSE_LIMIT);
+    let mut client = Grpc::new(channel(config)?).max_decoding_message_size(RESPONSE_LIMIT);
     if config.compression == OtlpCompression::Gzip {
         client = client
             .send_compressed(CompressionEncoding::Gzip)
@@ -159,6 +150,27 @@ pub fn metric_exporter(
         counter,
         overflowed: Mutex::default(),
     })
+}
+
+/// A lazily connected gRPC channel to `otlp.endpoint` with its TLS settings. Must be called
+/// inside a Tokio runtime.
+pub(super) fn channel(config: &OtlpConfig) -> Result<Channel, ExporterError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
+    let _entered = runtime.enter();
+    // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+    let mut endpoint =
+        Endpoint::from_shared(config.endpoint.as_str().trim_end_matches('/').to_owned())
+            .map_err(ExporterError::Endpoint)?
+            .timeout(config.timeout);
+    if let Some(tls) = tls(config)? {
+        endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
+    }
+    Ok(endpoint.connect_lazy())
+}
+
+/// `otlp.headers` (and the variables' headers) as gRPC metadata.
+pub(super) fn request_metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
+    metadata(config)
 }
 
 /// The largest response the metric push accepts (a response holds at most an error text).

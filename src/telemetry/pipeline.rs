@@ -16,6 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::catalog::{CATALOG, site_room};
+use super::logs::JobEventExporter;
 use super::otlp::{self, ExportedSites, ExporterError};
 use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig};
@@ -33,6 +34,9 @@ pub struct Pipeline {
     /// The sites whose series the OTLP push carries: give it to the agent
     /// ([`crate::Agent::with_exported_sites`]) so a site removed by a reload leaves the push.
     pub exported_sites: ExportedSites,
+    /// The exporter of job events, when the `events` section is on: give it to the agent
+    /// ([`crate::Agent::with_job_events`]).
+    pub job_events: Option<JobEventExporter>,
 }
 
 /// A view that sets the SDK's cardinality limit of each of the agent's instruments from the
@@ -125,6 +129,11 @@ impl Pipeline {
                 .build();
             builder = builder.with_reader(reader);
         }
+        let job_events = if config.events.enabled {
+            Some(JobEventExporter::new(&config.otlp, &resource)?)
+        } else {
+            None
+        };
         let tracer_provider = if config.traces.enabled {
             let exporter = otlp::span_exporter(&config.otlp)?;
             let ratio = config.traces.sampling_ratio;
@@ -145,6 +154,7 @@ impl Pipeline {
             tracer_provider,
             exports,
             exported_sites,
+            job_events,
         })
     }
 

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::catalog::{
-    API_RECORDS_SKIPPED, API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOBS_COMPLETED,
-    JOBS_TRANSFERRED_BYTES, OTLP_EXPORTS,
+    API_RECORDS_SKIPPED, API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOB_EVENTS,
+    JOB_EVENTS_TRY_LOGS, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES, OTLP_EXPORTS,
 };
 use crate::collect::summary::DurationHistogram;
 use crate::events::{Counter, Counters};
@@ -97,6 +97,8 @@ pub const COLLECTION_ERROR_LABELS: &[&str] = &["site", "source", "kind"];
 pub const CONFIG_RELOAD_LABELS: &[&str] = &["result"];
 /// Label names of `nbu.jobs.completed` and `nbu.jobs.transferred.bytes`.
 pub const FINISHED_JOB_LABELS: &[&str] = &["site", "action", "policy_type", "status"];
+/// Label names of `nbu.job_events` and `nbu.job_events.try_logs`.
+pub const JOB_EVENT_LABELS: &[&str] = &["site", "outcome"];
 /// Label names of `nbu.job.duration.seconds`.
 pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
 
@@ -104,7 +106,7 @@ pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
 pub type CounterOf = fn(&Tallies) -> &Family<u64>;
 
 /// The counter families, under their catalog names.
-pub const COUNTERS: [(&str, CounterOf); 7] = [
+pub const COUNTERS: [(&str, CounterOf); 9] = [
     (API_REQUESTS, |t| &t.api_requests),
     (API_RECORDS_SKIPPED, |t| &t.records_skipped),
     (COLLECTION_ERRORS, |t| &t.collection_errors),
@@ -112,6 +114,8 @@ pub const COUNTERS: [(&str, CounterOf); 7] = [
     (JOBS_COMPLETED, |t| &t.jobs_completed),
     (JOBS_TRANSFERRED_BYTES, |t| &t.jobs_transferred_bytes),
     (OTLP_EXPORTS, |t| &t.otlp_exports),
+    (JOB_EVENTS, |t| &t.job_events),
+    (JOB_EVENTS_TRY_LOGS, |t| &t.try_log_lookups),
 ];
 
 /// Every counter and histogram the agent records.
@@ -131,6 +135,10 @@ pub struct Tallies {
     pub jobs_transferred_bytes: Family<u64>,
     /// `nbu.otlp.exports`.
     pub otlp_exports: Family<u64>,
+    /// `nbu.job_events`.
+    pub job_events: Family<u64>,
+    /// `nbu.job_events.try_logs`.
+    pub try_log_lookups: Family<u64>,
     /// `nbu.job.duration.seconds`.
     pub job_duration: Family<DurationHistogram>,
 }
@@ -145,6 +153,8 @@ impl Default for Tallies {
             jobs_completed: Family::new(FINISHED_JOB_LABELS),
             jobs_transferred_bytes: Family::new(FINISHED_JOB_LABELS),
             otlp_exports: Family::new(CONFIG_RELOAD_LABELS),
+            job_events: Family::new(JOB_EVENT_LABELS),
+            try_log_lookups: Family::new(JOB_EVENT_LABELS),
             job_duration: Family::new(DURATION_LABELS),
         }
     }
@@ -169,6 +179,8 @@ impl Tallies {
         self.jobs_completed.remove_site(site);
         self.jobs_transferred_bytes.remove_site(site);
         self.job_duration.remove_site(site);
+        self.job_events.remove_site(site);
+        self.try_log_lookups.remove_site(site);
     }
 }
 
@@ -182,6 +194,8 @@ impl Counters for Tallies {
             Counter::CollectionErrors => &self.collection_errors,
             Counter::ConfigReloads => &self.config_reloads,
             Counter::OtlpExports => &self.otlp_exports,
+            Counter::JobEvents => &self.job_events,
+            Counter::TryLogLookups => &self.try_log_lookups,
         };
         debug_assert!(
             family.labels.iter().eq(labels.iter().map(|(name, _)| name)),

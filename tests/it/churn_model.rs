@@ -239,6 +239,9 @@ impl Day {
                         status: Some(0),
                         seconds: Some(f64::from(step % 7_200)),
                         bytes: 1024,
+                        start_ms: None,
+                        end_ms: None,
+                        details: None,
                     },
                 );
             }

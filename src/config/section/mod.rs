@@ -4,6 +4,7 @@
 //! puts the sections together.
 
 pub(super) mod collection;
+pub(super) mod events;
 pub(super) mod otlp;
 pub(super) mod server;
 pub(super) mod service;

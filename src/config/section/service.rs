@@ -113,7 +113,7 @@ fn check_log_filter(filter: &str) -> Result<(), String> {
 impl Validator<'_> {
     /// A section whose keys have no rules between them: absent is the default, and any
     /// problem leaves it out.
-    fn plain_section<R, T: Default>(
+    pub(in crate::config) fn plain_section<R, T: Default>(
         &mut self,
         path: &str,
         raw: Option<Section<R>>,
