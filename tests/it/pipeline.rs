@@ -78,6 +78,9 @@ impl Running {
         let config_bridge = config.server.prometheus_bridge;
         let mut agent = Agent::new(config, &pipeline.meter_provider)
             .with_exported_sites(pipeline.exported_sites.clone());
+        if let Some(exporter) = pipeline.job_events.clone() {
+            agent = agent.with_job_events(exporter);
+        }
         agent.start();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,12 +1,21 @@
 //! A NetBackup REST API simulator, for demo mode, tests and benchmarks.
 //!
-//! It serves `GET /netbackup/admin/jobs` (cursor pagination, OData filter subset) and
-//! `GET /netbackup/storage/storage-units` (offset pagination) from a deterministic dataset built
-//! from the vendor's OpenAPI schemas, checks `Authorization` and the versioned `Accept` media
-//! type like a primary server, records every request, injects faults on demand, counts TCP
-//! connections (so tests can check an agent closed its own), and computes the ground truth
-//! ([`SimTruth`]) a correct agent must report, in its own plain types: the simulator shares no
-//! code with any agent.
+//! It serves `GET /netbackup/admin/jobs` (cursor pagination, OData filter subset),
+//! `GET /netbackup/admin/jobs/{jobId}/try-logs` (one `parsedTryLogResponse` per try of a job, with
+//! NetBackup's status codes, their standard messages and the daemons' log lines naming the
+//! cause of a failure) and `GET /netbackup/storage/storage-units` (offset pagination) from a
+//! deterministic dataset built from the vendor's OpenAPI schemas, checks `Authorization` and the
+//! versioned `Accept` media type like a primary server, records every request, injects faults on
+//! demand, counts TCP connections (so tests can check an agent closed its own), and computes the
+//! ground truth ([`SimTruth`]) a correct agent must report, in its own plain types: the
+//! simulator shares no code with any agent.
+//!
+//! The try logs agree with the jobs page (`try`, `activeProcessId`, `activeTryStartTime`, media
+//! servers and storage units, the last try's status is the job's `status`), faults can aim at
+//! them alone ([`FaultTarget::TryLogs`]), [`Simulator::set_try_logs_served`] makes them absent
+//! (404) as on a server without the endpoint, and [`Simulator::finished_jobs`] gives the truth of
+//! the jobs that finished in a time range ([`FinishedJobTruth`]: what a correct agent reports as
+//! one log record per failed job).
 //!
 //! It also serves the endpoints of the opt-in sources ([`OptInEndpoint`]: alerts, malware scan
 //! results, catalog images, SLOs, tape drives, tape media, robot device hosts, volume pools,
@@ -49,14 +58,14 @@ mod version;
 
 pub use clock::SimClock;
 pub use config::{LiveConfig, SimConfig};
-pub use dataset::{Dataset, Job, JobState, StorageUnit, UnitKind};
+pub use dataset::{Dataset, Job, JobState, StorageUnit, TryLogLine, UnitKind};
 pub use faults::{Fault, FaultTarget, OVERSIZED_PAGE_CAP};
 pub use http::{Filter, FilterError, RequestRecord, Simulator};
 pub use optin::OptInEndpoint;
 pub use render::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub use truth::{
-    DURATION_BOUNDS, Durations, JobFacts, JobKey, JobsTruth, OptInTruth, PolicyKey, Ratios,
-    ReasonKey, SeriesKey, SimTruth, StateKey, StatusKey, StorageTruth, UNKNOWN, UnitKey, UnitTruth,
-    Window, counted, fold_jobs,
+    DURATION_BOUNDS, Durations, FinishedJobTruth, JobFacts, JobKey, JobsTruth, OptInTruth,
+    PolicyKey, Ratios, ReasonKey, SeriesKey, SimTruth, StateKey, StatusKey, StorageTruth, UNKNOWN,
+    UnitKey, UnitTruth, Window, counted, fold_jobs,
 };
 pub use version::{ApiVersion, UnknownApiVersion};

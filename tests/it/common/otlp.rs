@@ -3,6 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -26,6 +32,7 @@ use tonic::transport::{Server, ServerTlsConfig};
 pub struct Received {
     pub metrics: Vec<ExportMetricsServiceRequest>,
     pub traces: Vec<ExportTraceServiceRequest>,
+    pub logs: Vec<ExportLogsServiceRequest>,
     /// Metadata (headers) of every metrics export.
     pub metric_headers: Vec<Vec<(String, String)>>,
 }
@@ -96,6 +103,20 @@ impl TraceService for Sink {
     }
 }
 
+#[tonic::async_trait]
+impl LogsService for Sink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.misbehave().await?;
+        self.0.lock().unwrap().logs.push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
 /// A running receiver.
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -150,7 +171,11 @@ impl Receiver {
                         .max_decoding_message_size(max_message_bytes.unwrap_or(4 << 20)),
                 )
                 .add_service(
-                    TraceServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip),
+                    TraceServiceServer::new(sink.clone())
+                        .accept_compressed(CompressionEncoding::Gzip),
+                )
+                .add_service(
+                    LogsServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip),
                 )
                 .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                     let _ = stopped.await;

@@ -145,6 +145,26 @@ impl Dataset {
         }
     }
 
+    /// Job `index` at `now_ms` with every attribute, including those its page omits (see
+    /// [`SimConfig::sparse_fraction`]): what NetBackup itself knows of it, such as the status
+    /// its try logs carry. The same draws as [`Dataset::job_at`]: the omission is the last one.
+    pub(crate) fn full_job_at(&self, index: u64, now_ms: i64) -> Option<Job<'_>> {
+        match &self.live {
+            None => (index < self.jobs).then(|| self.generate(index, 0.0)),
+            Some(live) => live.job(self.seed, &self.clients, 0.0, index, now_ms),
+        }
+    }
+
+    /// The instant the pages show the jobs at for a request at `now_ms`: `now_ms` for a live
+    /// dataset, the anchor for a static one (whatever the clock says).
+    pub(crate) fn render_instant(&self, now_ms: i64) -> i64 {
+        if self.is_live() {
+            now_ms
+        } else {
+            self.anchor_ms
+        }
+    }
+
     /// Every job that exists at `now_ms`, as it is then, in `jobId` order. In static mode the
     /// same as [`Dataset::jobs`].
     pub fn jobs_at(&self, now_ms: i64) -> impl Iterator<Item = Job<'_>> + '_ {
@@ -155,15 +175,16 @@ impl Dataset {
     /// Job `index` (0-based; its `jobId` is `index + 1`) of the static dataset, or `None` past
     /// the end. A live dataset's jobs depend on the instant: use [`Dataset::job_at`].
     pub fn job(&self, index: u64) -> Option<Job<'_>> {
-        (index < self.jobs).then(|| self.generate(index))
+        (index < self.jobs).then(|| self.generate(index, self.sparse_fraction))
     }
 
     /// Iterates over every job in `jobId` order.
     pub fn jobs(&self) -> impl Iterator<Item = Job<'_>> + '_ {
-        (0..self.jobs).map(|index| self.generate(index))
+        (0..self.jobs).map(|index| self.generate(index, self.sparse_fraction))
     }
 
-    fn generate(&self, index: u64) -> Job<'_> {
+    /// Job `index` of the static dataset; `sparse` is the chance that it lacks some attributes.
+    fn generate(&self, index: u64, sparse: f64) -> Job<'_> {
         let mut d = Draws::new(self.seed, index, CORE);
         let (job_type, policy_type, client_name) = draw_identity(&mut d, &self.clients);
         let state = if d.chance(self.unfinished_fraction) {
@@ -262,7 +283,7 @@ impl Dataset {
             client_name,
             id_as_string: d.chance(0.5),
         };
-        if d.chance(self.sparse_fraction) {
+        if d.chance(sparse) {
             omit_attributes(&mut job, d.next_u64());
         }
         job

@@ -136,6 +136,9 @@ pub enum FaultTarget {
     Jobs,
     /// `GET /netbackup/storage/storage-units`.
     Storage,
+    /// `GET /netbackup/admin/jobs/{jobId}/try-logs`, every job (not covered by
+    /// [`FaultTarget::Jobs`]).
+    TryLogs,
     /// One opt-in endpoint (`/manage/alerts`, `/storage/drives`, ...).
     OptIn(OptInEndpoint),
     /// Every request.
@@ -147,6 +150,7 @@ pub enum FaultTarget {
 pub(crate) enum Endpoint {
     Jobs,
     Storage,
+    TryLogs,
     OptIn(OptInEndpoint),
     Other,
 }
@@ -157,9 +161,17 @@ impl Endpoint {
         match path {
             "/netbackup/admin/jobs" => Endpoint::Jobs,
             "/netbackup/storage/storage-units" => Endpoint::Storage,
+            other if is_try_logs_path(other) => Endpoint::TryLogs,
             other => OptInEndpoint::of_request_path(other).map_or(Endpoint::Other, Endpoint::OptIn),
         }
     }
+}
+
+/// Whether `path` is `/netbackup/admin/jobs/<one segment>/try-logs`.
+fn is_try_logs_path(path: &str) -> bool {
+    path.strip_prefix("/netbackup/admin/jobs/")
+        .and_then(|rest| rest.strip_suffix("/try-logs"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 impl FaultTarget {
@@ -168,6 +180,7 @@ impl FaultTarget {
             FaultTarget::Any => true,
             FaultTarget::Jobs => endpoint == Endpoint::Jobs,
             FaultTarget::Storage => endpoint == Endpoint::Storage,
+            FaultTarget::TryLogs => endpoint == Endpoint::TryLogs,
             FaultTarget::OptIn(target) => endpoint == Endpoint::OptIn(target),
         }
     }
@@ -525,6 +538,29 @@ mod tests {
         assert_eq!(schedule.take(Endpoint::Other), Some(Fault::HtmlBody));
         schedule.clear();
         assert_eq!(schedule.take(Endpoint::Jobs), None);
+    }
+
+    #[test]
+    fn try_logs_are_their_own_target() {
+        assert_eq!(
+            Endpoint::of_path("/netbackup/admin/jobs/42/try-logs"),
+            Endpoint::TryLogs
+        );
+        for other in [
+            "/netbackup/admin/jobs//try-logs",
+            "/netbackup/admin/jobs/4/2/try-logs",
+            "/netbackup/admin/jobs/42/try-logs/1",
+            "/netbackup/admin/jobs/42",
+        ] {
+            assert_eq!(Endpoint::of_path(other), Endpoint::Other, "{other}");
+        }
+        let schedule = FaultSchedule::default();
+        schedule.add(FaultTarget::TryLogs, Fault::EmptyBody, None);
+        assert_eq!(schedule.take(Endpoint::Jobs), None);
+        assert_eq!(schedule.take(Endpoint::TryLogs), Some(Fault::EmptyBody));
+        schedule.clear();
+        schedule.add(FaultTarget::Jobs, Fault::EmptyBody, None);
+        assert_eq!(schedule.take(Endpoint::TryLogs), None);
     }
 
     #[test]

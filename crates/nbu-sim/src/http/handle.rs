@@ -17,8 +17,8 @@ use crate::config::SimConfig;
 use crate::conn::{ConnectionHandle, CountingListener};
 use crate::dataset::Dataset;
 use crate::faults::{Fault, FaultTarget};
-use crate::truth::OptInTruth;
 use crate::truth::SimTruth;
+use crate::truth::{FinishedJobTruth, OptInTruth};
 use crate::version::ApiVersion;
 
 /// How long [`Simulator::shutdown`] waits for in-flight requests before aborting the server.
@@ -166,6 +166,22 @@ impl Simulator {
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         SimTruth::at(&self.shared.dataset, now, cutoff)
+    }
+
+    /// Every job whose state is `DONE` and whose `endTime` lies in `(from, to]`, as the jobs
+    /// page and `GET /admin/jobs/{jobId}/try-logs` show it at `to` (a live dataset: the jobs
+    /// that exist then; a static one: as of its anchor), in `jobId` order: what a correct agent
+    /// turns into one log record per failed job ([`FinishedJobTruth::failed`]). Linear in the
+    /// jobs that may exist at `to`.
+    pub fn finished_jobs(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<FinishedJobTruth> {
+        FinishedJobTruth::between(&self.shared.dataset, from, to)
+    }
+
+    /// Serves `GET /admin/jobs/{jobId}/try-logs` (the default), or with `false` answers 404
+    /// (the unknown-path body) to every request to it, from the next request on: a primary
+    /// server without the endpoint.
+    pub fn set_try_logs_served(&self, served: bool) {
+        self.shared.set_try_logs_served(served);
     }
 
     /// The ground truth of the opt-in families for an agent speaking API `version` at instant

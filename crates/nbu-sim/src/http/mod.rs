@@ -11,6 +11,7 @@ mod optin_filter;
 mod server;
 mod state;
 mod storage_endpoint;
+mod try_logs_endpoint;
 
 pub use filter::{Filter, FilterError};
 pub use handle::Simulator;

@@ -22,6 +22,7 @@ use super::log::RequestRecord;
 use super::optin_endpoints::route;
 use super::state::{RequestInstant, Shared};
 use super::storage_endpoint::get_units;
+use super::try_logs_endpoint::get_try_logs;
 use crate::clock::http_date;
 use crate::conn::ConnectionHandle;
 use crate::faults::{self, Endpoint, Fault};
@@ -48,6 +49,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/netbackup/admin/jobs",
             get(get_jobs).fallback(method_not_allowed),
+        )
+        .route(
+            "/netbackup/admin/jobs/{job_id}/try-logs",
+            get(get_try_logs).fallback(method_not_allowed),
         )
         .route(
             "/netbackup/storage/storage-units",

@@ -1,6 +1,7 @@
 //! The state every request handler shares, and the instant a request is served at: what the
 //! router hands to the endpoints.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub connections: Arc<ConnectionStats>,
     /// API versions served now (starts as `config.supported_versions`).
     supported: RwLock<Vec<ApiVersion>>,
+    /// Whether `/admin/jobs/{jobId}/try-logs` is served (else every request to it is a 404).
+    try_logs: AtomicBool,
 }
 
 impl Shared {
@@ -45,6 +48,7 @@ impl Shared {
             shutdown,
             connections: Arc::default(),
             supported: RwLock::new(config.supported_versions.clone()),
+            try_logs: AtomicBool::new(true),
             config,
         }
     }
@@ -55,6 +59,16 @@ impl Shared {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Whether `/admin/jobs/{jobId}/try-logs` is served.
+    pub(crate) fn try_logs_served(&self) -> bool {
+        self.try_logs.load(Ordering::Relaxed)
+    }
+
+    /// Serves `/admin/jobs/{jobId}/try-logs`, or answers 404 to every request to it.
+    pub(crate) fn set_try_logs_served(&self, served: bool) {
+        self.try_logs.store(served, Ordering::Relaxed);
     }
 
     /// Replaces the API versions served.

@@ -6,13 +6,11 @@
 
 use super::hostile::render_hostile_job;
 use super::json::JsonOut;
+use crate::dataset::details::{JobDetails, is_backup_like, media_server, unit_name};
 use crate::dataset::rng::Draws;
 use crate::dataset::timefmt::{write_duration, write_timestamp};
-use crate::dataset::vocabulary::{MEDIA_SERVERS, PRIMARY_SERVER, SCHEDULES, TIERS, policy_prefix};
+use crate::dataset::vocabulary::PRIMARY_SERVER;
 use crate::dataset::{Dataset, Job, JobState};
-
-/// Salt of the render stream of a job.
-const RENDER: u64 = 0x7265_6e64;
 
 /// One page of jobs and its navigation.
 #[derive(Debug)]
@@ -95,20 +93,6 @@ fn duration(out: &mut JsonOut, name: &str, ms: i64) {
     out.key(name).str(&text);
 }
 
-fn unit_name<'a>(dataset: &'a Dataset, r: &mut Draws) -> &'a str {
-    let units = dataset.storage_units();
-    units
-        .get(r.below(units.len() as u64) as usize)
-        .map_or("", |u| u.name.as_str())
-}
-
-fn media_server(r: &mut Draws) -> &'static str {
-    MEDIA_SERVERS
-        .get(r.below(MEDIA_SERVERS.len() as u64) as usize)
-        .copied()
-        .unwrap_or("")
-}
-
 fn ratio(r: &mut Draws, max_hundredths: u64) -> f64 {
     r.below(max_hundredths + 1) as f64 / 100.0
 }
@@ -122,36 +106,18 @@ pub(crate) fn render_job(
     now_ms: i64,
 ) {
     let id = job.job_id;
-    let mut r = Draws::new(dataset.seed(), id.wrapping_sub(1), RENDER);
+    let (details, mut r) = JobDetails::draw(dataset, job, now_ms);
     let kind = job.job_type.unwrap_or("");
     let state = job.state;
     let done = state == Some(JobState::Done);
-    let now_or_end = job.end_ms.unwrap_or(now_ms).max(job.start_ms);
+    let now_or_end = details.now_or_end_ms;
     let elapsed_ms = now_or_end - job.start_ms;
     let kb = job.kilobytes.unwrap_or(0);
     let files = job.files.unwrap_or(0);
-    let backup_like = matches!(kind, "BACKUP" | "SNAPSHOT" | "DBBACKUP" | "ARCHIVE");
-    let copy_like = matches!(
-        kind,
-        "DUPLICATE" | "REPLICATE" | "VERIFY" | "SNAPDUPE" | "IMPORT"
-    );
-
-    let parent = if matches!(kind, "BACKUP" | "SNAPSHOT") && id > 1 && r.chance(0.2) {
-        id - 1 - r.below((id - 1).min(20))
-    } else {
-        0
-    };
-    let tries = match state {
-        Some(JobState::Requeued) => r.range(2, 3),
-        Some(JobState::Incomplete) => 2,
-        Some(JobState::Done) if r.chance(0.05) => 2,
-        _ => 1,
-    };
-    let try_start = if tries > 1 {
-        job.start_ms + r.below(elapsed_ms.max(0) as u64 / 2 + 1) as i64
-    } else {
-        job.start_ms
-    };
+    let backup_like = is_backup_like(kind);
+    let parent = details.parent;
+    let tries = details.tries;
+    let try_start = details.try_start_ms;
 
     out.begin_object();
     out.key("links").begin_object();
@@ -174,39 +140,23 @@ pub(crate) fn render_job(
     out.key("attributes").begin_object();
     out.key("jobId").u64(id);
     out.key("parentJobId").u64(parent);
-    out.key("activeProcessId").u64(r.range(1_000, 65_000));
-    let main_pid = if matches!(kind, "IMAGEDELETE" | "RESTORE") {
-        r.range(1_000, 65_000)
-    } else {
-        0
-    };
-    out.key("mainProcessId").u64(main_pid);
+    out.key("activeProcessId").u64(details.active_pid);
+    out.key("mainProcessId").u64(details.main_pid);
     if let Some(job_type) = job.job_type {
         out.key("jobType").str(job_type);
     }
-    let sub_type = match kind {
-        "BACKUP" | "SNAPSHOT" | "DBBACKUP" if r.chance(0.97) => "SCHEDULED",
-        "BACKUP" => "USERBACKUP",
-        _ => "IMMEDIATE",
-    };
-    out.key("jobSubType").str(sub_type);
-    if let Some(policy_type) = job.policy_type {
-        out.key("policyType").str(policy_type);
-        let tier = TIERS
-            .get(r.below(TIERS.len() as u64) as usize)
-            .copied()
-            .unwrap_or("");
-        let n = r.below(40);
-        out.key("policyName")
-            .str_fmt(format_args!("{}-{tier}-{n:02}", policy_prefix(policy_type)));
-    } else {
-        out.key("policyName").str("");
+    out.key("jobSubType").str(details.sub_type);
+    match (job.policy_type, details.policy) {
+        (Some(policy_type), Some((prefix, tier, n))) => {
+            out.key("policyType").str(policy_type);
+            out.key("policyName")
+                .str_fmt(format_args!("{prefix}-{tier}-{n:02}"));
+        }
+        _ => {
+            out.key("policyName").str("");
+        }
     }
-    let (schedule_type, schedule_name) = if backup_like {
-        r.pick(SCHEDULES).unwrap_or(("FULL_BACKUP", ""))
-    } else {
-        ("FULL_BACKUP", "")
-    };
+    let (schedule_type, schedule_name) = (details.schedule_type, details.schedule_name);
     out.key("scheduleType").str(schedule_type);
     out.key("scheduleName").str(schedule_name);
     out.key("clientName").str(job.client_name);
@@ -228,24 +178,13 @@ pub(crate) fn render_job(
         out.key("backupId").str("");
     }
     out.key("sourceMediaId").str("");
-    if copy_like || kind == "RESTORE" {
-        out.key("sourceStorageUnitName")
-            .str(unit_name(dataset, &mut r));
-        out.key("sourceMediaServerName").str(media_server(&mut r));
-    } else {
-        out.key("sourceStorageUnitName").str("");
-        out.key("sourceMediaServerName").str("");
-    }
+    out.key("sourceStorageUnitName").str(details.source_unit);
+    out.key("sourceMediaServerName").str(details.source_media);
     out.key("destinationMediaId").str("");
-    if backup_like || copy_like {
-        out.key("destinationStorageUnitName")
-            .str(unit_name(dataset, &mut r));
-        out.key("destinationMediaServerName")
-            .str(media_server(&mut r));
-    } else {
-        out.key("destinationStorageUnitName").str("");
-        out.key("destinationMediaServerName").str("");
-    }
+    out.key("destinationStorageUnitName")
+        .str(details.destination_unit);
+    out.key("destinationMediaServerName")
+        .str(details.destination_media);
     let data_movement = match kind {
         "SNAPSHOT" | "SNAPDUPE" => "SNAPSHOT",
         "BACKUP" if r.chance(0.05) => "SYNTHETIC",

@@ -11,6 +11,7 @@ pub(crate) mod optin_tape;
 pub(crate) mod response;
 mod shape;
 pub(crate) mod storage;
+pub(crate) mod try_logs;
 
 pub use jobs::{JobsPage, render_jobs_page, render_jobs_page_at};
 pub(crate) use shape::PageShape;

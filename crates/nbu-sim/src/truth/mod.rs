@@ -4,14 +4,17 @@
 //!
 //! The truth knows nothing of pages, nor of invalid values: the dataset holds none (faults that
 //! inject some are accounted for by the tests). In live mode the truth is taken at an instant
-//! ([`SimTruth::at`]): the jobs that exist then, as they are then.
+//! ([`SimTruth::at`]): the jobs that exist then, as they are then. The jobs that finished in a
+//! time range, with their try logs' status and problem lines, are [`FinishedJobTruth`].
 
+mod finished;
 mod jobs;
 mod optin;
 mod storage;
 
 use chrono::{DateTime, Utc};
 
+pub use finished::FinishedJobTruth;
 pub use jobs::{
     DURATION_BOUNDS, Durations, JobFacts, JobKey, JobsTruth, PolicyKey, Ratios, ReasonKey,
     StateKey, StatusKey, UNKNOWN, Window, counted, fold_jobs,
