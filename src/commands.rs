@@ -5,9 +5,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::agent::join_sites;
+use crate::collect::outbox::{check_state_dir, read_checkpoint};
 use crate::collect::sources;
 use crate::collect::{ProgressSink, SiteCollector, SiteReport};
-use crate::config::{Config, SiteConfig, SourceId};
+use crate::config::{Config, FirstStart, SiteConfig, SourceId};
 use crate::netbackup::{ApiError, ApiFailure};
 use crate::report::CheckResult;
 
@@ -82,6 +83,72 @@ pub async fn check_sites(config: &Config) -> Vec<CheckResult> {
     .await
 }
 
+/// What `check` says of the job events: whether they are on, where their checkpoints live
+/// and whether the agent can write there, and how far each site was reported. Reads files;
+/// writes nothing.
+pub fn events_lines(config: &Config) -> Vec<String> {
+    let events = &config.events;
+    if !events.enabled {
+        return vec!["job events: off (events.enabled)".to_owned()];
+    }
+    let mut lines = vec![format!(
+        "job events: on, OTLP log records to {}; reasons from try logs: {}",
+        config.otlp.endpoint,
+        if events.try_logs {
+            format!("at most {} per site and cycle", events.try_logs_per_cycle)
+        } else {
+            "off".to_owned()
+        }
+    )];
+    let Some(dir) = &events.state_dir else {
+        lines.push(
+            "  checkpoints: in memory only (events.state_dir unset): jobs that finish while \
+             the agent is down are not reported after a restart"
+                .to_owned(),
+        );
+        return lines;
+    };
+    if !dir.is_dir() {
+        lines.push(format!(
+            "  checkpoints: {} does not exist yet; the agent creates it at start",
+            dir.display()
+        ));
+        return lines;
+    }
+    match check_state_dir(dir) {
+        Ok(()) => lines.push(format!("  checkpoints: {} (writable)", dir.display())),
+        Err(e) => lines.push(format!(
+            "  checkpoints: NOT WRITABLE ({e}): kept in memory only, a restart loses jobs"
+        )),
+    }
+    for site in &config.sites {
+        let line = match read_checkpoint(dir, &site.name) {
+            Ok(Some(c)) => format!(
+                "  {}: reported up to {}{}",
+                site.name,
+                chrono::DateTime::from_timestamp_millis(c.reported_to_ms)
+                    .map_or_else(|| "the beginning".to_owned(), |t| t.to_rfc3339()),
+                if c.reported_after.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} job(s) after it", c.reported_after.len())
+                }
+            ),
+            Ok(None) => format!(
+                "  {}: no checkpoint yet (first start: {})",
+                site.name,
+                match events.first_start {
+                    FirstStart::New => "only jobs finishing from then on",
+                    FirstStart::Window => "every failure of the jobs window",
+                }
+            ),
+            Err(e) => format!("  {}: CHECKPOINT UNREADABLE: {e}", site.name),
+        };
+        lines.push(line);
+    }
+    lines
+}
+
 /// Collects every site once, all at once, each jobs walk reporting its progress to the sink
 /// `progress` gives for the site (if any); the reports in configuration order. A collection
 /// that panics is a failed site, never a missing one.
@@ -115,6 +182,32 @@ mod tests {
         }
         crate::config::load_str_with_env(&yaml, std::path::Path::new("."), &Default::default())
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn check_tells_where_job_events_stand() {
+        let off = config(&["a"]);
+        assert_eq!(events_lines(&off), ["job events: off (events.enabled)"]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut on = config(&["a", "b"]);
+        on.events.enabled = true;
+        on.events.state_dir = Some(dir.path().to_path_buf());
+        let checkpoint = crate::collect::outbox::Checkpoint {
+            reported_to_ms: 1_795_000_000_000,
+            reported_after: [(7, 1_795_000_001_000)].into(),
+        };
+        crate::collect::outbox::write_checkpoint(dir.path(), "a", &checkpoint)
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("events-b.json"), "{").unwrap_or_else(|e| panic!("{e}"));
+        let lines = events_lines(&on).join("\n");
+        assert!(lines.contains("(writable)"), "{lines}");
+        assert!(
+            lines.contains("a: reported up to 2026-11-18T") && lines.contains("1 job(s) after it"),
+            "{lines}"
+        );
+        assert!(lines.contains("b: CHECKPOINT UNREADABLE"), "{lines}");
+        on.events.state_dir = None;
+        assert!(events_lines(&on).join("\n").contains("in memory only"));
     }
 
     #[tokio::test]

@@ -360,6 +360,9 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
     }
     let results = commands::check_sites(&config).await;
     print!("{}", report::check_table(&results));
+    for line in commands::events_lines(&config) {
+        println!("{line}");
+    }
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     if failed == 0 {
         println!("configuration valid, {} site(s) OK", results.len());

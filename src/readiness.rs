@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::collect::SiteCollector;
+use crate::collect::outbox::{ExportStatus, JobOutbox};
 use crate::netbackup::JOBS_ENDPOINT;
 use crate::telemetry::instruments::SnapshotStore;
 
@@ -91,6 +92,24 @@ pub struct ReadinessReport {
     pub required: usize,
     /// Each site.
     pub sites: Vec<SiteReadiness>,
+    /// The job events' pipeline, when on. It never decides readiness: a Collector away does
+    /// not make the agent unready (the events wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsReadiness>,
+}
+
+/// The job events' pipeline, as `/readyz` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsReadiness {
+    /// `ok` (the last export was accepted, or none was needed yet) or `failing`.
+    pub status: &'static str,
+    /// Events waiting for the Collector, in all.
+    pub waiting: usize,
+    /// Where the checkpoints are kept (`null`: in memory only).
+    pub state_dir: Option<String>,
+    /// How the exports went.
+    #[serde(flatten)]
+    pub export: ExportStatus,
 }
 
 /// The longest a `/readyz` request waits for a probe in flight before answering with what is
@@ -125,6 +144,8 @@ pub struct Readiness {
     store: SnapshotStore,
     cache: Duration,
     min_sites: Option<usize>,
+    /// The outbox of the job events, when they are on.
+    events: Arc<RwLock<Option<JobOutbox>>>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -144,7 +165,37 @@ impl Readiness {
             store,
             cache,
             min_sites: min_sites.map(|n| n as usize),
+            events: Arc::default(),
         }
+    }
+
+    /// Reports the job events of `outbox` in `/readyz`.
+    pub fn report_events(&self, outbox: JobOutbox) {
+        *self.events.write().unwrap_or_else(|p| p.into_inner()) = Some(outbox);
+    }
+
+    /// The job events' state, when they are on.
+    fn events(&self) -> Option<EventsReadiness> {
+        let outbox = self
+            .events
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        let export = outbox.export_status();
+        Some(EventsReadiness {
+            status: if export.failing_since_unix.is_some() {
+                "failing"
+            } else {
+                "ok"
+            },
+            waiting: outbox.waiting(),
+            state_dir: outbox
+                .settings()
+                .state_dir
+                .as_ref()
+                .map(|d| d.display().to_string()),
+            export,
+        })
     }
 
     /// The verdict of the Go exporter's `/health`: healthy until every site has been collected
@@ -216,6 +267,7 @@ impl Readiness {
             ready: !sites.is_empty() && ready_count >= required,
             required,
             sites,
+            events: self.events(),
         }
     }
 

@@ -176,7 +176,10 @@ impl JobEvents {
             if batch.is_empty() {
                 return;
             }
-            match exporter.export(&batch).await {
+            let result = exporter.export(&batch).await;
+            self.outbox
+                .record_export(result.as_ref().map(|_| ()).map_err(ToString::to_string));
+            match result {
                 Ok(()) => {
                     self.events.job_events_export_succeeded(streak);
                     let mut per_site: BTreeMap<&str, u64> = BTreeMap::new();

@@ -98,10 +98,9 @@ impl Agent {
     /// is on (nothing otherwise). Call before [`Agent::start`].
     pub fn with_job_events(mut self, exporter: JobEventExporter) -> Self {
         if self.config.events.enabled {
-            self.job_events = Some(Arc::new(JobEvents::new(
-                &self.config.events,
-                self.events.clone(),
-            )));
+            let job_events = Arc::new(JobEvents::new(&self.config.events, self.events.clone()));
+            self.readiness.report_events(job_events.outbox().clone());
+            self.job_events = Some(job_events);
             self.job_event_exporter = Some(exporter);
         }
         self

@@ -118,6 +118,24 @@ struct SiteBox {
 struct State {
     sites: BTreeMap<Arc<str>, SiteBox>,
     waiting: usize,
+    export: ExportStatus,
+}
+
+/// How the exports of the events went, for `/readyz`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportStatus {
+    /// Unix time of the last export the Collector accepted.
+    pub last_success_unix: Option<u64>,
+    /// Unix time of the first failure of the current run of failed exports.
+    pub failing_since_unix: Option<u64>,
+    /// The last export's error, while exports fail.
+    pub last_error: Option<String>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The outbox of every site's job events. Clones share it.
@@ -389,6 +407,30 @@ impl JobOutbox {
         moved
     }
 
+    /// Notes the outcome of an export.
+    pub fn record_export(&self, result: Result<(), String>) {
+        let mut state = self.lock();
+        match result {
+            Ok(()) => {
+                state.export = ExportStatus {
+                    last_success_unix: Some(unix_now()),
+                    failing_since_unix: None,
+                    last_error: None,
+                };
+            }
+            Err(e) => {
+                let export = &mut state.export;
+                export.failing_since_unix.get_or_insert_with(unix_now);
+                export.last_error = Some(e);
+            }
+        }
+    }
+
+    /// How the exports went.
+    pub fn export_status(&self) -> ExportStatus {
+        self.lock().export.clone()
+    }
+
     /// The events waiting, in all.
     pub fn waiting(&self) -> usize {
         self.lock().waiting
@@ -468,7 +510,10 @@ mod tests {
     fn a_first_start_under_new_reports_only_what_finishes_afterwards() {
         let site: Arc<str> = Arc::from("a");
         let outbox = outbox(FirstStart::New, None, 100);
-        assert!(!outbox.begin_cycle(&site).0, "the first fill is not offered");
+        assert!(
+            !outbox.begin_cycle(&site).0,
+            "the first fill is not offered"
+        );
         outbox.end_cycle(&site, at(1_000_000));
         assert!(outbox.begin_cycle(&site).0);
         // Ended before the first cycle's server time: counted as reported.

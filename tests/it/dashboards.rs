@@ -7,14 +7,31 @@
 //! filters `site=~"$site"`. Counters and the cumulative duration histogram are read with
 //! `rate()`/`increase()`; job types are the vendor's (`DUPLICATE`, not `DUPLICATION`); a
 //! success rate counts a missing `status="0"` series as 0 (every job failed), not as no data.
+//!
+//! Panels of job events (the agent's OTLP log records of failed jobs) query Loki instead, through
+//! a `loki` data source variable, in LogQL: they select the records by the agent's service and
+//! the events' instrumentation scope (Loki keeps no `event_name`), filter `site=~"$site"` too,
+//! and name only fields Loki makes of the records (attributes with `_` for `.`).
+
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-/// One panel: title, kind, unit, and its queries (expression, legend).
+/// Where a panel's queries go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// PromQL, to the `datasource` variable (Prometheus or Mimir).
+    Prometheus,
+    /// LogQL over the job events, to the `loki` variable.
+    Loki,
+}
+
+/// One panel: title, kind, unit, where its queries go, and its queries (expression, legend).
 struct Panel {
     title: &'static str,
     kind: &'static str,
     unit: &'static str,
+    source: Source,
     queries: &'static [(&'static str, &'static str)],
 }
 
@@ -28,8 +45,38 @@ const fn p(
         title,
         kind,
         unit,
+        source: Source::Prometheus,
         queries,
     }
+}
+
+/// A panel of job events, from Loki.
+const fn logs(
+    title: &'static str,
+    kind: &'static str,
+    unit: &'static str,
+    queries: &'static [(&'static str, &'static str)],
+) -> Panel {
+    Panel {
+        title,
+        kind,
+        unit,
+        source: Source::Loki,
+        queries,
+    }
+}
+
+/// The job event records of the selected sites in Loki, with further LogQL (`$more`), as a
+/// literal for `concat!`. The stream is the agent's `service.name` (Loki indexes it as
+/// `service_name`); the scope (`nbu-otel.job_events`, structured metadata `scope_name`) keeps
+/// out the agent's other logs.
+macro_rules! job_events {
+    ($more:literal) => {
+        concat!(
+            r#"{service_name="nbu-otel"} | scope_name="nbu-otel.job_events" | site=~"$site""#,
+            $more
+        )
+    };
 }
 
 /// The age of each source's data, on the overview and the agent's dashboard.
@@ -228,6 +275,38 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                 &[(
                     r#"sum by (site, action) (increase(nbu_jobs_completed_total{site=~"$site", status!="0"}[1h]))"#,
                     "{{site}} {{action}}",
+                )],
+            ),
+            logs(
+                "Failed jobs, with NetBackup's reason (Loki) / Travaux en échec et leur raison",
+                "logs",
+                "none",
+                &[(job_events!(r#" | severity_text=~"WARN|ERROR""#), "")],
+            ),
+            logs(
+                "Failed jobs per client (Loki) / Échecs par client",
+                "bargauge",
+                "none",
+                &[(
+                    concat!(
+                        "topk(20, sum by (site, nbu_job_client) (count_over_time(",
+                        job_events!(r#" | severity_text="ERROR""#),
+                        " [$__range])))"
+                    ),
+                    "{{site}} {{nbu_job_client}}",
+                )],
+            ),
+            logs(
+                "Failures by status code (Loki) / Échecs par code de statut",
+                "timeseries",
+                "none",
+                &[(
+                    concat!(
+                        "sum by (site, error_type) (count_over_time(",
+                        job_events!(r#" | severity_text=~"WARN|ERROR""#),
+                        " [$__auto]))"
+                    ),
+                    "{{site}} status {{error_type}}",
                 )],
             ),
             p(
@@ -847,6 +926,33 @@ const DASHBOARDS: &[(&str, &str, &[Panel])] = &[
                 )],
             ),
             p(
+                "Job events by outcome / Événements de travaux",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, outcome) (increase(nbu_job_events_total{site=~"$site"}[$__rate_interval]))"#,
+                    "{{site}} {{outcome}}",
+                )],
+            ),
+            p(
+                "Job events waiting for the Collector / Événements en attente",
+                "timeseries",
+                "none",
+                &[(
+                    r#"max by (site) (nbu_job_events_waiting{site=~"$site"})"#,
+                    "{{site}}",
+                )],
+            ),
+            p(
+                "Try-log lookups by outcome / Lectures des journaux d'essais",
+                "timeseries",
+                "none",
+                &[(
+                    r#"sum by (site, outcome) (increase(nbu_job_events_try_logs_total{site=~"$site"}[$__rate_interval]))"#,
+                    "{{site}} {{outcome}}",
+                )],
+            ),
+            p(
                 "Configuration reloads / Rechargements",
                 "timeseries",
                 "none",
@@ -869,11 +975,39 @@ fn query_variable(name: &str, label: &str, query: &str) -> Value {
     })
 }
 
+/// The data source reference of a panel or query of `source`.
+fn datasource(source: Source) -> Value {
+    match source {
+        Source::Prometheus => json!({ "type": "prometheus", "uid": "${datasource}" }),
+        Source::Loki => json!({ "type": "loki", "uid": "${loki}" }),
+    }
+}
+
+/// One query of a panel: PromQL as the Go dashboards have it; LogQL a range query for the
+/// panels that draw time (logs, time series), an instant one over the dashboard's range else.
+fn target(panel: &Panel, expr: &str, legend: &str, ref_id: char) -> Value {
+    let mut target = json!({
+        "datasource": datasource(panel.source),
+        "expr": expr, "legendFormat": legend, "refId": ref_id.to_string()
+    });
+    if panel.source == Source::Loki {
+        let range = matches!(panel.kind, "logs" | "timeseries");
+        target["queryType"] = json!(if range { "range" } else { "instant" });
+    }
+    target
+}
+
 fn dashboard(uid: &str, title: &str, panels: &[Panel]) -> Value {
     let mut variables = vec![
         json!({ "name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus" }),
         query_variable("site", "Site", "label_values(nbu_up, site)"),
     ];
+    if panels.iter().any(|p| p.source == Source::Loki) {
+        variables.push(json!({
+            "name": "loki", "label": "Logs data source (job events)", "type": "datasource",
+            "query": "loki"
+        }));
+    }
     if uid == "nbu-jobs" {
         variables.push(query_variable(
             "policy_type",
@@ -903,22 +1037,25 @@ fn dashboard(uid: &str, title: &str, panels: &[Panel]) -> Value {
                 .queries
                 .iter()
                 .zip('A'..)
-                .map(|((expr, legend), ref_id)| {
-                    json!({
-                        "datasource": { "type": "prometheus", "uid": "${datasource}" },
-                        "expr": expr, "legendFormat": legend, "refId": ref_id.to_string()
-                    })
-                })
+                .map(|((expr, legend), ref_id)| target(panel, expr, legend, ref_id))
                 .collect();
-            json!({
+            let mut out = json!({
                 "id": i + 1,
                 "title": panel.title,
                 "type": panel.kind,
-                "datasource": { "type": "prometheus", "uid": "${datasource}" },
+                "datasource": datasource(panel.source),
                 "gridPos": { "h": 8, "w": 12, "x": (i % 2) * 12, "y": (i / 2) * 8 },
                 "fieldConfig": { "defaults": { "unit": panel.unit }, "overrides": [] },
                 "targets": targets
-            })
+            });
+            if panel.kind == "logs" {
+                // Newest first, each record's attributes a click away.
+                out["options"] = json!({
+                    "showTime": true, "wrapLogMessage": true, "sortOrder": "Descending",
+                    "enableLogDetails": true, "dedupStrategy": "none"
+                });
+            }
+            out
         })
         .collect();
     json!({
@@ -940,17 +1077,143 @@ pub fn dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards")
 }
 
-/// Every query expression of every generated dashboard, with where it comes from.
-pub fn expressions() -> Vec<(String, String)> {
+/// Every query of `source` of every generated dashboard, with where it comes from.
+fn queries_of(source: Source) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (uid, _, panels) in DASHBOARDS {
-        for panel in *panels {
+        for panel in panels.iter().filter(|p| p.source == source) {
             for (expr, _) in panel.queries {
                 out.push((format!("{uid}: {}", panel.title), (*expr).to_owned()));
             }
         }
     }
     out
+}
+
+/// Every PromQL expression of every generated dashboard, with where it comes from.
+pub fn expressions() -> Vec<(String, String)> {
+    queries_of(Source::Prometheus)
+}
+
+/// Every LogQL query (of job events, from Loki) of every generated dashboard.
+pub fn log_queries() -> Vec<(String, String)> {
+    queries_of(Source::Loki)
+}
+
+/// The fields Loki's OTLP ingestion makes of a job event record: its attributes (every one the
+/// agent can send, from an event with every detail), its resource's indexed `service_name`,
+/// the scope's name, the severity; each name with `_` for any character outside
+/// `[A-Za-z0-9_]`.
+pub fn job_event_fields() -> BTreeSet<String> {
+    use nbu_otel::collect::job_event::{JobDetails, JobEvent, Reason, ReasonMissing};
+    let full = JobDetails {
+        parent_job_id: Some(1),
+        sub_type: Some("s".into()),
+        policy_name: Some("p".into()),
+        schedule: Some("s".into()),
+        client: Some("c".into()),
+        tries: Some(1),
+        files: Some(1),
+        storage_unit: Some("u".into()),
+        media_server: Some("m".into()),
+    };
+    let event = |reason| JobEvent {
+        site: "a".into(),
+        job_id: 1,
+        job_type: "BACKUP".into(),
+        policy_type: "Standard".into(),
+        status: Some(13),
+        start_ms: Some(0),
+        end_ms: Some(1_000),
+        bytes: 1,
+        duration_seconds: Some(1.0),
+        details: full.clone(),
+        observed_ms: 2_000,
+        reason,
+    };
+    let found = Reason::Found {
+        status_message: Some("m".into()),
+        text: "t".into(),
+    };
+    let loki = |key: &str| -> String {
+        key.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    };
+    let mut fields: BTreeSet<String> = [found, Reason::Missing(ReasonMissing::Budget)]
+        .into_iter()
+        .flat_map(|reason| nbu_otel::telemetry::logs::attributes(&event(reason)))
+        .map(|kv| loki(&kv.key))
+        .collect();
+    fields.extend(
+        ["service_name", "scope_name", "severity_text", "severity_number"].map(String::from),
+    );
+    fields
+}
+
+/// The field names a LogQL query reads: identifiers outside strings and outside the range's
+/// brackets followed by a matcher (`=`, `!=`, `=~`, `!~`), and those of `by (...)` and
+/// `without (...)`.
+pub fn logql_fields(query: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut in_string = None;
+    let mut word = String::new();
+    // The last identifier, waiting to see whether a matcher follows it.
+    let mut last = String::new();
+    let mut grouping = false;
+    let chars: Vec<char> = query.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match in_string {
+            Some(q) if c == q => in_string = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => in_string = Some(c),
+            None if c.is_ascii_alphanumeric() || c == '_' => word.push(c),
+            None => {
+                if !word.is_empty() {
+                    if grouping {
+                        names.insert(word.clone());
+                    }
+                    last = std::mem::take(&mut word);
+                }
+                let next = chars.get(i + 1).copied();
+                let matcher = c == '=' || (c == '!' && matches!(next, Some('=' | '~')));
+                if matcher && !last.is_empty() {
+                    names.insert(std::mem::take(&mut last));
+                } else if c == '(' {
+                    grouping = last == "by" || last == "without";
+                    last.clear();
+                } else if c == ')' {
+                    grouping = false;
+                    last.clear();
+                } else if !c.is_whitespace() {
+                    last.clear();
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Whether a LogQL query (a dashboard's or an alert rule's) reads job events as the kit does:
+/// the agent's stream and the events' scope, and only fields the records have. `Err` says why
+/// not.
+pub fn check_job_events_query(query: &str) -> Result<(), String> {
+    let scope = format!(
+        r#"{{service_name="nbu-otel"}} | scope_name="{}""#,
+        nbu_otel::telemetry::logs::SCOPE_NAME
+    );
+    if !query.contains(&scope) {
+        return Err(format!("does not select {scope}"));
+    }
+    let known = job_event_fields();
+    let unknown: Vec<String> = logql_fields(query)
+        .into_iter()
+        .filter(|f| !known.contains(f))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!("reads fields job events do not have: {unknown:?}"));
+    }
+    Ok(())
 }
 
 #[test]
@@ -982,6 +1245,39 @@ fn dashboards_are_generated_from_one_description() {
 
 #[test]
 fn every_query_filters_by_site_and_uses_real_job_types() {
+    let logs = log_queries();
+    assert!(logs.len() >= 2, "{logs:?}");
+    for (what, query) in &logs {
+        assert!(query.contains(r#"site=~"$site""#), "{what}: {query}");
+        if let Err(e) = check_job_events_query(query) {
+            panic!("{what}: {e}: {query}");
+        }
+    }
+    // The legends of Loki panels name fields of the records too.
+    for (uid, _, panels) in DASHBOARDS {
+        for panel in panels.iter().filter(|p| p.source == Source::Loki) {
+            for (_, legend) in panel.queries {
+                for field in legend.split("{{").skip(1).filter_map(|s| s.split("}}").next()) {
+                    assert!(
+                        job_event_fields().contains(field.trim()),
+                        "{uid}: {}: legend {legend}",
+                        panel.title
+                    );
+                }
+            }
+        }
+    }
+    // The field extraction itself: strings, ranges and functions are not fields.
+    assert_eq!(
+        logql_fields(
+            r#"sum by (site, nbu_job_client) (count_over_time({service_name="x"} | a_b!="by (z)" | c=~"d" [$__range]))"#
+        ),
+        ["a_b", "c", "nbu_job_client", "service_name", "site"]
+            .map(String::from)
+            .into()
+    );
+    assert!(job_event_fields().contains("nbu_job_reason_missing"));
+    assert!(job_event_fields().contains("error_type"));
     for (what, expr) in expressions() {
         // The agent's own site-less families.
         let site_free = [

@@ -145,6 +145,16 @@ async fn checkpoint_written(state: &Path) {
     .await;
 }
 
+/// The agent's `/readyz` answer.
+async fn readyz(running: &Running) -> serde_json::Value {
+    reqwest::get(&running.readyz_url)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Checks that `record` tells what NetBackup says of `job`.
 fn tells(record: &LogRecord, job: &FinishedJobTruth) {
     let id = job.job_id;
@@ -272,6 +282,10 @@ async fn every_failed_job_arrives_once_through_a_restart_and_a_collector_outage(
         .job_events()
         .map_or(0, |j| j.outbox().waiting());
     assert!(waiting > 0, "failed jobs wait for the Collector");
+    let ready = readyz(&second).await;
+    assert_eq!(ready["events"]["status"], "failing", "{ready}");
+    assert!(ready["events"]["waiting"].as_u64() > Some(0), "{ready}");
+    assert!(ready["events"]["last_error"].is_string(), "{ready}");
     tokio::time::sleep_until(outage + Duration::from_secs(40)).await;
     let receiver = Receiver::start(addr).await;
     step(&sim, Duration::from_secs(60)).await;
@@ -301,6 +315,9 @@ async fn every_failed_job_arrives_once_through_a_restart_and_a_collector_outage(
         tells(&by_id[id], job);
         has_reason(&by_id[id], job);
     }
+    let ready = readyz(&second).await;
+    assert_eq!(ready["events"]["status"], "ok", "{ready}");
+    assert_eq!(ready["events"]["waiting"], 0, "{ready}");
     let scraped = scrape(&second.metrics_url).await;
     let delivered = value(
         &scraped,
