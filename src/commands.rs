@@ -2,13 +2,14 @@
 //! The binary prints the results and turns them into exit codes.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::agent::join_sites;
+use crate::collect::job_event::{EventFilter, JobEvent, Reason, ReasonMissing};
 use crate::collect::outbox::{check_state_dir, read_checkpoint};
-use crate::collect::sources;
-use crate::collect::{ProgressSink, SiteCollector, SiteReport};
-use crate::config::{Config, FirstStart, SiteConfig, SourceId};
+use crate::collect::{JobSync, ProgressSink, SiteCollector, SiteReport, reasons, sources};
+use crate::config::{Config, EventsConfig, FirstStart, SiteConfig, SourceId};
 use crate::netbackup::{ApiError, ApiFailure};
 use crate::report::CheckResult;
 
@@ -147,6 +148,93 @@ pub fn events_lines(config: &Config) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// The failed jobs of one site's jobs window, for `once --failed-jobs`.
+#[derive(Debug)]
+pub struct FailedJobs {
+    /// The site.
+    pub site: String,
+    /// Its failed jobs (and successes, with `events.include_successes`), newest end first, with
+    /// NetBackup's reasons for the newest `events.try_logs_per_cycle`; or why they could not be
+    /// read.
+    pub result: Result<Vec<JobEvent>, ApiError>,
+}
+
+/// Reads the jobs window of every site once, all at once, and the reasons of its newest
+/// failed jobs (at most `events.try_logs_per_cycle` lookups per site, as the agent would).
+pub async fn failed_jobs(config: &Config) -> Vec<FailedJobs> {
+    let events = config.events.clone();
+    let run = move |site: SiteConfig| {
+        let events = events.clone();
+        async move {
+            let name = site.name.clone();
+            let result = site_failed_jobs(site, &events).await;
+            FailedJobs { site: name, result }
+        }
+    };
+    per_site(config, run, |site, e| FailedJobs {
+        site: site.name.clone(),
+        result: Err(e),
+    })
+    .await
+}
+
+async fn site_failed_jobs(
+    site: SiteConfig,
+    config: &EventsConfig,
+) -> Result<Vec<JobEvent>, ApiError> {
+    let name: Arc<str> = Arc::from(site.name.as_str());
+    let collector = SiteCollector::new(site)?;
+    let version = collector.negotiate().await?;
+    let filter = EventFilter {
+        include_successes: config.include_successes,
+    };
+    let mut sync = JobSync::new();
+    sync.set_event_filter(Some(filter));
+    let seen_ms = chrono::Utc::now().timestamp_millis();
+    let mut jobs = Vec::new();
+    collector
+        .sync_jobs(&mut sync, version, |finished| {
+            if filter.reports(finished.status) {
+                jobs.push(JobEvent::new(&name, finished, seen_ms));
+            }
+        })
+        .await
+        .result?;
+    jobs.sort_by_key(|j| std::cmp::Reverse((j.time_ms(), j.job_id)));
+    let budget = if config.try_logs {
+        config.try_logs_per_cycle as usize
+    } else {
+        0
+    };
+    let wanted: Vec<u64> = jobs
+        .iter()
+        .filter(|j| j.reason == Reason::Pending)
+        .take(budget)
+        .map(|j| j.job_id)
+        .collect();
+    let found = reasons::look_up(
+        collector.client(),
+        version,
+        &wanted,
+        config.reason_max_bytes,
+    )
+    .await;
+    for (job_id, reason, _, _) in found {
+        if let Some(job) = jobs.iter_mut().find(|j| j.job_id == job_id) {
+            job.reason = reason;
+        }
+    }
+    let missing = if config.try_logs {
+        ReasonMissing::Budget
+    } else {
+        ReasonMissing::Disabled
+    };
+    for job in jobs.iter_mut().filter(|j| j.reason == Reason::Pending) {
+        job.reason = Reason::Missing(missing);
+    }
+    Ok(jobs)
 }
 
 /// Collects every site once, all at once, each jobs walk reporting its progress to the sink

@@ -75,6 +75,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Print the failed jobs of the jobs window (newest first) with NetBackup's reasons
+        /// from their try logs, instead of the metrics.
+        #[arg(long)]
+        failed_jobs: bool,
     },
     /// Convert an nbu_exporter configuration file into an nbu-otel one.
     Migrate {
@@ -206,7 +210,12 @@ async fn command(command: Command) -> anyhow::Result<ExitCode> {
             churn_per_minute,
         } => run_demo(listen, sim_listen, jobs, churn_per_minute, &otlp_endpoint).await,
         Command::Check { config } => check(&config).await,
-        Command::Once { config, format } => once(&config, format).await,
+        Command::Once {
+            config,
+            format,
+            failed_jobs: true,
+        } => once_failed_jobs(&config, format).await,
+        Command::Once { config, format, .. } => once(&config, format).await,
         Command::Sim {
             listen,
             jobs,
@@ -398,6 +407,28 @@ async fn once(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(if reports.iter().all(|r| r.is_ok() && r.sources_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `once --failed-jobs`: the failed jobs of every site's window with their reasons.
+async fn once_failed_jobs(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    init_plain_logging(&config.logging);
+    let sites = commands::failed_jobs(&config).await;
+    match format {
+        Format::Table => print!("{}", report::failed_jobs_table(&sites)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::failed_jobs_json(&sites))?
+        ),
+    }
+    Ok(if sites.iter().all(|s| s.result.is_ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

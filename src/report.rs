@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::collect::job_event::{JobEvent, Severity};
 use crate::collect::{SiteReport, SiteSnapshot};
+use crate::commands::FailedJobs;
 use crate::config::SourceId;
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::catalog::{CATALOG, Value};
@@ -283,6 +285,126 @@ pub fn check_table(results: &[CheckResult]) -> String {
         out.push_str(&details);
     }
     out
+}
+
+/// The widest reason a `once --failed-jobs` table shows (the JSON has it whole).
+const REASON_COLUMN: usize = 100;
+
+/// The end of a job as UTC text.
+fn ended(job: &JobEvent) -> String {
+    job.end_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        )
+}
+
+/// The failed jobs of every site as a table, newest first, with NetBackup's reason (or why
+/// there is none), a site that could not be read as a line of its own.
+pub fn failed_jobs_table(sites: &[FailedJobs]) -> String {
+    let mut out = String::new();
+    for site in sites {
+        let jobs = match &site.result {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                let _ = writeln!(out, "{}: FAILED ({}): {e}", site.site, e.kind());
+                continue;
+            }
+        };
+        let _ = writeln!(out, "{}: {} job(s)", site.site, jobs.len());
+        if jobs.is_empty() {
+            continue;
+        }
+        let mut rows = vec![[
+            "JOB".to_owned(),
+            "ENDED".to_owned(),
+            "TYPE".to_owned(),
+            "CLIENT".to_owned(),
+            "POLICY".to_owned(),
+            "STATUS".to_owned(),
+            "REASON".to_owned(),
+        ]];
+        for job in jobs {
+            let d = &job.details;
+            let reason = match (job.reason_text(), job.reason_missing()) {
+                (Some(text), _) => text.to_owned(),
+                (None, Some(why)) => format!(
+                    "{} (reason: {})",
+                    job.status_message().unwrap_or("-"),
+                    why.as_str()
+                ),
+                (None, None) => job.status_message().unwrap_or("-").to_owned(),
+            };
+            let reason: String = if reason.chars().count() > REASON_COLUMN {
+                reason
+                    .chars()
+                    .take(REASON_COLUMN - 1)
+                    .chain(['…'])
+                    .collect()
+            } else {
+                reason
+            };
+            rows.push([
+                job.job_id.to_string(),
+                ended(job),
+                job.job_type.to_string(),
+                d.client.as_deref().unwrap_or("-").to_owned(),
+                d.policy_name.as_deref().unwrap_or("-").to_owned(),
+                job.status.map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                reason,
+            ]);
+        }
+        table(&mut out, &rows);
+    }
+    out
+}
+
+/// The failed jobs of every site as JSON: one object per site with its jobs (every attribute
+/// a job event carries) or its error.
+pub fn failed_jobs_json(sites: &[FailedJobs]) -> Json {
+    let sites: Vec<Json> = sites
+        .iter()
+        .map(|site| match &site.result {
+            Err(e) => json!({"site": site.site, "error": e.to_string(), "error_type": e.kind()}),
+            Ok(jobs) => json!({
+                "site": site.site,
+                "jobs": jobs.iter().map(job_json).collect::<Vec<_>>(),
+            }),
+        })
+        .collect();
+    json!({ "sites": sites })
+}
+
+fn job_json(job: &JobEvent) -> Json {
+    let d = &job.details;
+    json!({
+        "job_id": job.job_id,
+        "parent_job_id": d.parent_job_id,
+        "end_time": job.end_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()),
+        "type": job.job_type,
+        "sub_type": d.sub_type,
+        "client": d.client,
+        "policy": d.policy_name,
+        "policy_type": job.policy_type,
+        "schedule": d.schedule,
+        "status": job.status,
+        "status_message": job.status_message(),
+        "severity": match job.severity() {
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Error => "ERROR",
+        },
+        "tries": d.tries,
+        "bytes": job.bytes,
+        "files": d.files,
+        "duration_seconds": job.duration_seconds,
+        "storage_unit": d.storage_unit,
+        "media_server": d.media_server,
+        "reason": job.reason_text(),
+        "reason_missing": job.reason_missing().map(|m| m.as_str()),
+        "summary": job.body(),
+    })
 }
 
 fn verdict(e: &ApiError) -> String {

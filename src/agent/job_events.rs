@@ -14,10 +14,10 @@ use crate::collect::job_event::{EventFilter, JobEvent, Reason, ReasonMissing};
 use crate::collect::outbox::{
     JobOutbox, Offered, OutboxSettings, check_state_dir, write_checkpoint,
 };
+use crate::collect::reasons::{self, Lookup};
 use crate::config::EventsConfig;
 use crate::events::{Events, FailureStreak};
-use crate::netbackup::try_logs::cut;
-use crate::netbackup::{ApiFailure, ApiVersion, SiteClient};
+use crate::netbackup::{ApiVersion, SiteClient};
 use crate::telemetry::logs::JobEventExporter;
 
 /// The job events of an agent: shared by its site tasks and its export loop.
@@ -121,34 +121,17 @@ impl JobEvents {
             .reasons_wanted(site, budget, ReasonMissing::Budget);
         self.events
             .try_logs_looked_up(site, "skipped", skipped as u64);
-        let lookups = wanted
-            .into_iter()
-            .map(|job_id| async move { (job_id, client.job_try_reason(version, job_id).await) });
-        let max = self.config.reason_max_bytes;
-        let mut tally: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for (job_id, result) in futures_util::future::join_all(lookups).await {
-            let (reason, outcome) = match result {
-                Ok(Some(found)) => (
-                    Reason::Found {
-                        status_message: found.status_message.clone().map(|m| cut(m, max)),
-                        text: found.text(max),
-                    },
-                    "found",
-                ),
-                Ok(None) => (Reason::Missing(ReasonMissing::Unavailable), "unavailable"),
-                Err(e) if matches!(e.failure, ApiFailure::Status { status: 404, .. }) => {
-                    (Reason::Missing(ReasonMissing::Unavailable), "unavailable")
-                }
-                Err(e) => {
-                    self.events.try_logs_failed(site, job_id, &e);
-                    (Reason::Missing(ReasonMissing::Failed), "failed")
-                }
-            };
-            *tally.entry(outcome).or_default() += 1;
+        let mut tally: BTreeMap<Lookup, u64> = BTreeMap::new();
+        let found = reasons::look_up(client, version, &wanted, self.config.reason_max_bytes).await;
+        for (job_id, reason, lookup, error) in found {
+            if let Some(e) = error {
+                self.events.try_logs_failed(site, job_id, &e);
+            }
+            *tally.entry(lookup).or_default() += 1;
             self.outbox.set_reason(site, job_id, reason);
         }
-        for (outcome, n) in tally {
-            self.events.try_logs_looked_up(site, outcome, n);
+        for (lookup, n) in tally {
+            self.events.try_logs_looked_up(site, lookup.as_str(), n);
         }
         if self.outbox.end_cycle(site, server_time).is_some() {
             self.write(site);

@@ -15,6 +15,7 @@
 pub mod job_event;
 pub mod label;
 pub mod outbox;
+pub mod reasons;
 mod site;
 mod snapshot;
 pub mod sources;

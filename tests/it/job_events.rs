@@ -511,3 +511,71 @@ async fn a_mass_failure_is_delivered_or_counted_as_dropped() {
     running.stop().await;
     receiver.stop().await;
 }
+
+/// `once --failed-jobs`: every failed job of the window, newest first, the newest
+/// `try_logs_per_cycle` with NetBackup's reason, the others saying why they have none; the
+/// table shows the same jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_lists_the_failed_jobs_of_the_window_with_their_reasons() {
+    let sim = start_sim(still(300)).await;
+    let expected = window_failures(&sim).await;
+    assert!(expected.len() > 5, "{}", expected.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbu-otel.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "sites:\n  - name: {SITE}\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_window: 2h\n\
+             events:\n  try_logs_per_cycle: 5\n",
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    let out = crate::common::process::run_with_config(
+        &["once", "--failed-jobs", "--format", "json"],
+        &path,
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let jobs = json["sites"][0]["jobs"].as_array().expect("jobs");
+    let ids: Vec<u64> = jobs.iter().filter_map(|j| j["job_id"].as_u64()).collect();
+    let mut newest_first: Vec<&FinishedJobTruth> = expected.values().collect();
+    newest_first.sort_by_key(|j| std::cmp::Reverse((j.end_ms, j.job_id)));
+    assert_eq!(
+        ids,
+        newest_first.iter().map(|j| j.job_id).collect::<Vec<_>>(),
+        "every failed job, newest first"
+    );
+    for (i, (job, truth)) in jobs.iter().zip(&newest_first).enumerate() {
+        assert_eq!(job["status"], truth.try_status, "job {}", truth.job_id);
+        assert_eq!(
+            job["client"].as_str().unwrap_or_default(),
+            truth.client_name,
+            "job {}",
+            truth.job_id
+        );
+        if i < 5 {
+            let reason = job["reason"].as_str().unwrap_or_default();
+            assert!(reason.starts_with(truth.status_message), "{job}");
+        } else {
+            assert_eq!(job["reason_missing"], "budget", "{job}");
+        }
+    }
+    let table = crate::common::process::run_with_config(&["once", "--failed-jobs"], &path).await;
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!("{SITE}: {} job(s)", expected.len())),
+        "{text}"
+    );
+    for truth in &newest_first {
+        assert!(text.contains(&truth.job_id.to_string()), "{text}");
+    }
+    assert!(!text.contains(KEY) && !String::from_utf8_lossy(&out.stdout).contains(KEY));
+    sim.shutdown().await;
+}
