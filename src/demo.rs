@@ -1,6 +1,6 @@
 //! The `demo` command's configuration: one simulated site, the bridge on, OTLP push on, job
-//! events on (every failure of the window once, then each new one, with its checkpoint in the
-//! system's temporary directory).
+//! events on (every failure of the window once, then each new one, written to the agent's log
+//! too, with the checkpoints of the run in the system's temporary directory).
 //!
 //! The configuration is written as YAML and loaded like any file, so the demo runs on exactly
 //! what validation accepts.
@@ -68,6 +68,7 @@ otlp:
   timeout: 3s
 events:
   enabled: true
+  log: true
   first_start: window
   state_dir: {state_dir}
 ",
@@ -75,13 +76,19 @@ events:
         key = quoted(DEMO_API_KEY),
         listen = quoted(&listen.to_string()),
         endpoint = quoted(otlp_endpoint),
-        state_dir = quoted(
-            &std::env::temp_dir()
-                .join("nbu-otel-demo")
-                .display()
-                .to_string()
-        ),
+        state_dir = quoted(&state_dir().display().to_string()),
     )
+}
+
+/// The demo's checkpoint directory: its own simulator's jobs are new at every run, so every
+/// run has its own directory, removed when the demo ends ([`remove_state_dir`]).
+pub fn state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("nbu-otel-demo-{}", std::process::id()))
+}
+
+/// Removes the demo's checkpoint directory (best effort).
+pub fn remove_state_dir() {
+    let _ = std::fs::remove_dir_all(state_dir());
 }
 
 /// `text` as a double-quoted YAML scalar taken literally: JSON string syntax is YAML, and

@@ -52,6 +52,17 @@ pub enum Counter {
     TryLogLookups,
 }
 
+/// The severity of a job event written to the agent's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSeverity {
+    /// A success.
+    Info,
+    /// A partial success.
+    Warn,
+    /// A failure.
+    Error,
+}
+
 /// Where events are counted: the agent's counters.
 pub trait Counters: Debug + Send + Sync {
     /// Adds `n` to the series of `counter` with these labels, given as (name, value) pairs in
@@ -331,6 +342,23 @@ impl Events {
             n,
         );
         tracing::debug!(site = %site, records = n, "job events delivered");
+    }
+
+    /// A job event was queued, and the configuration asks for it in the agent's log
+    /// (`events.log`): logged at the event's severity with its sentence and reason.
+    pub fn job_event_logged(
+        &self,
+        site: &str,
+        job_id: u64,
+        severity: JobSeverity,
+        body: &str,
+        reason: Option<&str>,
+    ) {
+        match severity {
+            JobSeverity::Info => tracing::info!(site = %site, job_id, reason, "{body}"),
+            JobSeverity::Warn => tracing::warn!(site = %site, job_id, reason, "{body}"),
+            JobSeverity::Error => tracing::error!(site = %site, job_id, reason, "{body}"),
+        }
     }
 
     /// A job event of `site` was dropped because `max_waiting` events already wait for the

@@ -353,9 +353,10 @@ async fn run_demo(
          Press Ctrl-C to stop.",
         simulator.base_url()
     );
-    let code = run_agent(config, None).await?;
+    let code = run_agent(config, None).await;
+    demo::remove_state_dir();
     simulator.shutdown().await;
-    Ok(code)
+    code
 }
 
 async fn check(path: &Path) -> anyhow::Result<ExitCode> {

@@ -93,8 +93,16 @@ impl JobEvents {
         if !self.config.try_logs && event.reason == Reason::Pending {
             event.reason = Reason::Missing(ReasonMissing::Disabled);
         }
+        // A success or an event without lookups is settled now; the others once their reason
+        // is known, at the end of the cycle.
+        let settled = (self.config.log && event.reason != Reason::Pending).then(|| event.clone());
         match self.outbox.offer(event) {
-            Offered::Queued => self.events.job_events_queued(&self.drops),
+            Offered::Queued => {
+                self.events.job_events_queued(&self.drops);
+                if let Some(event) = settled {
+                    self.log(&event);
+                }
+            }
             Offered::Dropped => self.events.job_event_dropped(
                 &self.drops,
                 site,
@@ -120,7 +128,7 @@ impl JobEvents {
             .outbox
             .reasons_wanted(site, budget, ReasonMissing::Budget);
         self.events
-            .try_logs_looked_up(site, "skipped", skipped as u64);
+            .try_logs_looked_up(site, "skipped", skipped.len() as u64);
         let mut tally: BTreeMap<Lookup, u64> = BTreeMap::new();
         let found = reasons::look_up(client, version, &wanted, self.config.reason_max_bytes).await;
         for (job_id, reason, lookup, error) in found {
@@ -133,9 +141,26 @@ impl JobEvents {
         for (lookup, n) in tally {
             self.events.try_logs_looked_up(site, lookup.as_str(), n);
         }
+        if self.config.log {
+            let settled: Vec<u64> = wanted.iter().chain(&skipped).copied().collect();
+            for event in self.outbox.events_of(site, &settled) {
+                self.log(&event);
+            }
+        }
         if self.outbox.end_cycle(site, server_time).is_some() {
             self.write(site);
         }
+    }
+
+    /// Writes `event` to the agent's log (`events.log`).
+    fn log(&self, event: &JobEvent) {
+        self.events.job_event_logged(
+            &event.site,
+            event.job_id,
+            event.severity(),
+            &event.body(),
+            event.reason_text(),
+        );
     }
 
     /// Writes `site`'s current checkpoint, when checkpoints are written.

@@ -138,15 +138,7 @@ pub enum Reason {
 }
 
 /// The severity of a job event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Status 0.
-    Info,
-    /// Status 1 (partially successful), or an unknown status.
-    Warn,
-    /// Status above 1.
-    Error,
-}
+pub use crate::events::JobSeverity as Severity;
 
 /// One finished job, as reported.
 #[derive(Debug, Clone, PartialEq)]

@@ -317,19 +317,19 @@ impl JobOutbox {
 
     /// The jobs of `site` waiting for their reason, oldest first: the first `budget` are for
     /// the caller to look up ([`JobOutbox::set_reason`]); the others get `missing` as their
-    /// reason and go out without one.
+    /// reason and go out without one (their ids come second).
     pub fn reasons_wanted(
         &self,
         site: &str,
         budget: usize,
         missing: super::job_event::ReasonMissing,
-    ) -> (Vec<u64>, usize) {
+    ) -> (Vec<u64>, Vec<u64>) {
         let mut state = self.lock();
         let Some(entry) = state.sites.get_mut(site) else {
-            return (Vec::new(), 0);
+            return (Vec::new(), Vec::new());
         };
         let mut wanted = Vec::new();
-        let mut skipped = 0;
+        let mut skipped = Vec::new();
         for event in entry
             .waiting
             .iter_mut()
@@ -339,7 +339,7 @@ impl JobOutbox {
                 wanted.push(event.job_id);
             } else {
                 event.reason = Reason::Missing(missing);
-                skipped += 1;
+                skipped.push(event.job_id);
             }
         }
         (wanted, skipped)
@@ -429,6 +429,18 @@ impl JobOutbox {
     /// How the exports went.
     pub fn export_status(&self) -> ExportStatus {
         self.lock().export.clone()
+    }
+
+    /// The waiting events of `site` among `job_ids`, as they are now.
+    pub fn events_of(&self, site: &str, job_ids: &[u64]) -> Vec<JobEvent> {
+        let state = self.lock();
+        state.sites.get(site).map_or_else(Vec::new, |s| {
+            s.waiting
+                .iter()
+                .filter(|e| job_ids.contains(&e.job_id))
+                .cloned()
+                .collect()
+        })
     }
 
     /// The events waiting, in all.
@@ -549,7 +561,7 @@ mod tests {
             outbox.offer(event(&site, id, end));
         }
         let (wanted, skipped) = outbox.reasons_wanted("a", 2, ReasonMissing::Budget);
-        assert_eq!((wanted, skipped), (vec![1, 2], 1));
+        assert_eq!((wanted, skipped), (vec![1, 2], vec![3]));
         assert!(
             outbox.ready(10).len() == 1,
             "two still wait for their reason"

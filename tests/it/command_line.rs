@@ -139,6 +139,25 @@ async fn demo_serves_every_source_of_its_simulator_and_pushes_until_sigterm() {
     })
     .await;
 
+    // The living simulator's failed jobs arrive as log records, and in the demo's own log.
+    wait_for("a job event", Duration::from_secs(120), || async {
+        receiver.with(|r| {
+            r.logs
+                .iter()
+                .flat_map(|req| &req.resource_logs)
+                .flat_map(|rl| &rl.scope_logs)
+                .flat_map(|sl| &sl.log_records)
+                .any(|l| l.event_name == "netbackup.job.finished")
+                .then_some(())
+        })
+    })
+    .await;
+    assert!(
+        demo.stderr().contains("failed with status"),
+        "{}",
+        demo.stderr()
+    );
+
     demo.terminate().await;
     // The simulator stopped with the agent.
     assert!(

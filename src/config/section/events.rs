@@ -35,6 +35,8 @@ section! {
             parse |v, f, x| v.integer(f, x, 1, 10_000, " (records)").map(|n| n as usize);
         /// How often waiting records are sent.
         export_interval: Duration = Duration::from_secs(5), parse export_interval;
+        /// Also write each job event to the agent's own log (at info, warn or error, as its severity), for a terminal or journald.
+        log: bool = false, parse scalar::boolean;
         /// Directory of the per-site checkpoints that carry "reported up to" across restarts; unset = memory only.
         state_dir: Option<PathBuf> = None, parse state_dir;
         /// Without a checkpoint: `new` reports only jobs that finish from now on, `window` every failure of the jobs window once.
