@@ -1146,7 +1146,13 @@ pub fn job_event_fields() -> BTreeSet<String> {
         .map(|kv| loki(&kv.key))
         .collect();
     fields.extend(
-        ["service_name", "scope_name", "severity_text", "severity_number"].map(String::from),
+        [
+            "service_name",
+            "scope_name",
+            "severity_text",
+            "severity_number",
+        ]
+        .map(String::from),
     );
     fields
 }
@@ -1257,7 +1263,11 @@ fn every_query_filters_by_site_and_uses_real_job_types() {
     for (uid, _, panels) in DASHBOARDS {
         for panel in panels.iter().filter(|p| p.source == Source::Loki) {
             for (_, legend) in panel.queries {
-                for field in legend.split("{{").skip(1).filter_map(|s| s.split("}}").next()) {
+                for field in legend
+                    .split("{{")
+                    .skip(1)
+                    .filter_map(|s| s.split("}}").next())
+                {
                     assert!(
                         job_event_fields().contains(field.trim()),
                         "{uid}: {}: legend {legend}",

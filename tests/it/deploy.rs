@@ -380,6 +380,30 @@ fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
     let env = [("NBU_A_API_KEY".to_owned(), "k".to_owned())].into();
     nbu_otel::config::load_str_with_env(&config, Path::new("."), &env)
         .unwrap_or_else(|e| panic!("the chart's default config does not load:\n{e}"));
+    // events.enabled: the variables the Deployment sets are the agent's, and turn job events
+    // on with their state directory where the chart mounts its volume.
+    let state_dir = values["events"]["stateDir"].as_str().unwrap();
+    for name in ["NBU_OTEL_EVENTS__ENABLED", "NBU_OTEL_EVENTS__STATE_DIR"] {
+        assert!(deployment.contains(&format!("- name: {name}\n")), "{name}");
+    }
+    assert!(deployment.contains("mountPath: {{ .Values.events.stateDir }}"));
+    let env = [
+        ("NBU_A_API_KEY", "k"),
+        ("NBU_OTEL_EVENTS__ENABLED", "true"),
+        ("NBU_OTEL_EVENTS__STATE_DIR", state_dir),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let loaded = nbu_otel::config::load_str_with_env(&config, Path::new("."), &env)
+        .unwrap_or_else(|e| panic!("the chart's config with events on does not load:\n{e}"));
+    assert!(loaded.events.enabled);
+    assert_eq!(
+        loaded.events.state_dir.as_deref(),
+        Some(Path::new(state_dir))
+    );
+    assert!(
+        read("deploy/helm/nbu-otel/templates/pvc.yaml").contains("kind: PersistentVolumeClaim")
+    );
 }
 
 #[test]
@@ -392,6 +416,7 @@ fn the_compose_stack_and_grafana_provisioning_parse_and_point_at_real_files() {
         "prometheus",
         "grafana",
         "tempo",
+        "loki",
     ] {
         assert!(services.contains_key(service), "no {service} service");
     }
@@ -410,11 +435,33 @@ fn the_compose_stack_and_grafana_provisioning_parse_and_point_at_real_files() {
     for file in [
         "deploy/compose/prometheus.yml",
         "deploy/compose/tempo.yaml",
+        "deploy/compose/loki.yaml",
         "deploy/grafana/provisioning/dashboards/nbu-otel.yaml",
         "deploy/grafana/provisioning/datasources/prometheus.yaml",
     ] {
         yaml(file);
     }
+    // Loki's ruler finds the job events rules in its tenant's directory; Grafana has a Loki
+    // data source for the jobs dashboard's `loki` variable.
+    let loki = services["loki"]["volumes"].as_array().unwrap();
+    let mounted = format!(
+        "../{}:/etc/loki/rules/fake/",
+        LOKI_RULES.trim_start_matches("deploy/")
+    );
+    assert!(
+        loki.iter()
+            .any(|v| v.as_str().unwrap().starts_with(&mounted)),
+        "{loki:?}"
+    );
+    let datasources = yaml("deploy/grafana/provisioning/datasources/prometheus.yaml");
+    assert!(
+        datasources["datasources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["type"] == "loki"),
+        "no Loki data source"
+    );
     for entry in std::fs::read_dir(crate::dashboards::dir()).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -428,6 +475,8 @@ fn the_systemd_unit_verifies() {
         return;
     };
     // verify wants the binary at the ExecStart path: point it at the built one.
+    // events.state_dir: /var/lib/nbu-otel is the unit's own, writable state directory.
+    assert!(read("deploy/systemd/nbu-otel.service").contains("\nStateDirectory=nbu-otel\n"));
     let unit = read("deploy/systemd/nbu-otel.service")
         .replace("/usr/local/bin/nbu-otel", env!("CARGO_BIN_EXE_nbu-otel"));
     let dir = tempfile::tempdir().unwrap();
@@ -446,6 +495,73 @@ fn the_systemd_unit_verifies() {
         .filter(|l| l.contains("nbu-otel.service"))
         .collect();
     assert!(out.status.success() && own.is_empty(), "{text}");
+}
+
+/// The Loki ruler's rules on job events.
+pub const LOKI_RULES: &str = "deploy/loki/nbu-otel-job-events.rules.yml";
+
+#[test]
+fn the_loki_rules_read_job_events_per_site_and_are_not_prometheus_alerts() {
+    let rules = yaml(LOKI_RULES);
+    let prometheus: BTreeSet<String> = alerts().into_iter().map(|(name, _)| name).collect();
+    let mut seen = BTreeSet::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let name = rule["alert"].as_str().unwrap();
+            let expr = rule["expr"].as_str().unwrap();
+            assert!(seen.insert(name.to_owned()), "{name} twice");
+            assert!(
+                !prometheus.contains(name),
+                "{name} is a Prometheus alert too"
+            );
+            if let Err(e) = crate::dashboards::check_job_events_query(expr) {
+                panic!("{LOKI_RULES}: {name}: {e}: {expr}");
+            }
+            // Every alert carries the site it is about, as the Prometheus rules do.
+            assert!(expr.contains("by (site"), "{name}: not per site: {expr}");
+            assert!(rule["labels"]["severity"].is_string(), "{name}");
+            for annotation in ["summary", "description"] {
+                assert!(rule["annotations"][annotation].is_string(), "{name}");
+            }
+        }
+    }
+    assert!(seen.len() >= 2, "{seen:?}");
+}
+
+#[test]
+fn the_collector_config_sends_job_events_through_a_logs_pipeline() {
+    let config = yaml("otel-collector.yaml");
+    let pipeline = &config["service"]["pipelines"]["logs"];
+    let names = |key: &str| -> Vec<String> {
+        pipeline[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("the logs pipeline has no {key}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names("receivers").contains(&"otlp".to_owned()));
+    // memory_limiter first, as in the other pipelines.
+    assert_eq!(
+        names("processors").first().map(String::as_str),
+        Some("memory_limiter")
+    );
+    let exporters = names("exporters");
+    assert!(
+        exporters.iter().any(|e| e != "debug"),
+        "the logs pipeline only logs: {exporters:?}"
+    );
+    for exporter in &exporters {
+        assert!(
+            config["exporters"][exporter].is_object(),
+            "{exporter} is not defined"
+        );
+    }
+    let loki = &config["exporters"]["otlphttp/logs"]["endpoint"];
+    assert!(
+        loki.as_str().is_some_and(|e| e.contains("LOGS_ENDPOINT")),
+        "{loki}"
+    );
 }
 
 /// The Prometheus name an OpenTelemetry Collector's `prometheus` exporter gives an OTLP metric,
