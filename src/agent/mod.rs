@@ -71,6 +71,17 @@ impl Agent {
         let meter = meter_provider.meter("nbu-otel");
         let store = SnapshotStore::new();
         let recorders = register(&meter, &store);
+        Self::with_recorders(config, store, recorders)
+    }
+
+    /// An agent without OpenTelemetry instruments, for a process that exports only through
+    /// the Prometheus bridge (which reads the snapshots and counters directly): no instrument
+    /// is created that no reader would collect.
+    pub fn bridge_only(config: Config) -> Self {
+        Self::with_recorders(config, SnapshotStore::new(), Recorders::tallies_only())
+    }
+
+    fn with_recorders(config: Config, store: SnapshotStore, recorders: Recorders) -> Self {
         let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
         let events = Events::counting_in(recorders.tallies.clone());
         let readiness = Readiness::new(

@@ -68,8 +68,12 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
         Events::uncounted().exposure_found(&warning);
     }
     let mut signals = Signals::new().map_err(ServiceError::Signals)?;
-    let mut agent = Agent::new(config.clone(), &pipeline.meter_provider)
-        .with_exported_sites(pipeline.exported_sites.clone());
+    let mut agent = if pipeline.has_metric_reader {
+        Agent::new(config.clone(), &pipeline.meter_provider)
+            .with_exported_sites(pipeline.exported_sites.clone())
+    } else {
+        Agent::bridge_only(config.clone())
+    };
     if let Some(exporter) = pipeline.job_events.clone() {
         agent = agent.with_job_events(exporter);
     }

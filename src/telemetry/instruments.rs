@@ -79,8 +79,9 @@ impl SnapshotStore {
 /// histogram for the push.
 #[derive(Debug, Clone)]
 pub struct Recorders {
-    /// `nbu.job.duration.seconds` for the OTLP push: each finished job once.
-    pub job_duration: Histogram<f64>,
+    /// `nbu.job.duration.seconds` for the OTLP push: each finished job once; `None` for an
+    /// agent without OpenTelemetry instruments ([`Recorders::tallies_only`]).
+    pub job_duration: Option<Histogram<f64>>,
     /// Every counter and the duration histogram, for both exports.
     pub tallies: Arc<Tallies>,
 }
@@ -90,15 +91,17 @@ impl Recorders {
     /// job with its bytes.
     pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {
         if let Some(seconds) = job.seconds {
-            self.job_duration.record(
-                seconds,
-                // In key order, as the SDK keeps them (see `sorted`).
-                &[
-                    KeyValue::new("action", job.action.to_owned()),
-                    KeyValue::new("policy_type", job.policy_type.to_owned()),
-                    KeyValue::new("site", site.to_owned()),
-                ],
-            );
+            if let Some(histogram) = &self.job_duration {
+                histogram.record(
+                    seconds,
+                    // In key order, as the SDK keeps them (see `sorted`).
+                    &[
+                        KeyValue::new("action", job.action.to_owned()),
+                        KeyValue::new("policy_type", job.policy_type.to_owned()),
+                        KeyValue::new("site", site.to_owned()),
+                    ],
+                );
+            }
             Tallies::record(
                 &self.tallies.job_duration,
                 &[site, job.action, job.policy_type],
@@ -109,6 +112,15 @@ impl Recorders {
         let labels = [site, job.action, job.policy_type, status.as_ref()];
         Tallies::add(&self.tallies.jobs_completed, &labels, 1);
         Tallies::add(&self.tallies.jobs_transferred_bytes, &labels, job.bytes);
+    }
+
+    /// Recorders without OpenTelemetry instruments: the counters and the histogram kept for
+    /// the Prometheus bridge only (an agent whose meter provider would have no reader).
+    pub fn tallies_only() -> Self {
+        Recorders {
+            job_duration: None,
+            tallies: Arc::new(Tallies::default()),
+        }
     }
 
     /// Forgets the counters of a site removed from the configuration.
@@ -287,12 +299,14 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
     }
     let duration = def(JOB_DURATION);
     Recorders {
-        job_duration: meter
-            .f64_histogram(JOB_DURATION)
-            .with_description(duration.map_or("", |m| m.description))
-            .with_unit(duration.map_or("", |m| m.unit))
-            .with_boundaries(DURATION_BUCKETS.to_vec())
-            .build(),
+        job_duration: Some(
+            meter
+                .f64_histogram(JOB_DURATION)
+                .with_description(duration.map_or("", |m| m.description))
+                .with_unit(duration.map_or("", |m| m.unit))
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+        ),
         tallies,
     }
 }

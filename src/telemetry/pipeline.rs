@@ -37,6 +37,9 @@ pub struct Pipeline {
     /// The exporter of job events, when the `events` section is on: give it to the agent
     /// ([`crate::Agent::with_job_events`]).
     pub job_events: Option<JobEventExporter>,
+    /// Whether the meter provider has a reader (the OTLP push). Without one, build the agent
+    /// with [`crate::Agent::bridge_only`]: instruments nothing collects are not created.
+    pub has_metric_reader: bool,
 }
 
 /// A view that sets the SDK's cardinality limit of each of the agent's instruments from the
@@ -155,6 +158,7 @@ impl Pipeline {
             exports,
             exported_sites,
             job_events,
+            has_metric_reader: config.otlp.enabled,
         })
     }
 

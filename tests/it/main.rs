@@ -25,6 +25,7 @@ mod opt_in;
 mod otlp_export;
 mod pipeline;
 mod prometheus;
+mod quiet_start;
 mod readiness;
 mod recorded_pages;
 mod reload;
