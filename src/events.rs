@@ -137,6 +137,13 @@ impl Events {
         record_error(span, error_type);
     }
 
+    /// One attempt of a request failed (it may be retried, or be the last): `error.type` and
+    /// an error status on `span`, the attempt's client span. Retries are logged by
+    /// [`Events::request_retried`], the request's failure by [`Events::request_failed`].
+    pub fn attempt_failed(&self, span: &Span, error_type: &'static str) {
+        record_error(span, error_type);
+    }
+
     /// `count` records of one page of `endpoint` were skipped because they are broken (`what`:
     /// `"job"`, `"storage unit"`); the rest of the page is kept. Logged at `warn`, one line per
     /// page naming the first broken record (`job_id`, when known) and why; counted in

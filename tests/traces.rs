@@ -130,7 +130,7 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
         || async {
             let spans = all_spans(&receiver);
             let read = spans.iter().any(|s| {
-                s.name == "GET /admin/jobs" && attr(&s.attributes, "nbu.records").is_some()
+                s.name == "nbu.request /admin/jobs" && attr(&s.attributes, "nbu.records").is_some()
             });
             let failed = spans
                 .iter()
@@ -143,22 +143,54 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
 
     let spans = all_spans(&receiver);
     let by_id: HashMap<Vec<u8>, &Span> = spans.iter().map(|s| (s.span_id.clone(), s)).collect();
-    let request = spans
+    // A page of jobs: one logical request (internal), its attempt a client span.
+    let logical = spans
         .iter()
         .find(|s| {
-            s.name == "GET /admin/jobs"
-                && attr(&s.attributes, "http.response.status_code").as_deref() == Some("200")
+            s.name == "nbu.request /admin/jobs"
                 && attr(&s.attributes, "nbu.page").as_deref() == Some("1")
+                && attr(&s.attributes, "error.type").is_none()
+                && spans.iter().any(|a| {
+                    a.parent_span_id == s.span_id
+                        && attr(&a.attributes, "http.response.status_code").as_deref()
+                            == Some("200")
+                })
         })
-        .expect("a request span");
+        .expect("a request span of a page");
+    assert_eq!(logical.kind, 1, "the logical request is internal");
+    assert!(attr(&logical.attributes, "nbu.api_version").is_some());
+    assert!(attr(&logical.attributes, "nbu.records").is_some());
+    assert_eq!(
+        attr(&logical.attributes, "site").as_deref(),
+        Some("tracesite")
+    );
+    let request = spans
+        .iter()
+        .find(|s| s.parent_span_id == logical.span_id)
+        .expect("an attempt span");
+    assert_eq!(request.name, "GET /admin/jobs");
     assert_eq!(request.kind, 3, "client span");
     assert_eq!(
         attr(&request.attributes, "http.request.method").as_deref(),
         Some("GET")
     );
     assert_eq!(
-        attr(&request.attributes, "url.path").as_deref(),
-        Some("/netbackup/admin/jobs")
+        attr(&request.attributes, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attr(&request.attributes, "http.request.resend_count"),
+        None,
+        "a first attempt is no resend"
+    );
+    let url_full = attr(&request.attributes, "url.full").expect("url.full");
+    assert!(
+        url_full.starts_with(&format!("{}/admin/jobs?", sim.base_url())),
+        "{url_full}"
+    );
+    assert!(
+        url_full.contains("page%5Blimit%5D=") && url_full.contains("sort="),
+        "the query is in it: {url_full}"
     );
     assert_eq!(
         attr(&request.attributes, "server.address").as_deref(),
@@ -168,13 +200,27 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
         attr(&request.attributes, "server.port"),
         Some(sim.addr().port().to_string())
     );
-    assert!(attr(&request.attributes, "nbu.api_version").is_some());
-    assert!(attr(&request.attributes, "nbu.records").is_some());
-    // request -> jobs source -> cycle.
+    assert_eq!(
+        attr(&request.attributes, "site").as_deref(),
+        Some("tracesite")
+    );
+    // No URL anywhere carries the key, and no span says `nbu.site` any more.
+    for s in &spans {
+        if let Some(url) = attr(&s.attributes, "url.full") {
+            assert!(!url.contains(KEY), "key in url.full: {url}");
+        }
+        assert!(attr(&s.attributes, "nbu.site").is_none(), "{}", s.name);
+        assert!(attr(&s.attributes, "nbu.attempts").is_none(), "{}", s.name);
+    }
+    // attempt -> request -> jobs source -> cycle.
     let source = by_id
-        .get(&request.parent_span_id)
+        .get(&logical.parent_span_id)
         .expect("parent span exported");
     assert_eq!(source.name, "nbu.collect.jobs");
+    assert_eq!(
+        attr(&source.attributes, "site").as_deref(),
+        Some("tracesite")
+    );
     let cycle = by_id
         .get(&source.parent_span_id)
         .expect("cycle span exported");
@@ -184,6 +230,60 @@ async fn spans_have_cycle_to_request_structure_and_no_secret_leaks() {
         Some("tracesite")
     );
     assert!(cycle.parent_span_id.is_empty(), "the cycle is a root span");
+    // The 503 answered once: one span per attempt under one request, the second a resend.
+    let retried = spans
+        .iter()
+        .find(|s| {
+            s.name == "nbu.request /admin/jobs"
+                && spans
+                    .iter()
+                    .filter(|a| a.parent_span_id == s.span_id)
+                    .count()
+                    == 2
+        })
+        .expect("a request retried once");
+    let mut attempts: Vec<&Span> = spans
+        .iter()
+        .filter(|a| a.parent_span_id == retried.span_id)
+        .collect();
+    attempts.sort_by_key(|a| a.start_time_unix_nano);
+    let [first, second] = attempts.as_slice() else {
+        unreachable!()
+    };
+    for a in [first, second] {
+        assert_eq!(a.name, "GET /admin/jobs");
+        assert_eq!(a.kind, 3, "each attempt is a client span");
+        assert_eq!(attr(&a.attributes, "site").as_deref(), Some("tracesite"));
+        assert_eq!(
+            attr(&a.attributes, "url.full"),
+            Some(attr(&first.attributes, "url.full").unwrap())
+        );
+    }
+    assert_eq!(
+        attr(&first.attributes, "http.response.status_code").as_deref(),
+        Some("503")
+    );
+    assert_eq!(
+        attr(&first.attributes, "error.type").as_deref(),
+        Some("server_status")
+    );
+    assert_eq!(
+        first.status.as_ref().map(|s| s.code),
+        Some(2),
+        "error status"
+    );
+    assert_eq!(attr(&first.attributes, "http.request.resend_count"), None);
+    assert_eq!(
+        attr(&second.attributes, "http.request.resend_count").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        attr(&second.attributes, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(attr(&second.attributes, "error.type"), None);
+    // The request succeeded in the end: no error on it.
+    assert_eq!(attr(&retried.attributes, "error.type"), None);
     // A failed request carries error.type.
     assert!(
         spans

@@ -15,8 +15,9 @@ use super::validated::Config;
 /// The sections a running agent cannot change, in the order of the schema: those a site cannot
 /// override ([`PerSite::No`]). A reload that changes them reports them.
 pub fn restart_sections() -> impl Iterator<Item = &'static str> {
+    // A signal's part of `otlp` is compared with `otlp`.
     sections()
-        .filter(|s| s.per_site == PerSite::No)
+        .filter(|s| s.per_site == PerSite::No && !s.path.contains('.'))
         .map(|s| s.path)
 }
 

@@ -27,15 +27,15 @@
 //! - `NBU_OTEL_SERVER__`: `LISTEN`, `PROMETHEUS_BRIDGE`, `METRICS_PATH`, `READY_MIN_SITES`,
 //!   `READY_CACHE`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `METRICS_USERNAME`, `METRICS_PASSWORD`,
 //!   `METRICS_BEARER_TOKEN`;
-//! - `NBU_OTEL_OTLP__`: `ENABLED`, `ENDPOINT`, `HEADERS__<NAME>`, `TIMEOUT`, `EXPORT_INTERVAL`,
-//!   `COMPRESSION`, `CA_FILE`, `CLIENT_CERT_FILE`, `CLIENT_KEY_FILE`, `MAX_MESSAGE_BYTES`,
-//!   `MAX_SERIES_PER_METRIC`;
+//! - `NBU_OTEL_OTLP__`: `ENABLED`, `ENDPOINT`, `PROTOCOL`, `HEADERS__<NAME>`, `TIMEOUT`,
+//!   `EXPORT_INTERVAL`, `COMPRESSION`, `CA_FILE`, `CLIENT_CERT_FILE`, `CLIENT_KEY_FILE`,
+//!   `MAX_MESSAGE_BYTES`, `MAX_SERIES_PER_METRIC`, `TEMPORALITY`, `PROXY_FROM_ENV`;
 //! - `NBU_OTEL_EVENTS__`: `ENABLED`, `INCLUDE_SUCCESSES`, `TRY_LOGS`, `TRY_LOGS_PER_CYCLE`,
 //!   `REASON_MAX_BYTES`, `MAX_WAITING`, `MAX_BATCH`, `EXPORT_INTERVAL`, `LOG`, `STATE_DIR`,
 //!   `FIRST_START`;
-//! - `NBU_OTEL_TRACES__`: `ENABLED`, `SAMPLING_RATIO`;
+//! - `NBU_OTEL_TRACES__`: `ENABLED`, `SAMPLER`, `SAMPLING_RATIO`, `PROPAGATORS`;
 //! - `NBU_OTEL_LOGGING__`: `LEVEL`, `FORMAT`;
-//! - `NBU_OTEL_SERVICE__`: `NAME`, `INSTANCE_ID`;
+//! - `NBU_OTEL_SERVICE__`: `NAME`, `INSTANCE_ID`, `RESOURCE_ATTRIBUTES__<NAME>`;
 //! <!-- env: end -->
 //!
 //! The `collection` variables set the global values, so they reach every site that does not
@@ -113,7 +113,7 @@ pub use load::{
 };
 pub use section::collection::{CollectionConfig, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 pub use section::events::EventsConfig;
-pub use section::otlp::OtlpConfig;
+pub use section::otlp::{OtlpConfig, OtlpSignalConfig, Signal, SignalExport};
 pub use section::server::{MetricsPathError, ServerConfig, metrics_path_problem};
 pub use section::service::{LoggingConfig, ServiceConfig, TracesConfig};
 pub use section::site::{SiteConfig, TlsConfig};
@@ -124,6 +124,6 @@ pub use section::sources::{
 pub use validated::Config;
 pub use values::{
     DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
-    FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, RESERVED_PATHS,
-    is_valid_site_name,
+    FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, OtlpProtocol,
+    RESERVED_PATHS, TemporalityPreference, TraceSampler, is_valid_site_name,
 };

@@ -11,12 +11,12 @@
 pub use super::declare::{KeyDoc, Shape};
 use super::section::collection::CollectionConfig;
 use super::section::events::EventsConfig;
-use super::section::otlp::OtlpConfig;
+use super::section::otlp::{OtlpConfig, OtlpSignalConfig};
 use super::section::server::ServerConfig;
 use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
 use super::section::site::{SiteConfig, TlsConfig};
 use super::section::sources::{SourceConfig, SourceId};
-use super::standard_env::STANDARD_ENV;
+use super::standard_env::{RESOURCE_ATTRIBUTES, STANDARD_ENV, UNSUPPORTED_ENV};
 
 /// Whether environment variables override a section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct SectionDecl {
 
 /// Every section of the file with keys of its own, in the order of the reference. The keys of
 /// `sources` are declared once by [`SourceConfig`]; [`options`] lists them for each source.
-pub const SECTIONS: [SectionDecl; 10] = [
+pub const SECTIONS: [SectionDecl; 13] = [
     SectionDecl {
         path: "sites[]",
         keys: SiteConfig::keys,
@@ -87,6 +87,24 @@ pub const SECTIONS: [SectionDecl; 10] = [
         path: "otlp",
         keys: OtlpConfig::keys,
         env: Env::Overrides,
+        per_site: PerSite::No,
+    },
+    SectionDecl {
+        path: "otlp.metrics",
+        keys: OtlpSignalConfig::keys,
+        env: Env::References,
+        per_site: PerSite::No,
+    },
+    SectionDecl {
+        path: "otlp.traces",
+        keys: OtlpSignalConfig::keys,
+        env: Env::References,
+        per_site: PerSite::No,
+    },
+    SectionDecl {
+        path: "otlp.logs",
+        keys: OtlpSignalConfig::keys,
+        env: Env::References,
         per_site: PerSite::No,
     },
     SectionDecl {
@@ -180,11 +198,14 @@ pub fn options() -> Vec<OptionDoc> {
 
 /// The standard variables that set the option at `path`, in order of precedence.
 fn standard_vars(path: &str) -> Vec<&'static str> {
-    STANDARD_ENV
+    let mut names: Vec<&'static str> = STANDARD_ENV
         .iter()
+        .chain([&RESOURCE_ATTRIBUTES])
         .filter(|v| v.path == path)
         .map(|v| v.name)
-        .collect()
+        .collect();
+    names.dedup();
+    names
 }
 
 /// The keys of [`SourceConfig`] for each source that takes them, with that source's defaults.
@@ -261,6 +282,52 @@ fn environment_cell(option: &OptionDoc, code: impl Fn(&str) -> String) -> String
     } else {
         names.join(", ")
     }
+}
+
+/// The first line of the table of standard variables in `README.md`.
+pub const STANDARD_BEGIN: &str = "<!-- otel-env: generated from src/config/standard_env.rs by `cargo test --lib schema`; do not edit -->";
+/// The line after the table of standard variables in `README.md`.
+pub const STANDARD_END: &str = "<!-- otel-env: end -->";
+
+/// Every standard OpenTelemetry variable: those the agent reads, in order of precedence, with
+/// the option each sets and the `NBU_OTEL_` variable it wins over; then those it does not
+/// read, with what to use instead.
+pub fn standard_env_markdown() -> String {
+    let mut out = String::from("| variable | sets | wins over | note |\n|---|---|---|---|\n");
+    let all: Vec<_> = STANDARD_ENV.iter().chain([&RESOURCE_ATTRIBUTES]).collect();
+    for var in &all {
+        let earlier: Vec<&str> = all
+            .iter()
+            .take_while(|v| v.name != var.name || v.path != var.path)
+            .filter(|v| v.path == var.path && v.name != var.name)
+            .map(|v| v.name)
+            .collect();
+        let overridden = options()
+            .into_iter()
+            .find(|o| o.path == var.path)
+            .and_then(|o| o.env)
+            .map_or_else(|| "the file".to_owned(), |env| format!("the file, `{env}`"));
+        let note = if earlier.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "used when {} is unset",
+                earlier
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {overridden} | {note} |\n",
+            var.name, var.path
+        ));
+    }
+    for (name, instead) in UNSUPPORTED_ENV {
+        out.push_str(&format!("| `{name}` | not read | - | {instead} |\n"));
+    }
+    out
 }
 
 /// The list of environment overrides in the [module documentation](super), one item per
@@ -342,6 +409,12 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_standard_variable() {
+        let expected = format!("\n\n{}\n", standard_env_markdown());
+        check_generated("README.md", STANDARD_BEGIN, STANDARD_END, &expected);
+    }
+
+    #[test]
     fn the_module_documentation_lists_every_environment_override() {
         let lines: String = env_doc_lines()
             .iter()
@@ -359,8 +432,8 @@ mod tests {
     fn leaf_paths(prefix: &str, value: &Value, out: &mut BTreeSet<String>) {
         match value {
             // A map of free names is written by its key, even empty.
-            Value::Object(_) if prefix == "otlp.headers" => {
-                out.insert("otlp.headers.<name>".to_owned());
+            Value::Object(_) if is_map_of_names(prefix) => {
+                out.insert(format!("{prefix}.<name>"));
             }
             Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
                 for (key, value) in map {
@@ -385,8 +458,14 @@ mod tests {
         }
     }
 
+    /// Whether the option at `path` is a map of free names (`otlp.headers`).
+    fn is_map_of_names(path: &str) -> bool {
+        let map = format!("{path}.<name>");
+        options().iter().any(|o| o.path == map)
+    }
+
     /// The example with its commented-out options (`# key: value`, one space after the `#`)
-    /// written in.
+    /// written in, and the commented-out sections that hold them (`# key:`).
     fn uncommented(text: &str) -> String {
         text.lines()
             .map(|line| {
@@ -394,11 +473,13 @@ mod tests {
                 let Some(rest) = line.trim_start().strip_prefix("# ") else {
                     return line.to_owned();
                 };
-                let is_option = rest.split_once(": ").is_some_and(|(key, value)| {
-                    !key.is_empty()
-                        && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-                        && !value.trim().is_empty()
-                });
+                let is_key = |key: &str| {
+                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                };
+                let is_option = rest
+                    .split_once(": ")
+                    .is_some_and(|(key, value)| is_key(key) && !value.trim().is_empty())
+                    || rest.strip_suffix(':').is_some_and(is_key);
                 if is_option {
                     format!("{indent}{rest}")
                 } else {

@@ -73,6 +73,100 @@ pub const DEFAULT_OTLP_MAX_SERIES_PER_METRIC: usize = 3583;
 /// (4 MiB) minus 64 KiB of headroom.
 pub const DEFAULT_OTLP_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
+/// The OTLP transport (`otlp.protocol`, `OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC.
+    #[default]
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    HttpProtobuf,
+}
+
+impl DefaultText for OtlpProtocol {
+    fn default_text(&self) -> String {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for OtlpProtocol {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+/// The temporality the metric push asks for (`otlp.temporality`,
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TemporalityPreference {
+    /// Every instrument cumulative.
+    #[default]
+    Cumulative,
+    /// Counters and histograms as deltas (for delta-only backends).
+    Delta,
+    /// Synchronous counters and histograms as deltas, the rest cumulative.
+    LowMemory,
+}
+
+impl DefaultText for TemporalityPreference {
+    fn default_text(&self) -> String {
+        match self {
+            TemporalityPreference::Cumulative => "cumulative",
+            TemporalityPreference::Delta => "delta",
+            TemporalityPreference::LowMemory => "lowmemory",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for TemporalityPreference {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+/// The sampler of the agent's traces (`traces.sampler`, `OTEL_TRACES_SAMPLER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceSampler {
+    /// Every trace.
+    AlwaysOn,
+    /// No trace.
+    AlwaysOff,
+    /// A fraction of traces (`traces.sampling_ratio`).
+    TraceIdRatio,
+    /// Children follow their parent; roots always.
+    ParentBasedAlwaysOn,
+    /// Children follow their parent; roots never.
+    ParentBasedAlwaysOff,
+    /// Children follow their parent; roots by `traces.sampling_ratio`.
+    #[default]
+    ParentBasedTraceIdRatio,
+}
+
+impl DefaultText for TraceSampler {
+    fn default_text(&self) -> String {
+        match self {
+            TraceSampler::AlwaysOn => "always_on",
+            TraceSampler::AlwaysOff => "always_off",
+            TraceSampler::TraceIdRatio => "traceidratio",
+            TraceSampler::ParentBasedAlwaysOn => "parentbased_always_on",
+            TraceSampler::ParentBasedAlwaysOff => "parentbased_always_off",
+            TraceSampler::ParentBasedTraceIdRatio => "parentbased_traceidratio",
+        }
+        .to_owned()
+    }
+}
+
+impl Same for TraceSampler {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
 /// What the job events report when a site has no checkpoint yet (`events.first_start`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FirstStart {

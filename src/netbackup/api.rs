@@ -74,7 +74,8 @@ pub trait NetBackupApi: Send + Sync {
         body: &[u8],
     ) -> ApiError;
 
-    /// A client span for one request (none by default).
+    /// The span of one logical request, the parent of its attempts' client spans (none by
+    /// default).
     fn request_span(&self, _endpoint: &str, _version: ApiVersion, _page: Option<u64>) -> Span {
         Span::none()
     }

@@ -219,29 +219,46 @@ impl SiteClient {
         ))
     }
 
-    /// A client span (level `debug`: always exported with traces, in the log only at `debug`)
-    /// for one request to `endpoint`, with the HTTP semantic-convention
-    /// attributes known before sending; [`SiteClient::get`] records the status and error type
-    /// on the current span, the caller records `nbu.records`.
+    /// The span of one logical request to `endpoint` (level `debug`: always exported with
+    /// traces, in the log only at `debug`), named `nbu.request {endpoint}`, of kind internal,
+    /// with `site`, the API version and the page number. Each attempt [`SiteClient::get`]
+    /// sends inside it is a client span of its own, as the HTTP semantic conventions describe
+    /// retries (`GET {endpoint}`, with `url.full`, `http.response.status_code`,
+    /// `http.request.resend_count` from the second attempt on, and `error.type` when it
+    /// failed). `get` records on this span `error.type` and an error status when the request
+    /// failed for good; the caller records `nbu.records`.
     pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
-        let (address, port) = self.server();
-        let path = format!("{}{}", self.base.path().trim_end_matches('/'), endpoint);
         tracing::debug_span!(
             "nbu.request",
+            otel.name = %format!("nbu.request {endpoint}"),
+            otel.kind = "internal",
+            otel.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            site = %self.site,
+            nbu.api_version = version.as_str(),
+            nbu.page = page,
+            nbu.records = tracing::field::Empty,
+        )
+    }
+
+    /// The client span of one attempt (HTTP semantic conventions): `GET {endpoint}` of kind
+    /// client, with the attributes known before sending; `resends` is the number of attempts
+    /// before this one (`http.request.resend_count`, absent on the first).
+    fn attempt_span(&self, endpoint: &str, url_full: &str, resends: u32) -> Span {
+        let (address, port) = self.server();
+        tracing::debug_span!(
+            "nbu.request.attempt",
             otel.name = %format!("GET {endpoint}"),
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
             http.request.method = "GET",
-            url.path = %path,
+            http.request.resend_count = (resends > 0).then_some(resends),
+            url.full = %url_full,
             server.address = %address,
             server.port = port,
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
-            nbu.site = %self.site,
-            nbu.api_version = version.as_str(),
-            nbu.page = page,
-            nbu.records = tracing::field::Empty,
-            nbu.attempts = tracing::field::Empty,
+            site = %self.site,
         )
     }
 
@@ -268,21 +285,22 @@ impl SiteClient {
         version: ApiVersion,
     ) -> Result<Body, ApiError> {
         let url = self.url(path, query)?;
+        let url_full = without_userinfo(&url);
         let headers = self.headers(version)?;
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let outcome = self
-                .send_once(endpoint, &url, &headers, attempts, version)
+                .send_once(endpoint, &url, &url_full, &headers, attempts, version)
                 .await;
             let retry_wait = match outcome {
-                Attempt::Done(result) => return self.finish(attempts, result),
+                Attempt::Done(result) => return self.finish(result),
                 Attempt::Retry { wait, error } => {
                     let elapsed = started.elapsed();
                     let budget_left = self.max_retry_time.saturating_sub(elapsed);
                     if attempts > self.max_retries {
-                        return self.finish(attempts, Err(error));
+                        return self.finish(Err(error));
                     }
                     if let Some(asked) = wait
                         && asked <= budget_left
@@ -296,7 +314,7 @@ impl SiteClient {
                             "next retry would wait {wait:?}, beyond the retry budget of {:?}",
                             self.max_retry_time
                         );
-                        return self.finish(attempts, Err(with_detail(error, why)));
+                        return self.finish(Err(with_detail(error, why)));
                     }
                     self.events
                         .request_retried(&self.site, endpoint, attempts, wait, error.kind());
@@ -307,13 +325,11 @@ impl SiteClient {
         }
     }
 
-    /// Records the outcome of a request on its span (attempts; on failure `error.type` and an
-    /// error status, whichever way retrying ended) and returns it.
-    fn finish(&self, attempts: u32, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
-        let span = Span::current();
-        span.record("nbu.attempts", attempts);
+    /// Records the outcome of a request on its span (on failure `error.type` and an error
+    /// status, whichever way retrying ended) and returns it.
+    fn finish(&self, result: Result<Body, ApiError>) -> Result<Body, ApiError> {
         if let Err(e) = &result {
-            self.events.request_failed(&span, e.kind());
+            self.events.request_failed(&Span::current(), e.kind());
         }
         result
     }
@@ -347,7 +363,34 @@ impl SiteClient {
         Ok(headers)
     }
 
+    /// One attempt, in a client span of its own that starts once the rate limit lets it go.
     async fn send_once(
+        &self,
+        endpoint: &str,
+        url: &Url,
+        url_full: &str,
+        headers: &HeaderMap,
+        attempts: u32,
+        version: ApiVersion,
+    ) -> Attempt {
+        let _permit = self.limiter.acquire().await;
+        let span = self.attempt_span(endpoint, url_full, attempts.saturating_sub(1));
+        let attempt = self
+            .exchange(endpoint, url, headers, attempts, version)
+            .instrument(span.clone())
+            .await;
+        match &attempt {
+            Attempt::Done(Err(error)) | Attempt::Retry { error, .. } => {
+                self.events.attempt_failed(&span, error.kind());
+            }
+            Attempt::Done(Ok(_)) => {}
+        }
+        attempt
+    }
+
+    /// One HTTP exchange, inside the attempt's span: its status code goes on the span, and
+    /// its `traceparent` names the span.
+    async fn exchange(
         &self,
         endpoint: &str,
         url: &Url,
@@ -355,7 +398,6 @@ impl SiteClient {
         attempts: u32,
         version: ApiVersion,
     ) -> Attempt {
-        let _permit = self.limiter.acquire().await;
         let sent_at = Instant::now();
         let mut headers = headers.clone();
         inject_trace_context(&mut headers);
@@ -553,6 +595,16 @@ impl SiteClient {
     }
 }
 
+/// `url` as `url.full` shows it: without user name and password, should the configured URL
+/// carry any (the API key is a header, never part of the URL).
+fn without_userinfo(url: &Url) -> String {
+    let mut url = url.clone();
+    // Fails only for URLs that cannot have a user (no host), which then have none.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.into()
+}
+
 /// Adds the W3C `traceparent` of the current span, when there is a sampled one.
 fn inject_trace_context(headers: &mut HeaderMap) {
     struct Injector<'a>(&'a mut HeaderMap);
@@ -736,6 +788,21 @@ mod tests {
             "clientName%20eq%20%27a%20b%25%2B%27"
         );
         assert_eq!(encode_component("page[limit]"), "page%5Blimit%5D");
+    }
+
+    #[test]
+    fn url_full_drops_the_user_name_and_password() {
+        let url = Url::parse(
+            "https://admin:s3cret@nbu.example:1556/netbackup/admin/jobs?page%5Blimit%5D=1",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            without_userinfo(&url),
+            "https://nbu.example:1556/netbackup/admin/jobs?page%5Blimit%5D=1"
+        );
+        let plain = Url::parse("https://nbu.example/netbackup/admin/jobs?a=b")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(without_userinfo(&plain), plain.as_str());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Job events as OTLP log records, sent over OTLP/gRPC to `otlp.endpoint` with the settings
-//! of the metric push (TLS, headers, compression, timeout) and the agent's resource.
+//! Job events as OTLP log records, sent over OTLP (gRPC or HTTP) with the settings of the logs
+//! signal (`otlp.logs`, else `otlp`: endpoint, TLS, headers, compression, timeout) and the
+//! agent's resource.
 //!
 //! One record per event, in a scope of its own (`nbu-otel.job_events`), with:
 //! - `time_unix_nano` the job's `endTime` (NetBackup's clock), `observed_time_unix_nano` when
@@ -17,20 +18,20 @@
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use tonic::codec::CompressionEncoding;
-use tonic::metadata::MetadataMap;
-use tonic::transport::Channel;
+use prost::Message as _;
 
-use super::otlp::{ExporterError, channel, request_metadata};
+use super::export_retry::{Attempt, grpc_attempt, retrying};
+use super::otlp::{ExporterError, Transport};
 use crate::collect::job_event::{JobEvent, Severity};
-use crate::config::{OtlpCompression, OtlpConfig};
+use crate::config::{OtlpConfig, Signal};
 
 /// The `event_name` of every job event record.
 pub const EVENT_NAME: &str = "netbackup.job.finished";
@@ -38,12 +39,14 @@ pub const EVENT_NAME: &str = "netbackup.job.finished";
 /// The instrumentation scope of job event records.
 pub const SCOPE_NAME: &str = "nbu-otel.job_events";
 
-/// Sends job events to the Collector.
+/// The largest answer to an export (a partial-success message at most).
+const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// Sends job events to the Collector, over the transport of the logs signal
+/// (`otlp.logs`, else `otlp`).
 #[derive(Clone)]
 pub struct JobEventExporter {
-    client: LogsServiceClient<Channel>,
-    /// `otlp.headers`: secret values, never logged.
-    metadata: MetadataMap,
+    transport: Transport,
     timeout: Duration,
     resource: ProtoResource,
 }
@@ -51,43 +54,26 @@ pub struct JobEventExporter {
 impl std::fmt::Debug for JobEventExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobEventExporter")
-            .field("headers", &self.metadata.len())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-/// Why an export of job events failed.
+/// Why an export of job events failed: the Collector refused it, could not be reached, or
+/// did not answer in time, after the retries the timeout allowed.
 #[derive(Debug, thiserror::Error)]
-pub enum LogExportError {
-    /// The Collector answered with an error (or could not be reached).
-    #[error("{code:?}: {message}")]
-    Status {
-        /// The gRPC status code.
-        code: tonic::Code,
-        /// Its message.
-        message: String,
-    },
-    /// No answer within `otlp.timeout`.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-}
+#[error("{0}")]
+pub struct LogExportError(String);
 
 impl JobEventExporter {
-    /// An exporter to `otlp.endpoint` for records of `resource`. Must be called inside a Tokio
-    /// runtime; connects lazily.
+    /// An exporter of `config`'s logs signal for records of `resource`. Must be called inside
+    /// a Tokio runtime; connects lazily.
     pub fn new(config: &OtlpConfig, resource: &Resource) -> Result<Self, ExporterError> {
-        let mut client = LogsServiceClient::new(channel(config)?);
-        if config.compression == OtlpCompression::Gzip {
-            client = client
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-        }
+        let export = config.signal(Signal::Logs);
         let attributes = ResourceAttributesWithSchema::from(resource);
         Ok(Self {
-            client,
-            metadata: request_metadata(config)?,
-            timeout: config.timeout,
+            transport: Transport::new(&export, RESPONSE_LIMIT)?,
+            timeout: export.timeout,
             resource: ProtoResource {
                 attributes: attributes.attributes.0,
                 dropped_attributes_count: 0,
@@ -96,22 +82,54 @@ impl JobEventExporter {
         })
     }
 
-    /// Sends `events` in one request; `Ok` when the Collector accepted it. A partial success
-    /// counts as success: the Collector has decided about every record.
+    /// Sends `events` in one request, retried as the OTLP specification says within the
+    /// timeout; `Ok` when the Collector accepted it. A partial success counts as success: the
+    /// Collector has decided about every record.
     pub async fn export(&self, events: &[JobEvent]) -> Result<(), LogExportError> {
-        let mut request = tonic::Request::new(encode(&self.resource, events));
-        *request.metadata_mut() = self.metadata.clone();
-        request.set_timeout(self.timeout);
-        let mut client = self.client.clone();
-        match tokio::time::timeout(self.timeout, client.export(request)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(LogExportError::Status {
-                code: status.code(),
-                message: status.message().to_owned(),
-            }),
-            Err(_) => Err(LogExportError::Timeout(self.timeout)),
+        let request = encode(&self.resource, events);
+        match &self.transport {
+            Transport::Grpc { client, metadata } => retrying(self.timeout, |left| {
+                let mut client = client.clone();
+                let mut request = tonic::Request::new(request.clone());
+                *request.metadata_mut() = metadata.clone();
+                request.set_timeout(left);
+                async move {
+                    match send(&mut client, request).await {
+                        Ok(_) => Attempt::Done(()),
+                        Err(status) => grpc_attempt(&status),
+                    }
+                }
+            })
+            .await
+            .map_err(LogExportError),
+            Transport::Http(sender) => sender
+                .post(&request.encode_to_vec())
+                .await
+                .map(drop)
+                .map_err(LogExportError),
         }
     }
+}
+
+/// `LogsService/Export`.
+async fn send(
+    client: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    mut request: tonic::Request<ExportLogsServiceRequest>,
+) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+    const SERVICE: &str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    client
+        .ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("Service was not ready: {e}")))?;
+    let codec =
+        tonic_prost::ProstCodec::<ExportLogsServiceRequest, ExportLogsServiceResponse>::default();
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    );
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
+    client.unary(request, path, codec).await
 }
 
 /// One request carrying `events`.

@@ -1,36 +1,45 @@
-//! OTLP/gRPC exporters for metrics and spans.
+//! The OTLP exporters of metrics and spans, over gRPC or HTTP (`otlp.protocol`, per signal).
 //!
 //! Metrics go through [`OtlpMetricExporter`]: the SDK's data are converted to OTLP and encoded
 //! metric by metric ([`split::encode`]), the series of sites no longer configured taken out
 //! ([`ExportedSites`]), into requests of at most `otlp.max_message_bytes` encoded bytes (a
 //! Collector refuses larger gRPC messages, 4 MiB by default), sent one after another on one
-//! lazily connected channel, gzip-compressed unless `otlp.compression` is `none`. Spans use the
-//! `opentelemetry-otlp` exporter with the same endpoint, TLS, headers, timeout and compression.
+//! lazily connected channel (gRPC) or client (HTTP), gzip-compressed unless the compression
+//! is `none`, each retried as the OTLP specification says ([`super::export_retry`]). Spans use
+//! the `opentelemetry-otlp` exporter with the same settings of their own signal.
 //!
-//! The standard `OTEL_EXPORTER_OTLP_*` and `OTEL_METRIC_EXPORT_INTERVAL` variables are applied
-//! when the config is loaded (see `config::standard_env::STANDARD_ENV`). An `https://`
-//! endpoint is verified against `otlp.ca_file`, or else the Mozilla root set. Connections are
-//! made lazily: the agent starts and collects with the Collector down.
+//! The standard `OTEL_EXPORTER_OTLP_*` and `OTEL_METRIC_EXPORT_*` variables are applied when
+//! the config is loaded (see `config::standard_env::STANDARD_ENV`). An `https://` endpoint is
+//! verified against its CA file, or else the system's trust store (the one NetBackup is
+//! verified against). Connections are made lazily: the agent starts and collects with the
+//! Collector down.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use opentelemetry_otlp::{Compression, SpanExporter, WithExportConfig, WithTonicConfig};
+use opentelemetry_otlp::{
+    Compression, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use prost::Message as _;
 use secrecy::ExposeSecret;
 use tonic::client::Grpc;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use super::export_retry::{Attempt, grpc_attempt, retrying};
+use super::otlp_http::{self, HttpSender};
 use super::split::{self, EncodedRequest};
-use crate::config::{OtlpCompression, OtlpConfig};
+use crate::config::{
+    OtlpCompression, OtlpConfig, OtlpProtocol, Signal, SignalExport, TemporalityPreference,
+};
 use crate::events::{Events, FailureStreak};
 
 /// The events of exports, counted (`nbu.otlp.exports`) once an agent's tallies are known: the
@@ -41,17 +50,17 @@ pub type ExportCounter = Arc<OnceLock<Events>>;
 #[derive(Debug, thiserror::Error)]
 pub enum ExporterError {
     /// A TLS file could not be read.
-    #[error("otlp.{field}: cannot read {path}: {source}")]
+    #[error("{field}: cannot read {path}: {source}")]
     File {
-        /// The config field.
-        field: &'static str,
+        /// The setting, with its signal.
+        field: String,
         /// The path.
         path: String,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A header is not valid gRPC metadata.
-    #[error("otlp.headers.{0}: not a valid gRPC metadata name or value")]
+    /// A header is not valid gRPC metadata or a valid HTTP header.
+    #[error("otlp.headers.{0}: not a valid header name or value")]
     Header(String),
     /// The OTLP builder refused the settings.
     #[error("otlp: {0}")]
@@ -64,17 +73,22 @@ pub enum ExporterError {
     NoRuntime,
 }
 
-fn read(field: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ExporterError> {
+fn read(
+    export: &SignalExport,
+    field: &str,
+    path: &std::path::Path,
+) -> Result<Vec<u8>, ExporterError> {
     std::fs::read(path).map_err(|source| ExporterError::File {
-        field,
+        field: format!("otlp ({}): {field}", export.signal.name()),
         path: path.display().to_string(),
         source,
     })
 }
 
-fn metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
+/// The signal's headers as gRPC metadata.
+pub(super) fn metadata(export: &SignalExport) -> Result<MetadataMap, ExporterError> {
     let mut map = MetadataMap::new();
-    for (name, value) in &config.headers {
+    for (name, value) in &export.headers {
         let key = MetadataKey::<Ascii>::from_bytes(name.to_ascii_lowercase().as_bytes())
             .map_err(|_| ExporterError::Header(name.clone()))?;
         let value = MetadataValue::<Ascii>::try_from(value.expose_secret())
@@ -84,65 +98,126 @@ fn metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
     Ok(map)
 }
 
-fn tls(config: &OtlpConfig) -> Result<Option<ClientTlsConfig>, ExporterError> {
-    if config.endpoint.scheme() != "https" {
+/// TLS of a gRPC endpoint: its CA file, or the system's trust store; its client identity.
+fn tls(export: &SignalExport) -> Result<Option<ClientTlsConfig>, ExporterError> {
+    if export.endpoint.scheme() != "https" {
         return Ok(None);
     }
     let mut tls = ClientTlsConfig::new();
-    tls = match &config.ca_file {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(read("ca_file", ca)?)),
-        // A Collector with a publicly trusted certificate: the Mozilla root set.
-        None => tls.with_webpki_roots(),
+    tls = match &export.ca_file {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(export, "ca_file", ca)?)),
+        // The system's trust store, which NetBackup is verified against too.
+        None => tls.with_native_roots(),
     };
-    if let (Some(cert), Some(key)) = (&config.client_cert_file, &config.client_key_file) {
+    if let (Some(cert), Some(key)) = (&export.client_cert_file, &export.client_key_file) {
         tls = tls.identity(Identity::from_pem(
-            read("client_cert_file", cert)?,
-            read("client_key_file", key)?,
+            read(export, "client_cert_file", cert)?,
+            read(export, "client_key_file", key)?,
         ));
     }
     Ok(Some(tls))
 }
 
+/// A lazily connected gRPC channel to the signal's endpoint with its TLS settings. Must be
+/// called inside a Tokio runtime.
+pub(super) fn channel(export: &SignalExport) -> Result<Channel, ExporterError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
+    let _entered = runtime.enter();
+    let mut endpoint =
+        Endpoint::from_shared(export.endpoint.as_str().trim_end_matches('/').to_owned())
+            .map_err(ExporterError::Endpoint)?
+            .timeout(export.timeout);
+    if let Some(tls) = tls(export)? {
+        endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
+    }
+    Ok(endpoint.connect_lazy())
+}
+
+/// How one signal's requests travel.
+#[derive(Clone)]
+pub(super) enum Transport {
+    /// OTLP/gRPC on one channel, with the headers as metadata.
+    Grpc {
+        /// The client.
+        client: Grpc<Channel>,
+        /// The headers: secret values, never logged.
+        metadata: MetadataMap,
+    },
+    /// OTLP/HTTP.
+    Http(HttpSender),
+}
+
+impl Transport {
+    /// The transport of `export`, whose gRPC answers are at most `response_limit` bytes.
+    pub(super) fn new(export: &SignalExport, response_limit: usize) -> Result<Self, ExporterError> {
+        match export.protocol {
+            OtlpProtocol::Grpc => {
+                let mut client =
+                    Grpc::new(channel(export)?).max_decoding_message_size(response_limit);
+                if export.compression == OtlpCompression::Gzip {
+                    client = client
+                        .send_compressed(CompressionEncoding::Gzip)
+                        .accept_compressed(CompressionEncoding::Gzip);
+                }
+                Ok(Transport::Grpc {
+                    client,
+                    metadata: metadata(export)?,
+                })
+            }
+            OtlpProtocol::HttpProtobuf => {
+                tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
+                Ok(Transport::Http(HttpSender::new(export)?))
+            }
+        }
+    }
+
+    /// The number of headers, for `Debug`.
+    fn headers(&self) -> usize {
+        match self {
+            Transport::Grpc { metadata, .. } => metadata.len(),
+            Transport::Http(_) => 0,
+        }
+    }
+}
+
 /// Applies the shared tonic settings to a span exporter builder.
 macro_rules! configure {
-    ($builder:expr, $config:expr) => {{
-        let config: &OtlpConfig = $config;
-        // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+    ($builder:expr, $export:expr) => {{
+        let export: &SignalExport = $export;
         let mut builder = $builder
             .with_tonic()
-            .with_timeout(config.timeout)
-            .with_metadata(metadata(config)?)
-            .with_endpoint(config.endpoint.as_str().trim_end_matches('/'));
-        if config.compression == OtlpCompression::Gzip {
+            .with_timeout(export.timeout)
+            .with_metadata(metadata(export)?)
+            .with_endpoint(export.endpoint.as_str().trim_end_matches('/'));
+        if export.compression == OtlpCompression::Gzip {
             builder = builder.with_compression(Compression::Gzip);
         }
-        if let Some(tls) = tls(config)? {
+        if let Some(tls) = tls(export)? {
             builder = builder.with_tls_config(tls);
         }
         builder
     }};
 }
 
-/// The OTLP metric exporter (cumulative temporality), which drops the series of sites not in
-/// `sites` and cuts exports to `otlp.max_message_bytes`. Must be called inside a Tokio runtime:
-/// requests are sent from tasks of that runtime, whichever thread the SDK exports from.
+/// The OTLP metric exporter, which drops the series of sites not in `sites` and cuts exports
+/// to `otlp.max_message_bytes`. Must be called inside a Tokio runtime: requests are sent from
+/// tasks of that runtime, whichever thread the SDK exports from.
 pub fn metric_exporter(
     config: &OtlpConfig,
     sites: ExportedSites,
     counter: ExportCounter,
 ) -> Result<OtlpMetricExporter, ExporterError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
-    let mut client = Grpc::new(channel(config)?).max_decoding_message_size(RESPONSE_LIMIT);
-    if config.compression == OtlpCompression::Gzip {
-        client = client
-            .send_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Gzip);
-    }
+    let export = config.signal(Signal::Metrics);
     Ok(OtlpMetricExporter {
-        client,
-        metadata: metadata(config)?,
-        timeout: config.timeout,
+        transport: Transport::new(&export, RESPONSE_LIMIT)?,
+        timeout: export.timeout,
         max_message_bytes: config.max_message_bytes,
+        temporality: match config.temporality {
+            TemporalityPreference::Cumulative => Temporality::Cumulative,
+            TemporalityPreference::Delta => Temporality::Delta,
+            TemporalityPreference::LowMemory => Temporality::LowMemory,
+        },
         sites,
         runtime,
         shut_down: AtomicBool::new(false),
@@ -152,35 +227,27 @@ pub fn metric_exporter(
     })
 }
 
-/// A lazily connected gRPC channel to `otlp.endpoint` with its TLS settings. Must be called
-/// inside a Tokio runtime.
-pub(super) fn channel(config: &OtlpConfig) -> Result<Channel, ExporterError> {
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?;
-    let _entered = runtime.enter();
-    // The config already holds OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
-    let mut endpoint =
-        Endpoint::from_shared(config.endpoint.as_str().trim_end_matches('/').to_owned())
-            .map_err(ExporterError::Endpoint)?
-            .timeout(config.timeout);
-    if let Some(tls) = tls(config)? {
-        endpoint = endpoint.tls_config(tls).map_err(ExporterError::Endpoint)?;
-    }
-    Ok(endpoint.connect_lazy())
-}
-
-/// `otlp.headers` (and the variables' headers) as gRPC metadata.
-pub(super) fn request_metadata(config: &OtlpConfig) -> Result<MetadataMap, ExporterError> {
-    metadata(config)
-}
-
 /// The largest response the metric push accepts (a response holds at most an error text).
 const RESPONSE_LIMIT: usize = 1024 * 1024;
 
-/// The OTLP span exporter. Must be called inside a Tokio runtime.
+/// The OTLP span exporter of `config`'s traces signal. Must be called inside a Tokio runtime.
 pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError> {
-    configure!(SpanExporter::builder(), config)
-        .build()
-        .map_err(|e| ExporterError::Build(e.to_string()))
+    let export = config.signal(Signal::Traces);
+    let built = match export.protocol {
+        OtlpProtocol::Grpc => configure!(SpanExporter::builder(), &export).build(),
+        OtlpProtocol::HttpProtobuf => {
+            let mut builder = SpanExporter::builder()
+                .with_http()
+                .with_http_client(otlp_http::client(&export)?)
+                .with_endpoint(export.endpoint.as_str())
+                .with_timeout(export.timeout);
+            if export.compression == OtlpCompression::Gzip {
+                builder = builder.with_compression(Compression::Gzip);
+            }
+            builder.build()
+        }
+    };
+    built.map_err(|e| ExporterError::Build(e.to_string()))
 }
 
 /// The sites whose series the metric push carries. A data point whose `site` attribute names
@@ -239,10 +306,11 @@ enum SendError {
 /// values, so memory stays bounded while the Collector is down. All requests of one export
 /// share one deadline, `otlp.timeout`.
 pub struct OtlpMetricExporter {
-    client: Grpc<Channel>,
-    /// `otlp.headers` and the variables' headers: secret values, never logged.
-    metadata: MetadataMap,
+    /// gRPC or HTTP, with the headers (secret values, never logged).
+    transport: Transport,
     timeout: Duration,
+    /// The temporality asked of the SDK (`otlp.temporality`).
+    temporality: Temporality,
     max_message_bytes: usize,
     sites: ExportedSites,
     runtime: tokio::runtime::Handle,
@@ -258,7 +326,7 @@ pub struct OtlpMetricExporter {
 impl std::fmt::Debug for OtlpMetricExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtlpMetricExporter")
-            .field("headers", &self.metadata.len())
+            .field("headers", &self.transport.headers())
             .field("timeout", &self.timeout)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("sites", &self.sites)
@@ -285,12 +353,11 @@ impl OtlpMetricExporter {
             self.events()
                 .export_oversized(oversized, self.max_message_bytes);
         }
-        let client = self.client.clone();
-        let metadata = self.metadata.clone();
+        let transport = self.transport.clone();
         let timeout = self.timeout;
         let events = self.events().clone();
         self.runtime
-            .spawn(send_all(client, metadata, timeout, requests, events))
+            .spawn(send_all(transport, timeout, requests, events))
             .await
             .map_err(|e| SendError::Task(e.to_string()))?
     }
@@ -324,10 +391,10 @@ impl OtlpMetricExporter {
     }
 }
 
-/// Sends the requests one after another within `timeout` in all.
+/// Sends the requests one after another within `timeout` in all, each retried as the OTLP
+/// specification says while time is left.
 async fn send_all(
-    mut client: Grpc<Channel>,
-    metadata: MetadataMap,
+    transport: Transport,
     timeout: Duration,
     requests: Vec<EncodedRequest>,
     events: Events,
@@ -343,12 +410,9 @@ async fn send_all(
             first.get_or_insert_with(|| "deadline passed".to_owned());
             continue;
         }
-        let mut request = tonic::Request::new(request);
-        *request.metadata_mut() = metadata.clone();
-        request.set_timeout(left);
-        match tokio::time::timeout(left, export(&mut client, request)).await {
-            Ok(Ok(response)) => {
-                if let Some(partial) = response.into_inner().partial_success
+        match send_one(&transport, left, request).await {
+            Ok(response) => {
+                if let Some(partial) = response.partial_success
                     && (partial.rejected_data_points > 0 || !partial.error_message.is_empty())
                 {
                     events.export_partially_rejected(
@@ -357,13 +421,9 @@ async fn send_all(
                     );
                 }
             }
-            Ok(Err(status)) => {
+            Err(e) => {
                 failed += 1;
-                first.get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
-            }
-            Err(_) => {
-                failed += 1;
-                first.get_or_insert_with(|| format!("timed out after {timeout:?}"));
+                first.get_or_insert(e);
             }
         }
     }
@@ -377,6 +437,35 @@ async fn send_all(
     }
 }
 
+/// One request, retried within `left`.
+async fn send_one(
+    transport: &Transport,
+    left: Duration,
+    request: EncodedRequest,
+) -> Result<ExportMetricsServiceResponse, String> {
+    match transport {
+        Transport::Grpc { client, metadata } => {
+            retrying(left, |left| {
+                let mut client = client.clone();
+                let mut request = tonic::Request::new(request.clone());
+                *request.metadata_mut() = metadata.clone();
+                request.set_timeout(left);
+                async move {
+                    match export(&mut client, request).await {
+                        Ok(response) => Attempt::Done(response.into_inner()),
+                        Err(status) => grpc_attempt(&status),
+                    }
+                }
+            })
+            .await
+        }
+        Transport::Http(sender) => {
+            let answer = sender.post(&request.to_vec()).await?;
+            Ok(ExportMetricsServiceResponse::decode(answer.as_slice()).unwrap_or_default())
+        }
+    }
+}
+
 /// `MetricsService/Export` with a request already encoded: what the generated client does
 /// with a request message.
 async fn export(
@@ -387,7 +476,7 @@ async fn export(
     client
         .ready()
         .await
-        .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+        .map_err(|e| tonic::Status::unavailable(format!("Service was not ready: {e}")))?;
     let codec = tonic_prost::ProstCodec::<EncodedRequest, ExportMetricsServiceResponse>::default();
     let path = http::uri::PathAndQuery::from_static(
         "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
@@ -421,7 +510,7 @@ impl PushMetricExporter for OtlpMetricExporter {
     }
 
     fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
+        self.temporality
     }
 }
 

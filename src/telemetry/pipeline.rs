@@ -10,6 +10,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -19,7 +20,7 @@ use super::catalog::{CATALOG, site_room};
 use super::logs::JobEventExporter;
 use super::otlp::{self, ExportedSites, ExporterError};
 use super::tally::Tallies;
-use crate::config::{Config, LogFormat, LoggingConfig};
+use crate::config::{Config, LogFormat, LoggingConfig, TraceSampler};
 use crate::events::Events;
 
 /// The telemetry of a running binary.
@@ -69,23 +70,52 @@ pub fn cardinality_view(
     }
 }
 
-/// The resource: `service.name` (config, where `OTEL_SERVICE_NAME` is applied when it is
-/// loaded), `service.version`, `service.instance.id`, `host.name`, plus
-/// `OTEL_RESOURCE_ATTRIBUTES`.
+/// The resource, from the lowest precedence to the highest: the agent's own values
+/// (`service.version`, `service.instance.id` = `instance_id`, `host.name`), the file's
+/// `service.name`, `service.resource_attributes` (where `OTEL_RESOURCE_ATTRIBUTES` was merged
+/// when the configuration was loaded, winning for a key it repeats), and `OTEL_SERVICE_NAME`
+/// (applied to `service.name` at load, which then drops a `service.name` of the variable).
+/// No key a user gave is replaced by the agent's defaults. Besides the SDK's
+/// `telemetry.sdk.*`, its detectors (and their reading of the variables) are not used: the
+/// configuration has already applied the variables.
 pub fn resource(config: &Config, instance_id: &str) -> Resource {
-    let mut builder = Resource::builder();
-    let env_names_service =
-        std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
-    if !env_names_service {
-        builder = builder.with_service_name(config.service.name.clone());
+    let mut attributes: Vec<(String, String)> = vec![
+        ("service.name".to_owned(), config.service.name.clone()),
+        (
+            "service.version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        ),
+        ("service.instance.id".to_owned(), instance_id.to_owned()),
+        ("host.name".to_owned(), host_name()),
+    ];
+    for (key, value) in &config.service.resource_attributes {
+        match attributes.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1.clone_from(value),
+            None => attributes.push((key.clone(), value.clone())),
+        }
     }
-    builder
-        .with_attributes([
-            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-            KeyValue::new("service.instance.id", instance_id.to_owned()),
-            KeyValue::new("host.name", host_name()),
-        ])
+    // `telemetry.sdk.*` first, then everything above.
+    Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(
+            attributes
+                .into_iter()
+                .map(|(key, value)| KeyValue::new(key, value)),
+        )
         .build()
+}
+
+/// The SDK sampler of `traces.sampler` (ratio samplers keep `ratio` of the traces).
+pub fn sampler(kind: TraceSampler, ratio: f64) -> Sampler {
+    let parent_based = |root| Sampler::ParentBased(Box::new(root));
+    match kind {
+        TraceSampler::AlwaysOn => Sampler::AlwaysOn,
+        TraceSampler::AlwaysOff => Sampler::AlwaysOff,
+        TraceSampler::TraceIdRatio => Sampler::TraceIdRatioBased(ratio),
+        TraceSampler::ParentBasedAlwaysOn => parent_based(Sampler::AlwaysOn),
+        TraceSampler::ParentBasedAlwaysOff => parent_based(Sampler::AlwaysOff),
+        TraceSampler::ParentBasedTraceIdRatio => parent_based(Sampler::TraceIdRatioBased(ratio)),
+    }
 }
 
 /// The machine's host name, or `unknown`.
@@ -139,13 +169,10 @@ impl Pipeline {
         };
         let tracer_provider = if config.traces.enabled {
             let exporter = otlp::span_exporter(&config.otlp)?;
-            let ratio = config.traces.sampling_ratio;
             Some(
                 SdkTracerProvider::builder()
                     .with_span_processor(BatchSpanProcessor::builder(exporter).build())
-                    .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-                        ratio,
-                    ))))
+                    .with_sampler(sampler(config.traces.sampler, config.traces.sampling_ratio))
                     .with_resource(resource)
                     .build(),
             )
@@ -219,16 +246,13 @@ pub fn install_subscriber(
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{}{quiet}", logging.level)))
         .map_err(LoggingError::Level)?;
+    // Lines written in a span carry its trace_id and span_id (when traces are on).
     let fmt_layer: Box<dyn Layer<Registry> + Send + Sync> = match logging.format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            // Colours only on a terminal: log files and journald get plain text.
-            .with_ansi(std::io::stderr().is_terminal())
-            .boxed(),
+        LogFormat::Json => super::log_format::json_layer(std::io::stderr).boxed(),
+        // Colours only on a terminal: log files and journald get plain text.
+        LogFormat::Text => {
+            super::log_format::text_layer(std::io::stderr, std::io::stderr().is_terminal()).boxed()
+        }
     };
     let otel_layer = tracer_provider.map(|p| {
         tracing_opentelemetry::layer()

@@ -576,3 +576,92 @@ async fn health_answers_as_the_go_exporter_and_the_metrics_path_is_configurable(
     assert_eq!(healthcheck("/health"), Some(1));
     agent.terminate().await;
 }
+
+/// The hex trace ids of every span `receiver` got.
+fn exported_trace_ids(receiver: &Receiver) -> Vec<String> {
+    receiver.with(|r| {
+        r.traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .map(|s| s.trace_id.iter().map(|b| format!("{b:02x}")).collect())
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_written_in_a_cycle_carry_the_trace_id_of_its_exported_spans() {
+    let sim = sim_with(50).await;
+    // Storage fails at every cycle: the site is collected in part, and says so.
+    sim.set_fault(
+        nbu_sim::FaultTarget::Storage,
+        nbu_sim::Fault::Status {
+            code: 500,
+            retry_after: None,
+            body: None,
+        },
+        None,
+    );
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "sites:\n  - name: linked\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 1s\ntraces:\n  enabled: true\n  sampling_ratio: 1.0\nlogging:\n  level: info\n  format: json\n",
+        sim.base_url(),
+        receiver.endpoint()
+    );
+    let path = write_config(dir.path(), &yaml);
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let agent = AgentProcess::spawn(
+        &["run".as_ref(), "--config".as_ref(), path.as_os_str()],
+        &[("RUST_LOG", "info")],
+        &healthz,
+    )
+    .await;
+    wait_for(
+        "a failed collection logged",
+        Duration::from_secs(30),
+        || async { agent.stderr().contains("collection failed").then_some(()) },
+    )
+    .await;
+    let (_, stderr) = agent.terminate().await;
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let message = |l: &serde_json::Value| l["fields"]["message"].as_str().map(str::to_owned);
+    assert!(
+        lines
+            .iter()
+            .any(|l| message(l).as_deref() == Some("collection failed")),
+        "{stderr}"
+    );
+    // Written in the cycle's span: its trace id is one of the exported traces.
+    let agreed = lines
+        .iter()
+        .find(|l| message(l).as_deref() == Some("collection failed"))
+        .unwrap_or_else(|| panic!("no failed collection line:\n{stderr}"));
+    assert_eq!(agreed["span"]["name"], "nbu.collect", "{agreed}");
+    let trace_id = agreed["trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace_id: {agreed}"));
+    let span_id = agreed["span_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no span_id: {agreed}"));
+    assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{agreed}");
+    let exported = exported_trace_ids(&receiver);
+    assert!(
+        exported.iter().any(|t| t == trace_id),
+        "trace {trace_id} not among the exported spans' {exported:?}"
+    );
+    // Lines outside spans carry no ids.
+    let outside = lines
+        .iter()
+        .find(|l| l.get("span").is_none() && l.get("spans").is_none())
+        .unwrap_or_else(|| panic!("no line outside spans:\n{stderr}"));
+    assert!(outside.get("trace_id").is_none(), "{outside}");
+    assert!(outside.get("span_id").is_none(), "{outside}");
+    receiver.stop().await;
+    sim.shutdown().await;
+}

@@ -335,9 +335,16 @@ async fn a_server_that_never_answers_gives_a_timeout_after_the_retries() {
     sim.shutdown().await;
 }
 
-/// The fields recorded on `nbu.request` spans after their creation.
+/// The fields recorded on `nbu.request` spans after their creation, and the fields of every
+/// attempt (`nbu.request.attempt`), by attempt.
 #[derive(Clone, Default)]
-struct RequestSpanFields(Arc<Mutex<Vec<(String, String)>>>);
+struct RequestSpanFields(Arc<Mutex<Fields>>, Arc<Mutex<Vec<Fields>>>);
+
+/// Field names and values, in the order recorded.
+type Fields = Vec<(String, String)>;
+
+/// Which attempt a span is: its index in the attempts' fields.
+struct AttemptIndex(usize);
 
 struct FieldVisitor<'a>(&'a mut Vec<(String, String)>);
 
@@ -354,18 +361,37 @@ impl<S> tracing_subscriber::Layer<S> for RequestSpanFields
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == "nbu.request.attempt" {
+            let mut attempts = self.1.lock().unwrap();
+            let mut fields = Vec::new();
+            attrs.record(&mut FieldVisitor(&mut fields));
+            attempts.push(fields);
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut()
+                    .insert(AttemptIndex(attempts.len() - 1));
+            }
+        }
+    }
+
     fn on_record(
         &self,
         id: &tracing::span::Id,
         values: &tracing::span::Record<'_>,
         ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if ctx
-            .span(id)
-            .is_some_and(|span| span.metadata().name() == "nbu.request")
-        {
+        let Some(span) = ctx.span(id) else { return };
+        if span.metadata().name() == "nbu.request" {
             let mut fields = self.0.lock().unwrap();
             values.record(&mut FieldVisitor(&mut fields));
+        } else if let Some(AttemptIndex(i)) = span.extensions().get::<AttemptIndex>() {
+            let mut attempts = self.1.lock().unwrap();
+            values.record(&mut FieldVisitor(&mut attempts[*i]));
         }
     }
 }
@@ -398,6 +424,20 @@ async fn a_request_span_ends_in_error_when_the_retry_budget_runs_out() {
     let has = |k: &str, v: &str| recorded.iter().any(|(key, value)| key == k && value == v);
     assert!(has("error.type", "server_status"), "{recorded:?}");
     assert!(has("otel.status_code", "error"), "{recorded:?}");
-    assert!(has("nbu.attempts", "1"), "{recorded:?}");
+    // One attempt, a client span of its own that failed the same way, no resend.
+    let attempts = fields.1.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    let attempt = &attempts[0];
+    let has = |k: &str, v: &str| attempt.iter().any(|(key, value)| key == k && value == v);
+    assert!(has("error.type", "server_status"), "{attempt:?}");
+    assert!(has("otel.status_code", "error"), "{attempt:?}");
+    assert!(has("http.response.status_code", "503"), "{attempt:?}");
+    assert!(has("otel.kind", "client"), "{attempt:?}");
+    assert!(
+        !attempt
+            .iter()
+            .any(|(key, _)| key == "http.request.resend_count"),
+        "{attempt:?}"
+    );
     sim.shutdown().await;
 }

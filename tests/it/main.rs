@@ -23,6 +23,7 @@ mod negotiation;
 mod operations;
 mod opt_in;
 mod otlp_export;
+mod otlp_http;
 mod pipeline;
 mod prometheus;
 mod quiet_start;

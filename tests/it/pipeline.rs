@@ -107,10 +107,10 @@ impl Running {
 }
 
 /// Series of one metric: sorted label pairs (with `site`) -> value.
-type Series = BTreeMap<Vec<(String, String)>, f64>;
+pub type Series = BTreeMap<Vec<(String, String)>, f64>;
 
 /// What the catalog would report for the ground truth (expected values).
-fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
+pub fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
     let truth = crate::common::truth::expected(
         &sim.truth(sim.config().anchor - chrono::Duration::hours(72)),
     );
@@ -151,7 +151,7 @@ fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
 }
 
 /// Gauge series of the last export that carries `name`.
-fn otlp_series(exports: &[ExportMetricsServiceRequest], name: &str) -> Option<Series> {
+pub fn otlp_series(exports: &[ExportMetricsServiceRequest], name: &str) -> Option<Series> {
     use crate::common::otlp::{latest_gauge, number, sorted_labels};
     latest_gauge(exports, name).map(|g| {
         g.data_points
@@ -161,7 +161,7 @@ fn otlp_series(exports: &[ExportMetricsServiceRequest], name: &str) -> Option<Se
     })
 }
 
-fn assert_series_equal(name: &str, actual: &Series, expected: &Series) {
+pub fn assert_series_equal(name: &str, actual: &Series, expected: &Series) {
     let a: BTreeSet<_> = actual.keys().collect();
     let e: BTreeSet<_> = expected.keys().collect();
     assert_eq!(a, e, "{name}: label sets differ");

@@ -4,7 +4,9 @@
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
 use crate::config::validate::{Validator, scalar};
-use crate::config::values::LogFormat;
+use std::collections::BTreeMap;
+
+use crate::config::values::{LogFormat, TraceSampler};
 
 section! {
     /// Traces of the agent's own work.
@@ -12,8 +14,13 @@ section! {
     pub struct TracesConfig {
         /// Export spans over OTLP.
         enabled: bool = false, parse scalar::boolean;
-        /// Fraction of root traces sampled (0.0..=1.0); children follow their parent.
+        /// The sampler: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio.
+        sampler: TraceSampler = TraceSampler::ParentBasedTraceIdRatio,
+            parse |v, f, x| v.choice(f, x, &SAMPLERS);
+        /// Fraction of traces sampled by the ratio samplers (0.0..=1.0).
         sampling_ratio: f64 = 1.0, parse sampling_ratio;
+        /// The propagators of the trace context sent to NetBackup, comma-separated: tracecontext, baggage, or none.
+        propagators: String = "tracecontext".to_owned(), parse propagators;
     }
     raw RawTraces, patch TracesPatch;
 }
@@ -39,12 +46,91 @@ section! {
         name: String = "nbu-otel".to_owned(), parse name;
         /// `service.instance.id`; unset = the host name (stable across restarts).
         instance_id: Option<String> = None, parse instance_id;
+        /// More resource attributes (`deployment.environment.name: prod`); `OTEL_RESOURCE_ATTRIBUTES` adds to them and wins.
+        resource_attributes: Vec<(String, String)> = Vec::new(), parse resource_attributes,
+            from Section<BTreeMap<String, Scalar>>;
     }
     raw RawService, patch ServicePatch;
 }
 
 /// The values of `logging.format`.
 const LOG_FORMATS: [(&str, LogFormat); 2] = [("text", LogFormat::Text), ("json", LogFormat::Json)];
+
+/// The values of `traces.sampler`, as `OTEL_TRACES_SAMPLER` names them.
+const SAMPLERS: [(&str, TraceSampler); 6] = [
+    ("always_on", TraceSampler::AlwaysOn),
+    ("always_off", TraceSampler::AlwaysOff),
+    ("traceidratio", TraceSampler::TraceIdRatio),
+    ("parentbased_always_on", TraceSampler::ParentBasedAlwaysOn),
+    ("parentbased_always_off", TraceSampler::ParentBasedAlwaysOff),
+    (
+        "parentbased_traceidratio",
+        TraceSampler::ParentBasedTraceIdRatio,
+    ),
+];
+
+/// The propagators the agent has, as `OTEL_PROPAGATORS` names them.
+pub const PROPAGATORS: [&str; 3] = ["tracecontext", "baggage", "none"];
+
+/// `traces.propagators`: names of [`PROPAGATORS`], comma-separated; `none` alone.
+pub(in crate::config) fn propagators(
+    v: &mut Validator<'_>,
+    field: &str,
+    value: Option<Scalar>,
+) -> Option<String> {
+    let text = v.optional_text(field, value)?;
+    let names: Vec<String> = text
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(unknown) = names.iter().find(|n| !PROPAGATORS.contains(&n.as_str())) {
+        v.err(
+            field,
+            format!(
+                "unknown propagator {unknown:?}: nbu-otel has tracecontext, baggage and none \
+                 (b3, jaeger and xray are not supported)"
+            ),
+        );
+        return None;
+    }
+    if names.len() > 1 && names.iter().any(|n| n == "none") {
+        v.err(field, "none cannot be combined with other propagators");
+        return None;
+    }
+    if names.is_empty() {
+        v.err(field, "name at least one propagator, or none");
+        return None;
+    }
+    Some(names.join(","))
+}
+
+/// `service.resource_attributes`: attribute keys and text values, none empty.
+pub(in crate::config) fn resource_attributes(
+    v: &mut Validator<'_>,
+    path: &str,
+    raw: Option<Section<BTreeMap<String, Scalar>>>,
+) -> Option<Vec<(String, String)>> {
+    let before = v.error_count();
+    let raw = v.section(path, raw)?;
+    let mut out = Vec::new();
+    for (key, value) in raw {
+        let field = format!("{path}.{key}");
+        if key.trim().is_empty() {
+            v.err(&field, "an attribute key is empty");
+            continue;
+        }
+        match v.text(&field, Some(value)) {
+            Some(text) if !text.is_empty() => out.push((key.trim().to_owned(), text)),
+            _ => {
+                if !v.has_error(&field) {
+                    v.err(&field, "the attribute value is missing");
+                }
+            }
+        }
+    }
+    (v.error_count() == before).then_some(out)
+}
 
 /// `traces.sampling_ratio`: a number from 0 to 1.
 pub(in crate::config) fn sampling_ratio(

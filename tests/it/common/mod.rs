@@ -4,6 +4,7 @@
 
 pub mod bridged;
 pub mod otlp;
+pub mod otlp_http;
 pub mod process;
 pub mod truth;
 
