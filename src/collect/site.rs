@@ -119,6 +119,7 @@ impl From<&SiteConfig> for ClientSettings {
             max_retry_time: collection.max_retry_time,
             requests_per_second: collection.requests_per_second,
             max_concurrent_requests: collection.max_concurrent_requests,
+            proxy_from_env: collection.proxy_from_env,
         }
     }
 }

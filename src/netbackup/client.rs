@@ -91,8 +91,12 @@ impl SiteClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(site.max_concurrent_requests as usize)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("nbu-otel/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
+            .user_agent(concat!("nbu-otel/", env!("CARGO_PKG_VERSION")));
+        // With it, reqwest reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY (and their lowercase
+        // forms) as curl does.
+        if !site.proxy_from_env {
+            builder = builder.no_proxy();
+        }
         if let Some(ca_file) = &site.ca_file {
             let pem = std::fs::read(ca_file).map_err(|e| {
                 setup_error(format!("cannot read CA file {}: {e}", ca_file.display()))

@@ -31,4 +31,7 @@ pub struct ClientSettings {
     pub requests_per_second: f64,
     /// Requests in flight to the site, at most.
     pub max_concurrent_requests: u32,
+    /// Whether requests go through the proxy the environment names (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `NO_PROXY`).
+    pub proxy_from_env: bool,
 }

@@ -26,6 +26,7 @@ mod otlp_export;
 mod otlp_http;
 mod pipeline;
 mod prometheus;
+mod proxy;
 mod quiet_start;
 mod readiness;
 mod recorded_pages;

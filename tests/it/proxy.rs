@@ -1,0 +1,123 @@
+//! Proxies the way curl and the OpenTelemetry SDKs take them: the real binary reaches
+//! NetBackup through the forward proxy `HTTP_PROXY` names, not for a host of `NO_PROXY`, and
+//! not at all with `collection.proxy_from_env: false`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use nbu_sim::SimConfig;
+
+use crate::common::process::{AgentProcess, free_port};
+use crate::common::{jobs_cycles, start_sim, wait_for};
+
+const KEY: &str = "k-proxy-test";
+
+/// A forward proxy: it answers absolute-form requests by sending them on (without a proxy of
+/// its own) and records the URL of each.
+struct ForwardProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+async fn forward(State(seen): State<Arc<Mutex<Vec<String>>>>, request: Request) -> Response {
+    let url = request.uri().to_string();
+    seen.lock().unwrap().push(url.clone());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let method = request.method().clone();
+    let mut headers = request.headers().clone();
+    for hop in ["proxy-connection", "connection", "proxy-authorization"] {
+        headers.remove(hop);
+    }
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let answer = match client
+        .request(method, &url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(a) => a,
+        Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+    };
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    response.body(Body::from(bytes)).unwrap()
+}
+
+impl ForwardProxy {
+    async fn start() -> ForwardProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let app = Router::new().fallback(forward).with_state(seen.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ForwardProxy { addr, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netbackup_requests_go_through_the_proxy_the_environment_names() {
+    let sim = start_sim(SimConfig {
+        jobs: 100,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let proxy = ForwardProxy::start().await;
+    let proxy_url = format!("http://{}", proxy.addr);
+    for (case, collection, no_proxy, through_proxy) in [
+        ("HTTP_PROXY", "", "", true),
+        (
+            "proxy_from_env: false",
+            "      proxy_from_env: false\n",
+            "",
+            false,
+        ),
+        ("NO_PROXY names the host", "", "127.0.0.1", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let yaml = format!(
+            "sites:\n  - name: proxied\n    url: {}\n    api_key: ${{NBU_KEY}}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\n{collection}server:\n  listen: 127.0.0.1:{port}\notlp:\n  enabled: false\n",
+            sim.base_url()
+        );
+        let before = (jobs_cycles(&sim), proxy.seen().len());
+        let mut env = vec![("NBU_KEY", KEY), ("HTTP_PROXY", proxy_url.as_str())];
+        if !no_proxy.is_empty() {
+            env.push(("NO_PROXY", no_proxy));
+        }
+        let agent = AgentProcess::start(dir.path(), &yaml, port, &env).await;
+        wait_for(case, Duration::from_secs(30), || async {
+            (jobs_cycles(&sim) > before.0 + 1).then_some(())
+        })
+        .await;
+        agent.terminate().await;
+        let seen: Vec<String> = proxy.seen().into_iter().skip(before.1).collect();
+        if through_proxy {
+            assert!(
+                seen.iter()
+                    .any(|u| u.starts_with(&format!("{}/admin/jobs", sim.base_url()))),
+                "{case}: the proxy saw {seen:?}"
+            );
+        } else {
+            assert!(seen.is_empty(), "{case}: the proxy saw {seen:?}");
+        }
+    }
+}
