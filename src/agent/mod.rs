@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::collect::{SiteCollector, SiteSnapshot};
 use crate::config::{Config, ConfigDiff, SiteConfig};
 use crate::events::Events;
-use crate::netbackup::{ClientSettings, SiteClient};
+use crate::netbackup::{ClientSettings, Propagation, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
 use crate::telemetry::catalog::site_room;
@@ -252,8 +252,11 @@ impl Agent {
 
     fn spawn_site(&mut self, site: SiteConfig, carry: Carry) {
         let name = site.name.clone();
+        let propagation = Propagation::named(&self.config.traces.propagators);
         let built = SiteClient::new(&ClientSettings::from(&site)).and_then(|client| {
-            let client = client.with_events(self.events.clone());
+            let client = client
+                .with_events(self.events.clone())
+                .with_propagation(propagation);
             SiteCollector::with_client(client, site.clone())
         });
         let collector = built.map(Arc::new);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, RETRY_AFTER,
 };
@@ -21,7 +21,7 @@ use super::error::{ApiError, ApiFailure, DecodeKind, snippet};
 use super::limit::RequestLimiter;
 use super::models::ErrorBody;
 use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_after};
-use super::settings::ClientSettings;
+use super::settings::{ClientSettings, Propagation};
 use super::version::ApiVersion;
 use crate::events::Events;
 
@@ -58,6 +58,8 @@ pub struct SiteClient {
     max_retries: u32,
     max_retry_time: Duration,
     events: Events,
+    /// What context travels with each request.
+    propagation: Propagation,
     /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
     /// fresh memory for every page. At most one per request in flight.
     spare_bodies: Mutex<Vec<Vec<u8>>>,
@@ -129,6 +131,7 @@ impl SiteClient {
             max_retry_time: site.max_retry_time,
             events: Events::default(),
             spare_bodies: Mutex::new(Vec::new()),
+            propagation: Propagation::default(),
             spare_limit: site.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
@@ -139,6 +142,13 @@ impl SiteClient {
     /// `events` from now on, instead of counting them nowhere.
     pub fn with_events(mut self, events: Events) -> Self {
         self.events = events;
+        self
+    }
+
+    /// Sends the context `propagation` names with each request, from now on (the W3C trace
+    /// context alone by default).
+    pub fn with_propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
         self
     }
 
@@ -404,7 +414,7 @@ impl SiteClient {
     ) -> Attempt {
         let sent_at = Instant::now();
         let mut headers = headers.clone();
-        inject_trace_context(&mut headers);
+        inject_context(&mut headers, self.propagation);
         let sent = self.http.get(url.clone()).headers(headers).send().await;
         let response = match sent {
             Ok(r) => r,
@@ -609,8 +619,9 @@ fn without_userinfo(url: &Url) -> String {
     url.into()
 }
 
-/// Adds the W3C `traceparent` of the current span, when there is a sampled one.
-fn inject_trace_context(headers: &mut HeaderMap) {
+/// Adds the context `propagation` names: the W3C `traceparent` of the current span (when it
+/// is valid) and the `baggage` of the current context.
+fn inject_context(headers: &mut HeaderMap, propagation: Propagation) {
     struct Injector<'a>(&'a mut HeaderMap);
     impl opentelemetry::propagation::Injector for Injector<'_> {
         fn set(&mut self, key: &str, value: String) {
@@ -623,8 +634,18 @@ fn inject_trace_context(headers: &mut HeaderMap) {
         }
     }
     let context = Span::current().context();
-    if context.span().span_context().is_valid() {
+    if propagation.trace_context && context.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&context, &mut Injector(headers));
+    }
+    if propagation.baggage {
+        // The span's context, or else the thread's (where a library user attaches baggage).
+        use opentelemetry::baggage::BaggageExt as _;
+        let with_baggage = if !context.baggage().is_empty() {
+            context.clone()
+        } else {
+            opentelemetry::Context::current()
+        };
+        BaggagePropagator::new().inject_context(&with_baggage, &mut Injector(headers));
     }
 }
 
@@ -784,6 +805,30 @@ fn wraps_rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_propagators_decide_what_context_travels() {
+        use opentelemetry::baggage::BaggageExt as _;
+        let context = opentelemetry::Context::current_with_baggage([opentelemetry::KeyValue::new(
+            "team", "backup",
+        )]);
+        let _attached = context.attach();
+        let headers = |list: &str| {
+            let mut headers = HeaderMap::new();
+            inject_context(&mut headers, Propagation::named(list));
+            headers
+        };
+        assert_eq!(
+            headers("tracecontext,baggage")
+                .get("baggage")
+                .and_then(|v| v.to_str().ok()),
+            Some("team=backup")
+        );
+        assert!(headers("tracecontext").get("baggage").is_none());
+        assert!(headers("none").is_empty());
+        // No span: no traceparent, whatever the propagators.
+        assert!(headers("tracecontext").get("traceparent").is_none());
+    }
 
     #[test]
     fn query_components_encode_spaces_quotes_and_percent() {

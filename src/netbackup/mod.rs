@@ -24,5 +24,5 @@ pub use pagination::{
     MAX_CURSOR_BYTES, MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_jobs, walk_storage_units,
 };
 pub use retry::{parse_http_date, parse_retry_after};
-pub use settings::ClientSettings;
+pub use settings::{ClientSettings, Propagation};
 pub use version::{ApiVersion, UnknownApiVersion};

@@ -35,3 +35,34 @@ pub struct ClientSettings {
     /// `HTTP_PROXY`, `NO_PROXY`).
     pub proxy_from_env: bool,
 }
+
+/// What context the client sends with each request (`traces.propagators`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Propagation {
+    /// The W3C trace context (`traceparent`, `tracestate`).
+    pub trace_context: bool,
+    /// The W3C baggage (`baggage`).
+    pub baggage: bool,
+}
+
+impl Default for Propagation {
+    /// The trace context alone.
+    fn default() -> Self {
+        Propagation {
+            trace_context: true,
+            baggage: false,
+        }
+    }
+}
+
+impl Propagation {
+    /// The propagation of a validated `traces.propagators` list (`tracecontext,baggage`,
+    /// `none`).
+    pub fn named(list: &str) -> Self {
+        let has = |name: &str| list.split(',').any(|n| n.trim() == name);
+        Propagation {
+            trace_context: has("tracecontext"),
+            baggage: has("baggage"),
+        }
+    }
+}
