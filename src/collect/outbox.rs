@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use super::job_event::{JobEvent, Reason};
@@ -108,6 +109,8 @@ struct SiteBox {
     loaded: bool,
     /// The events waiting, in the order they were offered.
     waiting: VecDeque<JobEvent>,
+    /// The job ids of `waiting`, so an offer or a delivery never scans it.
+    waiting_ids: FxHashSet<u64>,
     /// The latest instant every job ending before it was seen: the last cycle's server time
     /// minus the delta overlap.
     seen_to_ms: Option<i64>,
@@ -268,13 +271,14 @@ impl JobOutbox {
             .checkpoint
             .as_ref()
             .is_some_and(|c| c.covers(event.job_id, event.time_ms()))
-            || entry.waiting.iter().any(|w| w.job_id == event.job_id)
+            || entry.waiting_ids.contains(&event.job_id)
         {
             return Offered::AlreadyReported;
         }
         if full {
             return Offered::Dropped;
         }
+        entry.waiting_ids.insert(event.job_id);
         entry.waiting.push_back(event);
         state.waiting += 1;
         Offered::Queued
@@ -386,9 +390,11 @@ impl JobOutbox {
                 continue;
             };
             let before = entry.waiting.len();
-            entry
-                .waiting
-                .retain(|w| !sent.iter().any(|s| s.job_id == w.job_id));
+            let sent_ids: FxHashSet<u64> = sent.iter().map(|s| s.job_id).collect();
+            entry.waiting.retain(|w| !sent_ids.contains(&w.job_id));
+            for id in &sent_ids {
+                entry.waiting_ids.remove(id);
+            }
             removed += before - entry.waiting.len();
             let checkpoint = entry.checkpoint.get_or_insert_with(Checkpoint::default);
             for event in &sent {
