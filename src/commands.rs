@@ -11,7 +11,7 @@ use crate::collect::outbox::{check_state_dir, read_checkpoint};
 use crate::collect::{JobSync, ProgressSink, SiteCollector, SiteReport, reasons, sources};
 use crate::config::{Config, EventsConfig, FirstStart, SiteConfig, SourceId};
 use crate::netbackup::{ApiError, ApiFailure};
-use crate::report::CheckResult;
+use crate::report::{CheckResult, FailedJobs};
 
 /// Runs `work` for every site of `config`, all at once, each in a task of its own; the results
 /// in configuration order. Work that panics becomes `failed(site, error)`: a failed site,
@@ -148,17 +148,6 @@ pub fn events_lines(config: &Config) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-/// The failed jobs of one site's jobs window, for `once --failed-jobs`.
-#[derive(Debug)]
-pub struct FailedJobs {
-    /// The site.
-    pub site: String,
-    /// Its failed jobs (and successes, with `events.include_successes`), newest end first, with
-    /// NetBackup's reasons for the newest `events.try_logs_per_cycle`; or why they could not be
-    /// read.
-    pub result: Result<Vec<JobEvent>, ApiError>,
 }
 
 /// Reads the jobs window of every site once, all at once, and the reasons of its newest

@@ -7,7 +7,6 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::collect::job_event::{JobEvent, Severity};
 use crate::collect::{SiteReport, SiteSnapshot};
-use crate::commands::FailedJobs;
 use crate::config::SourceId;
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::catalog::{CATALOG, Value};
@@ -285,6 +284,17 @@ pub fn check_table(results: &[CheckResult]) -> String {
         out.push_str(&details);
     }
     out
+}
+
+/// The failed jobs of one site's jobs window, for `once --failed-jobs`.
+#[derive(Debug)]
+pub struct FailedJobs {
+    /// The site.
+    pub site: String,
+    /// Its failed jobs (and successes, with `events.include_successes`), newest end first, with
+    /// NetBackup's reasons for the newest `events.try_logs_per_cycle`; or why they could not be
+    /// read.
+    pub result: Result<Vec<JobEvent>, ApiError>,
 }
 
 /// The widest reason a `once --failed-jobs` table shows (the JSON has it whole).

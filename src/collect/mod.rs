@@ -12,6 +12,7 @@
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
 //! rule with its own code (`nbu_sim::fold_jobs`).
 
+pub mod job_details;
 pub mod job_event;
 pub mod label;
 pub mod outbox;

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use chrono::DateTime;
 
-use super::job_event::{EventFilter, JobDetails};
+use super::job_details::{EventFilter, JobDetails};
 use super::label::cap_label;
 use super::summary::{
     ActionPolicyKey, ActionReasonKey, ActionStateKey, ActionStatusKey, ClientJobKey,

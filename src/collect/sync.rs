@@ -219,7 +219,7 @@ impl JobSync {
     }
 
     /// Sets which finished jobs get their details kept for job events (`None`: none).
-    pub fn set_event_filter(&mut self, filter: Option<super::job_event::EventFilter>) {
+    pub fn set_event_filter(&mut self, filter: Option<super::job_details::EventFilter>) {
         self.store.set_event_filter(filter);
     }
 

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod catalog;
 pub mod export_retry;
+pub mod exporter_error;
 pub mod instruments;
 pub mod log_format;
 pub mod logs;

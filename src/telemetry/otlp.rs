@@ -35,6 +35,7 @@ use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::export_retry::{Attempt, grpc_attempt, retrying};
+pub use super::exporter_error::ExporterError;
 use super::otlp_http::{self, HttpSender};
 use super::split::{self, EncodedRequest};
 use crate::config::{
@@ -45,33 +46,6 @@ use crate::events::{Events, FailureStreak};
 /// The events of exports, counted (`nbu.otlp.exports`) once an agent's tallies are known: the
 /// exporter is built before the agent registers its instruments.
 pub type ExportCounter = Arc<OnceLock<Events>>;
-
-/// Why an exporter could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ExporterError {
-    /// A TLS file could not be read.
-    #[error("{field}: cannot read {path}: {source}")]
-    File {
-        /// The setting, with its signal.
-        field: String,
-        /// The path.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A header is not valid gRPC metadata or a valid HTTP header.
-    #[error("otlp.headers.{0}: not a valid header name or value")]
-    Header(String),
-    /// The OTLP builder refused the settings.
-    #[error("otlp: {0}")]
-    Build(String),
-    /// The endpoint or its TLS settings were refused by the gRPC transport.
-    #[error("otlp.endpoint: {0}")]
-    Endpoint(#[source] tonic::transport::Error),
-    /// An exporter was built outside a Tokio runtime.
-    #[error("otlp: the exporters must be built inside a Tokio runtime")]
-    NoRuntime,
-}
 
 fn read(
     export: &SignalExport,

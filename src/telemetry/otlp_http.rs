@@ -15,7 +15,7 @@ use secrecy::ExposeSecret as _;
 use url::Url;
 
 use super::export_retry::{Attempt, http_retryable, retrying};
-use super::otlp::ExporterError;
+use super::exporter_error::ExporterError;
 use crate::config::{OtlpCompression, SignalExport};
 use crate::netbackup::parse_retry_after;
 
