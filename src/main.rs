@@ -300,7 +300,7 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
 /// The log subscriber of the short commands: the configuration's `logging` section (level,
 /// format, `RUST_LOG`), or the defaults for commands without one.
 fn init_plain_logging(logging: &config::LoggingConfig) {
-    let _ = install_subscriber(logging, None);
+    let _ = install_subscriber(logging, None, None);
 }
 
 async fn run(path: &Path, watch: bool) -> anyhow::Result<ExitCode> {

@@ -56,12 +56,14 @@ use StandardForm::{
 /// (`otlp.traces.endpoint`), which wins over the generic one for that signal, as the
 /// specification says. An empty variable is unset. Headers and resource attributes are merged
 /// with the file's, the variable winning for a repeated name.
-pub const STANDARD_ENV: [StandardVar; 44] = [
+pub const STANDARD_ENV: [StandardVar; 46] = [
     var("OTEL_SDK_DISABLED", "otlp.enabled", SdkDisabled),
     var("OTEL_METRICS_EXPORTER", "otlp.enabled", Exporter),
     var("OTEL_SDK_DISABLED", "traces.enabled", SdkDisabled),
     var("OTEL_TRACES_EXPORTER", "traces.enabled", Exporter),
     var("OTEL_SDK_DISABLED", "events.enabled", SdkDisabled),
+    var("OTEL_SDK_DISABLED", "logging.otlp", SdkDisabled),
+    var("OTEL_LOGS_EXPORTER", "logging.otlp", Exporter),
     var("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp.endpoint", Plain),
     var("OTEL_EXPORTER_OTLP_PROTOCOL", "otlp.protocol", Protocol),
     var("OTEL_EXPORTER_OTLP_HEADERS", "otlp.headers.<name>", Headers),
@@ -229,11 +231,7 @@ pub const RESOURCE_ATTRIBUTES: StandardVar = var(
 
 /// Standard variables the agent does not read, each with what to use instead. A test holds
 /// the README's table of variables to this list and [`STANDARD_ENV`].
-pub const UNSUPPORTED_ENV: [(&str, &str); 10] = [
-    (
-        "OTEL_LOGS_EXPORTER",
-        "the agent's own logs go to standard error (`logging.*`); job events are switched by `events.enabled`",
-    ),
+pub const UNSUPPORTED_ENV: [(&str, &str); 9] = [
     ("OTEL_LOG_LEVEL", "`logging.level` or `RUST_LOG`"),
     (
         "OTEL_EXPORTER_OTLP_INSECURE",

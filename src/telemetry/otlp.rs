@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use opentelemetry_otlp::{
-    Compression, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+    Compression, LogExporter, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -203,6 +203,27 @@ pub fn metric_exporter(
 
 /// The largest response the metric push accepts (a response holds at most an error text).
 const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// The OTLP exporter of the agent's own log lines (`logging.otlp`), on `config`'s logs signal.
+/// Must be called inside a Tokio runtime.
+pub fn log_exporter(config: &OtlpConfig) -> Result<LogExporter, ExporterError> {
+    let export = config.signal(Signal::Logs);
+    let built = match export.protocol {
+        OtlpProtocol::Grpc => configure!(LogExporter::builder(), &export).build(),
+        OtlpProtocol::HttpProtobuf => {
+            let mut builder = LogExporter::builder()
+                .with_http()
+                .with_http_client(otlp_http::client(&export)?)
+                .with_endpoint(export.endpoint.as_str())
+                .with_timeout(export.timeout);
+            if export.compression == OtlpCompression::Gzip {
+                builder = builder.with_compression(Compression::Gzip);
+            }
+            builder.build()
+        }
+    };
+    built.map_err(|e| ExporterError::Build(e.to_string()))
+}
 
 /// The OTLP span exporter of `config`'s traces signal. Must be called inside a Tokio runtime.
 pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError> {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, Stream};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
@@ -30,6 +32,8 @@ pub struct Pipeline {
     pub meter_provider: SdkMeterProvider,
     /// The tracer provider, when traces are enabled.
     pub tracer_provider: Option<SdkTracerProvider>,
+    /// The logger provider of the agent's own log lines, when `logging.otlp` is on.
+    pub logger_provider: Option<SdkLoggerProvider>,
     /// Where the OTLP metric exporter counts its outcomes; see [`Pipeline::count_exports_in`].
     exports: otlp::ExportCounter,
     /// The sites whose series the OTLP push carries: give it to the agent
@@ -167,6 +171,17 @@ impl Pipeline {
         } else {
             None
         };
+        let logger_provider = if config.logging.otlp {
+            let exporter = otlp::log_exporter(&config.otlp)?;
+            Some(
+                SdkLoggerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource.clone())
+                    .build(),
+            )
+        } else {
+            None
+        };
         let tracer_provider = if config.traces.enabled {
             let exporter = otlp::span_exporter(&config.otlp)?;
             Some(
@@ -185,6 +200,7 @@ impl Pipeline {
             exports,
             exported_sites,
             job_events,
+            logger_provider,
             has_metric_reader: config.otlp.enabled,
         })
     }
@@ -198,7 +214,11 @@ impl Pipeline {
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).
     /// `RUST_LOG` wins over `logging.level`.
     pub fn init_logging(&self, logging: &LoggingConfig) -> Result<(), LoggingError> {
-        install_subscriber(logging, self.tracer_provider.as_ref())
+        install_subscriber(
+            logging,
+            self.tracer_provider.as_ref(),
+            self.logger_provider.as_ref(),
+        )
     }
 
     /// Flushes and shuts down the providers, waiting at most `deadline` in total.
@@ -206,9 +226,14 @@ impl Pipeline {
         let Pipeline {
             meter_provider,
             tracer_provider,
+            logger_provider,
             ..
         } = self;
         let work = tokio::task::spawn_blocking(move || {
+            if let Some(l) = logger_provider {
+                let _ = l.force_flush();
+                let _ = l.shutdown_with_timeout(deadline);
+            }
             if let Some(t) = tracer_provider {
                 let _ = t.force_flush();
                 let _ = t.shutdown_with_timeout(deadline);
@@ -241,6 +266,7 @@ pub enum LoggingError {
 pub fn install_subscriber(
     logging: &LoggingConfig,
     tracer_provider: Option<&SdkTracerProvider>,
+    logger_provider: Option<&SdkLoggerProvider>,
 ) -> Result<(), LoggingError> {
     let quiet = ",h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn";
     let filter = EnvFilter::try_from_default_env()
@@ -261,9 +287,22 @@ pub fn install_subscriber(
             .with_threads(false)
             .with_filter(EnvFilter::new(format!("warn,nbu_otel=debug{quiet}")))
     });
+    // The agent's own lines as log records, as `logging.level` filters them; the libraries
+    // that carry the records are left out, so an export never logs about itself in a loop.
+    let logs_layer = logger_provider
+        .map(|p| {
+            EnvFilter::try_new(format!(
+                "{},h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
+                logging.level
+            ))
+            .map(|f| OpenTelemetryTracingBridge::new(p).with_filter(f))
+        })
+        .transpose()
+        .map_err(LoggingError::Level)?;
     tracing_subscriber::registry()
         .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
+        .with(logs_layer)
         .try_init()
         .map_err(LoggingError::Installed)
 }

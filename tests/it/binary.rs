@@ -665,3 +665,75 @@ async fn json_log_lines_written_in_a_cycle_carry_the_trace_id_of_its_exported_sp
     receiver.stop().await;
     sim.shutdown().await;
 }
+
+/// `OTEL_LOGS_EXPORTER=otlp`: the agent's own log lines also reach the Collector as OTLP log
+/// records, in a scope other than the job events', on the agent's resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
+    let sim = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "sites:\n  - name: logged\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  enabled: false\n",
+        sim.base_url(),
+        receiver.endpoint()
+    );
+    let path = write_config(dir.path(), &yaml);
+    let agent = AgentProcess::spawn(
+        &["run".as_ref(), "--config".as_ref(), path.as_os_str()],
+        &[
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_SERVICE_NAME", "nbu-logs-test"),
+        ],
+        &format!("http://127.0.0.1:{port}/healthz"),
+    )
+    .await;
+    let records = wait_for("the agent's start line as a record", Duration::from_secs(30), || async {
+        let records: Vec<(String, String, String)> = receiver.with(|r| {
+            r.logs
+                .iter()
+                .flat_map(|req| &req.resource_logs)
+                .flat_map(|rl| {
+                    let service = rl
+                        .resource
+                        .as_ref()
+                        .and_then(|res| attr(&res.attributes, "service.name"))
+                        .unwrap_or_default();
+                    rl.scope_logs.iter().flat_map(move |sl| {
+                        let scope = sl.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                        let service = service.clone();
+                        sl.log_records.iter().map(move |l| {
+                            let body = match l.body.as_ref().and_then(|b| b.value.as_ref()) {
+                                Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => s.clone(),
+                                _ => String::new(),
+                            };
+                            (service.clone(), scope.clone(), body)
+                        })
+                    })
+                })
+                .collect()
+        });
+        records
+            .iter()
+            .any(|(_, _, body)| body == "nbu-otel started")
+            .then_some(records)
+    })
+    .await;
+    agent.terminate().await;
+    for (service, scope, body) in &records {
+        assert_eq!(service, "nbu-logs-test", "{body}");
+        assert_ne!(scope, nbu_otel::telemetry::logs::SCOPE_NAME, "{body}");
+        assert!(
+            !body.contains("opentelemetry") || body.contains("nbu"),
+            "{body}"
+        );
+    }
+    receiver.stop().await;
+    sim.shutdown().await;
+}

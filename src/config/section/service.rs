@@ -34,6 +34,8 @@ section! {
         /// Text or JSON.
         format: LogFormat = LogFormat::Text,
             parse |v, f, x| v.choice(f, x, &LOG_FORMATS);
+        /// Also send the agent's own log lines as OTLP log records (to the logs signal's endpoint, as `logging.level` filters them).
+        otlp: bool = false, parse scalar::boolean;
     }
     raw RawLogging, patch LoggingPatch;
 }
