@@ -213,7 +213,7 @@ pub fn log_exporter(config: &OtlpConfig) -> Result<LogExporter, ExporterError> {
         OtlpProtocol::HttpProtobuf => {
             let mut builder = LogExporter::builder()
                 .with_http()
-                .with_http_client(otlp_http::client(&export)?)
+                .with_http_client(otlp_http::runtime_client(&export)?)
                 .with_endpoint(export.endpoint.as_str())
                 .with_timeout(export.timeout);
             if export.compression == OtlpCompression::Gzip {
@@ -233,7 +233,7 @@ pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError>
         OtlpProtocol::HttpProtobuf => {
             let mut builder = SpanExporter::builder()
                 .with_http()
-                .with_http_client(otlp_http::client(&export)?)
+                .with_http_client(otlp_http::runtime_client(&export)?)
                 .with_endpoint(export.endpoint.as_str())
                 .with_timeout(export.timeout);
             if export.compression == OtlpCompression::Gzip {

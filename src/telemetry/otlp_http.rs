@@ -77,6 +77,39 @@ pub fn client(export: &SignalExport) -> Result<reqwest::Client, ExporterError> {
     builder.build().map_err(|e| build(e.to_string()))
 }
 
+/// The HTTP client of one signal for the SDK's exporters (spans, the agent's own logs). Their
+/// batch processors export from threads of their own, outside any Tokio runtime: each request
+/// runs on the runtime this was built in. Must be called inside a Tokio runtime.
+pub fn runtime_client(export: &SignalExport) -> Result<RuntimeClient, ExporterError> {
+    Ok(RuntimeClient {
+        client: client(export)?,
+        runtime: tokio::runtime::Handle::try_current().map_err(|_| ExporterError::NoRuntime)?,
+    })
+}
+
+/// A reqwest client whose requests run on a given Tokio runtime, whichever thread sends them.
+#[derive(Debug, Clone)]
+pub struct RuntimeClient {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for RuntimeClient {
+    async fn send_bytes(
+        &self,
+        request: opentelemetry_http::Request<bytes::Bytes>,
+    ) -> Result<opentelemetry_http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let client = self.client.clone();
+        self.runtime
+            .spawn(
+                async move { opentelemetry_http::HttpClient::send_bytes(&client, request).await },
+            )
+            .await
+            .map_err(|e| Box::new(e) as opentelemetry_http::HttpError)?
+    }
+}
+
 /// Posts OTLP requests of one signal.
 #[derive(Debug, Clone)]
 pub struct HttpSender {
