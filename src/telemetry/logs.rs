@@ -26,10 +26,10 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, S
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use prost::Message as _;
 
 use super::export_retry::{Attempt, grpc_attempt, retrying};
 use super::otlp::{ExporterError, Transport};
+use super::split::EncodedRequest;
 use crate::collect::job_event::{JobEvent, Severity};
 use crate::config::{OtlpConfig, Signal};
 
@@ -86,7 +86,8 @@ impl JobEventExporter {
     /// timeout; `Ok` when the Collector accepted it. A partial success counts as success: the
     /// Collector has decided about every record.
     pub async fn export(&self, events: &[JobEvent]) -> Result<(), LogExportError> {
-        let request = encode(&self.resource, events);
+        // Encoded once: every attempt sends the same bytes.
+        let request = EncodedRequest::of(&encode(&self.resource, events));
         match &self.transport {
             Transport::Grpc { client, metadata } => retrying(self.timeout, |left| {
                 let mut client = client.clone();
@@ -103,7 +104,7 @@ impl JobEventExporter {
             .await
             .map_err(LogExportError),
             Transport::Http(sender) => sender
-                .post(&request.encode_to_vec())
+                .post(&request.to_vec())
                 .await
                 .map(drop)
                 .map_err(LogExportError),
@@ -114,15 +115,14 @@ impl JobEventExporter {
 /// `LogsService/Export`.
 async fn send(
     client: &mut tonic::client::Grpc<tonic::transport::Channel>,
-    mut request: tonic::Request<ExportLogsServiceRequest>,
+    mut request: tonic::Request<EncodedRequest>,
 ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
     const SERVICE: &str = "opentelemetry.proto.collector.logs.v1.LogsService";
     client
         .ready()
         .await
         .map_err(|e| tonic::Status::unavailable(format!("Service was not ready: {e}")))?;
-    let codec =
-        tonic_prost::ProstCodec::<ExportLogsServiceRequest, ExportLogsServiceResponse>::default();
+    let codec = tonic_prost::ProstCodec::<EncodedRequest, ExportLogsServiceResponse>::default();
     let path = http::uri::PathAndQuery::from_static(
         "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
     );

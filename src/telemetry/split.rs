@@ -102,6 +102,14 @@ impl EncodedRequest {
         self.parts.push(part);
     }
 
+    /// Any OTLP request encoded once (a logs request, say), sent as it is: clones share the
+    /// bytes, so a retry copies nothing.
+    pub fn of(message: &impl Message) -> Self {
+        let mut request = EncodedRequest::default();
+        request.push(message.encode_to_vec());
+        request
+    }
+
     /// The encoded length in bytes.
     pub fn len(&self) -> usize {
         self.len
