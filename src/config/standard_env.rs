@@ -21,8 +21,13 @@ pub enum StandardForm {
     /// `key=value` pairs separated by commas, values percent-encoded: one resource attribute
     /// each. A pair that is not `key=value` makes the whole variable an error.
     Attributes,
-    /// An exporter name: `otlp` turns the option on, `none` off; `console` is refused.
+    /// An exporter name: `otlp` or `console` turns the option on, `none` off.
     Exporter,
+    /// An exporter name: `console` turns the option on, `otlp` or `none` off.
+    ConsoleExporter,
+    /// An exporter name of the logs signal: `otlp` turns the option on; `none` and `console`
+    /// off (the agent's lines are on standard error anyway).
+    LogsExporter,
     /// `true` turns the option off; `false` leaves it.
     SdkDisabled,
     /// An OTLP protocol: `grpc` or `http/protobuf`; `http/json` is refused.
@@ -46,7 +51,8 @@ const fn var(name: &'static str, path: &'static str, form: StandardForm) -> Stan
 }
 
 use StandardForm::{
-    Attributes, Exporter, Headers, Milliseconds, Protocol, SdkDisabled, Value as Plain,
+    Attributes, ConsoleExporter, Exporter, Headers, LogsExporter, Milliseconds, Protocol,
+    SdkDisabled, Value as Plain,
 };
 
 /// The standard OpenTelemetry variables the agent reads, in order of precedence. Each wins
@@ -56,14 +62,16 @@ use StandardForm::{
 /// (`otlp.traces.endpoint`), which wins over the generic one for that signal, as the
 /// specification says. An empty variable is unset. Headers and resource attributes are merged
 /// with the file's, the variable winning for a repeated name.
-pub const STANDARD_ENV: [StandardVar; 46] = [
+pub const STANDARD_ENV: [StandardVar; 48] = [
     var("OTEL_SDK_DISABLED", "otlp.enabled", SdkDisabled),
     var("OTEL_METRICS_EXPORTER", "otlp.enabled", Exporter),
+    var("OTEL_METRICS_EXPORTER", "otlp.console", ConsoleExporter),
     var("OTEL_SDK_DISABLED", "traces.enabled", SdkDisabled),
     var("OTEL_TRACES_EXPORTER", "traces.enabled", Exporter),
+    var("OTEL_TRACES_EXPORTER", "traces.console", ConsoleExporter),
     var("OTEL_SDK_DISABLED", "events.enabled", SdkDisabled),
     var("OTEL_SDK_DISABLED", "logging.otlp", SdkDisabled),
-    var("OTEL_LOGS_EXPORTER", "logging.otlp", Exporter),
+    var("OTEL_LOGS_EXPORTER", "logging.otlp", LogsExporter),
     var("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp.endpoint", Plain),
     var("OTEL_EXPORTER_OTLP_PROTOCOL", "otlp.protocol", Protocol),
     var("OTEL_EXPORTER_OTLP_HEADERS", "otlp.headers.<name>", Headers),
@@ -298,21 +306,23 @@ pub(super) fn apply(
                     continue;
                 }
             },
-            Exporter => match value.to_ascii_lowercase().as_str() {
-                "otlp" => "true".to_owned(),
-                "none" => "false".to_owned(),
-                other => {
-                    errors.push(FieldError::new(
-                        var.name,
-                        format!(
-                            "{other:?} is not an exporter of nbu-otel: use otlp or none (to read \
-                             the metrics without a Collector, use the Prometheus bridge, \
-                             server.prometheus_bridge)"
-                        ),
-                    ));
-                    continue;
-                }
-            },
+            Exporter | ConsoleExporter | LogsExporter => {
+                let on = match (var.form, value.to_ascii_lowercase().as_str()) {
+                    (Exporter, "otlp" | "console") | (ConsoleExporter, "console") => true,
+                    (LogsExporter, "otlp") => true,
+                    (_, "otlp" | "none" | "console") => false,
+                    (_, other) => {
+                        errors.push(FieldError::new(
+                            var.name,
+                            format!(
+                                "{other:?} is not an exporter of nbu-otel: use otlp, console or none"
+                            ),
+                        ));
+                        continue;
+                    }
+                };
+                on.to_string()
+            }
             SdkDisabled => match value.to_ascii_lowercase().as_str() {
                 "true" => "false".to_owned(),
                 "false" => continue,

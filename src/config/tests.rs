@@ -1149,6 +1149,29 @@ fn otlp_settings_per_signal_follow_the_specification() {
             |c| assert!(!c.otlp.enabled && c.traces.enabled),
         ),
         (
+            "console exporters print instead of sending; the logs' console is standard error",
+            "logging:\n  otlp: true\n",
+            &[
+                ("OTEL_METRICS_EXPORTER", "console"),
+                ("OTEL_TRACES_EXPORTER", "console"),
+                ("OTEL_LOGS_EXPORTER", "console"),
+            ],
+            |c| {
+                assert!(c.otlp.enabled && c.otlp.console);
+                assert!(c.traces.enabled && c.traces.console);
+                assert!(!c.logging.otlp);
+            },
+        ),
+        (
+            "OTEL_LOGS_EXPORTER=otlp sends the agent's lines as records",
+            "",
+            &[
+                ("OTEL_LOGS_EXPORTER", "otlp"),
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+            ],
+            |c| assert!(c.logging.otlp && c.otlp.enabled && !c.otlp.console),
+        ),
+        (
             "sampler, its argument, propagators and temporality",
             "",
             &[
@@ -1213,7 +1236,12 @@ fn bad_values_of_the_new_standard_variables_are_named() {
             "udp",
             "otlp.traces.protocol",
         ),
-        ("OTEL_METRICS_EXPORTER", "console", "OTEL_METRICS_EXPORTER"),
+        (
+            "OTEL_METRICS_EXPORTER",
+            "prometheus",
+            "OTEL_METRICS_EXPORTER",
+        ),
+        ("OTEL_LOGS_EXPORTER", "otlp/json", "OTEL_LOGS_EXPORTER"),
         ("OTEL_TRACES_EXPORTER", "zipkin", "OTEL_TRACES_EXPORTER"),
         ("OTEL_SDK_DISABLED", "maybe", "OTEL_SDK_DISABLED"),
         (

@@ -158,7 +158,12 @@ impl Pipeline {
                 config.sites.len(),
             ));
         let exported_sites = ExportedSites::new();
-        if config.otlp.enabled {
+        if config.otlp.enabled && config.otlp.console {
+            let reader = PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default())
+                .with_interval(config.otlp.export_interval)
+                .build();
+            builder = builder.with_reader(reader);
+        } else if config.otlp.enabled {
             let exporter =
                 otlp::metric_exporter(&config.otlp, exported_sites.clone(), exports.clone())?;
             let reader = PeriodicReader::builder(exporter)
@@ -183,10 +188,14 @@ impl Pipeline {
             None
         };
         let tracer_provider = if config.traces.enabled {
-            let exporter = otlp::span_exporter(&config.otlp)?;
+            let processor = if config.traces.console {
+                BatchSpanProcessor::builder(opentelemetry_stdout::SpanExporter::default()).build()
+            } else {
+                BatchSpanProcessor::builder(otlp::span_exporter(&config.otlp)?).build()
+            };
             Some(
                 SdkTracerProvider::builder()
-                    .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+                    .with_span_processor(processor)
                     .with_sampler(sampler(config.traces.sampler, config.traces.sampling_ratio))
                     .with_resource(resource)
                     .build(),

@@ -737,3 +737,50 @@ async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
     receiver.stop().await;
     sim.shutdown().await;
 }
+
+/// `OTEL_METRICS_EXPORTER=console` and `OTEL_TRACES_EXPORTER=console`: the push and the spans
+/// are printed to standard output instead of sent, for debugging; nothing reaches a Collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_exporters_print_metrics_and_spans_instead_of_sending_them() {
+    let sim = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "sites:\n  - name: printed\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 900ms\n",
+        sim.base_url(),
+        receiver.endpoint()
+    );
+    let path = write_config(dir.path(), &yaml);
+    let agent = AgentProcess::spawn(
+        &["run".as_ref(), "--config".as_ref(), path.as_os_str()],
+        &[
+            ("OTEL_METRICS_EXPORTER", "console"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+        ],
+        &format!("http://127.0.0.1:{port}/healthz"),
+    )
+    .await;
+    wait_for(
+        "metrics and spans on standard output",
+        Duration::from_secs(30),
+        || async {
+            let out = agent.stdout();
+            (out.contains("nbu.up") && out.contains("nbu.collect")).then_some(())
+        },
+    )
+    .await;
+    let (stdout, _) = agent.terminate().await;
+    assert!(stdout.contains("nbu.jobs_count"), "{stdout}");
+    assert!(
+        receiver.with(|r| r.metrics.is_empty() && r.traces.is_empty()),
+        "nothing was sent"
+    );
+    receiver.stop().await;
+    sim.shutdown().await;
+}

@@ -21,15 +21,12 @@ fn load(yaml: &str, dir: &Path, env: &HashMap<String, String>) -> Result<Config,
     config::load_str_with_env(yaml, dir, env)
 }
 
-const SECTIONS: &[&str] = &[
-    "sites",
-    "collection",
-    "server",
-    "otlp",
-    "traces",
-    "logging",
-    "service",
-];
+/// The top-level sections of the schema (`sites`, `collection`, `otlp`, ...).
+fn sections() -> Vec<&'static str> {
+    nbu_otel::config::schema::sections()
+        .map(|s| s.path.split(['.', '[']).next().unwrap_or_default())
+        .collect()
+}
 
 /// Checks what a load may return: `Ok` only with values inside their documented ranges; `Err`
 /// with at least one problem, each naming a field that exists in the input (a key of the text,
@@ -75,7 +72,7 @@ fn check_load(
                     .starts_with("unknown key; the top level accepts");
                 let named = field == "<file>"
                     || env.contains_key(field)
-                    || SECTIONS.contains(&root)
+                    || sections().contains(&root)
                     || unknown_top_level_key
                     || yaml.contains(root);
                 prop_assert!(named, "{:?} names no field of\n{}", problem, yaml);

@@ -27,6 +27,8 @@ section! {
     pub struct OtlpConfig {
         /// Push metrics over OTLP.
         enabled: bool = true, parse scalar::boolean;
+        /// Print the metric push to standard output instead of sending it, for debugging (`OTEL_METRICS_EXPORTER=console`).
+        console: bool = false, parse scalar::boolean;
         /// The Collector, `http://` for plaintext or `https://` for TLS; over http/protobuf each signal is sent to `/v1/<signal>` under it (default port 4318 then).
         endpoint: Url = default_endpoint(), parse endpoint;
         /// The transport: grpc or http/protobuf.

@@ -14,6 +14,8 @@ section! {
     pub struct TracesConfig {
         /// Export spans over OTLP.
         enabled: bool = false, parse scalar::boolean;
+        /// Print the spans to standard output instead of sending them, for debugging (`OTEL_TRACES_EXPORTER=console`).
+        console: bool = false, parse scalar::boolean;
         /// The sampler: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio.
         sampler: TraceSampler = TraceSampler::ParentBasedTraceIdRatio,
             parse |v, f, x| v.choice(f, x, &SAMPLERS);
