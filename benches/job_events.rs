@@ -36,6 +36,9 @@
 //! `/proc`). The benchmark runs its helper processes (simulator, receiver, agent, outbox) as
 //! copies of itself, chosen by `NBU_BENCH_ROLE`.
 
+mod common;
+
+use common::{env_u64, process_cpu, resident_bytes};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
@@ -75,15 +78,6 @@ const KEY: &str = "bench-key";
 const SITE_YAML: &str = "sites:\n  - name: unused\n    url: http://127.0.0.1:9\n    api_key: k\n";
 /// Records per export request, as `events.max_batch` by default.
 const BATCH: usize = 512;
-/// Linux reports process CPU times in ticks of 1/100 s (`USER_HZ`).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 fn env_text(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -101,20 +95,6 @@ fn load(yaml: &str) -> Config {
 // Measuring
 // ---------------------------------------------------------------------------------------------
 
-/// CPU time (user + system) of process `pid` ("self" for this one) so far, exited threads
-/// included; 10 ms resolution.
-fn process_cpu(pid: &str) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
-    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    Duration::from_secs_f64(ticks as f64 / TICKS_PER_SECOND)
-}
-
 /// Time this thread spent on a CPU so far (the scheduler's count, nanosecond resolution).
 fn thread_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
@@ -124,16 +104,6 @@ fn thread_cpu() -> Duration {
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     Duration::from_nanos(nanos)
-}
-
-/// Resident memory of this process.
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
 }
 
 /// A `kB` field of `/proc/<pid>/status` (`VmHWM`, `VmRSS`), in bytes.

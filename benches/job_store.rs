@@ -20,6 +20,9 @@
 //! (default 1000000) those of part 4, `NBU_BENCH_PARTS` (default `1234`) which parts run.
 //! Linux only (CPU and memory are read from `/proc`).
 
+mod common;
+
+use common::{env_u64, process_cpu, resident_bytes};
 use std::future::Future;
 use std::path::Path;
 use std::process::Stdio;
@@ -38,15 +41,6 @@ use nbu_sim::{LiveConfig, SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 const KEY: &str = "bench-key";
-/// Linux reports process CPU times in ticks of 1/100 s (`USER_HZ`).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 fn site(url: &str, collection: &str) -> SiteConfig {
     let yaml = format!(
@@ -257,29 +251,6 @@ impl SimProcess {
     }
 }
 
-/// CPU time (user + system) of this process so far.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
-    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    Duration::from_secs_f64(ticks as f64 / TICKS_PER_SECOND)
-}
-
-/// Resident memory of this process.
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// One full walk into a new store: (jobs stored, requests, wall time, CPU time).
 async fn fill(url: &str, concurrency: u32) -> (usize, u64, Duration, Duration) {
     let site = site(
@@ -292,9 +263,9 @@ async fn fill(url: &str, concurrency: u32) -> (usize, u64, Duration, Duration) {
         .await
         .unwrap_or_else(|e| panic!("negotiate: {e}"));
     let mut sync = JobSync::new();
-    let (wall, cpu) = (Instant::now(), process_cpu());
+    let (wall, cpu) = (Instant::now(), process_cpu("self"));
     let outcome = collector.sync_jobs(&mut sync, version, |_| {}).await;
-    let (wall, cpu) = (wall.elapsed(), process_cpu().saturating_sub(cpu));
+    let (wall, cpu) = (wall.elapsed(), process_cpu("self").saturating_sub(cpu));
     let report = outcome.result.unwrap_or_else(|e| panic!("fill: {e}"));
     (report.stored, report.walk.requests, wall, cpu)
 }
@@ -337,7 +308,7 @@ async fn cold_fill_cpu(jobs: u64) {
     // a runtime worker as well.
     let url = sim.url.clone();
     let pages = jobs.div_ceil(100);
-    let before = process_cpu();
+    let before = process_cpu("self");
     tokio::spawn(async move {
         let client = reqwest::Client::new();
         let mut next = 0u64;
@@ -364,7 +335,7 @@ async fn cold_fill_cpu(jobs: u64) {
     })
     .await
     .unwrap_or_else(|e| panic!("download task: {e}"));
-    let download = process_cpu().saturating_sub(before);
+    let download = process_cpu("self").saturating_sub(before);
     println!("3. agent CPU of a cold fill of {stored} jobs ({requests} requests), HTTP included");
     println!(
         "   fill: {:.2} s CPU = {:.0} jobs per CPU-second (target >= 300,000)",
