@@ -28,7 +28,7 @@ use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 
 use super::export_retry::{Attempt, grpc_attempt, retrying};
-use super::otlp::{ExporterError, Transport};
+use super::otlp::{ExporterError, Transport, unary};
 use super::split::EncodedRequest;
 use crate::collect::job_event::{JobEvent, Severity};
 use crate::config::{OtlpConfig, Signal};
@@ -112,24 +112,17 @@ impl JobEventExporter {
     }
 }
 
-/// `LogsService/Export`.
+/// `LogsService/Export` with a request already encoded.
 async fn send(
     client: &mut tonic::client::Grpc<tonic::transport::Channel>,
-    mut request: tonic::Request<EncodedRequest>,
+    request: tonic::Request<EncodedRequest>,
 ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-    const SERVICE: &str = "opentelemetry.proto.collector.logs.v1.LogsService";
-    client
-        .ready()
-        .await
-        .map_err(|e| tonic::Status::unavailable(format!("Service was not ready: {e}")))?;
-    let codec = tonic_prost::ProstCodec::<EncodedRequest, ExportLogsServiceResponse>::default();
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    );
-    request
-        .extensions_mut()
-        .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
-    client.unary(request, path, codec).await
+    unary(
+        client,
+        request,
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+    )
+    .await
 }
 
 /// One request carrying `events`.

@@ -204,45 +204,38 @@ pub fn metric_exporter(
 /// The largest response the metric push accepts (a response holds at most an error text).
 const RESPONSE_LIMIT: usize = 1024 * 1024;
 
+/// Builds an `opentelemetry-otlp` exporter (`$builder`: `SpanExporter::builder()`, ...) for
+/// `$export`, over gRPC or HTTP as its protocol says.
+macro_rules! sdk_exporter {
+    ($builder:expr, $export:expr) => {{
+        let export: &SignalExport = $export;
+        let built = match export.protocol {
+            OtlpProtocol::Grpc => configure!($builder, export).build(),
+            OtlpProtocol::HttpProtobuf => {
+                let mut builder = $builder
+                    .with_http()
+                    .with_http_client(otlp_http::runtime_client(export)?)
+                    .with_endpoint(export.endpoint.as_str())
+                    .with_timeout(export.timeout);
+                if export.compression == OtlpCompression::Gzip {
+                    builder = builder.with_compression(Compression::Gzip);
+                }
+                builder.build()
+            }
+        };
+        built.map_err(|e| ExporterError::Build(e.to_string()))
+    }};
+}
+
 /// The OTLP exporter of the agent's own log lines (`logging.otlp`), on `config`'s logs signal.
 /// Must be called inside a Tokio runtime.
 pub fn log_exporter(config: &OtlpConfig) -> Result<LogExporter, ExporterError> {
-    let export = config.signal(Signal::Logs);
-    let built = match export.protocol {
-        OtlpProtocol::Grpc => configure!(LogExporter::builder(), &export).build(),
-        OtlpProtocol::HttpProtobuf => {
-            let mut builder = LogExporter::builder()
-                .with_http()
-                .with_http_client(otlp_http::runtime_client(&export)?)
-                .with_endpoint(export.endpoint.as_str())
-                .with_timeout(export.timeout);
-            if export.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            builder.build()
-        }
-    };
-    built.map_err(|e| ExporterError::Build(e.to_string()))
+    sdk_exporter!(LogExporter::builder(), &config.signal(Signal::Logs))
 }
 
 /// The OTLP span exporter of `config`'s traces signal. Must be called inside a Tokio runtime.
 pub fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterError> {
-    let export = config.signal(Signal::Traces);
-    let built = match export.protocol {
-        OtlpProtocol::Grpc => configure!(SpanExporter::builder(), &export).build(),
-        OtlpProtocol::HttpProtobuf => {
-            let mut builder = SpanExporter::builder()
-                .with_http()
-                .with_http_client(otlp_http::runtime_client(&export)?)
-                .with_endpoint(export.endpoint.as_str())
-                .with_timeout(export.timeout);
-            if export.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            builder.build()
-        }
-    };
-    built.map_err(|e| ExporterError::Build(e.to_string()))
+    sdk_exporter!(SpanExporter::builder(), &config.signal(Signal::Traces))
 }
 
 /// The sites whose series the metric push carries. A data point whose `site` attribute names
@@ -461,24 +454,36 @@ async fn send_one(
     }
 }
 
-/// `MetricsService/Export` with a request already encoded: what the generated client does
-/// with a request message.
+/// `MetricsService/Export` with a request already encoded.
 async fn export(
     client: &mut Grpc<Channel>,
-    mut request: tonic::Request<EncodedRequest>,
+    request: tonic::Request<EncodedRequest>,
 ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-    const SERVICE: &str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    unary(
+        client,
+        request,
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    )
+    .await
+}
+
+/// `<service>/Export` with a request already encoded: what a generated client does with a
+/// request message.
+pub(super) async fn unary<Response: prost::Message + Default + Send + 'static>(
+    client: &mut Grpc<Channel>,
+    mut request: tonic::Request<EncodedRequest>,
+    service: &'static str,
+) -> Result<tonic::Response<Response>, tonic::Status> {
     client
         .ready()
         .await
         .map_err(|e| tonic::Status::unavailable(format!("Service was not ready: {e}")))?;
-    let codec = tonic_prost::ProstCodec::<EncodedRequest, ExportMetricsServiceResponse>::default();
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-    );
+    let codec = tonic_prost::ProstCodec::<EncodedRequest, Response>::default();
+    let path = http::uri::PathAndQuery::try_from(format!("/{service}/Export"))
+        .map_err(|e| tonic::Status::internal(format!("gRPC path of {service}: {e}")))?;
     request
         .extensions_mut()
-        .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
+        .insert(tonic::GrpcMethod::new(service, "Export"));
     client.unary(request, path, codec).await
 }
 

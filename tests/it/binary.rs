@@ -666,10 +666,12 @@ async fn json_log_lines_written_in_a_cycle_carry_the_trace_id_of_its_exported_sp
     sim.shutdown().await;
 }
 
-/// `OTEL_LOGS_EXPORTER=otlp`: the agent's own log lines also reach the Collector as OTLP log
-/// records, in a scope other than the job events', on the agent's resource.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
+/// `run` of one site of a small simulator with the OTLP endpoint at a test receiver (`otlp`
+/// lines given, indented two spaces) and `env`, once its `/healthz` answers.
+async fn run_against_a_receiver(
+    otlp: &str,
+    env: &[(&str, &str)],
+) -> (Simulator, Receiver, AgentProcess, tempfile::TempDir) {
     let sim = start_sim(SimConfig {
         jobs: 50,
         api_key: KEY.into(),
@@ -680,18 +682,30 @@ async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "sites:\n  - name: logged\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  enabled: false\n",
+        "sites:\n  - name: printed\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n{otlp}",
         sim.base_url(),
         receiver.endpoint()
     );
     let path = write_config(dir.path(), &yaml);
     let agent = AgentProcess::spawn(
         &["run".as_ref(), "--config".as_ref(), path.as_os_str()],
+        env,
+        &format!("http://127.0.0.1:{port}/healthz"),
+    )
+    .await;
+    (sim, receiver, agent, dir)
+}
+
+/// `OTEL_LOGS_EXPORTER=otlp`: the agent's own log lines also reach the Collector as OTLP log
+/// records, in a scope other than the job events', on the agent's resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
+    let (sim, receiver, agent, _dir) = run_against_a_receiver(
+        "  enabled: false\n",
         &[
             ("OTEL_LOGS_EXPORTER", "otlp"),
             ("OTEL_SERVICE_NAME", "nbu-logs-test"),
         ],
-        &format!("http://127.0.0.1:{port}/healthz"),
     )
     .await;
     let records = wait_for("the agent's start line as a record", Duration::from_secs(30), || async {
@@ -742,28 +756,12 @@ async fn the_agents_own_logs_go_out_as_otlp_log_records_when_asked() {
 /// are printed to standard output instead of sent, for debugging; nothing reaches a Collector.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_exporters_print_metrics_and_spans_instead_of_sending_them() {
-    let sim = start_sim(SimConfig {
-        jobs: 50,
-        api_key: KEY.into(),
-        ..SimConfig::default()
-    })
-    .await;
-    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap()).await;
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "sites:\n  - name: printed\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  endpoint: {}\n  export_interval: 1s\n  timeout: 900ms\n",
-        sim.base_url(),
-        receiver.endpoint()
-    );
-    let path = write_config(dir.path(), &yaml);
-    let agent = AgentProcess::spawn(
-        &["run".as_ref(), "--config".as_ref(), path.as_os_str()],
+    let (sim, receiver, agent, _dir) = run_against_a_receiver(
+        "  export_interval: 1s\n  timeout: 900ms\n",
         &[
             ("OTEL_METRICS_EXPORTER", "console"),
             ("OTEL_TRACES_EXPORTER", "console"),
         ],
-        &format!("http://127.0.0.1:{port}/healthz"),
     )
     .await;
     wait_for(
