@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
@@ -89,7 +89,7 @@ impl JobEvents {
         if !self.filter().reports(job.status) {
             return;
         }
-        let mut event = JobEvent::new(site, job, now_ms());
+        let mut event = JobEvent::new(site, job, Utc::now().timestamp_millis());
         if !self.config.try_logs && event.reason == Reason::Pending {
             event.reason = Reason::Missing(ReasonMissing::Disabled);
         }
@@ -238,11 +238,4 @@ impl JobEvents {
     pub fn flush_budget(&self) -> Duration {
         self.config.export_interval.min(Duration::from_secs(5))
     }
-}
-
-/// The agent's clock, Unix milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

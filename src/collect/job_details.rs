@@ -3,6 +3,7 @@
 //! configuration reports ([`EventFilter`]). The store keeps them only while it applies a
 //! batch; the events carry them on ([`super::job_event`]).
 
+use super::label::cut_at;
 use crate::netbackup::lenient::{Num, Text};
 use crate::netbackup::models::JobAttributes;
 
@@ -52,23 +53,11 @@ fn owned(text: &Text<'_>) -> Option<Box<str>> {
     if t.is_empty() {
         return None;
     }
-    Some(cut_text(t, MAX_DETAIL_BYTES).into())
+    Some(cut_at(t, MAX_DETAIL_BYTES).into())
 }
 
 fn number(n: Num<u64>) -> Option<u64> {
     n.valid()
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-fn cut_text(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while end > 0 && !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 impl JobDetails {

@@ -10,14 +10,20 @@ pub const MAX_LABEL_BYTES: usize = 256;
 
 /// `value` cut to at most [`MAX_LABEL_BYTES`] at a character boundary, and whether it was cut.
 pub fn cap_label(value: &str) -> (&str, bool) {
-    if value.len() <= MAX_LABEL_BYTES {
-        return (value, false);
+    let cut = cut_at(value, MAX_LABEL_BYTES);
+    (cut, cut.len() < value.len())
+}
+
+/// `value` cut to at most `max` bytes at a character boundary.
+pub fn cut_at(value: &str, max: usize) -> &str {
+    if value.len() <= max {
+        return value;
     }
-    let mut end = MAX_LABEL_BYTES;
+    let mut end = max;
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    (&value[..end], true)
+    &value[..end]
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! Why an OTLP exporter could not be built: the one error of both transports' setup.
+//! Why an OTLP exporter could not be built: the one error of both transports' setup, and the
+//! reading of the TLS files they share.
+
+use crate::config::SignalExport;
 
 /// Why an exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -25,4 +28,17 @@ pub enum ExporterError {
     /// An exporter was built outside a Tokio runtime.
     #[error("otlp: the exporters must be built inside a Tokio runtime")]
     NoRuntime,
+}
+
+/// The TLS file `path` of `export`'s setting `field` (`ca_file`, ...), read whole.
+pub(super) fn read_tls_file(
+    export: &SignalExport,
+    field: &str,
+    path: &std::path::Path,
+) -> Result<Vec<u8>, ExporterError> {
+    std::fs::read(path).map_err(|source| ExporterError::File {
+        field: format!("otlp ({}): {field}", export.signal.name()),
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -36,6 +36,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use super::export_retry::{Attempt, grpc_attempt, retrying};
 pub use super::exporter_error::ExporterError;
+use super::exporter_error::read_tls_file;
 use super::otlp_http::{self, HttpSender};
 use super::split::{self, EncodedRequest};
 use crate::config::{
@@ -46,18 +47,6 @@ use crate::events::{Events, FailureStreak};
 /// The events of exports, counted (`nbu.otlp.exports`) once an agent's tallies are known: the
 /// exporter is built before the agent registers its instruments.
 pub type ExportCounter = Arc<OnceLock<Events>>;
-
-fn read(
-    export: &SignalExport,
-    field: &str,
-    path: &std::path::Path,
-) -> Result<Vec<u8>, ExporterError> {
-    std::fs::read(path).map_err(|source| ExporterError::File {
-        field: format!("otlp ({}): {field}", export.signal.name()),
-        path: path.display().to_string(),
-        source,
-    })
-}
 
 /// The signal's headers as gRPC metadata.
 pub(super) fn metadata(export: &SignalExport) -> Result<MetadataMap, ExporterError> {
@@ -79,14 +68,16 @@ fn tls(export: &SignalExport) -> Result<Option<ClientTlsConfig>, ExporterError> 
     }
     let mut tls = ClientTlsConfig::new();
     tls = match &export.ca_file {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(export, "ca_file", ca)?)),
+        Some(ca) => {
+            tls.ca_certificate(Certificate::from_pem(read_tls_file(export, "ca_file", ca)?))
+        }
         // The system's trust store, which NetBackup is verified against too.
         None => tls.with_native_roots(),
     };
     if let (Some(cert), Some(key)) = (&export.client_cert_file, &export.client_key_file) {
         tls = tls.identity(Identity::from_pem(
-            read(export, "client_cert_file", cert)?,
-            read(export, "client_key_file", key)?,
+            read_tls_file(export, "client_cert_file", cert)?,
+            read_tls_file(export, "client_key_file", key)?,
         ));
     }
     Ok(Some(tls))

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret as _;
 use url::Url;
 
 use super::export_retry::{Attempt, http_retryable, retrying};
-use super::exporter_error::ExporterError;
+use super::exporter_error::{ExporterError, read_tls_file};
 use crate::config::{OtlpCompression, SignalExport};
 use crate::netbackup::parse_retry_after;
 
@@ -24,18 +24,6 @@ const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// The longest part of an error answer quoted in an error.
 const QUOTED_BYTES: usize = 200;
-
-fn file(
-    export: &SignalExport,
-    field: &'static str,
-    path: &std::path::Path,
-) -> Result<Vec<u8>, ExporterError> {
-    std::fs::read(path).map_err(|source| ExporterError::File {
-        field: format!("{} ({}): {field}", "otlp", export.signal.name()),
-        path: path.display().to_string(),
-        source,
-    })
-}
 
 /// The HTTP client of one signal's export.
 pub fn client(export: &SignalExport) -> Result<reqwest::Client, ExporterError> {
@@ -58,7 +46,7 @@ pub fn client(export: &SignalExport) -> Result<reqwest::Client, ExporterError> {
         builder = builder.no_proxy();
     }
     if let Some(ca) = &export.ca_file {
-        let pem = file(export, "ca_file", ca)?;
+        let pem = read_tls_file(export, "ca_file", ca)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| build(format!("{} is not PEM: {e}", ca.display())))?;
         if certs.is_empty() {
@@ -67,9 +55,9 @@ pub fn client(export: &SignalExport) -> Result<reqwest::Client, ExporterError> {
         builder = builder.tls_certs_only(certs);
     }
     if let (Some(cert), Some(key)) = (&export.client_cert_file, &export.client_key_file) {
-        let mut pem = file(export, "client_cert_file", cert)?;
+        let mut pem = read_tls_file(export, "client_cert_file", cert)?;
         pem.push(b'\n');
-        pem.extend(file(export, "client_key_file", key)?);
+        pem.extend(read_tls_file(export, "client_key_file", key)?);
         let identity = reqwest::Identity::from_pem(&pem)
             .map_err(|e| build(format!("client certificate and key: {e}")))?;
         builder = builder.identity(identity);

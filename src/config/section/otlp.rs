@@ -276,7 +276,7 @@ impl Validator<'_> {
                 .filter(|(_, given)| *given)
                 .map(|(field, _)| *field)
                 .collect();
-            self.check_otlp_plaintext(&otlp.endpoint, &written);
+            self.check_otlp_plaintext("otlp.endpoint", &otlp.endpoint, &written);
         }
         (self.error_count() == before).then_some(otlp)
     }
@@ -289,31 +289,23 @@ impl Validator<'_> {
                 OtlpSignalPatch::read(v, path, raw).apply(&OtlpSignalConfig::default())
             })
             .unwrap_or_default();
+        let field = |key: &str| format!("{path}.{key}");
+        let tls_given = [
+            (field("ca_file"), signal.ca_file.is_some()),
+            (field("client_cert_file"), signal.client_cert_file.is_some()),
+            (field("client_key_file"), signal.client_key_file.is_some()),
+        ];
+        self.check_pair(
+            (&tls_given[1].0, tls_given[1].1),
+            (&tls_given[2].0, tls_given[2].1),
+        );
         if let Some(endpoint) = &signal.endpoint {
-            let written: Vec<String> = [
-                ("ca_file", signal.ca_file.is_some()),
-                ("client_cert_file", signal.client_cert_file.is_some()),
-                ("client_key_file", signal.client_key_file.is_some()),
-            ]
-            .iter()
-            .filter(|(_, given)| *given)
-            .map(|(key, _)| format!("{path}.{key}"))
-            .collect();
-            if endpoint.scheme() == "http" && !written.is_empty() {
-                self.err(
-                    format!("{path}.endpoint"),
-                    format!(
-                        "is plaintext http:// but {} set; use https:// for TLS",
-                        written.join(" and ")
-                    ),
-                );
-            }
-        }
-        if signal.client_cert_file.is_some() != signal.client_key_file.is_some() {
-            self.err(
-                format!("{path}.client_key_file"),
-                "give both client_cert_file and client_key_file, or neither",
-            );
+            let written: Vec<&str> = tls_given
+                .iter()
+                .filter(|(_, given)| *given)
+                .map(|(field, _)| field.as_str())
+                .collect();
+            self.check_otlp_plaintext(&field("endpoint"), endpoint, &written);
         }
         signal
     }

@@ -175,11 +175,17 @@ impl Validator<'_> {
         }
     }
 
-    /// TLS files need an `https://` endpoint; `tls_files` are the TLS keys that are written.
-    pub(in crate::config) fn check_otlp_plaintext(&mut self, endpoint: &Url, tls_files: &[&str]) {
+    /// TLS files need an `https://` endpoint (the option `field`); `tls_files` are the TLS keys
+    /// that are written.
+    pub(in crate::config) fn check_otlp_plaintext(
+        &mut self,
+        field: &str,
+        endpoint: &Url,
+        tls_files: &[&str],
+    ) {
         if endpoint.scheme() == "http" && !tls_files.is_empty() {
             self.err(
-                "otlp.endpoint",
+                field,
                 format!(
                     "is plaintext http:// but {} set; use https:// for TLS",
                     tls_files.join(" and ") + if tls_files.len() == 1 { " is" } else { " are" }
