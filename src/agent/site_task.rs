@@ -235,8 +235,21 @@ impl SiteTask {
         self.store.publish(snapshot);
     }
 
+    /// One cycle in the site's `nbu.collect` span: the collection, then its failures logged
+    /// (in the span, so the line carries its trace id).
     async fn cycle(&self, state: &mut SiteState) {
-        self.collect(state).await;
+        let span = tracing::info_span!(
+            "nbu.collect",
+            site = %self.site.name,
+            nbu.api_version = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        async {
+            self.collect(state).await;
+            self.log_failures(state);
+        }
+        .instrument(span)
+        .await;
     }
 
     /// One line per failed cycle, whatever the number of failed sources: a site that is down
@@ -257,113 +270,95 @@ impl SiteTask {
 
     async fn collect(&self, state: &mut SiteState) {
         let name = self.site.name.as_str();
-        let span = tracing::info_span!(
-            "nbu.collect",
-            site = %name,
-            nbu.api_version = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-        );
-        async {
-            async {
-                let version = match state.version {
-                    Some(v) => v,
-                    None => match state.collector.negotiate().await {
-                        Ok(v) => {
-                            self.events.api_version_agreed(name, &v);
-                            state.version = Some(v);
-                            v
-                        }
-                        Err(e) => {
-                            self.failed(state, "version", &e);
-                            return;
-                        }
-                    },
-                };
-                tracing::Span::current().record("nbu.api_version", version.as_str());
-                state.snapshot.api_version = Some(version);
-                let storage_due = state
-                    .storage_fetched
-                    .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
-                let recorders = &self.recorders;
-                let collector = state.collector.clone();
-                let due = self.due_sources(state, version);
-                let context_now = server_now(&state.snapshot);
-                // The clients the last jobs data covers need no query of their own.
-                let covered = state
-                    .snapshot
-                    .jobs
-                    .as_ref()
-                    .map(|jobs| sources::covered_clients(&jobs.summary))
-                    .unwrap_or_default();
-                // The store changes in one step when the walk is complete, so a cycle cancelled
-                // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
-                let site: Arc<str> = Arc::from(name);
-                let job_events = self.job_events.as_deref();
-                let offers = job_events.is_some_and(|j| j.begin_cycle(&site));
-                let jobs = collector
-                    .sync_jobs(&mut state.jobs, version, |finished| {
-                        recorders.job_finished(name, finished);
-                        if offers && let Some(j) = job_events {
-                            j.offer(&site, finished);
-                        }
-                    })
-                    .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
-                let storage = async {
-                    if storage_due {
-                        Some(collector.collect_storage(version).await)
-                    } else {
-                        None
-                    }
+        let version = match state.version {
+            Some(v) => v,
+            None => match state.collector.negotiate().await {
+                Ok(v) => {
+                    self.events.api_version_agreed(name, &v);
+                    state.version = Some(v);
+                    v
                 }
-                .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
-                let page_size = self.site.collection.storage_page_size;
-                let opt_in = futures_util::future::join_all(due.into_iter().map(|(id, config)| {
-                    let collector = collector.clone();
-                    let context = SourceContext {
-                        clients: self.site.sources.clients.clone(),
-                        covered: covered.clone(),
-                        ..SourceContext::new(config, page_size, context_now)
-                    };
-                    async move {
-                        let started = Instant::now();
-                        let result =
-                            sources::collect(id, collector.client(), version, &context).await;
-                        (id, config, SourceOutcome::timed(started, result))
-                    }
-                    .instrument(
-                        tracing::info_span!("nbu.collect.source", site = %name, source = id.name()),
-                    )
-                }));
-                let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
-                let jobs_ok = self.apply_jobs(state, jobs);
-                if let Some(j) = job_events {
-                    if jobs_ok && let Some(server_time) = state.snapshot.jobs_as_of {
-                        j.end_cycle(&site, server_time, collector.client(), version)
-                            .instrument(tracing::info_span!("nbu.collect.job_events", site = %name))
-                            .await;
-                    }
-                    state.snapshot.events_waiting = Some(j.outbox().waiting_of(name) as u64);
+                Err(e) => {
+                    self.failed(state, "version", &e);
+                    return;
                 }
-                // Storage that was not due is current: its last fetch succeeded within its TTL.
-                let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
-                // Opt-in sources never change `nbu_up`: their failures show in their own staleness
-                // and error counter.
-                for (id, config, outcome) in opt_in {
-                    self.apply_source(state, id, config, outcome);
+            },
+        };
+        tracing::Span::current().record("nbu.api_version", version.as_str());
+        state.snapshot.api_version = Some(version);
+        let storage_due = state
+            .storage_fetched
+            .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
+        let recorders = &self.recorders;
+        let collector = state.collector.clone();
+        let due = self.due_sources(state, version);
+        let context_now = server_now(&state.snapshot);
+        // The clients the last jobs data covers need no query of their own.
+        let covered = state
+            .snapshot
+            .jobs
+            .as_ref()
+            .map(|jobs| sources::covered_clients(&jobs.summary))
+            .unwrap_or_default();
+        // The store changes in one step when the walk is complete, so a cycle cancelled
+        // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
+        let site: Arc<str> = Arc::from(name);
+        let job_events = self.job_events.as_deref();
+        let offers = job_events.is_some_and(|j| j.begin_cycle(&site));
+        let jobs = collector
+            .sync_jobs(&mut state.jobs, version, |finished| {
+                recorders.job_finished(name, finished);
+                if offers && let Some(j) = job_events {
+                    j.offer(&site, finished);
                 }
-                // Up while any source of the site could be collected, as the legacy exporter;
-                // which source failed shows in `nbu_source_stale` and the error counter.
-                state.snapshot.up = jobs_ok || storage_ok;
-                if jobs_ok && storage_ok {
-                    state.snapshot.last_error = None;
-                }
+            })
+            .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
+        let storage = async {
+            if storage_due {
+                Some(collector.collect_storage(version).await)
+            } else {
+                None
             }
-            .await;
-            // In the cycle's span, so the line carries its trace id.
-            self.log_failures(state);
         }
-        .instrument(span)
-        .await;
+        .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
+        let page_size = self.site.collection.storage_page_size;
+        let opt_in = futures_util::future::join_all(due.into_iter().map(|(id, config)| {
+            let collector = collector.clone();
+            let context = SourceContext {
+                clients: self.site.sources.clients.clone(),
+                covered: covered.clone(),
+                ..SourceContext::new(config, page_size, context_now)
+            };
+            async move {
+                let started = Instant::now();
+                let result = sources::collect(id, collector.client(), version, &context).await;
+                (id, config, SourceOutcome::timed(started, result))
+            }
+            .instrument(tracing::info_span!("nbu.collect.source", site = %name, source = id.name()))
+        }));
+        let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
+        let jobs_ok = self.apply_jobs(state, jobs);
+        if let Some(j) = job_events {
+            if jobs_ok && let Some(server_time) = state.snapshot.jobs_as_of {
+                j.end_cycle(&site, server_time, collector.client(), version)
+                    .instrument(tracing::info_span!("nbu.collect.job_events", site = %name))
+                    .await;
+            }
+            state.snapshot.events_waiting = Some(j.outbox().waiting_of(name) as u64);
+        }
+        // Storage that was not due is current: its last fetch succeeded within its TTL.
+        let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
+        // Opt-in sources never change `nbu_up`: their failures show in their own staleness
+        // and error counter.
+        for (id, config, outcome) in opt_in {
+            self.apply_source(state, id, config, outcome);
+        }
+        // Up while any source of the site could be collected, as the legacy exporter;
+        // which source failed shows in `nbu_source_stale` and the error counter.
+        state.snapshot.up = jobs_ok || storage_ok;
+        if jobs_ok && storage_ok {
+            state.snapshot.last_error = None;
+        }
     }
 
     fn apply_jobs(&self, state: &mut SiteState, outcome: SourceOutcome<CycleReport>) -> bool {
