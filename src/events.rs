@@ -30,6 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tracing::Span;
 
 /// A counter of the agent that events add to. The label names are the counter's own,
@@ -494,6 +495,19 @@ impl Events {
     /// the site).
     pub fn server_clock_missing(&self) {
         tracing::warn!("NetBackup sent no Date header: the jobs window follows the agent's clock");
+    }
+
+    /// Answers of `site` agreed, several in a row, on a clock other than the one trusted so
+    /// far (which would stand at `expected`): the jobs source follows NetBackup's new clock
+    /// `said`. Logged at `warn`.
+    pub fn server_clock_changed(&self, site: &str, expected: DateTime<Utc>, said: DateTime<Utc>) {
+        tracing::warn!(
+            site = %site,
+            source = "jobs",
+            %expected,
+            %said,
+            "NetBackup's clock changed and its answers agree on the new one: following it"
+        );
     }
 
     /// More clients are allowlisted than `sources.clients.max_clients`: `over` are left out

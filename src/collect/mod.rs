@@ -17,6 +17,7 @@ pub mod job_event;
 pub mod label;
 pub mod outbox;
 pub mod reasons;
+pub mod server_clock;
 mod site;
 mod snapshot;
 pub mod sources;

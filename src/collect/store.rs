@@ -8,7 +8,10 @@
 //!
 //! Label texts are interned into *label sets* (action, policy type, state, status, queue
 //! reason): a record holds one `u32` for all of them. A record is 56 bytes; the label tables
-//! are shared by every record and stay small.
+//! are shared by every record. A walk interns the labels of every job it reads, stored or not
+//! (a job outside the window, say); when the table has grown past twice what the stored jobs
+//! reference, it is rebuilt with only those ([`JobStore::held_labels`]), so label churn (new
+//! client, policy or type names every day) never grows it for good.
 //!
 //! Finished jobs are reported once, when the store first holds them finished: the flag lives in
 //! the record and leaves with it, so there is no separate, ever-growing set of recorded ids.
@@ -31,6 +34,10 @@ use crate::netbackup::models::JobAttributes;
 
 /// An interned label text.
 type Sym = u32;
+
+/// Label texts and sets a table may hold beyond twice what the stored jobs reference before it
+/// is rebuilt.
+const LABEL_SLACK: usize = 1024;
 
 /// A numeric label (status, queue reason): `None` when absent or invalid.
 type Code = Option<i64>;
@@ -124,6 +131,45 @@ impl LabelTable {
 
     fn text(&self, id: Sym) -> &str {
         self.texts.get(id as usize).map_or("", |t| t)
+    }
+
+    /// Label texts plus label sets held.
+    fn held(&self) -> usize {
+        self.texts.len() + self.sets.len()
+    }
+
+    /// A table of only the label sets `records` use, with the records' ids rewritten to it.
+    fn compacted(&self, records: &mut [JobRecord]) -> LabelTable {
+        let mut table = LabelTable {
+            clients: self.clients.clone(),
+            ..LabelTable::default()
+        };
+        let mut new_ids: Vec<Option<u32>> = vec![None; self.sets.len()];
+        for record in records {
+            let old = record.labels as usize;
+            let (Some(slot), Some(set)) = (new_ids.get_mut(old), self.sets.get(old)) else {
+                continue;
+            };
+            record.labels = match slot {
+                Some(id) => *id,
+                None => {
+                    let set = LabelSet {
+                        action: table.intern(self.text(set.action)),
+                        policy: table.intern(self.text(set.policy)),
+                        state: table.intern(self.text(set.state)),
+                        client: set.client.map(|(client, policy)| {
+                            (
+                                table.intern(self.text(client)),
+                                table.intern(self.text(policy)),
+                            )
+                        }),
+                        ..*set
+                    };
+                    *slot.insert(table.set_id(set))
+                }
+            };
+        }
+        table
     }
 
     fn set_id(&mut self, set: LabelSet) -> u32 {
@@ -373,8 +419,8 @@ pub struct JobBatch {
     labels: LabelTable,
     /// Jobs that could not be stored (no valid `jobId`).
     pub unkeyed: u64,
-    /// The largest `lastUpdateTime` read, Unix milliseconds.
-    max_last_update_ms: Option<i64>,
+    /// The `lastUpdateTime` of each job read that has a valid one, Unix milliseconds.
+    last_updates: Vec<i64>,
     /// Which finished jobs get their details kept, for job events.
     events: Option<EventFilter>,
     /// The details of finished jobs the filter reports, by `jobId`.
@@ -388,7 +434,7 @@ impl JobBatch {
             records: Vec::new(),
             labels: store.labels.clone(),
             unkeyed: 0,
-            max_last_update_ms: None,
+            last_updates: Vec::new(),
             events: store.events,
             details: FxHashMap::default(),
         }
@@ -397,7 +443,7 @@ impl JobBatch {
     /// Adds one job.
     pub fn add(&mut self, job: &JobAttributes<'_>) {
         if let Some(Ok(t)) = time_ms(&job.last_update_time) {
-            self.max_last_update_ms = Some(self.max_last_update_ms.map_or(t, |m| m.max(t)));
+            self.last_updates.push(t);
         }
         match self.labels.record(job) {
             Some(record) => {
@@ -423,9 +469,19 @@ impl JobBatch {
         self.records.is_empty()
     }
 
-    /// The largest `lastUpdateTime` of the batch, Unix milliseconds.
-    pub fn max_last_update_ms(&self) -> Option<i64> {
-        self.max_last_update_ms
+    /// The largest `lastUpdateTime` of the batch not after `latest_ms` (Unix milliseconds),
+    /// and how many jobs carry one after it (a time that cannot be right yet).
+    pub fn newest_update_until(&self, latest_ms: i64) -> (Option<i64>, u64) {
+        let mut newest = None;
+        let mut future = 0;
+        for &t in &self.last_updates {
+            if t > latest_ms {
+                future += 1;
+            } else {
+                newest = newest.max(Some(t));
+            }
+        }
+        (newest, future)
     }
 
     /// Sorts by `jobId` and keeps one record per job. Two walks of a full walk meet the same
@@ -459,6 +515,8 @@ pub struct JobStore {
     /// Sorted by `jobId`, one record per job.
     records: Vec<JobRecord>,
     labels: LabelTable,
+    /// What the label table held when it was last rebuilt: the measure of its growth.
+    labels_after_compaction: usize,
     /// Which finished jobs get their details kept for job events; `None`: no details.
     events: Option<EventFilter>,
 }
@@ -518,6 +576,7 @@ impl JobStore {
                 stats.finished += 1;
             }
         }
+        self.compact_labels();
         stats
     }
 
@@ -585,7 +644,24 @@ impl JobStore {
     pub fn expire(&mut self, window_start_ms: i64) -> u64 {
         let before = self.records.len();
         self.records.retain(|r| r.in_window(window_start_ms));
+        self.compact_labels();
         (before - self.records.len()) as u64
+    }
+
+    /// Label texts plus label sets the store holds (those of its jobs, and those read since
+    /// the table was last rebuilt).
+    pub fn held_labels(&self) -> usize {
+        self.labels.held()
+    }
+
+    /// Rebuilds the label table with only what the stored jobs use, once it has grown past
+    /// twice that.
+    fn compact_labels(&mut self) {
+        if self.labels.held() <= 2 * self.labels_after_compaction + LABEL_SLACK {
+            return;
+        }
+        self.labels = self.labels.compacted(&mut self.records);
+        self.labels_after_compaction = self.labels.held();
     }
 
     /// The legacy aggregates of the stored jobs, folded in `jobId` order: counts, bytes,
@@ -1014,6 +1090,99 @@ mod tests {
             state: UNKNOWN.into(),
         };
         assert_eq!(s.state_counts.get(&empty), Some(&1));
+    }
+
+    /// A day of label churn in five-minute deltas: each delta reads 500 jobs that finished
+    /// before the window (never stored) under policy types never seen before, and 50 stored
+    /// jobs of clients (`*` allowlist) and policies renamed at every step, replacing the
+    /// oldest. The label table stays bounded by what the stored jobs use, and the counts stay
+    /// those of the jobs the test itself keeps.
+    #[test]
+    fn a_day_of_label_churn_leaves_the_label_table_bounded() {
+        use std::collections::BTreeMap;
+        const STEPS: u64 = 288;
+        const STORED_PER_STEP: u64 = 50;
+        const KEPT_STEPS: u64 = 12;
+        const UNSTORED_PER_STEP: u64 = 500;
+        let mut store = JobStore::new();
+        store.set_clients(Some(Arc::new(ClientsConfig {
+            allowlist: vec![crate::config::ClientPattern::parse("*")],
+            max_clients: u32::MAX,
+        })));
+        let window_start = ms("2026-11-27T00:00:00Z");
+        let updated = "2026-11-27T08:00:00.000Z";
+        let mut next_id = 1u64;
+        // The test's own view of the stored jobs: id -> policy type.
+        let mut kept: BTreeMap<u64, String> = BTreeMap::new();
+        let mut most_held = 0;
+        for step in 0..STEPS {
+            let mut jobs = Vec::new();
+            for n in 0..UNSTORED_PER_STEP {
+                jobs.push(format!(
+                    r#"{{"attributes":{{"jobId":{next_id},"jobType":"BACKUP","policyType":"GONE-{step}-{n}",
+                    "state":"DONE","status":0,"clientName":"old-{step}-{n}","policyName":"p-{step}-{n}",
+                    "startTime":"2026-11-26T01:00:00Z","endTime":"2026-11-26T02:00:00Z",
+                    "lastUpdateTime":"{updated}"}}}}"#
+                ));
+                next_id += 1;
+            }
+            for n in 0..STORED_PER_STEP {
+                let policy_type = format!("T-{step}-{}", n % 5);
+                jobs.push(format!(
+                    r#"{{"attributes":{{"jobId":{next_id},"jobType":"BACKUP","policyType":"{policy_type}",
+                    "state":"DONE","status":0,"clientName":"client-{step}-{n}","policyName":"policy-{step}-{n}",
+                    "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z",
+                    "lastUpdateTime":"{updated}"}}}}"#
+                ));
+                kept.insert(next_id, policy_type);
+                next_id += 1;
+            }
+            let b = batch(&store, &page(&jobs));
+            store.apply(b, window_start, |_| {});
+            // The oldest stored step leaves (purged from NetBackup): a full walk without it.
+            if step >= KEPT_STEPS {
+                let gone = (step - KEPT_STEPS) * (UNSTORED_PER_STEP + STORED_PER_STEP)
+                    + UNSTORED_PER_STEP
+                    + 1;
+                kept.retain(|id, _| *id < gone || *id >= gone + STORED_PER_STEP);
+                let remaining: Vec<String> = kept
+                    .iter()
+                    .map(|(id, policy_type)| {
+                        let n = (id - 1) % (UNSTORED_PER_STEP + STORED_PER_STEP) - UNSTORED_PER_STEP;
+                        let step = (id - 1) / (UNSTORED_PER_STEP + STORED_PER_STEP);
+                        format!(
+                            r#"{{"attributes":{{"jobId":{id},"jobType":"BACKUP","policyType":"{policy_type}",
+                            "state":"DONE","status":0,"clientName":"client-{step}-{n}","policyName":"policy-{step}-{n}",
+                            "startTime":"2026-11-27T07:00:00Z","endTime":"2026-11-27T07:30:00Z",
+                            "lastUpdateTime":"{updated}"}}}}"#
+                        )
+                    })
+                    .collect();
+                let b = batch(&store, &page(&remaining));
+                store.replace(b, window_start, |_| {});
+            }
+            store.expire(window_start);
+            most_held = most_held.max(store.held_labels());
+
+            let summary = store.summary();
+            let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+            for policy_type in kept.values() {
+                *expected.entry(policy_type.clone()).or_default() += 1;
+            }
+            let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+            for (key, n) in &summary.counts {
+                *counted.entry(key.policy_type.clone()).or_default() += n;
+            }
+            assert_eq!(counted, expected, "step {step}");
+            assert_eq!(summary.client_jobs.values().sum::<u64>(), kept.len() as u64);
+        }
+        // 288 x 550 jobs read with 2 x 288 x 550 client and policy names and 288 x 505 types;
+        // the store holds 600 jobs using about 1,900 texts and 600 sets.
+        assert!(
+            most_held < 20_000,
+            "the label table held {most_held} texts and sets at most"
+        );
+        assert!(store.held_labels() < 10_000, "{}", store.held_labels());
     }
 
     #[test]

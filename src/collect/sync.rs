@@ -25,6 +25,14 @@
 //! `Date` of its first answer), never the agent's, so a skewed agent clock loses nothing; the
 //! window's start moves with the same clock, and finished jobs that leave it leave the store.
 //!
+//! # NetBackup's clock
+//!
+//! The `Date` of an answer is used only when it agrees with the clock of the earlier answers
+//! ([`ServerClock`]): one answer a year ahead would otherwise expire every stored job, one a
+//! year behind would read a year of jobs. Without a `Date` header the high-water mark is the
+//! newest `lastUpdateTime` read, bounded by the agent's clock: a job stamped in the future is
+//! counted as an invalid value and never moves the mark.
+//!
 //! # Failures
 //!
 //! Every change to the store happens after the last page of a walk arrived, in one step: a walk
@@ -39,12 +47,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::server_clock::{ServerClock, Verdict, latest_plausible_update_ms};
 use super::store::{ApplyStats, FinishedJob, JobBatch, JobStore};
 use super::summary::{ClientPolicyKey, JobsSummary};
 use crate::config::{ClientsConfig, CollectionConfig};
 use crate::events::Events;
 use crate::netbackup::{
-    ApiError, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
+    ApiError, ApiFailure, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
 };
 
 /// How far before the high-water mark a delta starts reading, for updates NetBackup stamps a
@@ -69,6 +78,8 @@ pub struct JobsSettings {
     pub concurrency: u32,
     /// How often the store is read whole again.
     pub resync_interval: Duration,
+    /// How far NetBackup's clock may stray from one answer to the next.
+    pub clock_tolerance: Duration,
 }
 
 impl From<&CollectionConfig> for JobsSettings {
@@ -78,6 +89,7 @@ impl From<&CollectionConfig> for JobsSettings {
             page_size: c.jobs_page_size,
             concurrency: c.max_concurrent_requests,
             resync_interval: c.jobs_resync_interval,
+            clock_tolerance: c.jobs_clock_tolerance,
         }
     }
 }
@@ -154,12 +166,16 @@ pub struct JobSync {
     store: JobStore,
     /// NetBackup's clock up to which every change is in the store.
     high_water: Option<DateTime<Utc>>,
+    /// NetBackup's clock as far as it agrees with itself.
+    clock: ServerClock,
     version: Option<ApiVersion>,
     last_full: Option<Instant>,
     full_due: bool,
     /// What the last committed cycle read.
     last_walk: WalkStats,
     last_unkeyed: u64,
+    /// Jobs of the last cycle whose `lastUpdateTime` lies in the future.
+    last_future_updates: u64,
     warned_no_date: AtomicBool,
     progress: Option<ProgressSink>,
     /// The newest success of each allowlisted client, policy and action seen since the agent
@@ -206,7 +222,8 @@ impl JobSync {
     pub fn summary(&mut self) -> JobsSummary {
         let mut summary = self.store.summary();
         summary.pages = self.last_walk.pages;
-        summary.invalid_values += self.last_walk.invalid_items + self.last_unkeyed;
+        summary.invalid_values +=
+            self.last_walk.invalid_items + self.last_unkeyed + self.last_future_updates;
         // The window's successes join those remembered, and the summary reports them all.
         for (key, at) in &summary.client_last_success {
             let last = self.client_successes.entry(key.clone()).or_insert(*at);
@@ -264,18 +281,60 @@ impl JobSync {
         on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> Result<CycleReport, ApiError> {
         let kind = self.next_kind(version, settings);
+        let began = Instant::now();
         let walked = match kind {
             WalkKind::Delta => self.delta_walk(api, version, settings).await,
-            WalkKind::Fill | WalkKind::Resync => self.full_walk(api, version, settings).await,
+            WalkKind::Fill | WalkKind::Resync => {
+                self.full_walk(api, version, settings, began).await
+            }
         };
-        let (batch, walk) = match walked {
+        let checked = walked.and_then(|(batch, walk)| {
+            let verdict = walk
+                .server_time
+                .map(|said| self.judge_clock(api.site(), said, began, settings));
+            verdict.transpose().map(|_| (batch, walk))
+        });
+        let (batch, walk) = match checked {
             Ok(done) => done,
             Err(e) => {
+                if let ApiFailure::ClockJump { said, .. } = e.failure {
+                    self.clock.reject(said, began, settings.clock_tolerance);
+                }
                 self.full_due = true;
                 return Err(e);
             }
         };
+        if let Some(said) = walk.server_time {
+            self.clock.trust(said, began);
+        }
         Ok(self.commit(kind, version, settings, batch, walk, on_finished))
+    }
+
+    /// Whether the clock `said` by an answer of `site`, read at `now`, may be used: a jump is
+    /// a [`ApiFailure::ClockJump`]; a new clock confirmed by answers in a row is logged and
+    /// followed.
+    fn judge_clock(
+        &self,
+        site: &str,
+        said: DateTime<Utc>,
+        now: Instant,
+        settings: &JobsSettings,
+    ) -> Result<(), ApiError> {
+        match self.clock.judge(said, now, settings.clock_tolerance) {
+            Verdict::Trusted => Ok(()),
+            Verdict::Changed { expected } => {
+                Events::uncounted().server_clock_changed(site, expected, said);
+                Ok(())
+            }
+            Verdict::Jump { expected } => Err(ApiError::of_site(
+                site,
+                ApiFailure::ClockJump {
+                    said,
+                    expected,
+                    tolerance: settings.clock_tolerance,
+                },
+            )),
+        }
     }
 
     fn commit(
@@ -288,15 +347,17 @@ impl JobSync {
         on_finished: impl FnMut(&FinishedJob<'_>),
     ) -> CycleReport {
         // NetBackup's clock: its `Date` header. Without one, the window follows the agent's
-        // clock and the mark is the newest `lastUpdateTime` read (or stays where it was).
+        // clock and the mark is the newest plausible `lastUpdateTime` read (or stays where it
+        // was), never beyond that clock.
+        let clock = walk.server_time.unwrap_or_else(|| self.agent_clock());
+        let (newest, future) = batch.newest_update_until(latest_plausible_update_ms(clock));
+        self.last_future_updates = future;
         let (server_time, high_water) = match walk.server_time {
             Some(t) => (t, t),
             None => {
-                let now = self.agent_clock();
-                let newest = batch
-                    .max_last_update_ms()
-                    .and_then(DateTime::from_timestamp_millis);
-                (now, newest.max(self.high_water).unwrap_or(now))
+                let newest = newest.and_then(DateTime::from_timestamp_millis);
+                let mark = newest.max(self.high_water).map_or(clock, |m| m.min(clock));
+                (clock, mark)
             }
         };
         let start_ms = window_start(server_time, settings.window).timestamp_millis();
@@ -358,9 +419,14 @@ impl JobSync {
         api: &A,
         version: ApiVersion,
         settings: &JobsSettings,
+        began: Instant,
     ) -> Result<(JobBatch, WalkStats), ApiError> {
         let mut stats = WalkStats::default();
         let (newest, now) = first_job_id(api, version, None, true).await?;
+        // The window is cut by this clock: judged before it is used.
+        if let Some(said) = now {
+            self.judge_clock(api.site(), said, began, settings)?;
+        }
         stats.pages += 1;
         stats.requests += 1;
         stats.server_time = now;
@@ -557,6 +623,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::server_clock::CONFIRMATIONS;
     use crate::netbackup::{ApiFailure, Body, DecodeKind, JobsPageQuery};
 
     #[test]
@@ -760,6 +827,7 @@ mod tests {
             page_size: 2,
             concurrency: 3,
             resync_interval: Duration::from_secs(3600),
+            clock_tolerance: Duration::from_secs(600),
         }
     }
 
@@ -867,6 +935,125 @@ mod tests {
         assert_eq!(report.kind, WalkKind::Resync);
         assert_eq!(reported, vec![13]);
         assert_eq!(sync.summary().jobs, 7);
+    }
+
+    /// One answer whose `Date` is a year ahead would expire every stored job; it is not used:
+    /// the cycle fails as a `clock_jump` and the store and its mark stay. The next answers on
+    /// the true clock go on as before.
+    #[tokio::test]
+    async fn an_answer_whose_clock_jumped_changes_nothing() {
+        let mut api = recorded(Some("2026-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for jumped in ["2027-11-27T08:00:00Z", "2016-11-27T08:00:00Z"] {
+            let before = sync.summary();
+            let mark = sync.high_water();
+            assert_eq!(before.jobs, 4);
+            api.date = Some(at(jumped));
+            // A delta, then (after the failed delta) a resync: both refuse the answer.
+            for kind in ["delta", "resync"] {
+                let failed = sync
+                    .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+                    .await;
+                let Err(e) = failed else {
+                    panic!("{kind} with the Date {jumped} must fail")
+                };
+                assert_eq!(e.kind(), "clock_jump", "{kind}: {e}");
+                assert!(e.to_string().contains(jumped), "{e}");
+                assert!(e.to_string().contains("lead to 2026-11-27T08:00:"), "{e}");
+                assert_eq!(sync.summary(), before, "{kind} with the Date {jumped}");
+                assert_eq!(sync.high_water(), mark);
+            }
+            // The true clock again: the resync goes through and finds the same jobs.
+            api.date = Some(at("2026-11-27T08:00:20Z"));
+            let report = sync
+                .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(report.kind, WalkKind::Resync);
+            assert_eq!(sync.summary().jobs, 4);
+        }
+    }
+
+    /// An operator moves the server's clock a day ahead for good: after three answers in a
+    /// row agree on it, it is followed (and the jobs of the old day leave the window).
+    #[tokio::test]
+    async fn a_new_clock_confirmed_by_three_answers_is_followed() {
+        let mut api = recorded(Some("2026-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        api.date = Some(at("2026-11-28T08:00:00Z"));
+        let mut outcomes = Vec::new();
+        for _ in 0..CONFIRMATIONS {
+            let outcome = sync
+                .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+                .await;
+            outcomes.push(outcome.map_err(|e| e.kind()).map(|r| r.kind));
+        }
+        assert_eq!(
+            outcomes,
+            vec![Err("clock_jump"), Err("clock_jump"), Ok(WalkKind::Resync)]
+        );
+        assert_eq!(sync.high_water(), Some(at("2026-11-28T08:00:00Z")));
+        assert_eq!(
+            sync.summary().jobs,
+            2,
+            "only the unfinished jobs are in the new window"
+        );
+    }
+
+    /// No `Date` header and one job stamped ten years ahead: the job is counted as an
+    /// invalid value, never moves the mark, and the deltas keep asking for recent changes.
+    #[tokio::test]
+    async fn a_job_updated_in_the_future_never_moves_the_mark() {
+        let mut api = recorded(None);
+        api.jobs.push((20, "ACTIVE", None, "2036-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        for kind in [WalkKind::Fill, WalkKind::Delta] {
+            let report = sync
+                .cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(report.kind, kind);
+            assert_eq!(sync.high_water(), Some(at("2026-11-27T07:59:00Z")));
+            let summary = sync.summary();
+            assert_eq!(summary.invalid_values, 1, "{kind:?}");
+            // The unfinished jobs 5, 9 and 20 (the window follows the agent's clock).
+            assert_eq!(summary.jobs, 3, "the job itself is kept");
+        }
+        // A full resync neither: the mark is bounded by the clock in use.
+        sync.force_full();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sync.high_water(), Some(at("2026-11-27T07:59:00Z")));
+        api.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            filters(&api).first(),
+            Some(&Some(
+                "lastUpdateTime ge 2026-11-27T07:58:30.000Z".to_owned()
+            ))
+        );
+    }
+
+    /// With a `Date` header, a job stamped ahead of it is counted as an invalid value too.
+    #[tokio::test]
+    async fn with_a_date_a_job_updated_after_it_is_an_invalid_value() {
+        let mut api = recorded(Some("2026-11-27T08:00:00Z"));
+        api.jobs.push((20, "ACTIVE", None, "2036-11-27T08:00:00Z"));
+        let mut sync = JobSync::new();
+        sync.cycle(&api, ApiVersion::V14_0, &settings(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sync.summary().invalid_values, 1);
+        assert_eq!(sync.high_water(), Some(at("2026-11-27T08:00:00Z")));
     }
 
     #[tokio::test]

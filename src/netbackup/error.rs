@@ -123,6 +123,23 @@ pub enum ApiFailure {
         /// What was wrong.
         detail: String,
     },
+    /// NetBackup's clock (the `Date` header) jumped further than a real clock does since the
+    /// previous answers: the answer is not used and the stored jobs stay.
+    #[error(
+        "NetBackup's clock jumped: the answer's Date says {}, its earlier answers lead to {} \
+         (collection.jobs_clock_tolerance {tolerance:?}); the answer is not used and the \
+         stored jobs stay",
+        .said.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        .expected.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )]
+    ClockJump {
+        /// What the answer's `Date` said.
+        said: chrono::DateTime<chrono::Utc>,
+        /// Where the trusted clock stands.
+        expected: chrono::DateTime<chrono::Utc>,
+        /// The tolerance exceeded.
+        tolerance: Duration,
+    },
     /// The agent itself failed while working on the site (a panic: a bug of the agent, not a
     /// problem of the server or the configuration).
     #[error("internal error of the agent: {detail}")]
@@ -185,6 +202,7 @@ impl ApiFailure {
             ApiFailure::Tls { .. } => "tls",
             ApiFailure::Connect { .. } => "connect",
             ApiFailure::Pagination { .. } => "pagination",
+            ApiFailure::ClockJump { .. } => "clock_jump",
             ApiFailure::Setup { .. } => "setup",
             ApiFailure::Internal { .. } => "internal",
         }

@@ -316,3 +316,75 @@ async fn every_fault_is_typed_counted_isolated_and_recovered_from() {
     ok.shutdown().await;
     m.bad.shutdown().await;
 }
+
+/// One answer whose `Date` jumps a year ahead (or back) would move the jobs window past every
+/// stored job. The agent refuses it: a `clock_jump` error for that cycle, every job count kept,
+/// and the next answer on the true clock collected as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_from_a_jumping_clock_loses_no_jobs() {
+    let sim = start_sim(SimConfig {
+        jobs: 400,
+        storage_units: 2,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "sites:\n  - name: bad\n    url: {}\n    api_key: {KEY}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 800ms\n      max_retries: 0\n      jobs_window: 72h\nserver:\n  listen: 127.0.0.1:{port}\n  prometheus_bridge: true\notlp:\n  enabled: false\n",
+        sim.base_url()
+    );
+    let mut agent = AgentProcess::start(dir.path(), &yaml, port, &[]).await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let jobs =
+        |f: &Exposition| -> f64 { f.get("nbu_jobs_count").map_or(0.0, |s| s.values().sum()) };
+    let collected = |f: &Exposition| {
+        value(
+            f,
+            "nbu_last_scrape_timestamp_seconds",
+            &[("site", "bad"), ("source", "jobs")],
+        )
+    };
+    let stored = wait_for("the window read", Duration::from_secs(30), || async {
+        let f = scrape(&url).await;
+        (jobs(&f) > 0.0).then(|| jobs(&f))
+    })
+    .await;
+    for (name, by) in [
+        ("a year ahead", chrono::Duration::days(365)),
+        ("a year back", chrono::Duration::days(-365)),
+    ] {
+        let before = Matrix::errors(&scrape(&url).await, "jobs", "clock_jump");
+        sim.set_fault(FaultTarget::Jobs, Fault::ShiftedDate { by }, Some(1));
+        let refused = wait_for(
+            &format!("{name}: a clock_jump counted"),
+            Duration::from_secs(30),
+            || async {
+                let f = scrape(&url).await;
+                assert_eq!(jobs(&f), stored, "{name}: the job counts changed");
+                (Matrix::errors(&f, "jobs", "clock_jump") > before).then_some(f)
+            },
+        )
+        .await;
+        let since = collected(&refused);
+        wait_for(
+            &format!("{name}: collected again on the true clock"),
+            Duration::from_secs(30),
+            || async {
+                let f = scrape(&url).await;
+                assert_eq!(jobs(&f), stored, "{name}: the job counts changed");
+                (collected(&f) > since).then_some(())
+            },
+        )
+        .await;
+    }
+    let log = agent.stderr();
+    assert!(
+        log.contains("clock jumped"),
+        "the refusal is logged:\n{log}"
+    );
+    assert!(agent.is_running());
+    agent.terminate().await;
+    sim.shutdown().await;
+}

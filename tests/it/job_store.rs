@@ -65,7 +65,10 @@ fn collector(sim: &Simulator, collection: &str) -> SiteCollector {
     } else {
         "      jobs_page_size: 25\n"
     };
-    let yaml = format!("      jobs_window: 2h\n{page_size}{collection}");
+    // The simulator's clock is moved on by tens of minutes between cycles, far faster than
+    // the agent's own time: a clock that real servers never have.
+    let yaml =
+        format!("      jobs_window: 2h\n      jobs_clock_tolerance: 3h\n{page_size}{collection}");
     SiteCollector::new(site("store", &sim.base_url(), KEY, &yaml)).expect("client builds")
 }
 
@@ -340,7 +343,7 @@ async fn finished_jobs_are_counted_once_through_failures_and_reloads() {
                     "live",
                     &sim.base_url(),
                     &format!(
-                        "      jobs_window: 2h\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_page_size: 20\n      max_retries: 0\n      requests_per_second: {rps}\n"
+                        "      jobs_window: 2h\n      jobs_clock_tolerance: 3h\n      jobs_interval: 1s\n      request_timeout: 900ms\n      jobs_page_size: 20\n      max_retries: 0\n      requests_per_second: {rps}\n"
                     ),
                 )
             ),

@@ -289,6 +289,7 @@ async fn a_job_that_contradicts_its_walks_filter_is_counted_once() {
         page_size: 3,
         concurrency: 2,
         resync_interval: Duration::from_secs(6 * 3600),
+        clock_tolerance: Duration::from_secs(600),
     };
     let mut sync = JobSync::new();
     let mut finished = Vec::new();

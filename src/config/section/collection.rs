@@ -54,6 +54,8 @@ section! {
         /// How often the jobs window is read whole again (between full walks, only the jobs that
         /// changed are read).
         jobs_resync_interval: Duration = secs(6 * 3600), parse scalar::duration;
+        /// How far NetBackup's clock (its `Date` header) may stray, from one answer to the next, from where the agent's own time says it stands; an answer beyond it is not used (a `clock_jump` error, the stored jobs stay) until three answers in a row agree on the new clock.
+        jobs_clock_tolerance: Duration = secs(600), parse scalar::duration;
         /// Reach this site through the proxy `HTTPS_PROXY` or `HTTP_PROXY` names (except the hosts of `NO_PROXY`), as curl does; false ignores them.
         proxy_from_env: bool = true, parse scalar::boolean;
     }

@@ -110,6 +110,12 @@ pub enum Fault {
     /// (`partiallyFullMedia`, file counts, robot numbers), nulls in both places, and unknown
     /// nested fields.
     HostileValues,
+    /// The real response with its `Date` header moved by `by` from the simulator's clock (a
+    /// year ahead, say): a server clock that jumps for one answer.
+    ShiftedDate {
+        /// How far the `Date` header is moved.
+        by: chrono::Duration,
+    },
 }
 
 /// Largest page [`Fault::OversizedPage`] renders, to bound the memory of one response.
@@ -309,7 +315,10 @@ pub(crate) async fn apply(
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             Response::from_parts(parts, Body::new(ResetBody::new(bytes, connection)))
         }
-        Fault::RepeatCursor | Fault::OversizedPage { .. } | Fault::HostileValues => serve.await,
+        Fault::RepeatCursor
+        | Fault::OversizedPage { .. }
+        | Fault::HostileValues
+        | Fault::ShiftedDate { .. } => serve.await,
     }
 }
 

@@ -130,6 +130,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         tokio::time::sleep(shared.config.latency).await;
     }
     let now = shared.clock.now();
+    let mut date = now;
     request
         .extensions_mut()
         .insert(RequestInstant(now.timestamp_millis()));
@@ -144,7 +145,11 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         )
     } else if let Some(version) = negotiation.version {
         request.extensions_mut().insert(version);
-        match shared.faults.take(Endpoint::of_path(&record.path)) {
+        let fault = shared.faults.take(Endpoint::of_path(&record.path));
+        if let Some(Fault::ShiftedDate { by }) = &fault {
+            date = now.checked_add_signed(*by).unwrap_or(now);
+        }
+        match fault {
             None => next.run(request).await,
             Some(Fault::Hang) => {
                 shared.log.push(record);
@@ -201,5 +206,5 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         status: response.status().as_u16(),
         ..record
     });
-    dated(response, now)
+    dated(response, date)
 }
