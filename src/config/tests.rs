@@ -757,6 +757,82 @@ fn file_level_problems_name_the_file() {
 }
 
 #[test]
+fn hostile_yaml_is_refused_before_parsing_naming_the_file_and_the_limit() {
+    use super::yaml_limits::tests::{alias_bomb, deep_block};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("hostile.yaml");
+    let cases = [
+        (alias_bomb(), "100000 values"),
+        (deep_block(10_000), "32 levels"),
+        (
+            format!("{}\n{}", site(""), "# padding\n".repeat(120_000)),
+            "larger than 1 MiB",
+        ),
+    ];
+    for (text, limit) in cases {
+        std::fs::write(&file, &text).expect("write");
+        let e = load_file_with_env(&file, &env(&[])).expect_err("refused");
+        assert_field(&e, &file.display().to_string());
+        assert!(e.to_string().contains(limit), "{e}");
+        // The same text given directly, and read for `migrate`.
+        let e = err(&text, &[]);
+        assert_field(&e, "<file>");
+        let e = parse_yaml(&text).expect_err("refused");
+        assert!(e.to_string().contains(limit), "{e}");
+    }
+    // 100,000 flow levels: stopped by the scanner's own limit, as an error, not a crash.
+    let flow = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_field(&err(&flow, &[]), "<file>");
+}
+
+#[test]
+fn a_configuration_file_larger_than_any_file_read_is_refused_unread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("huge.yaml");
+    let f = std::fs::File::create(&file).expect("create");
+    f.set_len(crate::file_limits::MAX_REFERENCED_FILE_BYTES + 1)
+        .expect("sparse file");
+    let e = load_file_with_env(&file, &env(&[])).expect_err("refused");
+    assert_field(&e, &file.display().to_string());
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+}
+
+#[test]
+fn key_and_certificate_files_larger_than_the_limit_are_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let huge = crate::file_limits::MAX_REFERENCED_FILE_BYTES + 1;
+    for name in ["huge.key", "huge.pem"] {
+        let f = std::fs::File::create(dir.path().join(name)).expect("create");
+        f.set_len(huge).expect("sparse file");
+    }
+    let yaml = "sites:
+  - name: a
+    url: https://a
+    api_key_file: huge.key
+  - name: b
+    url: https://b
+    api_key: k
+    tls: { ca_file: huge.pem }
+otlp: { endpoint: \"https://otel:4317\", ca_file: huge.pem }
+server: { tls_cert_file: huge.pem, tls_key_file: huge.pem }
+";
+    let e = load_str_with_env(yaml, dir.path(), &env(&[])).expect_err("refused");
+    for field in [
+        "sites[0].api_key_file",
+        "sites[1].tls.ca_file",
+        "otlp.ca_file",
+        "server.tls_cert_file",
+        "server.tls_key_file",
+    ] {
+        assert_field(&e, field);
+    }
+    for line in e.to_string().lines() {
+        assert!(line.contains("larger than 4 MiB"), "{line}");
+        assert!(line.contains("huge."), "{line}");
+    }
+}
+
+#[test]
 fn example_file_loads_and_shows_the_defaults() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key_file = dir.path().join("b.key");

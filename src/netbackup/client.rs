@@ -24,6 +24,7 @@ use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_af
 use super::settings::{ClientSettings, Propagation};
 use super::version::ApiVersion;
 use crate::events::Events;
+use crate::file_limits::{MAX_REFERENCED_FILE_BYTES, read_at_most};
 
 /// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
 /// anything far larger is a broken or hostile server, not data.
@@ -100,7 +101,7 @@ impl SiteClient {
             builder = builder.no_proxy();
         }
         if let Some(ca_file) = &site.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| {
+            let pem = read_at_most(ca_file, MAX_REFERENCED_FILE_BYTES).map_err(|e| {
                 setup_error(format!("cannot read CA file {}: {e}", ca_file.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::Validator;
 use crate::config::raw::Scalar;
+use crate::file_limits::{Bytes, MAX_REFERENCED_FILE_BYTES};
 
 /// The longest duration any setting accepts.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -293,14 +294,20 @@ impl Validator<'_> {
         }
     }
 
-    /// A path (relative to the config file's directory) to a readable regular file.
+    /// A path (relative to the config file's directory) to a readable regular file of at most
+    /// [`MAX_REFERENCED_FILE_BYTES`] (certificates, private keys and CA bundles are read whole).
     pub(in crate::config) fn readable_file(&mut self, field: &str, text: &str) -> Option<PathBuf> {
         let path = self.resolve(text);
         let result = fs::metadata(&path).and_then(|meta| {
-            if meta.is_file() {
-                fs::File::open(&path).map(drop)
-            } else {
+            if !meta.is_file() {
                 Err(std::io::Error::other("not a regular file"))
+            } else if meta.len() > MAX_REFERENCED_FILE_BYTES {
+                Err(std::io::Error::other(format!(
+                    "the file is larger than {}, the limit of a key, certificate or CA file",
+                    Bytes(MAX_REFERENCED_FILE_BYTES)
+                )))
+            } else {
+                fs::File::open(&path).map(drop)
             }
         });
         match result {
