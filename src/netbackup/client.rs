@@ -323,11 +323,20 @@ impl SiteClient {
                         // The server asked the whole client to wait, not only this request.
                         self.limiter.pause_for(asked).await;
                     }
+                    let asked_by_server = wait.is_some();
                     let wait = wait.unwrap_or_else(|| backoff(attempts));
                     if wait > budget_left {
+                        let asked_by = if asked_by_server {
+                            "the server's Retry-After"
+                        } else {
+                            "backoff"
+                        };
                         let why = format!(
-                            "next retry would wait {wait:?}, beyond the retry budget of {:?}",
-                            self.max_retry_time
+                            "gave up: the next retry would wait {} ({asked_by}), beyond the retry \
+                             budget (max_retry_time {}, {} left)",
+                            humantime::format_duration(wait),
+                            humantime::format_duration(self.max_retry_time),
+                            humantime::format_duration(whole_millis(budget_left)),
                         );
                         return self.finish(Err(with_detail(error, why)));
                     }
@@ -543,12 +552,14 @@ impl SiteClient {
                     status,
                     attempts,
                     snippet: server_message(),
+                    detail: String::new(),
                 }),
             },
             _ => Attempt::Done(Err(error(ApiFailure::Status {
                 status,
                 attempts,
                 snippet: server_message(),
+                detail: String::new(),
             }))),
         }
     }
@@ -694,12 +705,20 @@ async fn read_body(
     Ok(body)
 }
 
-/// A rate-limited error saying why retrying stopped; other errors as they are.
+/// A rate-limited or server-status error saying why retrying stopped; other errors as they
+/// are.
 fn with_detail(mut error: ApiError, why: String) -> ApiError {
-    if let ApiFailure::RateLimited { detail, .. } = &mut error.failure {
+    if let ApiFailure::RateLimited { detail, .. } | ApiFailure::Status { detail, .. } =
+        &mut error.failure
+    {
         *detail = format!("; {why}");
     }
     error
+}
+
+/// `d` without its sub-millisecond part, for messages.
+fn whole_millis(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Percent-encodes a query component, spaces as `%20` (never `+`, which NetBackup may read

@@ -76,7 +76,7 @@ pub enum ApiFailure {
         detail: String,
     },
     /// Any other unexpected HTTP status.
-    #[error("HTTP {status} after {attempts} attempts: {snippet}")]
+    #[error("HTTP {status} after {attempts} attempts: {snippet}{detail}")]
     Status {
         /// The status code.
         status: u16,
@@ -84,6 +84,9 @@ pub enum ApiFailure {
         attempts: u32,
         /// The server's error message or the start of its body.
         snippet: String,
+        /// Why retrying stopped early (a wait beyond `max_retry_time`), prefixed with `; `
+        /// when present.
+        detail: String,
     },
     /// The body could not be decoded.
     #[error("{kind}: {detail} (body starts: {snippet:?})")]
