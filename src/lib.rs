@@ -6,6 +6,7 @@
 //!
 //! Modules follow the data path:
 //! - [`events`]: the operational events (logged, put on spans, counted), below every layer.
+//! - [`file_limits`]: the most the agent reads of one file, below every layer.
 //! - [`config`]: loading and validating the immutable [`config::Config`].
 //! - [`netbackup`]: the REST client (version negotiation, pagination, retry, rate limit).
 //! - [`collect`]: per-site collection and the aggregates it produces.
@@ -29,6 +30,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod file_limits;
 pub mod migrate;
 pub mod netbackup;
 pub mod readiness;

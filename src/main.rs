@@ -258,8 +258,8 @@ async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `migrate`: exit 2 naming the Go key when the input is invalid, 1 when a file cannot be
-/// read or written.
+/// `migrate`: exit 2 naming the Go key when the input is invalid (or the file too large, too
+/// deeply nested, or expanded too far by its aliases), 1 when a file cannot be read or written.
 fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
     use nbu_otel::migrate::{MigrateError, migrate_file};
     let migration = match migrate_file(from) {
@@ -267,6 +267,10 @@ fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
         Err(e @ MigrateError::Read { .. }) => {
             eprintln!("nbu-otel migrate: {e}");
             return ExitCode::FAILURE;
+        }
+        Err(e @ MigrateError::TooLarge { .. }) => {
+            eprintln!("nbu-otel migrate: {e}");
+            return ExitCode::from(2);
         }
         Err(e) => {
             eprintln!("nbu-otel migrate: {}: {e}", from.display());

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{SourceId, is_valid_site_name, parse_yaml};
+use crate::file_limits::{Bytes, MAX_CONFIG_FILE_BYTES, read_at_most, too_large_limit};
 
 /// Why a Go configuration cannot be migrated.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,15 @@ pub enum MigrateError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// The input is not YAML.
+    /// The input or its `.env` is larger than [`MAX_CONFIG_FILE_BYTES`].
+    #[error("{path}: the file is larger than {}, the limit of a configuration file", Bytes(*limit))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The input is not YAML, or nests too deep, or its aliases expand it too far.
     #[error("{0}")]
     Yaml(crate::config::YamlError),
     /// A key of the Go configuration is missing or invalid (named as Go names it).
@@ -54,9 +63,22 @@ pub struct Migration {
 /// with the process environment winning over both (as Go does).
 pub fn migrate_file(path: &Path) -> Result<Migration, MigrateError> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|source| MigrateError::Read {
+        let bytes =
+            read_at_most(p, MAX_CONFIG_FILE_BYTES).map_err(|source| {
+                match too_large_limit(&source) {
+                    Some(limit) => MigrateError::TooLarge {
+                        path: p.to_path_buf(),
+                        limit,
+                    },
+                    None => MigrateError::Read {
+                        path: p.to_path_buf(),
+                        source,
+                    },
+                }
+            })?;
+        String::from_utf8(bytes).map_err(|e| MigrateError::Read {
             path: p.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
         })
     };
     let text = read(path)?;

@@ -48,12 +48,23 @@ pub struct JobDetails {
 /// The longest text kept of one detail (a client or policy name is far shorter).
 const MAX_DETAIL_BYTES: usize = 512;
 
+/// A detail as kept: trimmed, cut to [`MAX_DETAIL_BYTES`], control characters (which would
+/// break or forge a log line when the event is logged) as spaces.
 fn owned(text: &Text<'_>) -> Option<Box<str>> {
     let t = text.as_str()?.trim();
     if t.is_empty() {
         return None;
     }
-    Some(cut_at(t, MAX_DETAIL_BYTES).into())
+    let t = cut_at(t, MAX_DETAIL_BYTES);
+    if t.chars().any(char::is_control) {
+        return Some(
+            t.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .into(),
+        );
+    }
+    Some(t.into())
 }
 
 fn number(n: Num<u64>) -> Option<u64> {
@@ -109,5 +120,20 @@ mod tests {
         assert_eq!(d.policy_name, None, "blank is absent");
         assert_eq!(d.parent_job_id, None, "0 means no parent");
         assert_eq!(d.tries, Some(3));
+    }
+
+    #[test]
+    fn control_characters_in_names_cannot_forge_a_log_line() {
+        let job = JobAttributes {
+            client_name: Text::Valid("host\n2024-01-01 ERROR forged\u{1b}[2J\0".into()),
+            ..JobAttributes::default()
+        };
+        let d = JobDetails::of(&job);
+        let client = d.client.as_deref().unwrap_or_default();
+        assert!(!client.chars().any(char::is_control), "{client:?}");
+        assert!(
+            client.starts_with("host 2024-01-01 ERROR forged"),
+            "{client:?}"
+        );
     }
 }

@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::job_event::{JobEvent, Reason};
 use super::sync::DELTA_OVERLAP;
 use crate::config::FirstStart;
+use crate::file_limits::{read_at_most, too_large_limit};
 
 /// The outbox's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,9 +169,16 @@ pub fn checkpoint_path(dir: &Path, site: &str) -> PathBuf {
 /// Reads `site`'s checkpoint from `dir`: `None` when there is none.
 pub fn read_checkpoint(dir: &Path, site: &str) -> Result<Option<Checkpoint>, CheckpointError> {
     let path = checkpoint_path(dir, site);
-    let bytes = match std::fs::read(&path) {
+    // A checkpoint is small: a few ids past the mark. A larger file is refused unread.
+    let bytes = match read_at_most(&path, 16 * 1024 * 1024) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if too_large_limit(&e).is_some() => {
+            return Err(CheckpointError::Invalid {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            });
+        }
         Err(source) => {
             return Err(CheckpointError::Io {
                 path: path.display().to_string(),
@@ -178,13 +186,6 @@ pub fn read_checkpoint(dir: &Path, site: &str) -> Result<Option<Checkpoint>, Che
             });
         }
     };
-    // A checkpoint is small: a few ids past the mark.
-    if bytes.len() > 16 * 1024 * 1024 {
-        return Err(CheckpointError::Invalid {
-            path: path.display().to_string(),
-            detail: format!("{} bytes", bytes.len()),
-        });
-    }
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| CheckpointError::Invalid {

@@ -1,7 +1,10 @@
 //! How a section of the configuration is declared: [`section!`] turns one list of rows, one row
 //! per key, into every part of the configuration that depends on the keys of the section.
 //!
-//! A row is `/// doc` lines, then `key: Type = default, parse function;`. From the rows of a
+//! A row is `/// doc` lines, then `key: Type = default, parse function;`, or for a duration
+//! `key: Duration = default, within Within::between(min, max);`: the range is checked on every
+//! value (the error names the field, the value and the bound) and shown in the option
+//! reference, so each duration's bounds are written once, beside it. From the rows of a
 //! section the macro derives:
 //!
 //! - the typed struct (`pub` fields with the row's documentation), and its `Default` when every
@@ -27,6 +30,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
 use super::raw::{List, Scalar, Section};
+use super::validate::scalar::Within;
 use crate::netbackup::ApiVersion;
 
 /// How a key is written in the file.
@@ -74,14 +78,20 @@ pub struct KeyDoc {
     pub doc: String,
 }
 
-/// The documentation lines of a row as one line.
-pub(in crate::config) fn doc_line(lines: &[&str]) -> String {
-    lines
+/// The documentation lines of a row as one line, followed by the range the row accepts
+/// (for rows declared `within` a range).
+pub(in crate::config) fn doc_line(lines: &[&str], range: Option<&Within>) -> String {
+    let mut line = lines
         .iter()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if let Some(range) = range {
+        line.push(' ');
+        line.push_str(&range.describe());
+    }
+    line
 }
 
 /// A default value as the option reference writes it.
@@ -200,6 +210,7 @@ impl<T: Same> Same for Vec<T> {
 ///         /// Doc of the key (the first sentence is the reference's description).
 ///         key: Type = default, parse function_or_closure;
 ///         map_key: Type = default, parse function, from RawType;
+///         duration_key: Duration = default, within Within::between(min, max);
 ///     }
 ///     raw RawSection, patch SectionPatch;
 ///     built { /// doc
@@ -211,13 +222,14 @@ impl<T: Same> Same for Vec<T> {
 ///
 /// A parse function has the signature `fn(&mut Validator, field: &str, Option<RawType>) ->
 /// Option<Type>`: `None` when the key is not given, or invalid (then the error is reported).
+/// A `within` row reads a duration (`Duration` or `Option<Duration>`) in the [`Within`] range.
 macro_rules! section {
     (
         $(#[$meta:meta])*
         pub struct $Typed:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident: $ty:ty $(= $default:expr)?, parse $parse:expr $(, from $from:ty)?;
+                $field:ident: $ty:ty $(= $default:expr)?, $how:ident $parse:expr $(, from $from:ty)?;
             )*
         }
         raw $Raw:ident, patch $Patch:ident;
@@ -281,7 +293,7 @@ macro_rules! section {
                             &mut $crate::config::validate::Validator<'_>,
                             &str,
                             Option<section!(@raw $($from)?)>,
-                        ) -> Option<$ty> = $parse;
+                        ) -> Option<$ty> = section!(@parse $how $parse);
                         parse(
                             v,
                             &$crate::config::validate::join(path, stringify!($field)),
@@ -327,7 +339,7 @@ macro_rules! section {
                         key: stringify!($field),
                         shape: <section!(@raw $($from)?) as RawLeaf>::SHAPE,
                         default: Some(DefaultText::default_text(&self.$field)),
-                        doc: doc_line(&[$($doc),*]),
+                        doc: doc_line(&[$($doc),*], section!(@range $how $parse)),
                     },)*
                 ]
             }
@@ -340,7 +352,7 @@ macro_rules! section {
                         key: stringify!($field),
                         shape: <section!(@raw $($from)?) as RawLeaf>::SHAPE,
                         default: section!(@text $ty $(, $default)?),
-                        doc: doc_line(&[$($doc),*]),
+                        doc: doc_line(&[$($doc),*], section!(@range $how $parse)),
                     },)*
                     $($(KeyDoc {
                         key: stringify!($key),
@@ -348,7 +360,7 @@ macro_rules! section {
                         default: Some($crate::config::declare::DefaultText::default_text(
                             &$kdefault,
                         )),
-                        doc: doc_line(&[$($kdoc),*]),
+                        doc: doc_line(&[$($kdoc),*], None),
                     },)*)?
                 ]
             }
@@ -362,6 +374,12 @@ macro_rules! section {
         }
     };
     (@default $T:ident { $($rest:tt)* }) => {};
+    (@parse parse $parse:expr) => { $parse };
+    (@parse within $range:expr) => {
+        |v, f, x| $crate::config::validate::scalar::Within::read(&$range, v, f, x)
+    };
+    (@range parse $parse:expr) => { None };
+    (@range within $range:expr) => { Some(&$range) };
     (@raw) => { $crate::config::raw::Scalar };
     (@raw $from:ty) => { $from };
     (@text $ty:ty) => { None };

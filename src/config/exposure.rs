@@ -11,6 +11,7 @@ use secrecy::ExposeSecret as _;
 
 use super::section::site::SiteConfig;
 use super::validated::Config;
+use crate::file_limits::{MAX_CONFIG_FILE_BYTES, read_at_most};
 
 /// One setting of a site that exposes its API key: what to say, and the key file it is
 /// about.
@@ -103,9 +104,10 @@ pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
 /// Whether the text of `file` contains one of the secrets of `config` (an API key, a
 /// `/metrics` password or token, an OTLP header value) written inline.
 fn holds_inline_secret(config: &Config, file: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(file) else {
+    let Ok(bytes) = read_at_most(file, MAX_CONFIG_FILE_BYTES) else {
         return false;
     };
+    let text = String::from_utf8_lossy(&bytes);
     let auth = &config.server.metrics_auth;
     let mut secrets: Vec<&str> = config
         .sites

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use super::section::site::SiteConfig;
 use super::validated::Config;
 use super::values::FilesFingerprint;
+use crate::file_limits::{FileTooLarge, MAX_REFERENCED_FILE_BYTES, read_at_most, too_large_limit};
 
 /// The files one site reads: its key file and its CA file.
 pub fn site_files(site: &SiteConfig) -> impl Iterator<Item = &Path> {
@@ -53,8 +54,32 @@ pub struct FileSnapshot {
     files: Mutex<HashMap<PathBuf, Read>>,
 }
 
-/// One read of a file: its bytes, or the kind and text of the error the read gave.
-type Read = Result<Vec<u8>, (std::io::ErrorKind, String)>;
+/// One read of a file: its bytes, or the error the read gave, kept so it can be given again.
+type Read = Result<Vec<u8>, ReadError>;
+
+/// The error of one read, as [`FileSnapshot::read`] gives it again at every call: the kind and
+/// text of an I/O error, or the bound of a file too large to read.
+#[derive(Debug, Clone)]
+enum ReadError {
+    Io(std::io::ErrorKind, String),
+    TooLarge(FileTooLarge),
+}
+
+impl ReadError {
+    fn of(e: &std::io::Error) -> Self {
+        match too_large_limit(e) {
+            Some(limit) => Self::TooLarge(FileTooLarge { limit }),
+            None => Self::Io(e.kind(), e.to_string()),
+        }
+    }
+
+    fn to_io(&self) -> std::io::Error {
+        match self {
+            Self::Io(kind, text) => std::io::Error::new(*kind, text.clone()),
+            Self::TooLarge(e) => std::io::Error::new(std::io::ErrorKind::InvalidData, *e),
+        }
+    }
+}
 
 impl FileSnapshot {
     /// An empty snapshot: files are read on first use.
@@ -63,14 +88,17 @@ impl FileSnapshot {
     }
 
     /// The contents of `path` as first read through this snapshot, or the error of that
-    /// read (same kind, same text).
+    /// read (same kind, same text). A file larger than [`MAX_REFERENCED_FILE_BYTES`] is
+    /// refused without being read whole.
     pub fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         files
             .entry(path.to_owned())
-            .or_insert_with(|| std::fs::read(path).map_err(|e| (e.kind(), e.to_string())))
+            .or_insert_with(|| {
+                read_at_most(path, MAX_REFERENCED_FILE_BYTES).map_err(|e| ReadError::of(&e))
+            })
             .clone()
-            .map_err(|(kind, text)| std::io::Error::new(kind, text))
+            .map_err(|e| e.to_io())
     }
 
     /// A hash of the file and every file the configuration references, as this snapshot

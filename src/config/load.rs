@@ -16,6 +16,8 @@ use super::overrides::{self, PREFIX};
 use super::raw::Section;
 use super::standard_env;
 use super::validated::Config;
+use super::yaml_limits::{self, YamlLimitError};
+use crate::file_limits::{MAX_CONFIG_FILE_BYTES, too_large_limit};
 
 /// Loads and validates the file at `path`, with `${VAR}` references and `NBU_OTEL_...`
 /// overrides taken from the process environment. Relative paths in the file are relative to
@@ -55,7 +57,17 @@ fn load_file_through(
             format!("cannot read the configuration file: {e}"),
         )])
     };
-    let bytes = read(path).map_err(|e| cannot_read(&e))?;
+    let bytes = read(path).map_err(|e| match too_large_limit(&e) {
+        // Larger than any file the agent reads, so larger than a configuration file too.
+        Some(_) => ConfigError::new(vec![FieldError::new(
+            field.clone(),
+            YamlLimitError::TooLarge {
+                limit: MAX_CONFIG_FILE_BYTES,
+            }
+            .to_string(),
+        )]),
+        None => cannot_read(&e),
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| cannot_read(&e.utf8_error()))?;
     load(&text, &base_dir_of(path), env, &field, read)
 }
@@ -102,6 +114,10 @@ fn load(
 ) -> Result<Config, ConfigError> {
     let selected = overrides::select(env);
     let mut errors = selected.errors;
+    if let Err(e) = yaml_limits::check(yaml) {
+        errors.push(FieldError::new(file_field, e.to_string()));
+        return Err(ConfigError::new(errors));
+    }
 
     let merged = config::Config::builder()
         .add_source(File::from_str(yaml, FileFormat::Yaml))
@@ -165,8 +181,10 @@ fn annotate_env_origin(problems: &mut [FieldError], paths: &BTreeMap<String, Str
 #[error("{0}")]
 pub struct YamlError(String);
 
-/// Parses YAML text into JSON values (keys as written), as the loader reads a file.
+/// Parses YAML text into JSON values (keys as written), as the loader reads a file: refused
+/// unparsed beyond the bounds of [`yaml_limits`].
 pub fn parse_yaml(yaml: &str) -> Result<Value, YamlError> {
+    yaml_limits::check(yaml).map_err(|e| YamlError(e.to_string()))?;
     config::Config::builder()
         .add_source(File::from_str(yaml, FileFormat::Yaml))
         .build()

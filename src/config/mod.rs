@@ -83,6 +83,8 @@
 //! - Secrets (`api_key`, the content of `api_key_file`, OTLP header values) become
 //!   [`SecretString`]s: redacted in `Debug`, never in error messages.
 //! - YAML anchors and aliases work; merge keys (`<<:`) are not supported by the YAML parser.
+//! - A file larger than 1 MiB, nested deeper than 32 levels, or whose aliases expand it past
+//!   100,000 values or 4 MiB of text is refused before it is parsed ([`yaml_limits`]).
 
 mod assemble;
 mod declare;
@@ -100,6 +102,7 @@ pub mod standard_env;
 mod validate;
 mod validated;
 mod values;
+pub mod yaml_limits;
 
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_af
 use super::settings::{ClientSettings, Propagation};
 use super::version::ApiVersion;
 use crate::events::Events;
+use crate::file_limits::{MAX_REFERENCED_FILE_BYTES, read_at_most};
 
 /// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
 /// anything far larger is a broken or hostile server, not data.
@@ -100,7 +101,7 @@ impl SiteClient {
             builder = builder.no_proxy();
         }
         if let Some(ca_file) = &site.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| {
+            let pem = read_at_most(ca_file, MAX_REFERENCED_FILE_BYTES).map_err(|e| {
                 setup_error(format!("cannot read CA file {}: {e}", ca_file.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -322,11 +323,20 @@ impl SiteClient {
                         // The server asked the whole client to wait, not only this request.
                         self.limiter.pause_for(asked).await;
                     }
+                    let asked_by_server = wait.is_some();
                     let wait = wait.unwrap_or_else(|| backoff(attempts));
                     if wait > budget_left {
+                        let asked_by = if asked_by_server {
+                            "the server's Retry-After"
+                        } else {
+                            "backoff"
+                        };
                         let why = format!(
-                            "next retry would wait {wait:?}, beyond the retry budget of {:?}",
-                            self.max_retry_time
+                            "gave up: the next retry would wait {} ({asked_by}), beyond the retry \
+                             budget (max_retry_time {}, {} left)",
+                            humantime::format_duration(wait),
+                            humantime::format_duration(self.max_retry_time),
+                            humantime::format_duration(whole_millis(budget_left)),
                         );
                         return self.finish(Err(with_detail(error, why)));
                     }
@@ -542,12 +552,14 @@ impl SiteClient {
                     status,
                     attempts,
                     snippet: server_message(),
+                    detail: String::new(),
                 }),
             },
             _ => Attempt::Done(Err(error(ApiFailure::Status {
                 status,
                 attempts,
                 snippet: server_message(),
+                detail: String::new(),
             }))),
         }
     }
@@ -693,12 +705,20 @@ async fn read_body(
     Ok(body)
 }
 
-/// A rate-limited error saying why retrying stopped; other errors as they are.
+/// A rate-limited or server-status error saying why retrying stopped; other errors as they
+/// are.
 fn with_detail(mut error: ApiError, why: String) -> ApiError {
-    if let ApiFailure::RateLimited { detail, .. } = &mut error.failure {
+    if let ApiFailure::RateLimited { detail, .. } | ApiFailure::Status { detail, .. } =
+        &mut error.failure
+    {
         *detail = format!("; {why}");
     }
     error
+}
+
+/// `d` without its sub-millisecond part, for messages.
+fn whole_millis(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Percent-encodes a query component, spaces as `%20` (never `+`, which NetBackup may read

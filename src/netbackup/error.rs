@@ -76,7 +76,7 @@ pub enum ApiFailure {
         detail: String,
     },
     /// Any other unexpected HTTP status.
-    #[error("HTTP {status} after {attempts} attempts: {snippet}")]
+    #[error("HTTP {status} after {attempts} attempts: {snippet}{detail}")]
     Status {
         /// The status code.
         status: u16,
@@ -84,6 +84,9 @@ pub enum ApiFailure {
         attempts: u32,
         /// The server's error message or the start of its body.
         snippet: String,
+        /// Why retrying stopped early (a wait beyond `max_retry_time`), prefixed with `; `
+        /// when present.
+        detail: String,
     },
     /// The body could not be decoded.
     #[error("{kind}: {detail} (body starts: {snippet:?})")]
@@ -213,10 +216,21 @@ impl ApiFailure {
 const SNIPPET_CHARS: usize = 120;
 
 /// A short, printable excerpt of a body for an error message, with `secret` redacted.
+///
+/// JSON escapes are decoded first (`\u0053`, a surrogate pair, `\/`, ...), so a server that
+/// echoes the key escaped, wholly or in part, has it redacted too; the excerpt shows the
+/// decoded text. Only the start of the body is looked at: enough for the excerpt even if
+/// every character were escaped and every one the start of a redacted key.
 pub(crate) fn snippet(body: &[u8], secret: &str) -> String {
-    let text = String::from_utf8_lossy(body);
+    let key_chars = secret.chars().count().max(1);
+    let needed = 12 * ((SNIPPET_CHARS + 1) * key_chars + key_chars);
+    let (start, cut) = match body.get(..needed) {
+        Some(start) if start.len() < body.len() => (start, true),
+        _ => (body, false),
+    };
+    let text = unescape_json(&String::from_utf8_lossy(start));
     let text = if secret.is_empty() {
-        text.into_owned()
+        text
     } else {
         text.replace(secret, "[REDACTED]")
     };
@@ -225,10 +239,63 @@ pub(crate) fn snippet(body: &[u8], secret: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(SNIPPET_CHARS)
         .collect();
-    if text.chars().count() > SNIPPET_CHARS {
+    if cut || text.chars().count() > SNIPPET_CHARS {
         out.push('…');
     }
     out
+}
+
+/// `text` with its JSON string escapes decoded: `\uXXXX` (in either case, surrogate pairs
+/// joined, a lone surrogate as U+FFFD), `\/`, `\\`, `\"`, `\b`, `\f`, `\n`, `\r`, `\t`. Anything
+/// else is kept as written.
+fn unescape_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        let (decoded, used) = match escape.as_bytes().get(1) {
+            Some(b'u') => match hex4(escape, 2) {
+                Some(high @ 0xD800..=0xDBFF) => match (escape.get(6..8), hex4(escape, 8)) {
+                    (Some("\\u"), Some(low @ 0xDC00..=0xDFFF)) => {
+                        let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        (char::from_u32(code), 12)
+                    }
+                    _ => (Some(char::REPLACEMENT_CHARACTER), 6),
+                },
+                Some(code) => (
+                    Some(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)),
+                    6,
+                ),
+                None => (None, 1),
+            },
+            Some(b'/') => (Some('/'), 2),
+            Some(b'\\') => (Some('\\'), 2),
+            Some(b'"') => (Some('"'), 2),
+            Some(b'b') => (Some('\u{8}'), 2),
+            Some(b'f') => (Some('\u{c}'), 2),
+            Some(b'n') => (Some('\n'), 2),
+            Some(b'r') => (Some('\r'), 2),
+            Some(b't') => (Some('\t'), 2),
+            _ => (None, 1),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push('\\'),
+        }
+        rest = &escape[used..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The four hex digits at `at` in `text`, as a number.
+fn hex4(text: &str, at: usize) -> Option<u32> {
+    let digits = text.get(at..at + 4)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(digits, 16).ok()
 }
 
 #[cfg(test)]
@@ -242,6 +309,57 @@ mod tests {
         assert!(!s.contains("SECRET123"));
         assert!(s.contains("[REDACTED]"));
         assert!(s.chars().count() <= SNIPPET_CHARS + 1);
+    }
+
+    #[test]
+    fn a_key_echoed_json_escaped_is_redacted_in_every_form() {
+        let key = "S3cr/et-Key_9";
+        let escaped: String = key
+            .chars()
+            .map(|c| format!("\\u{:04X}", c as u32))
+            .collect();
+        let lower: String = key
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let bodies = [
+            format!(r#"{{"errorMessage":"bad key {escaped}"}}"#),
+            format!(r#"{{"errorMessage":"bad key {lower}"}}"#),
+            // Partly escaped, and the solidus escaped as JSON allows.
+            r#"{"errorMessage":"bad key S\u0033cr\/et-\u004bey_9"}"#.to_owned(),
+            r#"{"errorMessage":"bad key S3cr\/et-Key_9"}"#.to_owned(),
+            format!("<html>{key}</html>"),
+        ];
+        for body in bodies {
+            let s = snippet(body.as_bytes(), key);
+            assert!(s.contains("[REDACTED]"), "{body} gave {s}");
+            assert!(!s.contains(key), "{body} gave {s}");
+            assert!(!s.contains("\\u0053"), "{body} gave {s}");
+            assert!(!s.contains("\\u0033"), "{body} gave {s}");
+        }
+    }
+
+    #[test]
+    fn a_key_escaped_with_surrogate_pairs_is_redacted() {
+        let key = "k\u{1F511}ey";
+        let s = snippet(r#"echo k\ud83d\udd11ey"#.as_bytes(), key);
+        assert_eq!(s, "echo [REDACTED]");
+    }
+
+    #[test]
+    fn broken_escapes_are_kept_as_written() {
+        let s = snippet(br#"a\u12 b\x c\ud800 d\"#, "k");
+        assert_eq!(s, "a\\u12 b\\x c\u{FFFD} d\\");
+    }
+
+    #[test]
+    fn a_huge_body_is_looked_at_only_as_far_as_the_excerpt_needs() {
+        let mut body = "x".repeat(200);
+        body.push_str(&"\\u0041".repeat(10_000_000));
+        let started = std::time::Instant::now();
+        let s = snippet(body.as_bytes(), "SECRET");
+        assert!(s.ends_with('…'), "{s}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

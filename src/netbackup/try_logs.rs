@@ -15,6 +15,32 @@ pub const TRY_LOGS_ENDPOINT: &str = "/admin/jobs/{jobId}/try-logs";
 /// Severities of try-log lines that explain a failure.
 const EXPLAINING: [&str; 3] = ["WARNING", "ERROR", "CRITICAL"];
 
+/// The most text kept of one try's reason (its status message and lines together), in
+/// bytes: the largest `events.reason_max_bytes`. A try log of thousands of warning lines
+/// keeps only its first ones.
+pub const MAX_REASON_BYTES: usize = 65_536;
+
+/// `text` fit for a log line or a terminal: control characters (newlines, NUL, escape
+/// sequences) and the invisible characters that reorder text (bidirectional overrides) become
+/// spaces, cut to [`MAX_REASON_BYTES`].
+fn printable(text: &str) -> String {
+    let reorders = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let mut end = text.len().min(MAX_REASON_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end]
+        .chars()
+        .map(|c| {
+            if c.is_control() || reorders(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Why a job failed, as NetBackup wrote it in the job's last try.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TryReason {
@@ -65,7 +91,14 @@ pub fn cut(mut text: String, max_bytes: usize) -> String {
 /// Reads a try-logs document: the reason of its last try, or `None` when it holds no try.
 /// A document that is not JSON, or whose `data` is not a list, is an error.
 pub fn read_try_logs(body: &[u8]) -> Result<Option<TryReason>, String> {
-    let document: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let document: Value = match serde_json::from_slice(body) {
+        Ok(document) => document,
+        // Bytes that are not UTF-8 in a message cost those bytes (as U+FFFD), not the reason.
+        Err(e) if std::str::from_utf8(body).is_err() => {
+            serde_json::from_str(&String::from_utf8_lossy(body)).map_err(|_| e.to_string())?
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let data = match document.get("data") {
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None => return Ok(None),
@@ -89,6 +122,8 @@ pub fn read_try_logs(body: &[u8]) -> Result<Option<TryReason>, String> {
     else {
         return Ok(None);
     };
+    let status_message = field_str(attributes, "tryStatusMessage").map(printable);
+    let mut kept = status_message.as_ref().map_or(0, String::len);
     let lines = match attributes.get("tryLog") {
         Some(Value::Array(lines)) => lines
             .iter()
@@ -96,13 +131,19 @@ pub fn read_try_logs(body: &[u8]) -> Result<Option<TryReason>, String> {
                 field_str(line, "severity")
                     .is_some_and(|s| EXPLAINING.iter().any(|e| e.eq_ignore_ascii_case(s)))
             })
-            .filter_map(|line| field_str(line, "message").map(str::to_owned))
+            .filter_map(|line| field_str(line, "message"))
+            .take_while(|message| {
+                let more = kept < MAX_REASON_BYTES;
+                kept = kept.saturating_add(message.len());
+                more
+            })
+            .map(printable)
             .collect(),
         _ => Vec::new(),
     };
     Ok(Some(TryReason {
         try_number: field_u64(attributes, "tryNumber"),
-        status_message: field_str(attributes, "tryStatusMessage").map(str::to_owned),
+        status_message,
         lines,
     }))
 }
@@ -186,6 +227,62 @@ mod tests {
             assert!(text.len() <= max, "{max}: {}", text.len());
             assert!(text.ends_with('…'));
         }
+    }
+
+    #[test]
+    fn control_characters_and_reordering_marks_never_reach_the_reason() {
+        let body = br#"{"data":[{"attributes":{"tryNumber":1,
+            "tryStatusMessage":"failed\u0000\n2024-01-01 INFO forged line\u001b[31m",
+            "tryLog":[{"severity":"ERROR","message":"evil\u202etxt.exe\r\nERROR fake"}]}}]}"#;
+        let reason = read_try_logs(body)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a try"));
+        let text = reason.text(1000);
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(!text.contains('\u{202E}'), "{text:?}");
+        assert!(
+            text.starts_with("failed  2024-01-01 INFO forged line [31m"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_cost_only_themselves() {
+        let mut body = br#"{"data":[{"attributes":{"tryStatusMessage":"disk "#.to_vec();
+        body.extend_from_slice(b"\xff\xfe");
+        body.extend_from_slice(br#" full","tryLog":[]}}]}"#);
+        let reason = read_try_logs(&body)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a try"));
+        assert_eq!(
+            reason.status_message.as_deref(),
+            Some("disk \u{FFFD}\u{FFFD} full")
+        );
+    }
+
+    #[test]
+    fn a_huge_try_log_keeps_a_bounded_reason() {
+        let line = format!(
+            r#"{{"severity":"WARNING","message":"{}"}}"#,
+            "w".repeat(1000)
+        );
+        let lines = vec![line; 20_000].join(",");
+        let body = format!(
+            r#"{{"data":[{{"attributes":{{"tryNumber":18446744073709551615,"tryStatusMessage":"{}","tryLog":[{lines}]}}}}]}}"#,
+            "m".repeat(200_000)
+        );
+        let reason = read_try_logs(body.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a try"));
+        assert_eq!(reason.try_number, Some(u64::MAX));
+        let kept: usize = reason
+            .status_message
+            .iter()
+            .chain(&reason.lines)
+            .map(String::len)
+            .sum();
+        assert!(kept <= MAX_REASON_BYTES + 1000, "{kept} bytes kept");
+        assert!(reason.text(2048).len() <= 2048);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! reading of the TLS files they share.
 
 use crate::config::SignalExport;
+use crate::file_limits::{MAX_REFERENCED_FILE_BYTES, read_at_most};
 
 /// Why an exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +31,14 @@ pub enum ExporterError {
     NoRuntime,
 }
 
-/// The TLS file `path` of `export`'s setting `field` (`ca_file`, ...), read whole.
+/// The TLS file `path` of `export`'s setting `field` (`ca_file`, ...), read whole, up to
+/// [`MAX_REFERENCED_FILE_BYTES`].
 pub(super) fn read_tls_file(
     export: &SignalExport,
     field: &str,
     path: &std::path::Path,
 ) -> Result<Vec<u8>, ExporterError> {
-    std::fs::read(path).map_err(|source| ExporterError::File {
+    read_at_most(path, MAX_REFERENCED_FILE_BYTES).map_err(|source| ExporterError::File {
         field: format!("otlp ({}): {field}", export.signal.name()),
         path: path.display().to_string(),
         source,

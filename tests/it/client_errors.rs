@@ -121,6 +121,42 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_asking_to_wait_beyond_max_retry_time_says_so() {
+    let sim = sim().await;
+    let c = collector(
+        &sim,
+        KEY,
+        "      max_retries: 3\n      max_retry_time: 10s\n",
+    );
+    sim.set_fault(
+        FaultTarget::Jobs,
+        Fault::Status {
+            code: 503,
+            retry_after: Some("86400".into()),
+            body: Some(r#"{"errorCode":503,"errorMessage":"maintenance"}"#.into()),
+        },
+        None,
+    );
+    let err = tokio::time::timeout(Duration::from_secs(60), c.negotiate())
+        .await
+        .expect("gave up without waiting a day")
+        .expect_err("503");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 503"), "{text}");
+    assert!(text.contains("maintenance"), "the server's words: {text}");
+    assert!(
+        text.contains("would wait 1day (the server's Retry-After)"),
+        "the wait asked: {text}"
+    );
+    assert!(
+        text.contains("beyond the retry budget (max_retry_time 10s"),
+        "the bound: {text}"
+    );
+    assert_eq!(sim.requests().len(), 1, "no retry was sent");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let sim = sim().await;
     let c = collector(&sim, KEY, "      max_retries: 2\n");

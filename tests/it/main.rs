@@ -15,6 +15,7 @@ mod dashboards;
 mod deploy;
 mod faults;
 mod golden;
+mod hostile;
 mod job_events;
 mod job_store;
 mod leaks;

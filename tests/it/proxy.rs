@@ -121,3 +121,79 @@ async fn netbackup_requests_go_through_the_proxy_the_environment_names() {
         }
     }
 }
+
+/// The password of the proxy URLs below: it must appear in no output of the agent.
+const PROXY_PASSWORD: &str = "pr0xy-pa55-7f3e";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_credentials_are_never_shown_and_malformed_proxy_settings_do_not_stop_the_agent() {
+    let sim = start_sim(SimConfig {
+        jobs: 20,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    // Nothing listens on this port: a proxy that refuses every connection.
+    let dead = free_port();
+    let with_credentials = format!("http://proxyuser:{PROXY_PASSWORD}@127.0.0.1:{dead}");
+    let malformed_with_credentials = format!("http://proxyuser:{PROXY_PASSWORD}@[::1");
+    for (case, proxy, no_proxy, collects) in [
+        (
+            "a dead proxy with credentials",
+            with_credentials.as_str(),
+            "",
+            false,
+        ),
+        (
+            "a malformed proxy URL",
+            malformed_with_credentials.as_str(),
+            "",
+            true,
+        ),
+        ("a malformed NO_PROXY", "://", "[,,*.,.,:::,\u{1}", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let yaml = format!(
+            "sites:\n  - name: proxied\n    url: {}\n    api_key: ${{NBU_KEY}}\n    collection:\n      jobs_interval: 1s\n      request_timeout: 900ms\n      max_retries: 0\nserver:\n  listen: 127.0.0.1:{port}\notlp:\n  enabled: false\nlogging:\n  level: debug\n",
+            sim.base_url()
+        );
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let env = [
+            ("NBU_KEY", KEY),
+            ("HTTP_PROXY", proxy),
+            ("HTTPS_PROXY", proxy),
+            ("NO_PROXY", no_proxy),
+        ];
+        let readyz = format!("http://127.0.0.1:{port}/readyz");
+        let args = ["run".as_ref(), "--config".as_ref(), path.as_os_str()];
+        // Started once its server answers at all, whether the site is ready or not.
+        let agent = AgentProcess::spawn_until(&args, &env, || async {
+            reqwest::get(&readyz).await.ok().map(drop)
+        })
+        .await;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let readyz_body = wait_for(case, Duration::from_secs(30), || async {
+            let answer = client.get(&readyz).send().await.ok()?;
+            let ready = answer.status() == 200;
+            let body = answer.text().await.ok()?;
+            // Ready when the site is collected, else once its failure is reported.
+            (ready == collects && (ready || body.contains("proxied") && body.contains("error")))
+                .then_some(body)
+        })
+        .await;
+        let (stdout, stderr) = agent.terminate().await;
+        for (place, text) in [
+            ("/readyz", &readyz_body),
+            ("stdout", &stdout),
+            ("stderr", &stderr),
+        ] {
+            assert!(
+                !text.contains(PROXY_PASSWORD),
+                "{case}: the proxy password in {place}:\n{text}"
+            );
+        }
+    }
+    sim.shutdown().await;
+}

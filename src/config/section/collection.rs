@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
+use crate::config::validate::Validator;
 use crate::config::validate::cross::{Layer, Timing};
-use crate::config::validate::{Validator, scalar};
+use crate::config::validate::scalar::{self, Within, days, hours, mins, ms, secs};
 
 /// The slowest request rate accepted: one request every 100 seconds. Anything slower cannot
 /// collect a site, and tiny rates overflow the arithmetic of request spacing.
@@ -20,42 +21,39 @@ const PAGE_OF_100: &str = " (the NetBackup API returns at most 100 per page)";
 /// Why page sizes are bounded.
 const PAGE_OF_500: &str = " (the NetBackup API returns at most 500 per page)";
 
-const fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
 section! {
     /// How and how often a site is collected.
     #[derive(Debug, Clone, PartialEq)]
     pub struct CollectionConfig {
         /// Jobs that ended within this window before now are counted (plus all unfinished jobs).
-        jobs_window: Duration = secs(3600), parse scalar::duration;
+        jobs_window: Duration = hours(1), within Within::between(mins(1), days(366));
         /// How often jobs are collected; longer than `request_timeout`.
-        jobs_interval: Duration = secs(60), parse scalar::duration;
+        jobs_interval: Duration = mins(1), within Within::between(secs(1), hours(24));
         /// How long storage data is reused before it is fetched again.
-        storage_ttl: Duration = secs(300), parse scalar::duration;
+        storage_ttl: Duration = mins(5), within Within::between(secs(1), hours(24));
         /// `page[limit]` for `/admin/jobs` (1..=100).
         jobs_page_size: u32 = 100, parse |v, f, x| v.integer(f, x, 1, 100, PAGE_OF_100);
         /// `page[limit]` for `/storage/storage-units` (1..=500).
         storage_page_size: u32 = 100, parse |v, f, x| v.integer(f, x, 1, 500, PAGE_OF_500);
         /// Timeout of one HTTP request, from sending to the last byte of the body.
-        request_timeout: Duration = secs(30), parse scalar::duration;
+        request_timeout: Duration = secs(30), within Within::between(ms(100), hours(1));
         /// How many times a failed request is retried (0 = no retry, at most 10).
         max_retries: u32 = 3, parse |v, f, x| v.integer(f, x, 0, 10, "");
         /// Upper bound on the time spent retrying one request, waits included.
-        max_retry_time: Duration = secs(60), parse scalar::duration_or_zero;
+        max_retry_time: Duration = mins(1),
+            within Within::between(ms(100), hours(1)).or_zero();
         /// Requests per second sent to this site, at most (0.01 to 1000).
         requests_per_second: f64 = 10.0, parse requests_per_second;
         /// Requests in flight to this site, at most (1 to 64).
         max_concurrent_requests: u32 = 4, parse |v, f, x| v.integer(f, x, 1, 64, "");
         /// Longest one collection of the site (every page of every source) may take before it is
         /// abandoned; a collection longer than `jobs_interval` delays the next one instead.
-        cycle_timeout: Duration = secs(600), parse scalar::duration;
+        cycle_timeout: Duration = mins(10), within Within::between(secs(1), hours(24));
         /// How often the jobs window is read whole again (between full walks, only the jobs that
         /// changed are read).
-        jobs_resync_interval: Duration = secs(6 * 3600), parse scalar::duration;
+        jobs_resync_interval: Duration = hours(6), within Within::between(mins(1), days(7));
         /// How far NetBackup's clock (its `Date` header) may stray, from one answer to the next, from where the agent's own time says it stands; an answer beyond it is not used (a `clock_jump` error, the stored jobs stay) until three answers in a row agree on the new clock.
-        jobs_clock_tolerance: Duration = secs(600), parse scalar::duration;
+        jobs_clock_tolerance: Duration = mins(10), within Within::between(mins(1), days(1));
         /// Reach this site through the proxy `HTTPS_PROXY` or `HTTP_PROXY` names (except the hosts of `NO_PROXY`), as curl does; false ignores them.
         proxy_from_env: bool = true, parse scalar::boolean;
     }

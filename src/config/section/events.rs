@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
-use crate::config::validate::{Validator, scalar};
+use crate::config::validate::Validator;
+use crate::config::validate::scalar::{self, Within, hours, ms, secs};
 use crate::config::values::FirstStart;
 
 section! {
@@ -34,7 +35,7 @@ section! {
         max_batch: usize = 512,
             parse |v, f, x| v.integer(f, x, 1, 10_000, " (records)").map(|n| n as usize);
         /// How often waiting records are sent.
-        export_interval: Duration = Duration::from_secs(5), parse export_interval;
+        export_interval: Duration = secs(5), within Within::between(ms(100), hours(1));
         /// Also write each job event to the agent's own log (at info, warn or error, as its severity), for a terminal or journald.
         log: bool = false, parse scalar::boolean;
         /// Directory of the per-site checkpoints that carry "reported up to" across restarts; unset = memory only.
@@ -49,21 +50,6 @@ section! {
 /// The values of `events.first_start`.
 const FIRST_STARTS: [(&str, FirstStart); 2] =
     [("new", FirstStart::New), ("window", FirstStart::Window)];
-
-/// The shortest `events.export_interval`.
-const MIN_EXPORT_INTERVAL: Duration = Duration::from_millis(100);
-/// The longest `events.export_interval`.
-const MAX_EXPORT_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// `events.export_interval`: from 100 ms to one hour.
-fn export_interval(v: &mut Validator<'_>, field: &str, value: Option<Scalar>) -> Option<Duration> {
-    let interval = v.duration(field, value, false)?;
-    if !(MIN_EXPORT_INTERVAL..=MAX_EXPORT_INTERVAL).contains(&interval) {
-        v.err(field, "must be between 100ms and 1h");
-        return None;
-    }
-    Some(interval)
-}
 
 /// `events.state_dir`: a path (relative to the configuration file's directory). Whether it can
 /// be written is checked when the agent starts, which says what it cannot promise without it.

@@ -14,7 +14,7 @@ use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
 use crate::config::standard_env::STANDARD_ENV;
 use crate::config::validate::Validator;
-use crate::config::validate::scalar::{self, present};
+use crate::config::validate::scalar::{self, Within, hours, mins, ms, present, secs};
 use crate::config::values::{
     DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC, OtlpCompression,
     OtlpProtocol, TemporalityPreference,
@@ -38,9 +38,9 @@ section! {
         headers: Vec<(String, SecretString)> = Vec::new(), parse headers,
             from Section<BTreeMap<String, Scalar>>;
         /// Timeout of one export; not longer than `export_interval`.
-        timeout: Duration = Duration::from_secs(10), parse scalar::duration;
+        timeout: Duration = secs(10), within EXPORT_TIMEOUT;
         /// Interval between metric exports.
-        export_interval: Duration = Duration::from_secs(60), parse scalar::duration;
+        export_interval: Duration = mins(1), within Within::between(ms(100), hours(24));
         /// Request compression: gzip or none.
         compression: OtlpCompression = OtlpCompression::Gzip,
             parse |v, f, x| v.choice(f, x, &COMPRESSIONS);
@@ -101,8 +101,7 @@ section! {
         headers: Vec<(String, SecretString)> = Vec::new(), parse headers,
             from Section<BTreeMap<String, Scalar>>;
         /// Timeout of one export of this signal.
-        timeout: Option<Duration> = None,
-            parse |v, f, x| scalar::duration(v, f, x).map(Some);
+        timeout: Option<Duration> = None, within EXPORT_TIMEOUT;
         /// Compression of this signal: gzip or none.
         compression: Option<OtlpCompression> = None,
             parse |v, f, x| v.choice(f, x, &COMPRESSIONS).map(Some);
@@ -115,6 +114,9 @@ section! {
     }
     raw RawOtlpSignal, patch OtlpSignalPatch;
 }
+
+/// The range of `otlp.timeout` and of each signal's `timeout`.
+const EXPORT_TIMEOUT: Within = Within::between(ms(100), hours(1));
 
 /// The values of `otlp.protocol`. `http/json` is refused with the reason.
 const PROTOCOLS: [(&str, OtlpProtocol); 2] = [

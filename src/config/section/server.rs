@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::config::declare::section;
 use crate::config::raw::{Scalar, Section};
 use crate::config::validate::Validator;
-use crate::config::validate::scalar::{self, present};
+use crate::config::validate::scalar::{self, Within, hours, present, secs};
 use crate::config::values::{DEFAULT_METRICS_PATH, MetricsAuth, RESERVED_PATHS};
 
 section! {
@@ -26,7 +26,7 @@ section! {
             parse |v, f, x| v.integer(f, x, 1, 100_000, "").map(Some);
         /// How long a site's readiness probe result is reused, so that a flood of `/readyz`
         /// requests never becomes a flood of NetBackup requests.
-        ready_cache: Duration = Duration::from_secs(5), parse scalar::duration;
+        ready_cache: Duration = secs(5), within Within::between(secs(1), hours(1));
         /// Serve HTTPS with this certificate chain (PEM); needs `tls_key_file`.
         tls_cert_file: Option<PathBuf> = None, parse scalar::file;
         /// The private key (PEM) of `tls_cert_file`.

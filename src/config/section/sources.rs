@@ -1,6 +1,6 @@
 //! The opt-in sources: which exist, their defaults, and the `sources` section that switches them
 //! on (globally, and per site under `sites[i].sources`), with its rules: known sources only, an
-//! interval of at least [`MIN_SOURCE_INTERVAL`], a window only where the source counts over
+//! interval of at least [`MIN_SOURCE_INTERVAL`] (and at most 7 days), a window only where the source counts over
 //! one, and the client allowlist only on `clients`.
 //!
 //! ```yaml
@@ -16,9 +16,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::declare::{DefaultText as _, KeyDoc, section};
+use crate::config::declare::{KeyDoc, section};
 use crate::config::raw::{List, Scalar, Section};
-use crate::config::validate::{Validator, join, scalar};
+use crate::config::validate::scalar::{self, Within, days, mins};
+use crate::config::validate::{Validator, join};
 
 /// An opt-in source: a group of metric families read from one or a few endpoints, switched on
 /// and scheduled on its own.
@@ -92,15 +93,6 @@ impl SourceId {
         let mut keys = self.default_config().rows_with();
         let typed: Vec<&str> = keys.iter().map(|k| k.key).collect();
         keys.retain(|k| k.key != "window" || self.default_window().is_some());
-        for key in &mut keys {
-            if key.key == "interval" {
-                key.doc = format!(
-                    "{} At least {}.",
-                    key.doc,
-                    MIN_SOURCE_INTERVAL.default_text()
-                );
-            }
-        }
         if self == SourceId::Clients {
             let rule_keys: Vec<KeyDoc> = SourceConfig::keys()
                 .into_iter()
@@ -131,6 +123,10 @@ impl std::fmt::Display for SourceId {
 /// be asked for them as often as for jobs.
 pub const MIN_SOURCE_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The range of `sources.<name>.interval`.
+const SOURCE_INTERVAL: Within = Within::between(MIN_SOURCE_INTERVAL, days(7))
+    .because("these families change slowly, and NetBackup should not be asked for them more often");
+
 section! {
     /// The settings of one opt-in source.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,10 +134,10 @@ section! {
         /// Collected at all (off by default).
         enabled: bool, parse scalar::boolean;
         /// How often it is collected; its data counts as stale after three intervals.
-        interval: Duration, parse interval;
+        interval: Duration, within SOURCE_INTERVAL;
         /// The look-back window of the sources that count over one (alerts, catalog); zero for
         /// the others.
-        window: Duration, parse scalar::duration;
+        window: Duration, within Within::between(mins(1), days(366));
     }
     raw RawSource, patch SourcePatch;
     keys {
@@ -284,27 +280,6 @@ impl SourcesConfig {
             .filter(|(_, c)| c.enabled)
             .map(|(id, c)| (*id, *c))
     }
-}
-
-/// `sources.<name>.interval`: a duration of at least [`MIN_SOURCE_INTERVAL`].
-pub(in crate::config) fn interval(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<Duration> {
-    let interval = v.duration(field, value, false)?;
-    if interval >= MIN_SOURCE_INTERVAL {
-        return Some(interval);
-    }
-    v.err(
-        field,
-        format!(
-            "must be at least {}s: these families change slowly, and NetBackup should not be \
-             asked for them more often",
-            MIN_SOURCE_INTERVAL.as_secs()
-        ),
-    );
-    None
 }
 
 /// The settings a `sources` section gives, each `None` when not given.

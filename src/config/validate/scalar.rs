@@ -12,9 +12,47 @@ use url::Url;
 
 use super::Validator;
 use crate::config::raw::Scalar;
+use crate::file_limits::{Bytes, MAX_REFERENCED_FILE_BYTES};
 
-/// The longest duration any setting accepts.
+/// The longest duration any setting accepts, so that arithmetic on durations (three
+/// intervals, twice a timeout, a deadline from now) can never overflow.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A bound of a range as the reference and messages write it: whole days beyond one as
+/// `7d` or `366d` (humantime would count 366 days as `1year 18h`), else as humantime does.
+fn fmt_bound(d: Duration) -> String {
+    const DAY: u64 = 24 * 3600;
+    if d.subsec_nanos() == 0 && d.as_secs() > DAY && d.as_secs().is_multiple_of(DAY) {
+        format!("{}d", d.as_secs() / DAY)
+    } else {
+        fmt_duration(d).to_string()
+    }
+}
+
+/// `n` milliseconds, for ranges and defaults.
+pub(in crate::config) const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `n` seconds, for ranges and defaults.
+pub(in crate::config) const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// `n` minutes, for ranges and defaults.
+pub(in crate::config) const fn mins(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+/// `n` hours, for ranges and defaults.
+pub(in crate::config) const fn hours(n: u64) -> Duration {
+    Duration::from_secs(n * 3600)
+}
+
+/// `n` days, for ranges and defaults.
+pub(in crate::config) const fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 3600)
+}
 
 /// A duration as messages write it.
 pub(in crate::config) fn fmt_duration(d: Duration) -> humantime::FormattedDuration {
@@ -65,24 +103,6 @@ pub(in crate::config) fn boolean(
     v.boolean(field, value)
 }
 
-/// A duration greater than zero.
-pub(in crate::config) fn duration(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<Duration> {
-    v.duration(field, value, false)
-}
-
-/// A duration, zero allowed.
-pub(in crate::config) fn duration_or_zero(
-    v: &mut Validator<'_>,
-    field: &str,
-    value: Option<Scalar>,
-) -> Option<Duration> {
-    v.duration(field, value, true)
-}
-
 /// An optional path to a readable file; `Some(None)` is never returned (absent is `None`).
 pub(in crate::config) fn file(
     v: &mut Validator<'_>,
@@ -91,6 +111,92 @@ pub(in crate::config) fn file(
 ) -> Option<Option<PathBuf>> {
     let text = v.optional_text(field, value)?;
     v.readable_file(field, &text).map(Some)
+}
+
+/// The range a duration option accepts, declared beside the option (a `within` row of
+/// [`section!`](crate::config::declare)): every value is checked against it, and the option
+/// reference shows it.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::config) struct Within {
+    min: Duration,
+    max: Duration,
+    /// `0s` is accepted too, and turns the feature off.
+    zero_is_off: bool,
+    /// Why the range is what it is, when that is not obvious.
+    why: &'static str,
+}
+
+impl Within {
+    /// From `min` to `max`, both included. A `max` beyond [`MAX_DURATION`] is taken as
+    /// [`MAX_DURATION`].
+    pub(in crate::config) const fn between(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max: if max.as_secs() > MAX_DURATION.as_secs() {
+                MAX_DURATION
+            } else {
+                max
+            },
+            zero_is_off: false,
+            why: "",
+        }
+    }
+
+    /// The same range, and `0s` as well, meaning "off".
+    pub(in crate::config) const fn or_zero(self) -> Self {
+        Self {
+            zero_is_off: true,
+            ..self
+        }
+    }
+
+    /// The same range, explained by `why` in errors.
+    pub(in crate::config) const fn because(self, why: &'static str) -> Self {
+        Self { why, ..self }
+    }
+
+    /// The range as the option reference states it: `From 1s to 1day.`
+    pub(in crate::config) fn describe(&self) -> String {
+        let (min, max) = (fmt_bound(self.min), fmt_bound(self.max));
+        if self.zero_is_off {
+            format!("0s (off), or from {min} to {max}.")
+        } else {
+            format!("From {min} to {max}.")
+        }
+    }
+
+    /// Reads a duration in this range; out of it, the error names the value and the bound.
+    pub(in crate::config) fn read<T: From<Duration>>(
+        &self,
+        v: &mut Validator<'_>,
+        field: &str,
+        value: Option<Scalar>,
+    ) -> Option<T> {
+        let d = v.any_duration(field, value)?;
+        if (self.zero_is_off && d.is_zero()) || (self.min..=self.max).contains(&d) {
+            return Some(T::from(d));
+        }
+        let bound = if d < self.min {
+            format!("at least {}", fmt_bound(self.min))
+        } else {
+            format!("at most {}", fmt_bound(self.max))
+        };
+        let off = if self.zero_is_off {
+            " (or 0s, off)"
+        } else {
+            ""
+        };
+        let why = if self.why.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.why)
+        };
+        v.err(
+            field,
+            format!("must be {bound}{off}, got {}{why}", fmt_duration(d)),
+        );
+        None
+    }
 }
 
 impl Validator<'_> {
@@ -236,14 +342,8 @@ impl Validator<'_> {
         }
     }
 
-    /// A humantime duration. Durations are capped so that arithmetic on them (three
-    /// intervals, twice a timeout, a deadline from now) can never overflow.
-    pub(in crate::config) fn duration(
-        &mut self,
-        field: &str,
-        value: Option<Scalar>,
-        allow_zero: bool,
-    ) -> Option<Duration> {
+    /// A humantime duration, of any length.
+    fn any_duration(&mut self, field: &str, value: Option<Scalar>) -> Option<Duration> {
         let value = given(value)?;
         let parsed = match &value {
             Scalar::Str(s) => {
@@ -266,21 +366,7 @@ impl Validator<'_> {
                 Shown(other)
             )),
         };
-        match parsed {
-            Ok(d) if d.is_zero() && !allow_zero => {
-                self.err(field, "must be greater than zero");
-                None
-            }
-            Ok(d) if d > MAX_DURATION => {
-                self.err(field, "must be at most 366 days");
-                None
-            }
-            Ok(d) => Some(d),
-            Err(message) => {
-                self.err(field, message);
-                None
-            }
-        }
+        parsed.map_err(|message| self.err(field, message)).ok()
     }
 
     /// `text` as a path, relative paths taken from the configuration file's directory.
@@ -293,14 +379,20 @@ impl Validator<'_> {
         }
     }
 
-    /// A path (relative to the config file's directory) to a readable regular file.
+    /// A path (relative to the config file's directory) to a readable regular file of at most
+    /// [`MAX_REFERENCED_FILE_BYTES`] (certificates, private keys and CA bundles are read whole).
     pub(in crate::config) fn readable_file(&mut self, field: &str, text: &str) -> Option<PathBuf> {
         let path = self.resolve(text);
         let result = fs::metadata(&path).and_then(|meta| {
-            if meta.is_file() {
-                fs::File::open(&path).map(drop)
-            } else {
+            if !meta.is_file() {
                 Err(std::io::Error::other("not a regular file"))
+            } else if meta.len() > MAX_REFERENCED_FILE_BYTES {
+                Err(std::io::Error::other(format!(
+                    "the file is larger than {}, the limit of a key, certificate or CA file",
+                    Bytes(MAX_REFERENCED_FILE_BYTES)
+                )))
+            } else {
+                fs::File::open(&path).map(drop)
             }
         });
         match result {
