@@ -84,6 +84,11 @@ pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
             file.display()
         ));
     }
+    let proxied = config.sites.iter().any(|s| s.collection.proxy_from_env)
+        || (otlp.enabled && otlp.proxy_from_env);
+    if proxied {
+        warnings.extend(unusable_proxy_variables());
+    }
     for (field, key) in [
         ("server.tls_key_file", &server.tls_key_file),
         ("otlp.client_key_file", &otlp.client_key_file),
@@ -99,6 +104,35 @@ pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// The proxy variables the HTTP clients read, as curl names them.
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// A warning for each proxy variable set to something that is not a proxy URL: the HTTP
+/// clients ignore it, so requests meant for the proxy go direct. The value is never quoted (it
+/// may hold the proxy's password).
+fn unusable_proxy_variables() -> Vec<String> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| {
+            let value = std::env::var(name).ok()?;
+            let value = value.trim();
+            (!value.is_empty() && reqwest::Proxy::all(value).is_err()).then(|| {
+                format!(
+                    "{name} is not a proxy URL (scheme://[user:password@]host:port): it is \
+                     ignored and requests go direct"
+                )
+            })
+        })
+        .collect()
 }
 
 /// Whether the text of `file` contains one of the secrets of `config` (an API key, a

@@ -184,6 +184,12 @@ async fn proxy_credentials_are_never_shown_and_malformed_proxy_settings_do_not_s
         })
         .await;
         let (stdout, stderr) = agent.terminate().await;
+        // A proxy variable that is no URL is ignored, and the agent says so (never its value).
+        assert_eq!(
+            stderr.contains("HTTPS_PROXY is not a proxy URL"),
+            collects,
+            "{case}: the warning about the malformed proxy variable:\n{stderr}"
+        );
         for (place, text) in [
             ("/readyz", &readyz_body),
             ("stdout", &stdout),
