@@ -87,6 +87,12 @@ pub enum Fault {
     /// units: `next` is the request's own `page[offset]`, even on the last page, with the
     /// real items.
     RepeatCursor,
+    /// Pagination that goes nowhere under cursors that look new. Jobs: every page is the first
+    /// page of the query again, and `meta.pagination.next` (and `links.next`) is a cursor never
+    /// sent before (on a first page the cursor of its last job, then the request's
+    /// `page[after]` plus one), even when no job follows: the same jobs forever, under a fresh
+    /// cursor each time. Other endpoints are served unchanged.
+    FreshCursor,
     /// A page of `items` entries whatever `page[limit]` asked (even 0; the parameters are
     /// still validated, so an out-of-range limit is a 400 as usual), fewer only when the
     /// matching data runs out; capped at [`OVERSIZED_PAGE_CAP`].
@@ -120,6 +126,7 @@ impl Fault {
     pub(crate) fn page_shape(&self) -> Option<PageShape> {
         match self {
             Fault::RepeatCursor => Some(PageShape::RepeatCursor),
+            Fault::FreshCursor => Some(PageShape::FreshCursor),
             Fault::OversizedPage { items } => Some(PageShape::Oversized(u64::from(
                 (*items).min(OVERSIZED_PAGE_CAP),
             ))),
@@ -309,7 +316,10 @@ pub(crate) async fn apply(
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             Response::from_parts(parts, Body::new(ResetBody::new(bytes, connection)))
         }
-        Fault::RepeatCursor | Fault::OversizedPage { .. } | Fault::HostileValues => serve.await,
+        Fault::RepeatCursor
+        | Fault::FreshCursor
+        | Fault::OversizedPage { .. }
+        | Fault::HostileValues => serve.await,
     }
 }
 
