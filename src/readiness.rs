@@ -11,6 +11,11 @@
 //! a NetBackup slower than a probe's client still gets its answer cached. While a probe is in
 //! flight, the previous proof stands for one more `request_timeout`: a slow but answering
 //! NetBackup stays ready.
+//!
+//! A probe holds its site's client, and so its API key and URL: when a reload changes or
+//! removes the site, [`Readiness::retire`] or [`Readiness::remove`] cancels the probe in
+//! flight (its retries included) and waits until it is gone, and no new one starts with that
+//! client.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +23,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::collect::SiteCollector;
@@ -129,11 +135,35 @@ struct ProbeState {
     last: Option<(Instant, Result<(), String>)>,
     /// Turns true when the probe in flight, if any, is done.
     running: Option<watch::Receiver<bool>>,
+    /// The task of the probe in flight, to cancel it.
+    task: Option<JoinHandle<()>>,
+    /// The site's client was replaced or removed: no probe may use it any more.
+    retired: bool,
 }
 
 impl Probe {
     fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops probing with this client for good: no probe starts any more, and the one in
+    /// flight is cancelled. Returns its task, to wait until it is gone.
+    fn retire(&self) -> Option<JoinHandle<()>> {
+        let mut state = self.lock();
+        state.retired = true;
+        state.running = None;
+        let task = state.task.take();
+        if let Some(task) = &task {
+            task.abort();
+        }
+        task
+    }
+}
+
+/// Waits until a cancelled probe's task has ended (its request, if any, dropped).
+async fn gone(task: Option<JoinHandle<()>>) {
+    if let Some(task) = task {
+        let _ = task.await;
     }
 }
 
@@ -213,7 +243,8 @@ impl Readiness {
         !any_collected
     }
 
-    /// Registers (or replaces) the collector of a site.
+    /// Registers (or replaces) the collector of a site. A probe in flight with the collector
+    /// it replaces is cancelled; [`Readiness::retire`] first to wait until it is gone.
     pub fn register(&self, collector: Arc<SiteCollector>) {
         let name = collector.site().name.clone();
         self.insert(name, Ok(collector));
@@ -230,14 +261,39 @@ impl Readiness {
             collector,
             state: Mutex::default(),
         });
-        let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-        sites.insert(site, probe);
+        let replaced = {
+            let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
+            sites.insert(site, probe)
+        };
+        if let Some(old) = replaced {
+            // Dropping the handle does not stop the task: `retire` aborts it.
+            let _ = old.retire();
+        }
     }
 
-    /// Forgets a removed site.
-    pub fn remove(&self, site: &str) {
-        let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-        sites.remove(site);
+    /// Stops using the client of `site`, whose settings a reload is replacing: the probe in
+    /// flight (retries included) is cancelled and this waits until it is gone, and no probe
+    /// starts until [`Readiness::register`] gives the new client. Until then `/readyz` shows
+    /// the site as not ready, unless its last answer is still recent.
+    pub async fn retire(&self, site: &str) {
+        let probe = {
+            let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+            sites.get(site).cloned()
+        };
+        if let Some(probe) = probe {
+            gone(probe.retire()).await;
+        }
+    }
+
+    /// Forgets a removed site, cancelling its probe in flight and waiting until it is gone.
+    pub async fn remove(&self, site: &str) {
+        let removed = {
+            let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
+            sites.remove(site)
+        };
+        if let Some(probe) = removed {
+            gone(probe.retire()).await;
+        }
     }
 
     /// Checks every site (concurrently) and gives the verdict.
@@ -328,12 +384,20 @@ impl Readiness {
                     let mut state = probe.lock();
                     match &state.last {
                         Some((at, Err(e))) if at.elapsed() <= self.cache => Err(e.clone()),
-                        _ => Ok(state
-                            .running
-                            .get_or_insert_with(|| {
-                                start_probe(probe.clone(), collector.clone(), version)
-                            })
-                            .clone()),
+                        _ if state.retired => Err(
+                            "the site's settings are being replaced: not probed with the old ones"
+                                .to_owned(),
+                        ),
+                        _ => Ok(match state.running.clone() {
+                            Some(running) => running,
+                            None => {
+                                let (running, task) =
+                                    start_probe(probe.clone(), collector.clone(), version);
+                                state.running = Some(running.clone());
+                                state.task = Some(task);
+                                running
+                            }
+                        }),
                     }
                 };
                 match running {
@@ -377,14 +441,16 @@ impl Readiness {
 }
 
 /// Starts a probe of the site in a task of its own, so that it outlives the request that
-/// started it; its verdict lands in the probe's state. Returns its completion.
+/// started it; its verdict lands in the probe's state. Returns its completion and its task.
+/// Call it with the probe's state locked, and keep the task there: [`Probe::retire`] cancels
+/// it.
 fn start_probe(
     probe: Arc<Probe>,
     collector: Arc<SiteCollector>,
     version: crate::netbackup::ApiVersion,
-) -> watch::Receiver<bool> {
+) -> (watch::Receiver<bool>, JoinHandle<()>) {
     let (done, running) = watch::channel(false);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let client = collector.client();
         let query = [("page[limit]", "1".to_owned())];
         // The client's own timeouts and retry budget bound the probe; this only guards them.
@@ -404,8 +470,9 @@ fn start_probe(
             let mut state = probe.lock();
             state.last = Some((Instant::now(), result));
             state.running = None;
+            state.task = None;
         }
         let _ = done.send(true);
     });
-    running
+    (running, task)
 }

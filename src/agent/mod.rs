@@ -189,13 +189,17 @@ impl Agent {
         }
         let wanted: BTreeMap<&str, &SiteConfig> =
             new.sites.iter().map(|s| (s.name.as_str(), s)).collect();
+        // Every task holding a changed or removed site's client ends before the reload is
+        // applied: its collection and its readiness probe (retries included), so the old key
+        // never goes out again, to the old URL or any other.
         for name in &diff.removed {
+            self.readiness.remove(name).await;
             self.stop_site(name).await;
             self.store.remove(name);
             self.recorders.remove_site(name);
-            self.readiness.remove(name);
         }
         for name in &diff.changed {
+            self.readiness.retire(name).await;
             let mut carry = self.stop_site(name).await;
             if diff.moved.contains(name) {
                 // Another backend: its data and connections are not ours.

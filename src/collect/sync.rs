@@ -53,7 +53,8 @@ use super::summary::{ClientPolicyKey, JobsSummary};
 use crate::config::{ClientsConfig, CollectionConfig};
 use crate::events::Events;
 use crate::netbackup::{
-    ApiError, ApiFailure, ApiVersion, NetBackupApi, WalkStats, filter, first_job_id, walk_jobs,
+    ApiError, ApiFailure, ApiVersion, JobIdSlice, NetBackupApi, WalkStats, filter, first_job_id,
+    walk_job_slice, walk_jobs,
 };
 
 /// How far before the high-water mark a delta starts reading, for updates NetBackup stamps a
@@ -454,12 +455,14 @@ impl JobSync {
                 for (lo, hi) in split(oldest, newest.max(oldest), parts, min_width) {
                     slices.push_back(Slice {
                         filter: filter::job_ids_within(base, lo, hi),
-                        ids: (hi - lo).saturating_add(1),
+                        ids: JobIdSlice { lo, hi },
                     });
                 }
             }
         }
-        let total_ids = slices.iter().fold(0u64, |n, s| n.saturating_add(s.ids));
+        let total_ids = slices
+            .iter()
+            .fold(0u64, |n, s| n.saturating_add(s.ids.capacity()));
         let shared = FullWalk {
             slices: Mutex::new(slices),
             batch: Mutex::new(batch),
@@ -500,7 +503,8 @@ fn split(lo: u64, hi: u64, parts: u64, min_width: u64) -> Vec<(u64, u64)> {
 /// One `jobId` slice of a full walk.
 struct Slice {
     filter: String,
-    ids: u64,
+    /// The ids the filter keeps to: a walk that does not go through them fails.
+    ids: JobIdSlice,
 }
 
 /// What the walks of one full walk share.
@@ -533,7 +537,7 @@ impl FullWalk<'_> {
             // Progress is counted a full page at a time, the rest when the slice is done.
             let page = u64::from(page_size.max(1));
             let (mut read, mut full_pages) = (0u64, 0u64);
-            let walked = walk_jobs(api, version, Some(&slice.filter), page_size, |job| {
+            let walked = walk_job_slice(api, version, &slice.filter, slice.ids, page_size, |job| {
                 self.batch
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -551,7 +555,9 @@ impl FullWalk<'_> {
             self.progress
                 .pages
                 .fetch_add(walked.pages.saturating_sub(full_pages), Ordering::Relaxed);
-            self.progress.ids.fetch_add(slice.ids, Ordering::Relaxed);
+            self.progress
+                .ids
+                .fetch_add(slice.ids.capacity(), Ordering::Relaxed);
             self.report();
             stats.merge(&walked);
         }
@@ -652,6 +658,9 @@ mod tests {
         date: Option<DateTime<Utc>>,
         /// Fail the n-th request (1-based), if any.
         fail_at: Option<usize>,
+        /// Answer every page of a walk with its first page again, under a cursor never sent
+        /// before (a broken or hostile server).
+        fresh_cursors: bool,
         /// The filter of every request.
         log: Mutex<Vec<Option<String>>>,
     }
@@ -724,6 +733,7 @@ mod tests {
                     },
                 ));
             }
+            // A fresh cursor (`<jobId>#<request>`) does not parse: the first page again.
             let after: u64 = query.after.and_then(|a| a.parse().ok()).unwrap_or(0);
             let mut selected: Vec<_> = self
                 .jobs
@@ -735,7 +745,7 @@ mod tests {
             } else {
                 selected.retain(|j| j.0 > after);
             }
-            let more = selected.len() > query.limit as usize;
+            let more = selected.len() > query.limit as usize || self.fresh_cursors;
             selected.truncate(query.limit as usize);
             let data: Vec<String> = selected
                 .iter()
@@ -747,6 +757,9 @@ mod tests {
                 })
                 .collect();
             let next = match (more, selected.last()) {
+                (true, Some(last)) if self.fresh_cursors => {
+                    format!(r#","meta":{{"pagination":{{"next":"{}#{n}"}}}}"#, last.0)
+                }
                 (true, Some(last)) => {
                     format!(r#","meta":{{"pagination":{{"next":"{}"}}}}"#, last.0)
                 }
@@ -817,6 +830,7 @@ mod tests {
             ],
             date: date.map(at),
             fail_at: None,
+            fresh_cursors: false,
             log: Mutex::new(Vec::new()),
         }
     }
@@ -1078,6 +1092,30 @@ mod tests {
                 "lastUpdateTime ge 2026-11-27T07:58:30.000Z".to_owned()
             ))
         );
+    }
+
+    #[tokio::test]
+    async fn a_server_repeating_a_slices_jobs_under_fresh_cursors_stops_the_walk() {
+        let mut api = recorded(Some("2026-11-27T08:00:00Z"));
+        api.fresh_cursors = true;
+        let mut sync = JobSync::new();
+        let mut reported = Vec::new();
+        let failed = sync
+            .cycle(&api, ApiVersion::V14_0, &settings(), |f| {
+                reported.push(f.job_id)
+            })
+            .await;
+        let Err(e) = failed else {
+            panic!("a walk that never advances succeeded")
+        };
+        assert!(matches!(&e.failure, ApiFailure::Pagination { .. }), "{e}");
+        assert_eq!(e.kind(), "pagination", "counted as a pagination error");
+        assert!(e.to_string().contains("jobId slice"), "{e}");
+        // Stopped at the first page that goes no further, not after thousands of pages.
+        let sent = filters(&api).len();
+        assert!(sent < 20, "{sent} requests to a site holding 5 jobs");
+        assert!(reported.is_empty(), "a failed walk reports nothing");
+        assert_eq!(sync.summary().jobs, 0);
     }
 
     #[test]

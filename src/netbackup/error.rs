@@ -120,7 +120,8 @@ pub enum ApiFailure {
         /// The reason.
         detail: String,
     },
-    /// Pagination did not end properly (a repeating cursor, far more pages than announced).
+    /// Pagination did not end properly (a repeating cursor, far more pages than announced, a
+    /// `jobId` slice read without progress or beyond the records it can hold).
     #[error("pagination stopped: {detail}")]
     Pagination {
         /// What was wrong.

@@ -21,7 +21,8 @@ pub use client::{Body, MAX_BODY_BYTES, SiteClient};
 pub use error::{ApiError, ApiFailure, DecodeKind};
 pub use limit::RequestLimiter;
 pub use pagination::{
-    MAX_CURSOR_BYTES, MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_jobs, walk_storage_units,
+    JobIdSlice, MAX_CURSOR_BYTES, MAX_CURSOR_PAGES, WalkStats, first_job_id, walk_job_slice,
+    walk_jobs, walk_storage_units,
 };
 pub use retry::{parse_http_date, parse_retry_after};
 pub use settings::{ClientSettings, Propagation};

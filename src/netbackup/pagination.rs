@@ -4,6 +4,9 @@
 //! the callback keeps. A walk that does not end properly (a cursor seen before, more items
 //! than asked for, far more pages than announced, an offset walk that stops before the records
 //! it announced) stops with [`ApiFailure::Pagination`] instead of looping or losing records.
+//! A walk over a `jobId` slice ([`walk_job_slice`]) must also go through the slice: every page
+//! reaches a higher `jobId` than the page before, and no more records come than the slice has
+//! ids, however fresh the cursors look.
 
 use std::collections::HashSet;
 
@@ -180,12 +183,107 @@ impl OffsetTrail {
     }
 }
 
+/// A range of job ids `[lo, hi]`, both included, that a walk's filter restricts it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobIdSlice {
+    /// The lowest id of the slice.
+    pub lo: u64,
+    /// The highest id of the slice.
+    pub hi: u64,
+}
+
+impl JobIdSlice {
+    /// The most records the slice can hold: one per id.
+    pub fn capacity(self) -> u64 {
+        self.hi.saturating_sub(self.lo).saturating_add(1)
+    }
+}
+
+/// How far a walk over a [`JobIdSlice`] went: the rules that stop a server serving the same
+/// jobs again under fresh cursors.
+#[derive(Debug)]
+struct SliceTrail {
+    slice: JobIdSlice,
+    /// Records read so far, broken ones included.
+    read: u64,
+    /// The highest valid `jobId` read so far.
+    highest: Option<u64>,
+}
+
+impl SliceTrail {
+    fn new(slice: JobIdSlice) -> Self {
+        Self {
+            slice,
+            read: 0,
+            highest: None,
+        }
+    }
+
+    /// Takes in page number `page` of `records` records whose highest valid `jobId` is
+    /// `page_highest`. The error is the detail of an [`ApiFailure::Pagination`].
+    fn step(&mut self, page: u64, records: usize, page_highest: Option<u64>) -> Result<(), String> {
+        let JobIdSlice { lo, hi } = self.slice;
+        self.read = self.read.saturating_add(records as u64);
+        if self.read > self.slice.capacity() {
+            return Err(format!(
+                "read {} records from the jobId slice [{lo}, {hi}], which holds at most {}: \
+                 the server sends jobs again",
+                self.read,
+                self.slice.capacity()
+            ));
+        }
+        if let (Some(previous), Some(now)) = (self.highest, page_highest)
+            && now <= previous
+        {
+            return Err(format!(
+                "page {page} of the jobId slice [{lo}, {hi}] reaches jobId {now}, no further \
+                 than the previous pages (jobId {previous}): the walk makes no progress"
+            ));
+        }
+        self.highest = self.highest.max(page_highest);
+        Ok(())
+    }
+}
+
 /// Walks `/admin/jobs` matching `filter` (every job when `None`), sorted by `jobId`,
 /// `page_size` jobs per page, and calls `on_job` for every job.
 pub async fn walk_jobs<A, F>(
     api: &A,
     version: ApiVersion,
     filter: Option<&str>,
+    page_size: u32,
+    on_job: F,
+) -> Result<WalkStats, ApiError>
+where
+    A: NetBackupApi,
+    F: FnMut(&JobAttributes<'_>),
+{
+    walk_jobs_within(api, version, filter, None, page_size, on_job).await
+}
+
+/// [`walk_jobs`] of a `filter` that keeps to the job ids of `slice`: a walk whose pages stop
+/// reaching higher ids, or that reads more records than the slice has ids, stops with
+/// [`ApiFailure::Pagination`].
+pub async fn walk_job_slice<A, F>(
+    api: &A,
+    version: ApiVersion,
+    filter: &str,
+    slice: JobIdSlice,
+    page_size: u32,
+    on_job: F,
+) -> Result<WalkStats, ApiError>
+where
+    A: NetBackupApi,
+    F: FnMut(&JobAttributes<'_>),
+{
+    walk_jobs_within(api, version, Some(filter), Some(slice), page_size, on_job).await
+}
+
+async fn walk_jobs_within<A, F>(
+    api: &A,
+    version: ApiVersion,
+    filter: Option<&str>,
+    slice: Option<JobIdSlice>,
     page_size: u32,
     mut on_job: F,
 ) -> Result<WalkStats, ApiError>
@@ -196,6 +294,7 @@ where
     let mut stats = WalkStats::default();
     let mut cursor: Option<String> = None;
     let mut trail = CursorTrail::default();
+    let mut slice_trail = slice.map(SliceTrail::new);
     loop {
         let query = JobsPageQuery {
             filter,
@@ -216,6 +315,18 @@ where
         let page: JobsPage<'_> = decode(api, JOBS_ENDPOINT, &body.bytes, &span)?;
         span.record("nbu.records", page.data.len());
         check_page_size(api, JOBS_ENDPOINT, page.data.len(), page_size)?;
+        if let Some(slice_trail) = &mut slice_trail {
+            let highest = page
+                .data
+                .iter()
+                .filter(|r| r.defect.is_none_or(|d| d.member() != "jobId"))
+                .filter_map(|r| r.attributes.as_ref())
+                .filter_map(|a| a.job_id.valid())
+                .max();
+            slice_trail
+                .step(stats.pages, page.data.len(), highest)
+                .map_err(|detail| pagination_error(api, JOBS_ENDPOINT, detail))?;
+        }
         let mut skipped: Option<(u64, Option<u64>, RecordDefect)> = None;
         for resource in &page.data {
             match (&resource.attributes, resource.defect) {
@@ -397,4 +508,52 @@ fn check_page_size<A: NetBackupApi>(
 
 fn pagination_error<A: NetBackupApi>(api: &A, endpoint: &str, detail: String) -> ApiError {
     ApiError::at(api.site(), endpoint, ApiFailure::Pagination { detail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slice_walk_must_reach_higher_ids_page_after_page() {
+        let mut trail = SliceTrail::new(JobIdSlice { lo: 100, hi: 199 });
+        assert_eq!(trail.step(1, 10, Some(109)), Ok(()));
+        assert_eq!(trail.step(2, 10, Some(119)), Ok(()));
+        // The same jobs again, whatever the cursor: no progress.
+        let stuck = trail.step(3, 10, Some(119));
+        assert!(
+            stuck
+                .as_ref()
+                .is_err_and(|e| e.contains("no progress") && e.contains("[100, 199]")),
+            "{stuck:?}"
+        );
+        // A page of lower ids is no progress either.
+        let mut trail = SliceTrail::new(JobIdSlice { lo: 100, hi: 199 });
+        assert_eq!(trail.step(1, 10, Some(150)), Ok(()));
+        assert!(trail.step(2, 10, Some(120)).is_err());
+    }
+
+    #[test]
+    fn a_slice_walk_reads_no_more_records_than_the_slice_has_ids() {
+        // Pages of records whose `jobId` is unreadable cannot show progress: the count stops
+        // them once the slice's ids are used up.
+        let mut trail = SliceTrail::new(JobIdSlice { lo: 1, hi: 50 });
+        for page in 1..=5 {
+            assert_eq!(trail.step(page, 10, None), Ok(()), "page {page}");
+        }
+        let over = trail.step(6, 1, None);
+        assert!(
+            over.as_ref()
+                .is_err_and(|e| e.contains("read 51 records") && e.contains("at most 50")),
+            "{over:?}"
+        );
+        // A slice as wide as the id space holds them all.
+        let all = JobIdSlice {
+            lo: 0,
+            hi: u64::MAX,
+        };
+        assert_eq!(all.capacity(), u64::MAX);
+        let mut trail = SliceTrail::new(all);
+        assert_eq!(trail.step(1, 100, Some(99)), Ok(()));
+    }
 }

@@ -388,3 +388,65 @@ async fn an_answer_from_a_jumping_clock_loses_no_jobs() {
     agent.terminate().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_jobs_under_fresh_cursors_stop_the_full_walk_with_a_counted_error() {
+    // A site holding 50 jobs whose server answers every page of a walk with the same jobs
+    // under a cursor it never sent before: no cursor repeats, yet the walk goes nowhere.
+    let sim = start_sim(SimConfig {
+        jobs: 50,
+        api_key: KEY.into(),
+        ..SimConfig::default()
+    })
+    .await;
+    sim.set_fault(FaultTarget::Jobs, Fault::FreshCursor, None);
+    let site = crate::common::site_yaml(
+        "fresh",
+        &sim.base_url(),
+        "      jobs_interval: 10s\n      jobs_window: 72h\n      jobs_page_size: 10\n      max_retries: 0\n",
+    );
+    let running = crate::pipeline::Running::start_with(crate::common::load(
+        &crate::common::bridged::yaml(&site, ""),
+        &[("NBU_KEY", KEY)],
+    ))
+    .await;
+    let errors = |f: &Exposition| {
+        value(
+            f,
+            "nbu_collection_errors_total",
+            &[
+                ("site", "fresh"),
+                ("source", "jobs"),
+                ("kind", "pagination"),
+            ],
+        )
+        .unwrap_or(0.0)
+    };
+    wait_for(
+        "the walk stopped with a pagination error",
+        Duration::from_secs(30),
+        || async { (errors(&scrape(&running.metrics_url).await) >= 1.0).then_some(()) },
+    )
+    .await;
+    // Stopped at the first page that went no further: a handful of pages, not thousands.
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/admin/jobs"))
+        .count();
+    assert!(pages < 60, "{pages} pages read from a site holding 50 jobs");
+    // Visible where an operator looks: the site's last error names what happened.
+    let ready: serde_json::Value = reqwest::get(&running.readyz_url)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last_error = ready["sites"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        last_error.contains("jobId slice") && last_error.contains("pagination stopped"),
+        "{ready}"
+    );
+    running.stop().await;
+    sim.shutdown().await;
+}

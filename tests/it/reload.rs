@@ -1,11 +1,11 @@
 //! Hot reload of a running agent: mid-collection, on a rotated CA file or a new version pin,
-//! and changes that need a restart.
+//! changes that need a restart, and a site moved to another server and key.
 
 use std::time::Duration;
 
 use nbu_otel::Agent;
 use nbu_otel::telemetry::pipeline::Pipeline;
-use nbu_sim::SimConfig;
+use nbu_sim::{Fault, FaultTarget, SimConfig};
 
 use crate::common::bridged::{sim_config, yaml};
 use crate::common::{jobs_cycles, load, site_yaml, start_sim, wait_for};
@@ -190,4 +190,112 @@ async fn changed_metrics_credentials_are_reported_as_needing_a_restart() {
     }
     agent.shutdown().await;
     sim.shutdown().await;
+}
+
+/// A readiness probe of `sim` (no sort, one job), whatever its answer.
+fn is_probe(r: &nbu_sim::RequestRecord) -> bool {
+    r.path.ends_with("/admin/jobs") && r.query == "page%5Blimit%5D=1"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_moved_by_a_reload_never_sends_its_old_key_again() {
+    const OLD_KEY: &str = "k-reload-old-server-key";
+    const NEW_KEY: &str = "k-reload-new-server-key";
+    let old = start_sim(sim_config(OLD_KEY)).await;
+    let new = start_sim(sim_config(NEW_KEY)).await;
+    // Collected once an hour: after its first cycle, only readiness probes reach the server;
+    // a probe retries an unavailable server for up to a minute.
+    let config = |url: &str, key: &str| {
+        let site = site_yaml(
+            "moving",
+            url,
+            "      jobs_interval: 1h\n      request_timeout: 1s\n      max_retries: 10\n      max_retry_time: 60s\n",
+        );
+        load(&yaml(&site, "  ready_cache: 1s\n"), &[("NBU_KEY", key)])
+    };
+    let mut running = Running::start_with(config(&old.base_url(), OLD_KEY)).await;
+    let readyz = running.readyz_url.clone();
+    let ready = || async {
+        let r = reqwest::get(&readyz).await.ok()?;
+        (r.status() == 200).then_some(())
+    };
+    wait_for(
+        "the site ready on the old server",
+        Duration::from_secs(30),
+        ready,
+    )
+    .await;
+    // The old server becomes unavailable, asking to be retried in a second.
+    old.set_fault(
+        FaultTarget::Any,
+        Fault::Status {
+            code: 503,
+            retry_after: Some("1".into()),
+            body: None,
+        },
+        None,
+    );
+    // Once the last answer is older than its proof (1 s), /readyz starts a probe, which
+    // retries the old server with the old key.
+    let probing = tokio::spawn({
+        let readyz = running.readyz_url.clone();
+        async move {
+            let until = tokio::time::Instant::now() + Duration::from_secs(30);
+            while tokio::time::Instant::now() < until {
+                let _ = reqwest::get(&readyz).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    wait_for(
+        "a readiness probe retried by the old server",
+        Duration::from_secs(30),
+        || async {
+            let retried = old
+                .requests()
+                .iter()
+                .filter(|r| is_probe(r) && r.status == 503 && r.authorization_matched)
+                .count();
+            (retried >= 2).then_some(())
+        },
+    )
+    .await;
+    probing.abort();
+
+    // The site moves to another server with another key.
+    let diff = running.agent.reload(config(&new.base_url(), NEW_KEY)).await;
+    let applied = std::time::Instant::now();
+    assert_eq!(diff.changed, vec!["moving".to_owned()]);
+    let old_key_after_reload = || {
+        old.requests()
+            .into_iter()
+            .filter(|r| r.at > applied && r.authorization_matched)
+            .collect::<Vec<_>>()
+    };
+    // The site is collected and probed on the new server...
+    wait_for(
+        "the site ready on the new server",
+        Duration::from_secs(30),
+        ready,
+    )
+    .await;
+    assert!(
+        new.requests().iter().all(|r| r.authorization_matched),
+        "the new server got a request without its key"
+    );
+    // ...and the old server sees nothing more with the old key while the probe's retries
+    // would still go on (one a second).
+    let until = applied + Duration::from_secs(4);
+    while std::time::Instant::now() < until {
+        let late = old_key_after_reload();
+        assert!(
+            late.is_empty(),
+            "the old key reached the old server after the reload: {late:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(old_key_after_reload().is_empty());
+    running.stop().await;
+    old.shutdown().await;
+    new.shutdown().await;
 }

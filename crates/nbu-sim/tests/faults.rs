@@ -372,3 +372,37 @@ async fn status_faults_carry_the_vendor_error_body() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn fresh_cursor_serves_the_first_page_under_a_new_cursor_every_time() {
+    let sim = Simulator::start(config(100), local()).await.expect("start");
+    sim.set_fault(FaultTarget::Jobs, Fault::FreshCursor, None);
+    let page = |after: Option<String>| {
+        let path = match after {
+            Some(a) => format!("/admin/jobs?page[limit]=10&sort=jobId&page[after]={a}"),
+            None => "/admin/jobs?page[limit]=10&sort=jobId".to_owned(),
+        };
+        let sim = &sim;
+        async move { get(sim, &path).await.json() }
+    };
+    let mut cursors = std::collections::HashSet::new();
+    let mut after = None;
+    for _ in 0..5 {
+        let doc = page(after.clone()).await;
+        assert_eq!(doc["data"].as_array().map(Vec::len), Some(10));
+        assert_eq!(
+            doc["data"][0]["attributes"]["jobId"], 1,
+            "the first page again"
+        );
+        let next = doc["meta"]["pagination"]["next"]
+            .as_str()
+            .expect("next")
+            .to_owned();
+        assert!(cursors.insert(next.clone()), "cursor {next} sent twice");
+        after = Some(next);
+    }
+    // Even past the last job.
+    let doc = page(Some("100".to_owned())).await;
+    assert_eq!(doc["meta"]["pagination"]["next"], "101");
+    sim.shutdown().await;
+}

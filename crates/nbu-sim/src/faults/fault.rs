@@ -87,6 +87,12 @@ pub enum Fault {
     /// units: `next` is the request's own `page[offset]`, even on the last page, with the
     /// real items.
     RepeatCursor,
+    /// Pagination that goes nowhere under cursors that look new. Jobs: every page is the first
+    /// page of the query again, and `meta.pagination.next` (and `links.next`) is a cursor never
+    /// sent before (on a first page the cursor of its last job, then the request's
+    /// `page[after]` plus one), even when no job follows: the same jobs forever, under a fresh
+    /// cursor each time. Other endpoints are served unchanged.
+    FreshCursor,
     /// A page of `items` entries whatever `page[limit]` asked (even 0; the parameters are
     /// still validated, so an out-of-range limit is a 400 as usual), fewer only when the
     /// matching data runs out; capped at [`OVERSIZED_PAGE_CAP`].
@@ -126,6 +132,7 @@ impl Fault {
     pub(crate) fn page_shape(&self) -> Option<PageShape> {
         match self {
             Fault::RepeatCursor => Some(PageShape::RepeatCursor),
+            Fault::FreshCursor => Some(PageShape::FreshCursor),
             Fault::OversizedPage { items } => Some(PageShape::Oversized(u64::from(
                 (*items).min(OVERSIZED_PAGE_CAP),
             ))),
@@ -316,6 +323,7 @@ pub(crate) async fn apply(
             Response::from_parts(parts, Body::new(ResetBody::new(bytes, connection)))
         }
         Fault::RepeatCursor
+        | Fault::FreshCursor
         | Fault::OversizedPage { .. }
         | Fault::HostileValues
         | Fault::ShiftedDate { .. } => serve.await,

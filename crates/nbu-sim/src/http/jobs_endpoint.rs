@@ -194,8 +194,9 @@ fn render(
             };
             walk(dataset, &oversized, now_ms)
         }
-        // A stuck cursor: every page is the first one again, with the same cursor.
-        Some(PageShape::RepeatCursor) => {
+        // A stuck cursor: every page is the first one again, with the same cursor (or a
+        // fresh one).
+        Some(PageShape::RepeatCursor | PageShape::FreshCursor) => {
             let first = JobsQuery {
                 after: None,
                 ..query.clone()
@@ -216,6 +217,12 @@ fn render(
                 .or_else(|| items.last().map(|j| j.job_id))
                 .unwrap_or(0),
         );
+    }
+    if shape == Some(PageShape::FreshCursor) {
+        next = Some(query.after.map_or_else(
+            || items.last().map_or(0, |j| j.job_id),
+            |after| after.saturating_add(1),
+        ));
     }
     let prev = query.after.and(items.first().map(|j| j.job_id));
     let page = JobsPage {

@@ -90,7 +90,7 @@ fn href(query: &StorageQuery, offset: u64) -> String {
 fn view(page: &OffsetPage, shape: Option<PageShape>) -> PageView {
     let mut view = PageView::of(page);
     match shape {
-        None => {}
+        None | Some(PageShape::FreshCursor) => {}
         Some(PageShape::RepeatCursor) => view.next = Some(page.offset),
         Some(PageShape::Oversized(items)) => {
             let sent = page.count.saturating_sub(page.offset).min(items);

@@ -105,7 +105,7 @@ pub(crate) fn render_offset<T>(
     let mut next = page.next().filter(|_| page.limit > 0);
     let mut hostile = false;
     match shape {
-        None => {}
+        None | Some(PageShape::FreshCursor) => {}
         Some(PageShape::RepeatCursor) => next = Some(page.offset),
         Some(PageShape::Oversized(n)) => {
             take = n;
@@ -162,7 +162,7 @@ pub(crate) fn render_cursor<T>(
     match shape {
         Some(PageShape::Oversized(n)) => take = usize::try_from(n).unwrap_or(usize::MAX),
         Some(PageShape::Hostile) => hostile = true,
-        Some(PageShape::RepeatCursor) | None => {}
+        Some(PageShape::RepeatCursor | PageShape::FreshCursor) | None => {}
     }
     let page: Vec<&T> = items.iter().skip(start).take(take).collect();
     let end = start + page.len();

@@ -6,6 +6,8 @@
 pub(crate) enum PageShape {
     /// See [`Fault::RepeatCursor`](crate::Fault::RepeatCursor).
     RepeatCursor,
+    /// See [`Fault::FreshCursor`](crate::Fault::FreshCursor); jobs only.
+    FreshCursor,
     /// See [`Fault::OversizedPage`](crate::Fault::OversizedPage); already capped.
     Oversized(u64),
     /// See [`Fault::HostileValues`](crate::Fault::HostileValues).
