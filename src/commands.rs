@@ -84,6 +84,38 @@ pub async fn check_sites(config: &Config) -> Vec<CheckResult> {
     .await
 }
 
+/// What `check` says of `sharding`: nothing for one replica; else which shard this replica
+/// is and which sites every shard collects (the whole plan, computed locally).
+pub fn shard_lines(config: &Config) -> Vec<String> {
+    let plan = &config.shards;
+    if !plan.is_sharded() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "sharding: this replica is shard {} of {} (0 to {}) and collects {} of {} site(s)",
+        plan.index,
+        plan.count,
+        plan.count - 1,
+        config.sites.len(),
+        plan.sites.len()
+    )];
+    for shard in 0..plan.count {
+        let sites: Vec<&str> = plan.sites_of(shard).collect();
+        lines.push(format!(
+            "  shard {shard}{}: {} site(s){}{}",
+            if shard == plan.index {
+                " (this replica)"
+            } else {
+                ""
+            },
+            sites.len(),
+            if sites.is_empty() { "" } else { ": " },
+            sites.join(", ")
+        ));
+    }
+    lines
+}
+
 /// What `check` says of the job events: whether they are on, where their checkpoints live
 /// and whether the agent can write there, and how far each site was reported. Reads files;
 /// writes nothing.

@@ -497,6 +497,27 @@ impl Events {
         tracing::warn!("NetBackup sent no Date header: the jobs window follows the agent's clock");
     }
 
+    /// This replica collects shard `index` of `count`: `own` of the configuration's `total`
+    /// sites. Logged at `info` when the agent starts; at `warn` when the shard holds no site.
+    pub fn shard_taken(&self, index: u32, count: u32, own: usize, total: usize) {
+        if own == 0 {
+            tracing::warn!(
+                shard = index,
+                shards = count,
+                sites = total,
+                "this replica's shard holds no site: it collects nothing (fewer sites than shards)"
+            );
+        } else {
+            tracing::info!(
+                shard = index,
+                shards = count,
+                own,
+                sites = total,
+                "collecting the sites of this replica's shard"
+            );
+        }
+    }
+
     /// Answers of `site` agreed, several in a row, on a clock other than the one trusted so
     /// far (which would stand at `expected`): the jobs source follows NetBackup's new clock
     /// `said`. Logged at `warn`.

@@ -372,6 +372,9 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
     for warning in config::exposure_warnings(&config, Some(path)) {
         Events::uncounted().exposure_found(&warning);
     }
+    for line in commands::shard_lines(&config) {
+        println!("{line}");
+    }
     let results = commands::check_sites(&config).await;
     print!("{}", report::check_table(&results));
     for line in commands::events_lines(&config) {

@@ -18,6 +18,7 @@
 //! client.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -176,6 +177,8 @@ pub struct Readiness {
     min_sites: Option<usize>,
     /// The outbox of the job events, when they are on.
     events: Arc<RwLock<Option<JobOutbox>>>,
+    /// This replica collects no site (its shard holds none): ready, with nothing to check.
+    idle: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -196,7 +199,14 @@ impl Readiness {
             cache,
             min_sites: min_sites.map(|n| n as usize),
             events: Arc::default(),
+            idle: Arc::default(),
         }
+    }
+
+    /// Says whether this replica collects no site at all (`sharding` gave its shard none):
+    /// it is then ready, having nothing to wait for.
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
     }
 
     /// Reports the job events of `outbox` in `/readyz`.
@@ -320,7 +330,11 @@ impl Readiness {
             .unwrap_or(sites.len())
             .min(sites.len().max(1));
         ReadinessReport {
-            ready: !sites.is_empty() && ready_count >= required,
+            ready: if sites.is_empty() {
+                self.idle.load(Ordering::Relaxed)
+            } else {
+                ready_count >= required
+            },
             required,
             sites,
             events: self.events(),

@@ -89,6 +89,7 @@ impl Agent {
             config.server.ready_cache,
             config.server.ready_min_sites,
         );
+        readiness.set_idle(config.sites.is_empty());
         Self {
             site_room: site_room(config.sites.len()),
             config: Arc::new(config),
@@ -133,6 +134,15 @@ impl Agent {
 
     /// Starts one collection task per site. Must be called inside a Tokio runtime.
     pub fn start(&mut self) {
+        let plan = &self.config.shards;
+        if plan.is_sharded() {
+            self.events.shard_taken(
+                plan.index,
+                plan.count,
+                self.config.sites.len(),
+                plan.sites.len(),
+            );
+        }
         let sites = self.config.sites.clone();
         for site in sites {
             self.spawn_site(site, Carry::default());
@@ -215,6 +225,7 @@ impl Agent {
                 self.spawn_site((*site).clone(), Carry::default());
             }
         }
+        self.readiness.set_idle(new.sites.is_empty());
         self.config = Arc::new(new);
         diff
     }

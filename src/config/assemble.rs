@@ -14,9 +14,11 @@ use super::section::events::RawEvents;
 use super::section::otlp::RawOtlp;
 use super::section::server::RawServer;
 use super::section::service::{RawLogging, RawService, RawTraces};
+use super::section::sharding::RawSharding;
 use super::section::site::RawSite;
 use super::section::sources::RawSource;
 use super::section::sources::SourcesConfig;
+use super::shards::ShardPlan;
 use super::validate::Validator;
 use super::validated::Config;
 use super::values::FilesFingerprint;
@@ -33,6 +35,7 @@ pub(super) struct RawConfig {
     pub traces: Option<Section<RawTraces>>,
     pub logging: Option<Section<RawLogging>>,
     pub service: Option<Section<RawService>>,
+    pub sharding: Option<Section<RawSharding>>,
     pub sources: Option<Section<BTreeMap<String, Section<RawSource>>>>,
 }
 
@@ -72,12 +75,16 @@ fn config(v: &mut Validator<'_>, root: Section<RawConfig>) -> Option<Config> {
     let traces = v.traces(raw.traces);
     let logging = v.logging(raw.logging);
     let service = v.service(raw.service);
+    let sharding = v.sharding(raw.sharding);
 
     if sources_failed {
         return None;
     }
+    let sites = sites?;
     Some(Config {
-        sites: sites?,
+        shards: ShardPlan::whole(sites.iter().map(|s| s.name.as_str())),
+        sites,
+        sharding: sharding?,
         server: server?,
         otlp: otlp?,
         events: events?,

@@ -13,11 +13,12 @@ use super::section::site::SiteConfig;
 use super::validated::Config;
 
 /// The sections a running agent cannot change, in the order of the schema: those a site cannot
-/// override ([`PerSite::No`]). A reload that changes them reports them.
+/// override ([`PerSite::No`]), but `sharding`, which a reload applies through the sites it
+/// gives this replica. A reload that changes them reports them.
 pub fn restart_sections() -> impl Iterator<Item = &'static str> {
     // A signal's part of `otlp` is compared with `otlp`.
     sections()
-        .filter(|s| s.per_site == PerSite::No && !s.path.contains('.'))
+        .filter(|s| s.per_site == PerSite::No && !s.path.contains('.') && s.path != "sharding")
         .map(|s| s.path)
 }
 

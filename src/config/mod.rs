@@ -37,6 +37,7 @@
 //! - `NBU_OTEL_TRACES__`: `ENABLED`, `CONSOLE`, `SAMPLER`, `SAMPLING_RATIO`, `PROPAGATORS`;
 //! - `NBU_OTEL_LOGGING__`: `LEVEL`, `FORMAT`, `OTLP`;
 //! - `NBU_OTEL_SERVICE__`: `NAME`, `INSTANCE_ID`, `RESOURCE_ATTRIBUTES__<NAME>`;
+//! - `NBU_OTEL_SHARDING__`: `COUNT`, `INDEX`;
 //! <!-- env: end -->
 //!
 //! The `collection` variables set the global values, so they reach every site that does not
@@ -98,6 +99,7 @@ mod overrides;
 mod raw;
 pub mod schema;
 mod section;
+pub mod shards;
 pub mod standard_env;
 mod validate;
 mod validated;
@@ -120,14 +122,16 @@ pub use section::events::EventsConfig;
 pub use section::otlp::{OtlpConfig, OtlpSignalConfig, Signal, SignalExport};
 pub use section::server::{MetricsPathError, ServerConfig, metrics_path_problem};
 pub use section::service::{LoggingConfig, ServiceConfig, TracesConfig};
+pub use section::sharding::{MAX_SHARDS, ShardingConfig};
 pub use section::site::{SiteConfig, TlsConfig};
 pub use section::sources::{
     ClientPattern, ClientsConfig, DEFAULT_MAX_CLIENTS, MIN_SOURCE_INTERVAL, SourceConfig, SourceId,
     SourcesConfig,
 };
+pub use shards::ShardPlan;
 pub use validated::Config;
 pub use values::{
     DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
     FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, OtlpProtocol,
-    RESERVED_PATHS, TemporalityPreference, TraceSampler, is_valid_site_name,
+    RESERVED_PATHS, ShardIndex, TemporalityPreference, TraceSampler, is_valid_site_name,
 };

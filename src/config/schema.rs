@@ -14,6 +14,7 @@ use super::section::events::EventsConfig;
 use super::section::otlp::{OtlpConfig, OtlpSignalConfig};
 use super::section::server::ServerConfig;
 use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
+use super::section::sharding::ShardingConfig;
 use super::section::site::{SiteConfig, TlsConfig};
 use super::section::sources::{SourceConfig, SourceId};
 use super::standard_env::{RESOURCE_ATTRIBUTES, STANDARD_ENV, UNSUPPORTED_ENV};
@@ -52,7 +53,7 @@ pub struct SectionDecl {
 
 /// Every section of the file with keys of its own, in the order of the reference. The keys of
 /// `sources` are declared once by [`SourceConfig`]; [`options`] lists them for each source.
-pub const SECTIONS: [SectionDecl; 13] = [
+pub const SECTIONS: [SectionDecl; 14] = [
     SectionDecl {
         path: "sites[]",
         keys: SiteConfig::keys,
@@ -128,6 +129,12 @@ pub const SECTIONS: [SectionDecl; 13] = [
     SectionDecl {
         path: "service",
         keys: ServiceConfig::keys,
+        env: Env::Overrides,
+        per_site: PerSite::No,
+    },
+    SectionDecl {
+        path: "sharding",
+        keys: ShardingConfig::keys,
         env: Env::Overrides,
         per_site: PerSite::No,
     },

@@ -5,14 +5,21 @@ use super::section::events::EventsConfig;
 use super::section::otlp::OtlpConfig;
 use super::section::server::ServerConfig;
 use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
+use super::section::sharding::ShardingConfig;
 use super::section::site::SiteConfig;
+use super::shards::ShardPlan;
 use super::values::FilesFingerprint;
 
 /// The validated agent configuration. Built once by [`load_file`](super::load_file); never mutated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The NetBackup primary servers to collect from, in file order.
+    /// The NetBackup primary servers this replica collects, in file order: every site of the
+    /// file, or with `sharding` only those of this replica's shard.
     pub sites: Vec<SiteConfig>,
+    /// `sharding` as written.
+    pub sharding: ShardingConfig,
+    /// This replica's shard and where every site of the file goes.
+    pub shards: ShardPlan,
     /// HTTP server for `/metrics`, `/healthz` and `/readyz`.
     pub server: ServerConfig,
     /// OTLP push of metrics and traces.

@@ -193,6 +193,30 @@ impl Same for FirstStart {
     }
 }
 
+/// Which shard a replica is (`sharding.index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardIndex {
+    /// This shard.
+    Fixed(u32),
+    /// The ordinal that ends the host name (`nbu-otel-2`: 2), as a StatefulSet names its pods.
+    FromHostname,
+}
+
+impl DefaultText for ShardIndex {
+    fn default_text(&self) -> String {
+        match self {
+            ShardIndex::Fixed(index) => index.to_string(),
+            ShardIndex::FromHostname => "from_hostname".to_owned(),
+        }
+    }
+}
+
+impl Same for ShardIndex {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
 /// Log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {

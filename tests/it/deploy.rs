@@ -371,9 +371,17 @@ fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
             "{key} is not in values.schema.json"
         );
     }
-    // The probes are /healthz and /readyz; the config goes in a Secret.
-    let deployment = read("deploy/helm/nbu-otel/templates/deployment.yaml");
-    assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
+    // The pod (of the Deployment and of the StatefulSet): the probes are /healthz and
+    // /readyz; the config goes in a Secret.
+    let pod = read("deploy/helm/nbu-otel/templates/_pod.tpl");
+    for workload in ["deployment.yaml", "statefulset.yaml"] {
+        let text = read(&format!("deploy/helm/nbu-otel/templates/{workload}"));
+        assert!(
+            text.contains(r#"{{- include "nbu-otel.pod" . | nindent 4 }}"#),
+            "{workload}"
+        );
+    }
+    assert!(pod.contains("path: /healthz") && pod.contains("path: /readyz"));
     assert!(read("deploy/helm/nbu-otel/templates/secret.yaml").contains("kind: Secret"));
     // The default config of the chart loads, its variable given.
     let config = serde_json::to_string(&values["config"]).unwrap();
@@ -384,9 +392,9 @@ fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
     // on with their state directory where the chart mounts its volume.
     let state_dir = values["events"]["stateDir"].as_str().unwrap();
     for name in ["NBU_OTEL_EVENTS__ENABLED", "NBU_OTEL_EVENTS__STATE_DIR"] {
-        assert!(deployment.contains(&format!("- name: {name}\n")), "{name}");
+        assert!(pod.contains(&format!("- name: {name}\n")), "{name}");
     }
-    assert!(deployment.contains("mountPath: {{ .Values.events.stateDir }}"));
+    assert!(pod.contains("mountPath: {{ .Values.events.stateDir }}"));
     let env = [
         ("NBU_A_API_KEY", "k"),
         ("NBU_OTEL_EVENTS__ENABLED", "true"),
@@ -404,6 +412,46 @@ fn the_chart_ships_the_same_rules_and_its_values_match_its_schema() {
     assert!(
         read("deploy/helm/nbu-otel/templates/pvc.yaml").contains("kind: PersistentVolumeClaim")
     );
+
+    // shards > 1: a StatefulSet of that many pods started in parallel, a disruption budget,
+    // and in every pod the variables that make it collect the shard its ordinal names.
+    let statefulset = read("deploy/helm/nbu-otel/templates/statefulset.yaml");
+    for needed in [
+        "kind: StatefulSet",
+        "replicas: {{ .Values.shards }}",
+        "podManagementPolicy: Parallel",
+        "volumeClaimTemplates:",
+    ] {
+        assert!(
+            statefulset.contains(needed),
+            "the StatefulSet lacks {needed}"
+        );
+    }
+    assert!(read("deploy/helm/nbu-otel/templates/pdb.yaml").contains("kind: PodDisruptionBudget"));
+    for needed in [
+        "- name: NBU_OTEL_SHARDING__COUNT\n          value: {{ .Values.shards | quote }}",
+        "- name: NBU_OTEL_SHARDING__INDEX\n          value: from_hostname",
+        "- name: HOSTNAME\n          valueFrom: { fieldRef: { fieldPath: metadata.name } }",
+    ] {
+        assert!(pod.contains(needed), "the pod lacks {needed}");
+    }
+    assert_eq!(
+        values["shards"], 1,
+        "one replica collecting every site by default"
+    );
+    // What those variables make of the chart's config in the pod <release>-nbu-otel-2 of
+    // three: shard 2.
+    let env = [
+        ("NBU_A_API_KEY", "k"),
+        ("NBU_OTEL_SHARDING__COUNT", "3"),
+        ("NBU_OTEL_SHARDING__INDEX", "from_hostname"),
+        ("HOSTNAME", "backup-nbu-otel-2"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let sharded = nbu_otel::config::load_str_with_env(&config, Path::new("."), &env)
+        .unwrap_or_else(|e| panic!("the chart's config, sharded, does not load:\n{e}"));
+    assert_eq!((sharded.shards.count, sharded.shards.index), (3, 2));
 }
 
 #[test]

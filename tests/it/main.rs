@@ -34,5 +34,6 @@ mod recorded_pages;
 mod reload;
 mod resilience;
 mod secrecy;
+mod sharding;
 mod shared_reader;
 mod vendor_schema;

@@ -1,6 +1,7 @@
 //! Property tests over generated inputs, one suite per file: hostile NetBackup responses
 //! ([`pages`]), aggregation against the simulator's ground truth ([`aggregation`]), OData
-//! filter quoting ([`filters`]) and configuration loading ([`config_loading`]).
+//! filter quoting ([`filters`]), configuration loading ([`config_loading`]) and the
+//! assignment of sites to shards ([`sharding`]).
 //!
 //! Every property runs a fixed number of cases (the `CASES_*` constants of each suite, about
 //! 134,000 in all) so that the whole binary stays well under a minute in a debug build on a
@@ -13,6 +14,7 @@ mod aggregation;
 mod config_loading;
 mod filters;
 mod pages;
+mod sharding;
 
 #[path = "../it/common/truth.rs"]
 mod truth;

@@ -26,7 +26,7 @@ section! {
     #[derive(Debug, Clone, PartialEq)]
     pub struct CollectionConfig {
         /// Jobs that ended within this window before now are counted (plus all unfinished jobs).
-        jobs_window: Duration = hours(1), within Within::between(mins(1), days(366));
+        jobs_window: Duration = hours(1), within Within::between(secs(1), days(366));
         /// How often jobs are collected; longer than `request_timeout`.
         jobs_interval: Duration = mins(1), within Within::between(secs(1), hours(24));
         /// How long storage data is reused before it is fetched again.

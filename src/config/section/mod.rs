@@ -8,5 +8,6 @@ pub(super) mod events;
 pub(super) mod otlp;
 pub(super) mod server;
 pub(super) mod service;
+pub(super) mod sharding;
 pub(super) mod site;
 pub(super) mod sources;
