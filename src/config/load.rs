@@ -152,13 +152,16 @@ fn load(
 
     let root = Section::<RawConfig>::from_value(tree);
     match validate(root, base_dir, &paths, read) {
-        Ok(mut config) if errors.is_empty() => match super::shards::assign(&mut config, env) {
-            Ok(()) => {
-                fingerprint(&mut config, read);
-                Ok(config)
+        Ok(mut config) if errors.is_empty() => {
+            match super::shards::assign(&config.sharding, &mut config.sites, env) {
+                Ok(plan) => {
+                    config.shards = plan;
+                    fingerprint(&mut config, read);
+                    Ok(config)
+                }
+                Err(e) => Err(ConfigError::new(vec![e])),
             }
-            Err(e) => Err(ConfigError::new(vec![e])),
-        },
+        }
         Ok(_) => Err(ConfigError::new(errors)),
         Err(mut problems) => {
             // A value that failed expansion is already reported; don't call it missing too.

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::FieldError;
-use super::validated::Config;
+use super::section::sharding::ShardingConfig;
+use super::section::site::SiteConfig;
 use super::values::ShardIndex;
 
 /// The shard, among `count`, that collects the site named `site` (0 when `count` is 0 or 1).
@@ -78,12 +79,16 @@ impl ShardPlan {
     }
 }
 
-/// Resolves `config.sharding` with the environment `env` (for the host name): the plan goes
-/// in `config.shards` and only this shard's sites stay in `config.sites`. The error names
+/// Resolves `sharding` with the environment `env` (for the host name): keeps only this
+/// shard's sites in `sites` and gives the plan of every site. The error names
 /// `sharding.index` and says why.
-pub(super) fn assign(config: &mut Config, env: &HashMap<String, String>) -> Result<(), FieldError> {
-    let count = config.sharding.count.max(1);
-    let index = match config.sharding.index {
+pub(super) fn assign(
+    sharding: &ShardingConfig,
+    sites: &mut Vec<SiteConfig>,
+    env: &HashMap<String, String>,
+) -> Result<ShardPlan, FieldError> {
+    let count = sharding.count.max(1);
+    let index = match sharding.index {
         ShardIndex::Fixed(index) => index,
         ShardIndex::FromHostname => ordinal_of(&host_name(env))?,
     };
@@ -96,19 +101,16 @@ pub(super) fn assign(config: &mut Config, env: &HashMap<String, String>) -> Resu
             ),
         ));
     }
-    config.shards = ShardPlan {
+    let plan = ShardPlan {
         count,
         index,
-        sites: config
-            .sites
+        sites: sites
             .iter()
             .map(|site| (site.name.clone(), shard_of(&site.name, count)))
             .collect(),
     };
-    config
-        .sites
-        .retain(|site| shard_of(&site.name, count) == index);
-    Ok(())
+    sites.retain(|site| shard_of(&site.name, count) == index);
+    Ok(plan)
 }
 
 /// The host name: `HOSTNAME` when set (a container's pod name), else the kernel's.
@@ -196,7 +198,7 @@ mod tests {
         }
     }
 
-    fn load(sites: usize, env: &[(&str, &str)]) -> Result<Config, String> {
+    fn load(sites: usize, env: &[(&str, &str)]) -> Result<crate::config::Config, String> {
         let mut yaml = String::from("sites:\n");
         for name in names(sites) {
             yaml.push_str(&format!(
