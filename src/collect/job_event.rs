@@ -190,7 +190,8 @@ impl JobEvent {
         }
     }
 
-    /// Roughly the memory the event holds, for the bound of the records waiting.
+    /// Roughly the memory the event holds (its size and the texts it owns), against which the
+    /// job events benchmark measures what a waiting record really costs.
     pub fn heap_bytes(&self) -> usize {
         let d = &self.details;
         let text = |t: &Option<Box<str>>| t.as_ref().map_or(0, |t| t.len());
@@ -242,6 +243,21 @@ mod tests {
             schedule: Some("daily".into()),
             ..JobDetails::default()
         }
+    }
+
+    #[test]
+    fn the_memory_estimate_counts_the_texts_the_event_owns() {
+        let bare = event(Some(13), JobDetails::default());
+        assert!(bare.heap_bytes() >= std::mem::size_of::<JobEvent>());
+        let named = event(Some(13), full());
+        let names = "client-0042.example.com".len() + "pol-007".len() + "daily".len();
+        assert_eq!(named.heap_bytes(), bare.heap_bytes() + names);
+        let mut explained = event(Some(13), full());
+        explained.reason = Reason::Found {
+            status_message: Some("file read failed".to_owned()),
+            text: "x".repeat(300),
+        };
+        assert!(explained.heap_bytes() >= named.heap_bytes() + 300 + "file read failed".len());
     }
 
     #[test]

@@ -1521,3 +1521,41 @@ fn bad_values_of_the_new_standard_variables_are_named() {
         assert!(e.to_string().contains(var), "{var}: {e}");
     }
 }
+
+/// The option reference shows a choice by the word the parser takes for it: every value of
+/// every choice table reads back as itself, and its text is its word.
+#[test]
+fn every_choice_is_shown_by_the_word_that_selects_it() {
+    use super::declare::DefaultText;
+    fn check<T: DefaultText + super::declare::Same>(table: &[(&str, T)]) {
+        for (word, value) in table {
+            assert_eq!(value.default_text(), *word);
+            assert!(value.same(value), "{word}");
+        }
+    }
+    check(&section::events::FIRST_STARTS);
+    check(&section::otlp::PROTOCOLS);
+    check(&section::otlp::TEMPORALITIES);
+    check(&section::otlp::COMPRESSIONS);
+    check(&section::service::LOG_FORMATS);
+    check(&section::service::SAMPLERS);
+    assert_eq!(ShardIndex::FromHostname.default_text(), "from_hostname");
+    assert_eq!(ShardIndex::Fixed(7).default_text(), "7");
+    assert!(!ShardIndex::Fixed(1).same(&ShardIndex::FromHostname));
+}
+
+#[test]
+fn an_events_state_dir_that_is_a_file_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap_or_else(|e| panic!("{e}"));
+    let e = err(
+        &site(&format!("events:\n  state_dir: {}\n", file.display())),
+        &[],
+    )
+    .to_string();
+    assert!(
+        e.contains("events.state_dir") && e.contains("is a file, not a directory"),
+        "{e}"
+    );
+}

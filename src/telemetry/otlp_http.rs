@@ -204,3 +204,177 @@ fn quoted(answer: &[u8]) -> String {
     let text = String::from_utf8_lossy(&answer[..answer.len().min(QUOTED_BYTES)]);
     text.chars().filter(|c| !c.is_control()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode};
+    use axum::routing::post;
+
+    use super::*;
+    use crate::config::{OtlpProtocol, Signal};
+
+    /// What the Collector stand-in answers, in turn: status, `Retry-After`, body.
+    type Plan = Arc<Mutex<VecDeque<(u16, Option<&'static str>, Vec<u8>)>>>;
+
+    /// A Collector stand-in on a free port that answers as `plan` says and records the
+    /// `Content-Encoding` of each request; its `/v1/metrics` URL.
+    async fn collector(plan: Plan, seen: Arc<Mutex<Vec<Option<String>>>>) -> Url {
+        let app = axum::Router::new().route(
+            "/v1/metrics",
+            post(move |headers: AxumHeaders| {
+                let plan = plan.clone();
+                let seen = seen.clone();
+                async move {
+                    let encoding = headers
+                        .get(CONTENT_ENCODING)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    seen.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(encoding);
+                    let next = plan.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let (status, retry_after, body) = next.unwrap_or((200, None, Vec::new()));
+                    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+                    *response.status_mut() =
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    if let Some(after) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert(RETRY_AFTER, HeaderValue::from_static(after));
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Url::parse(&format!("http://{addr}/v1/metrics")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn export(endpoint: Url, compression: OtlpCompression) -> SignalExport {
+        SignalExport {
+            signal: Signal::Metrics,
+            endpoint,
+            protocol: OtlpProtocol::HttpProtobuf,
+            headers: vec![("x-tenant".to_owned(), "acme".to_owned().into())],
+            timeout: Duration::from_secs(5),
+            compression,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            proxy_from_env: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retryable_answer_is_retried_and_the_accepted_answer_returned() {
+        let plan: Plan = Arc::new(Mutex::new(VecDeque::from([
+            (503, Some("0"), b"busy".to_vec()),
+            (200, None, b"partial-success".to_vec()),
+        ])));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let url = collector(plan, seen.clone()).await;
+        let sender =
+            HttpSender::new(&export(url, OtlpCompression::Gzip)).unwrap_or_else(|e| panic!("{e}"));
+        let answer = sender.post(b"request").await;
+        assert_eq!(answer.as_deref(), Ok(&b"partial-success"[..]));
+        assert_eq!(
+            *seen.lock().unwrap_or_else(|p| p.into_inner()),
+            vec![Some("gzip".to_owned()), Some("gzip".to_owned())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_fails_quoting_the_start_of_the_answer() {
+        let mut body = b"bad request:\n\x07".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 5_000));
+        let plan: Plan = Arc::new(Mutex::new(VecDeque::from([(400, None, body)])));
+        let url = collector(plan, Arc::default()).await;
+        let sender =
+            HttpSender::new(&export(url, OtlpCompression::None)).unwrap_or_else(|e| panic!("{e}"));
+        let e = sender.post(b"request").await.err().unwrap_or_default();
+        assert!(e.starts_with("HTTP 400: bad request:x"), "{e}");
+        assert!(
+            e.len() <= "HTTP 400: ".len() + QUOTED_BYTES,
+            "{} bytes",
+            e.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_collector_is_named_once_in_the_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+            l.local_addr().unwrap_or_else(|e| panic!("{e}")).port()
+        };
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/v1/metrics"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = export(url.clone(), OtlpCompression::None);
+        settings.timeout = Duration::from_millis(300);
+        let sender = HttpSender::new(&settings).unwrap_or_else(|e| panic!("{e}"));
+        let e = sender.post(b"request").await.err().unwrap_or_default();
+        assert_eq!(e.matches(url.as_str()).count(), 1, "{e}");
+        assert!(!e.contains("for url ("), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sdk_client_sends_on_the_runtime_it_was_built_in() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let url = collector(Arc::default(), seen.clone()).await;
+        let client = runtime_client(&export(url.clone(), OtlpCompression::None))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let request = opentelemetry_http::Request::post(url.as_str())
+            .body(bytes::Bytes::from_static(b"spans"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The SDK's batch processors send from threads of their own, outside the agent's
+        // runtime (here: a thread with a bare runtime of its own, without I/O).
+        let sending = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map(|bare| {
+                    bare.block_on(opentelemetry_http::HttpClient::send_bytes(&client, request))
+                })
+        });
+        let answer = tokio::task::spawn_blocking(move || sending.join())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|_| panic!("the sending thread panicked"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer.map(|r| r.status().as_u16()).ok(), Some(200));
+        assert_eq!(seen.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    }
+
+    #[test]
+    fn unusable_tls_files_are_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let not_pem = dir.path().join("ca.txt");
+        std::fs::write(&not_pem, "no certificate here").unwrap_or_else(|e| panic!("{e}"));
+        let url = Url::parse("https://collector.example.com:4318/v1/metrics")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = export(url, OtlpCompression::None);
+        settings.ca_file = Some(not_pem.clone());
+        let e = client(&settings)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("ca.txt") && e.contains("metrics"), "{e}");
+        settings.ca_file = None;
+        settings.client_cert_file = Some(not_pem.clone());
+        settings.client_key_file = Some(not_pem);
+        let e = client(&settings)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("client certificate and key"), "{e}");
+        settings.client_cert_file = None;
+        settings.client_key_file = None;
+        settings.headers = vec![("bad header".to_owned(), "v".to_owned().into())];
+        assert!(client(&settings).is_err(), "a header name with a space");
+    }
+}

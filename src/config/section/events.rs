@@ -48,7 +48,7 @@ section! {
 }
 
 /// The values of `events.first_start`.
-const FIRST_STARTS: [(&str, FirstStart); 2] =
+pub(in crate::config) const FIRST_STARTS: [(&str, FirstStart); 2] =
     [("new", FirstStart::New), ("window", FirstStart::Window)];
 
 /// `events.state_dir`: a path (relative to the configuration file's directory). Whether it can

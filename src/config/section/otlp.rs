@@ -119,13 +119,13 @@ section! {
 const EXPORT_TIMEOUT: Within = Within::between(ms(100), hours(1));
 
 /// The values of `otlp.protocol`. `http/json` is refused with the reason.
-const PROTOCOLS: [(&str, OtlpProtocol); 2] = [
+pub(in crate::config) const PROTOCOLS: [(&str, OtlpProtocol); 2] = [
     ("grpc", OtlpProtocol::Grpc),
     ("http/protobuf", OtlpProtocol::HttpProtobuf),
 ];
 
 /// The values of `otlp.temporality`.
-const TEMPORALITIES: [(&str, TemporalityPreference); 3] = [
+pub(in crate::config) const TEMPORALITIES: [(&str, TemporalityPreference); 3] = [
     ("cumulative", TemporalityPreference::Cumulative),
     ("delta", TemporalityPreference::Delta),
     ("lowmemory", TemporalityPreference::LowMemory),
@@ -139,7 +139,7 @@ const MIN_MESSAGE_BYTES: u32 = 4 * 1024;
 const MAX_MESSAGE_BYTES: u32 = 1024 * 1024 * 1024;
 
 /// The values of `otlp.compression`.
-const COMPRESSIONS: [(&str, OtlpCompression); 2] = [
+pub(in crate::config) const COMPRESSIONS: [(&str, OtlpCompression); 2] = [
     ("gzip", OtlpCompression::Gzip),
     ("none", OtlpCompression::None),
 ];

@@ -58,10 +58,11 @@ section! {
 }
 
 /// The values of `logging.format`.
-const LOG_FORMATS: [(&str, LogFormat); 2] = [("text", LogFormat::Text), ("json", LogFormat::Json)];
+pub(in crate::config) const LOG_FORMATS: [(&str, LogFormat); 2] =
+    [("text", LogFormat::Text), ("json", LogFormat::Json)];
 
 /// The values of `traces.sampler`, as `OTEL_TRACES_SAMPLER` names them.
-const SAMPLERS: [(&str, TraceSampler); 6] = [
+pub(in crate::config) const SAMPLERS: [(&str, TraceSampler); 6] = [
     ("always_on", TraceSampler::AlwaysOn),
     ("always_off", TraceSampler::AlwaysOff),
     ("traceidratio", TraceSampler::TraceIdRatio),
