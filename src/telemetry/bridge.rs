@@ -379,7 +379,7 @@ fn render_site(snapshot: &SiteSnapshot) -> Vec<Bytes> {
 /// Label pairs of a tally series, sorted by name.
 fn sorted_pairs<'a>(
     names: &'static [&'static str],
-    values: &'a [Box<str>],
+    values: &'a [Arc<str>],
 ) -> Vec<(&'static str, &'a str)> {
     let mut pairs: Vec<(&str, &str)> = names
         .iter()
