@@ -214,6 +214,8 @@ impl SiteTask {
             if let Some(mean) = state.collector.client().take_mean_request_time() {
                 state.snapshot.response_time = Some(mean);
             }
+            // The body buffers served this cycle's pages; idle until the next one, they go.
+            state.collector.client().release_spare_bodies();
             self.publish(state.snapshot.clone());
             // A collection longer than the interval delays the next one by a whole interval:
             // a slow NetBackup is not asked again at once.

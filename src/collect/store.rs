@@ -61,6 +61,10 @@ const REPORTED: u8 = 1 << 6;
 /// Marked for removal while a delta is applied.
 const REMOVED: u8 = 1 << 7;
 
+/// The spare room a delta that adds jobs leaves in the records, as a fraction of them
+/// (1/32, ~3 %): a few deltas' worth of new jobs before the next reallocation.
+const DELTA_SLACK_DIVISOR: usize = 32;
+
 /// One job as the store keeps it: 56 bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JobRecord {
@@ -632,6 +636,13 @@ impl JobStore {
                 (Some(last), Some(first)) => first.job_id > last.job_id,
                 _ => true,
             };
+            // Room for these and a little more, not the doubling of `extend`: a store filled
+            // to its length by a full walk would otherwise hold twice its records after the
+            // first delta that adds a job.
+            if self.records.capacity() - self.records.len() < inserts.len() {
+                self.records
+                    .reserve_exact(inserts.len().max(self.records.len() / DELTA_SLACK_DIVISOR));
+            }
             self.records.extend(inserts);
             if !in_order {
                 self.records.sort_unstable_by_key(|r| r.job_id);
@@ -1235,6 +1246,29 @@ mod tests {
         let stats = store.replace(b, ms("2026-11-27T07:10:00Z"), |f| reported.push(f.job_id));
         assert_eq!((stats.removed, stats.finished), (1, 1));
         assert_eq!(reported, vec![10, 11, 13]);
+    }
+
+    #[test]
+    fn a_delta_that_adds_jobs_leaves_little_spare_room() {
+        const JOBS: u64 = 3_200;
+        let t0 = "2026-11-27T08:00:00.000Z";
+        let mut store = JobStore::new();
+        let jobs: Vec<String> = (1..=JOBS).map(|id| job(id, "ACTIVE", None, t0)).collect();
+        let b = batch(&store, &page(&jobs));
+        store.replace(b, ms("2026-11-27T07:00:00Z"), |_| {});
+        let filled = store.record_bytes();
+        for step in 1..=3 {
+            let b = batch(&store, &page(&[job(JOBS + step, "ACTIVE", None, t0)]));
+            store.apply(b, ms("2026-11-27T07:00:00Z"), |_| {});
+        }
+        assert_eq!(store.len(), JOBS as usize + 3);
+        // One reallocation to 1/32 more, not twice the records.
+        let most = filled + filled / DELTA_SLACK_DIVISOR + std::mem::size_of::<JobRecord>();
+        assert!(
+            store.record_bytes() <= most,
+            "{} bytes after the deltas, {filled} after the fill",
+            store.record_bytes()
+        );
     }
 
     #[test]

@@ -83,6 +83,12 @@ impl std::fmt::Debug for SiteClient {
     }
 }
 
+/// Connections kept open to a site between requests. Between two collections a site needs
+/// one (a delta walk is a page or two); each idle connection keeps the read buffer its largest
+/// response grew (up to ~400 KiB), so the others a full walk opened, up to
+/// `max_concurrent_requests`, are closed once idle.
+const IDLE_CONNECTIONS: usize = 1;
+
 impl SiteClient {
     /// Builds the client of one site: TLS per its settings, timeouts, limits.
     pub fn new(site: &ClientSettings) -> Result<Self, ApiError> {
@@ -92,7 +98,7 @@ impl SiteClient {
             .timeout(site.request_timeout)
             .connect_timeout(site.request_timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(site.max_concurrent_requests as usize)
+            .pool_max_idle_per_host(IDLE_CONNECTIONS)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nbu-otel/", env!("CARGO_PKG_VERSION")));
         // With it, reqwest reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY (and their lowercase
@@ -179,6 +185,15 @@ impl SiteClient {
                 spare.push(bytes);
             }
         }
+    }
+
+    /// Drops the body buffers kept for reuse: between two collections of a site they would
+    /// only hold memory (up to one large page per request in flight, per site). The next
+    /// collection starts with fresh buffers and reuses them from its second page on.
+    pub fn release_spare_bodies(&self) {
+        let spare =
+            std::mem::take(&mut *self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(spare);
     }
 
     fn spare_body(&self) -> Vec<u8> {

@@ -9,10 +9,15 @@
 //!
 //! Work is done once per change, not once per scrape. The gauges of a site are rendered when
 //! its snapshot changes (a new one is published, or a source goes stale); a counter family is
-//! rendered when it moved; the body is assembled from those parts when any of them changed,
-//! and its gzip is compressed at most once. A scrape of unchanged data only compares version
-//! numbers and hands out the cached bytes. Rendering is single-flight: concurrent scrapers
-//! wait for the one rendering and share it.
+//! rendered when it moved; the exposition is the list of those parts, in order, taken anew
+//! when any of them changed, and its gzip is compressed at most once. A scrape of unchanged
+//! data only compares version numbers and hands out the cached gzip, or copies the parts
+//! into one body. Rendering is single-flight: concurrent scrapers wait for the one rendering
+//! and share it.
+//!
+//! The text is held once, as the parts: the exposition refers to them and the plain body
+//! exists only while a response carries it (with many sites the text is ~100 bytes a series,
+//! tens of MB, and a site's new snapshot changes the exposition at almost every scrape).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,17 +35,34 @@ use crate::collect::SiteSnapshot;
 /// Content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// One rendered exposition: the text and, once asked for, its gzip.
+/// One rendered exposition: the parts of the text, in order (shared with the bridge's
+/// cache, not copied), and, once asked for, its gzip.
 #[derive(Debug)]
 pub struct Rendered {
-    body: Bytes,
+    parts: Vec<Bytes>,
+    len: usize,
     gzip: OnceLock<Bytes>,
 }
 
 impl Rendered {
-    /// The text exposition.
+    /// The text exposition, copied from its parts into one body for the caller (nothing
+    /// keeps it: it lives as long as the response that carries it).
     pub fn body(&self) -> Bytes {
-        self.body.clone()
+        let mut body = Vec::with_capacity(self.len);
+        for part in &self.parts {
+            body.extend_from_slice(part);
+        }
+        Bytes::from(body)
+    }
+
+    /// The length of the text exposition in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the exposition is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The text exposition compressed with gzip (compressed on the first call only).
@@ -48,15 +70,25 @@ impl Rendered {
         self.gzip
             .get_or_init(|| {
                 let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.body.len() / 8),
+                    Vec::with_capacity(self.len / 8),
                     flate2::Compression::fast(),
                 );
                 // Writing into a Vec cannot fail.
-                let _ = encoder.write_all(&self.body);
-                Bytes::from(encoder.finish().unwrap_or_default())
+                for part in &self.parts {
+                    let _ = encoder.write_all(part);
+                }
+                let mut gzip = encoder.finish().unwrap_or_default();
+                gzip.shrink_to_fit();
+                Bytes::from(gzip)
             })
             .clone()
     }
+}
+
+/// Text as shared bytes, without the spare capacity its growth left.
+fn frozen(mut text: String) -> Bytes {
+    text.shrink_to_fit();
+    Bytes::from(text)
 }
 
 /// The bridge: renders the exposition of the latest snapshots and tallies, cached until they
@@ -91,7 +123,7 @@ enum Origin {
 #[derive(Debug)]
 struct FamilyDef {
     name: String,
-    header: String,
+    header: Bytes,
     origin: Origin,
 }
 
@@ -107,16 +139,16 @@ struct SiteKey {
 struct SiteParts {
     key: SiteKey,
     /// Samples per gauge family, in the order of `gauge_defs()`.
-    parts: Vec<String>,
+    parts: Vec<Bytes>,
 }
 
 #[derive(Debug, Default)]
 struct Cache {
     sites: BTreeMap<String, SiteParts>,
     /// Per counter family: the generation rendered and its samples.
-    counters: Vec<Option<(u64, String)>>,
-    histogram: Option<(u64, String)>,
-    build_info: String,
+    counters: Vec<Option<(u64, Bytes)>>,
+    histogram: Option<(u64, Bytes)>,
+    build_info: Bytes,
     full: Option<(FullKey, Arc<Rendered>)>,
 }
 
@@ -138,7 +170,7 @@ fn def(name: &str) -> Option<&'static MetricDef> {
     CATALOG.iter().find(|m| m.name == name)
 }
 
-fn header(name: &str, help: &str, kind: &str) -> String {
+fn header(name: &str, help: &str, kind: &str) -> Bytes {
     let mut out = String::new();
     if !help.is_empty() {
         out.push_str("# HELP ");
@@ -148,7 +180,7 @@ fn header(name: &str, help: &str, kind: &str) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "# TYPE {name} {kind}");
-    out
+    frozen(out)
 }
 
 impl PrometheusBridge {
@@ -203,7 +235,7 @@ impl PrometheusBridge {
                 families,
                 cache: Mutex::new(Cache {
                     counters: vec![None; COUNTERS.len()],
-                    build_info,
+                    build_info: frozen(build_info),
                     ..Cache::default()
                 }),
                 renders: AtomicU64::new(0),
@@ -266,8 +298,10 @@ impl PrometheusBridge {
                     .iter()
                     .find(|f| matches!(f.origin, Origin::Counter(j) if j == i))
                     .map_or_else(String::new, |f| f.name.clone());
-                cache.counters[i] =
-                    Some((generation, render_counter(&name, family(&inner.tallies))));
+                cache.counters[i] = Some((
+                    generation,
+                    frozen(render_counter(&name, family(&inner.tallies))),
+                ));
             }
         }
         if cache
@@ -277,12 +311,16 @@ impl PrometheusBridge {
         {
             cache.histogram = Some((
                 key.histogram,
-                render_histogram(&JOB_DURATION.replace('.', "_"), &inner.tallies.job_duration),
+                frozen(render_histogram(
+                    &JOB_DURATION.replace('.', "_"),
+                    &inner.tallies.job_duration,
+                )),
             ));
         }
-        let body = assemble(&inner.families, cache);
+        let parts = assemble(&inner.families, cache);
         let rendered = Arc::new(Rendered {
-            body: Bytes::from(body),
+            len: parts.iter().map(Bytes::len).sum(),
+            parts,
             gzip: OnceLock::new(),
         });
         cache.full = Some((key, rendered.clone()));
@@ -308,7 +346,7 @@ fn site_key(version: u64, s: &SiteSnapshot) -> SiteKey {
 const MAX_LABELS: usize = 12;
 
 /// The samples of every gauge family for one site.
-fn render_site(snapshot: &SiteSnapshot) -> Vec<String> {
+fn render_site(snapshot: &SiteSnapshot) -> Vec<Bytes> {
     let site = snapshot.site.as_str();
     gauge_defs()
         .map(|m| {
@@ -333,7 +371,7 @@ fn render_site(snapshot: &SiteSnapshot) -> Vec<String> {
                     write_sample(&mut out, &name, "", pairs, None, v);
                 });
             }
-            out
+            frozen(out)
         })
         .collect()
 }
@@ -341,7 +379,7 @@ fn render_site(snapshot: &SiteSnapshot) -> Vec<String> {
 /// Label pairs of a tally series, sorted by name.
 fn sorted_pairs<'a>(
     names: &'static [&'static str],
-    values: &'a [Box<str>],
+    values: &'a [Arc<str>],
 ) -> Vec<(&'static str, &'a str)> {
     let mut pairs: Vec<(&str, &str)> = names
         .iter()
@@ -402,41 +440,29 @@ fn render_histogram(
     out
 }
 
-/// The whole body: every family with samples, in name order, its header first.
-fn assemble(families: &[FamilyDef], cache: &Cache) -> Vec<u8> {
-    let gauge_bytes: usize = cache
-        .sites
-        .values()
-        .flat_map(|s| s.parts.iter().map(String::len))
-        .sum();
-    let other: usize = cache
-        .counters
-        .iter()
-        .flatten()
-        .map(|(_, s)| s.len())
-        .sum::<usize>()
-        + cache.histogram.as_ref().map_or(0, |(_, s)| s.len());
-    let headers: usize = families.iter().map(|f| f.header.len()).sum();
-    let mut out = Vec::with_capacity(gauge_bytes + other + headers + cache.build_info.len());
+/// The whole body as parts: every family with samples, in name order, its header first
+/// (references to the cached parts, nothing copied).
+fn assemble(families: &[FamilyDef], cache: &Cache) -> Vec<Bytes> {
+    let mut out = Vec::new();
     for family in families {
-        let parts: Vec<&str> = match family.origin {
+        let parts: Vec<&Bytes> = match family.origin {
             Origin::Gauge(i) => cache
                 .sites
                 .values()
-                .filter_map(|s| s.parts.get(i).map(String::as_str))
+                .filter_map(|s| s.parts.get(i))
+                .filter(|p| !p.is_empty())
                 .collect(),
-            Origin::Counter(i) => cache.counters[i].iter().map(|(_, s)| s.as_str()).collect(),
-            Origin::Histogram => cache.histogram.iter().map(|(_, s)| s.as_str()).collect(),
-            Origin::BuildInfo => vec![cache.build_info.as_str()],
+            Origin::Counter(i) => cache.counters[i].iter().map(|(_, s)| s).collect(),
+            Origin::Histogram => cache.histogram.iter().map(|(_, s)| s).collect(),
+            Origin::BuildInfo => vec![&cache.build_info],
         };
         if parts.iter().all(|p| p.is_empty()) {
             continue;
         }
-        out.extend_from_slice(family.header.as_bytes());
-        for part in parts {
-            out.extend_from_slice(part.as_bytes());
-        }
+        out.push(family.header.clone());
+        out.extend(parts.into_iter().filter(|p| !p.is_empty()).cloned());
     }
+    out.shrink_to_fit();
     out
 }
 

@@ -5,9 +5,9 @@
 //! re-renders a family only when it changed. Series of a site are forgotten with
 //! [`Tallies::remove_site`] (a site removed by a reload), in both exports at once.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::catalog::{
     API_RECORDS_SKIPPED, API_REQUESTS, COLLECTION_ERRORS, CONFIG_RELOADS, JOB_EVENTS,
@@ -16,8 +16,10 @@ use super::catalog::{
 use crate::collect::summary::DurationHistogram;
 use crate::events::{Counter, Counters};
 
-/// Label values of one series, in the family's label order.
-pub type LabelValues = Box<[Box<str>]>;
+/// Label values of one series, in the family's label order. The values are shared by the
+/// family's series (a site's name, an action, a policy type or a status is one string for
+/// all the series that carry it).
+pub type LabelValues = Box<[Arc<str>]>;
 
 /// A family of series keyed by label values, with a change generation.
 #[derive(Debug)]
@@ -27,7 +29,26 @@ pub struct Family<V> {
     /// Whether the first label is `site` (and [`Tallies::remove_site`] applies).
     site_first: bool,
     generation: AtomicU64,
-    series: Mutex<BTreeMap<LabelValues, V>>,
+    series: Mutex<Series<V>>,
+}
+
+/// The series of a family and the label values they share.
+#[derive(Debug)]
+struct Series<V> {
+    map: BTreeMap<LabelValues, V>,
+    values: HashSet<Arc<str>>,
+}
+
+impl<V> Series<V> {
+    /// The shared value equal to `text`.
+    fn value(&mut self, text: &str) -> Arc<str> {
+        if let Some(v) = self.values.get(text) {
+            return v.clone();
+        }
+        let v: Arc<str> = Arc::from(text);
+        self.values.insert(v.clone());
+        v
+    }
 }
 
 impl<V> Family<V> {
@@ -36,7 +57,10 @@ impl<V> Family<V> {
             labels,
             site_first: labels.first() == Some(&"site"),
             generation: AtomicU64::new(0),
-            series: Mutex::new(BTreeMap::new()),
+            series: Mutex::new(Series {
+                map: BTreeMap::new(),
+                values: HashSet::new(),
+            }),
         }
     }
 
@@ -50,23 +74,27 @@ impl<V> Family<V> {
     where
         V: Default,
     {
-        let key: LabelValues = values.iter().map(|v| Box::from(*v)).collect();
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        change(series.entry(key).or_default());
+        let key: LabelValues = values.iter().map(|v| series.value(v)).collect();
+        change(series.map.entry(key).or_default());
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Calls `visit` for every series, in label order, under the family's lock.
-    pub fn for_each(&self, mut visit: impl FnMut(&[Box<str>], &V)) {
+    pub fn for_each(&self, mut visit: impl FnMut(&[Arc<str>], &V)) {
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        for (k, v) in series.iter() {
+        for (k, v) in series.map.iter() {
             visit(k, v);
         }
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        self.series.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
     }
 
     /// Whether the family has no series.
@@ -79,9 +107,13 @@ impl<V> Family<V> {
             return;
         }
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let before = series.len();
-        series.retain(|k, _| k.first().map(|s| &**s) != Some(site));
-        if series.len() != before {
+        let before = series.map.len();
+        series
+            .map
+            .retain(|k, _| k.first().map(|s| &**s) != Some(site));
+        if series.map.len() != before {
+            // The values only the removed series held go with them.
+            series.values.retain(|v| Arc::strong_count(v) > 1);
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -233,6 +265,24 @@ mod tests {
         t.remove_site("a");
         assert_ne!(t.api_requests.generation(), g1);
         assert_eq!(t.api_requests.len(), 1);
+        // Values are shared by the series, and forgotten with the last series holding them.
+        Tallies::add(&t.api_requests, &["b", "jobs", "500"], 1);
+        let mut firsts = Vec::new();
+        t.api_requests.for_each(|k, _| firsts.push(k[0].clone()));
+        assert!(Arc::ptr_eq(&firsts[0], &firsts[1]), "one string for site b");
+        drop(firsts);
+        let held = |t: &Tallies| {
+            t.api_requests
+                .series
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values
+                .len()
+        };
+        assert_eq!(held(&t), 4, "b, jobs, 200, 500");
+        t.remove_site("b");
+        assert_eq!((t.api_requests.len(), held(&t)), (0, 0));
+        Tallies::add(&t.api_requests, &["b", "jobs", "200"], 1);
         let g2 = t.api_requests.generation();
         t.remove_site("nobody");
         assert_eq!(
