@@ -319,6 +319,76 @@ mod tests {
         assert!(events_lines(&on).join("\n").contains("in memory only"));
     }
 
+    #[test]
+    fn check_tells_of_a_state_dir_still_to_create_and_of_sites_without_checkpoints() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut on = config(&["a"]);
+        on.events.enabled = true;
+        on.events.try_logs = false;
+        on.events.state_dir = Some(dir.path().join("later"));
+        let lines = events_lines(&on).join("\n");
+        assert!(lines.contains("reasons from try logs: off"), "{lines}");
+        assert!(lines.contains("does not exist yet"), "{lines}");
+        on.events.state_dir = Some(dir.path().to_path_buf());
+        on.events.first_start = FirstStart::Window;
+        let lines = events_lines(&on).join("\n");
+        assert!(
+            lines.contains("a: no checkpoint yet (first start: every failure of the jobs window)"),
+            "{lines}"
+        );
+    }
+
+    #[test]
+    fn check_shows_every_shard_and_the_replicas_own() {
+        let names: Vec<String> = (1..=12).map(|i| format!("site-{i}")).collect();
+        let mut yaml = String::from("sites:\n");
+        for name in &names {
+            yaml.push_str(&format!(
+                "  - name: {name}\n    url: http://127.0.0.1:9/netbackup\n    api_key: k\n"
+            ));
+        }
+        let env = [
+            ("NBU_OTEL_SHARDING__COUNT", "3"),
+            ("NBU_OTEL_SHARDING__INDEX", "2"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+        let sharded = crate::config::load_str_with_env(&yaml, std::path::Path::new("."), &env)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines = shard_lines(&sharded);
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some(
+                format!(
+                    "sharding: this replica is shard 2 of 3 (0 to 2) and collects {} of 12 site(s)",
+                    sharded.sites.len()
+                )
+                .as_str()
+            )
+        );
+        // Each site on exactly one shard's line, by the assignment's own function.
+        for name in &names {
+            let shard = crate::config::shards::shard_of(name, 3);
+            let on: Vec<&String> = lines[1..]
+                .iter()
+                .filter(|l| l.split([':', ',', ' ']).any(|w| w == name))
+                .collect();
+            assert_eq!(on.len(), 1, "{name}: {lines:?}");
+            assert!(
+                on[0].starts_with(&format!("  shard {shard}")),
+                "{name}: {lines:?}"
+            );
+        }
+        assert!(
+            lines[3].starts_with("  shard 2 (this replica): "),
+            "{lines:?}"
+        );
+        assert!(
+            shard_lines(&config(&["a"])).is_empty(),
+            "nothing for one replica"
+        );
+    }
+
     #[tokio::test]
     async fn work_that_panics_is_a_failed_site_in_its_place() {
         let config = config(&["first", "crashing", "last"]);

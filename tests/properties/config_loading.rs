@@ -38,7 +38,11 @@ fn check_load(
 ) -> Result<(), TestCaseError> {
     match result {
         Ok(c) => {
-            prop_assert!(!c.sites.is_empty());
+            // Every site is in the plan; a replica's own share may be empty only when the
+            // sites are spread over replicas.
+            prop_assert!(!c.shards.sites.is_empty());
+            prop_assert!(!c.sites.is_empty() || c.shards.is_sharded());
+            prop_assert!(c.shards.index < c.shards.count);
             for s in &c.sites {
                 let k = &s.collection;
                 prop_assert!((1..=100).contains(&k.jobs_page_size));
