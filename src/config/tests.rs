@@ -1559,3 +1559,19 @@ fn an_events_state_dir_that_is_a_file_is_refused_naming_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn an_empty_key_is_named_as_yaml_writes_it() {
+    for (yaml, field) in [
+        (format!("'':\n{}", site("")), "''"),
+        (site("collection:\n  '': 1\n"), "collection.''"),
+    ] {
+        let e = err(&yaml, &[]);
+        assert!(
+            e.errors()
+                .iter()
+                .any(|p| p.field == field && p.message.starts_with("unknown key")),
+            "{e}"
+        );
+    }
+}

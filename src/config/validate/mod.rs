@@ -124,6 +124,8 @@ impl Validator<'_> {
             } else {
                 format!("`{path}`")
             };
+            // An empty key is named as YAML writes it.
+            let key = if key.is_empty() { "''" } else { key.as_str() };
             self.err(
                 join(path, key),
                 format!(
