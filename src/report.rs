@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::collect::SiteReport;
 use crate::collect::job_event::{JobEvent, Severity};
-use crate::collect::{SiteReport, SiteSnapshot};
 use crate::config::SourceId;
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
 use crate::telemetry::catalog::{CATALOG, Value};
@@ -19,12 +19,12 @@ pub fn once_json(reports: &[SiteReport]) -> Json {
 }
 
 fn site_json(report: &SiteReport) -> Json {
-    let snapshot = SiteSnapshot::from(report);
+    let snapshot = &report.snapshot;
     let mut series = Vec::new();
     for metric in CATALOG {
         let Some(read) = metric.read else { continue };
         let name = metric.prometheus_name();
-        read(&snapshot, &mut |labels, value| {
+        read(snapshot, &mut |labels, value| {
             let mut map = Map::new();
             for (k, v) in labels {
                 map.insert((*k).to_owned(), Json::String((*v).to_owned()));

@@ -32,7 +32,6 @@ pub mod reload;
 pub mod service;
 mod site_task;
 
-pub use site_task::STALE_AFTER_INTERVALS;
 use site_task::{Carry, SiteTask};
 
 /// A running (or ready to run) agent.

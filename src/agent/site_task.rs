@@ -1,22 +1,21 @@
-//! One site's collection loop: negotiate, bring the job store up to date, fetch storage when
-//! its TTL passed, publish a snapshot, sleep until the next cycle.
+//! One site's task: the schedule of its collection cycles, their timeout, panic supervision,
+//! and publishing each cycle's snapshot. The cycle itself is [`SiteCycle`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::collect::sources::{self, SourceContext, SourceValues};
-use crate::collect::summary::StorageSummary;
 use crate::collect::{
-    CycleReport, JobSync, JobsSettings, SiteCollector, SiteSnapshot, SourceData, SourceOutcome,
-    WalkKind,
+    CycleHooks, FinishedJob, JobSync, JobsRead, SiteCollector, SiteCycle, SiteSnapshot,
+    SourcesOrder,
 };
-use crate::config::{SiteConfig, SourceConfig, SourceId};
+use crate::config::SiteConfig;
 use crate::events::{Events, FailureStreak};
-use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
+use crate::netbackup::ApiError;
 use crate::telemetry::instruments::{Recorders, SnapshotStore};
 
 use super::job_events::JobEvents;
@@ -41,23 +40,6 @@ pub(super) struct SiteTask {
     pub job_events: Option<Arc<JobEvents>>,
     pub stop: watch::Receiver<bool>,
 }
-
-/// What a site task keeps between cycles.
-struct SiteState {
-    collector: Arc<SiteCollector>,
-    version: Option<ApiVersion>,
-    snapshot: SiteSnapshot,
-    /// The job store, kept current cycle after cycle.
-    jobs: JobSync,
-    storage_fetched: Option<Instant>,
-    /// When each enabled opt-in source is due next (absent: due now).
-    sources_due: std::collections::BTreeMap<SourceId, Instant>,
-    /// Failures of the current cycle, logged together once at its end.
-    cycle_errors: Vec<(&'static str, ApiError)>,
-}
-
-/// How many intervals a source's data stays current without a successful collection.
-pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 /// Restarts of a panicked site task wait this long, doubling per consecutive panic...
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
@@ -147,34 +129,18 @@ impl SiteTask {
                 return carry;
             }
         };
-        // A version carried over a reload is kept unless the reload pinned another one.
-        let carried_version = carry
-            .snapshot
-            .as_ref()
-            .and_then(|s| s.api_version)
-            .filter(|v| self.site.api_version.is_none_or(|pin| pin == *v));
-        let mut state = SiteState {
-            collector,
-            version: carried_version,
-            snapshot: carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name)),
-            jobs: carry.jobs.map_or_else(JobSync::new, |mut jobs| {
-                // A restarted site reads its window whole again; what was reported stays so.
-                jobs.force_full();
-                jobs
-            }),
-            storage_fetched: None,
-            sources_due: std::collections::BTreeMap::new(),
-            cycle_errors: Vec::new(),
-        };
-        state
-            .jobs
-            .set_event_filter(self.job_events.as_ref().map(|j| j.filter()));
+        let snapshot = carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name));
+        let jobs = carry.jobs.map_or_else(JobSync::new, |mut jobs| {
+            // A restarted site reads its window whole again; what was reported stays so.
+            jobs.force_full();
+            jobs
+        });
+        let mut state = SiteCycle::resume(snapshot, jobs, self.site.api_version);
         // Sources switched off by a reload leave the snapshot; new ones are due at once.
-        let enabled = &self.site.sources;
-        state
-            .snapshot
-            .sources
-            .retain(|id, _| enabled.get(*id).enabled);
+        state.configure(
+            self.job_events.as_ref().map(|j| j.filter()),
+            &self.site.sources,
+        );
         let interval = self.site.collection.jobs_interval;
         let cycle_timeout = self.site.collection.cycle_timeout;
         let overrunning = FailureStreak::new();
@@ -183,20 +149,17 @@ impl SiteTask {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
+                _ = stop.wait_for(|stop| *stop) => return into_carry(state),
             }
             let started = Instant::now();
             // A full walk of a large window may take longer than a cycle may: it is bounded by
             // its requests' own timeouts and retries, and logs its progress.
-            let limit = if state
-                .jobs
-                .needs_full_walk(&JobsSettings::from(&self.site.collection))
-            {
+            let limit = if state.needs_full_walk(&collector) {
                 Duration::MAX
             } else {
                 cycle_timeout
             };
-            let cycle = tokio::time::timeout(limit, self.cycle(&mut state));
+            let cycle = tokio::time::timeout(limit, self.cycle(&collector, &mut state));
             tokio::select! {
                 finished = cycle => {
                     if finished.is_err() {
@@ -204,19 +167,13 @@ impl SiteTask {
                             "collection abandoned after cycle_timeout ({cycle_timeout:?})"
                         );
                         self.events.cycle_timed_out(&name, &e);
-                        state.cycle_errors.clear();
-                        state.snapshot.up = false;
-                        state.snapshot.last_error = Some(e);
+                        state.abandoned(e);
                     }
                 }
-                _ = stop.wait_for(|stop| *stop) => return state.into_carry(),
+                _ = stop.wait_for(|stop| *stop) => return into_carry(state),
             }
-            if let Some(mean) = state.collector.client().take_mean_request_time() {
-                state.snapshot.response_time = Some(mean);
-            }
-            // The body buffers served this cycle's pages; idle until the next one, they go.
-            state.collector.client().release_spare_bodies();
-            self.publish(state.snapshot.clone());
+            state.close(&collector);
+            self.publish(state.snapshot().clone());
             // A collection longer than the interval delays the next one by a whole interval:
             // a slow NetBackup is not asked again at once.
             let took = started.elapsed();
@@ -239,7 +196,7 @@ impl SiteTask {
 
     /// One cycle in the site's `nbu.collect` span: the collection, then its failures logged
     /// (in the span, so the line carries its trace id).
-    async fn cycle(&self, state: &mut SiteState) {
+    async fn cycle(&self, collector: &SiteCollector, state: &mut SiteCycle) {
         let span = tracing::info_span!(
             "nbu.collect",
             site = %self.site.name,
@@ -247,8 +204,8 @@ impl SiteTask {
             error.type = tracing::field::Empty,
         );
         async {
-            self.collect(state).await;
-            self.log_failures(state);
+            state.run(collector, self, SourcesOrder::BesideJobs).await;
+            self.log_failures(state.take_errors());
         }
         .instrument(span)
         .await;
@@ -256,8 +213,7 @@ impl SiteTask {
 
     /// One line per failed cycle, whatever the number of failed sources: a site that is down
     /// fills no log.
-    fn log_failures(&self, state: &mut SiteState) {
-        let errors = std::mem::take(&mut state.cycle_errors);
+    fn log_failures(&self, errors: Vec<(&'static str, ApiError)>) {
         let Some((_, first)) = errors.first() else {
             return;
         };
@@ -269,279 +225,47 @@ impl SiteTask {
         self.events
             .collection_failed(&self.site.name, &sources, first.kind(), &details.join("; "));
     }
+}
 
-    async fn collect(&self, state: &mut SiteState) {
-        let name = self.site.name.as_str();
-        let version = match state.version {
-            Some(v) => v,
-            None => match state.collector.negotiate().await {
-                Ok(v) => {
-                    self.events.api_version_agreed(name, &v);
-                    state.version = Some(v);
-                    v
-                }
-                Err(e) => {
-                    self.failed(state, "version", &e);
-                    return;
-                }
-            },
-        };
-        tracing::Span::current().record("nbu.api_version", version.as_str());
-        state.snapshot.api_version = Some(version);
-        let storage_due = state
-            .storage_fetched
-            .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
-        let recorders = &self.recorders;
-        let collector = state.collector.clone();
-        let due = self.due_sources(state, version);
-        let context_now = server_now(&state.snapshot);
-        // The clients the last jobs data covers need no query of their own.
-        let covered = state
-            .snapshot
-            .jobs
+/// The running agent's part in a cycle: the instruments record each finished job once, and
+/// job events (when on) take them and look up their reasons after the walk.
+impl CycleHooks for SiteTask {
+    fn before_jobs(&self, site: &Arc<str>) -> bool {
+        self.job_events
             .as_ref()
-            .map(|jobs| sources::covered_clients(&jobs.summary))
-            .unwrap_or_default();
-        // The store changes in one step when the walk is complete, so a cycle cancelled
-        // half-way (timeout, reload, shutdown) neither loses nor reports anything twice.
-        let site: Arc<str> = Arc::from(name);
-        let job_events = self.job_events.as_deref();
-        let offers = job_events.is_some_and(|j| j.begin_cycle(&site));
-        let jobs = collector
-            .sync_jobs(&mut state.jobs, version, |finished| {
-                recorders.job_finished(name, finished);
-                if offers && let Some(j) = job_events {
-                    j.offer(&site, finished);
-                }
-            })
-            .instrument(tracing::info_span!("nbu.collect.jobs", site = %name));
-        let storage = async {
-            if storage_due {
-                Some(collector.collect_storage(version).await)
-            } else {
-                None
-            }
+            .is_some_and(|j| j.begin_cycle(site))
+    }
+
+    fn job_finished(&self, site: &Arc<str>, job: &FinishedJob<'_>, offered: bool) {
+        self.recorders.job_finished(site, job);
+        if offered && let Some(j) = &self.job_events {
+            j.offer(site, job);
         }
-        .instrument(tracing::info_span!("nbu.collect.storage", site = %name));
-        let page_size = self.site.collection.storage_page_size;
-        let opt_in = futures_util::future::join_all(due.into_iter().map(|(id, config)| {
-            let collector = collector.clone();
-            let context = SourceContext {
-                clients: self.site.sources.clients.clone(),
-                covered: covered.clone(),
-                ..SourceContext::new(config, page_size, context_now)
-            };
-            async move {
-                let started = Instant::now();
-                let result = sources::collect(id, collector.client(), version, &context).await;
-                (id, config, SourceOutcome::timed(started, result))
-            }
-            .instrument(tracing::info_span!("nbu.collect.source", site = %name, source = id.name()))
-        }));
-        let (jobs, storage, opt_in) = tokio::join!(jobs, storage, opt_in);
-        let jobs_ok = self.apply_jobs(state, jobs);
-        if let Some(j) = job_events {
-            if jobs_ok && let Some(server_time) = state.snapshot.jobs_as_of {
-                j.end_cycle(&site, server_time, collector.client(), version)
-                    .instrument(tracing::info_span!("nbu.collect.job_events", site = %name))
+    }
+
+    fn after_jobs<'a>(
+        &'a self,
+        site: &'a Arc<str>,
+        read: Option<JobsRead<'a>>,
+    ) -> BoxFuture<'a, Option<u64>> {
+        Box::pin(async move {
+            let j = self.job_events.as_ref()?;
+            if let Some(read) = read {
+                j.end_cycle(site, read.server_time, read.client, read.version)
+                    .instrument(tracing::info_span!("nbu.collect.job_events", site = %site))
                     .await;
             }
-            state.snapshot.events_waiting = Some(j.outbox().waiting_of(name) as u64);
-        }
-        // Storage that was not due is current: its last fetch succeeded within its TTL.
-        let storage_ok = storage.is_none_or(|storage| self.apply_storage(state, storage));
-        // Opt-in sources never change `nbu_up`: their failures show in their own staleness
-        // and error counter.
-        for (id, config, outcome) in opt_in {
-            self.apply_source(state, id, config, outcome);
-        }
-        // Up while any source of the site could be collected, as the legacy exporter;
-        // which source failed shows in `nbu_source_stale` and the error counter.
-        state.snapshot.up = jobs_ok || storage_ok;
-        if jobs_ok && storage_ok {
-            state.snapshot.last_error = None;
-        }
-    }
-
-    fn apply_jobs(&self, state: &mut SiteState, outcome: SourceOutcome<CycleReport>) -> bool {
-        match outcome.result {
-            Ok(report) => {
-                log_jobs_cycle(&self.site.name, &report, outcome.elapsed);
-                let interval = self.site.collection.jobs_interval;
-                state.snapshot.jobs = Some(SourceData {
-                    summary: Arc::new(state.jobs.summary()),
-                    collected_at: outcome.finished_at,
-                    // A site slower than its interval gets as much slack as it needs.
-                    max_age: interval
-                        .max(outcome.elapsed)
-                        .saturating_mul(STALE_AFTER_INTERVALS),
-                });
-                state.snapshot.jobs_last_success = Some(outcome.finished_at);
-                state.snapshot.jobs_as_of = Some(report.server_time);
-                true
-            }
-            Err(e) => {
-                self.failed(state, "jobs", &e);
-                false
-            }
-        }
-    }
-
-    fn apply_storage(&self, state: &mut SiteState, outcome: SourceOutcome<StorageSummary>) -> bool {
-        match outcome.result {
-            Ok(summary) => {
-                let c = &self.site.collection;
-                state.storage_fetched = Some(Instant::now());
-                state.snapshot.storage = Some(SourceData {
-                    summary: Arc::new(summary),
-                    collected_at: outcome.finished_at,
-                    max_age: c
-                        .storage_ttl
-                        .max(c.jobs_interval)
-                        .max(outcome.elapsed)
-                        .saturating_mul(STALE_AFTER_INTERVALS),
-                });
-                state.snapshot.storage_last_success = Some(outcome.finished_at);
-                true
-            }
-            Err(e) => {
-                self.failed(state, "storage", &e);
-                false
-            }
-        }
-    }
-
-    /// The enabled opt-in sources due now that `version` supports; the others are marked
-    /// unsupported in the snapshot and not called.
-    fn due_sources(
-        &self,
-        state: &mut SiteState,
-        version: ApiVersion,
-    ) -> Vec<(SourceId, SourceConfig)> {
-        let now = Instant::now();
-        let mut due = Vec::new();
-        for (id, config) in self.site.sources.enabled() {
-            let entry = state.snapshot.sources.entry(id).or_default();
-            if !sources::supported(id, version) {
-                if entry.unsupported_by != Some(version) {
-                    self.events
-                        .source_unsupported(&self.site.name, id.name(), &version);
-                }
-                *entry = crate::collect::OptInState {
-                    unsupported_by: Some(version),
-                    ..Default::default()
-                };
-                continue;
-            }
-            entry.unsupported_by = None;
-            if state.sources_due.get(&id).is_none_or(|at| *at <= now) {
-                due.push((id, config));
-            }
-        }
-        due
-    }
-
-    fn apply_source(
-        &self,
-        state: &mut SiteState,
-        id: SourceId,
-        config: SourceConfig,
-        outcome: SourceOutcome<SourceValues>,
-    ) {
-        // Due again one interval after this collection ended, whether it succeeded or not.
-        state
-            .sources_due
-            .insert(id, Instant::now() + config.interval);
-        let entry = state.snapshot.sources.entry(id).or_default();
-        match outcome.result {
-            Ok(values) => {
-                tracing::debug!(
-                    site = %self.site.name,
-                    source = id.name(),
-                    series = values.len(),
-                    pages = values.pages,
-                    took_ms = outcome.elapsed.as_millis() as u64,
-                    "source collected"
-                );
-                entry.data = Some(SourceData {
-                    summary: Arc::new(values),
-                    collected_at: outcome.finished_at,
-                    max_age: config
-                        .interval
-                        .max(outcome.elapsed)
-                        .saturating_mul(STALE_AFTER_INTERVALS),
-                });
-                entry.last_success = Some(outcome.finished_at);
-                entry.last_error = None;
-            }
-            Err(e) => {
-                entry.last_error = Some(e.to_string());
-                self.events
-                    .source_failed(&self.site.name, id.name(), e.kind());
-                state.cycle_errors.push((id.name(), e));
-            }
-        }
-    }
-
-    fn failed(&self, state: &mut SiteState, source: &'static str, e: &ApiError) {
-        state.cycle_errors.push((source, e.clone()));
-        self.events.source_failed(&self.site.name, source, e.kind());
-        if matches!(e.failure, ApiFailure::VersionUnsupported { .. }) {
-            // The server changed its supported versions: negotiate again next cycle.
-            state.version = None;
-        }
-        state.snapshot.up = false;
-        state.snapshot.last_error = Some(e.to_string());
+            Some(j.outbox().waiting_of(site) as u64)
+        })
     }
 }
 
-impl SiteState {
-    fn into_carry(self) -> Carry {
-        Carry {
-            snapshot: Some(self.snapshot),
-            jobs: Some(self.jobs),
-        }
-    }
-}
-
-/// NetBackup's clock now, estimated from the last jobs walk (its `Date` header against the
-/// agent's clock then); the agent's clock before the first walk.
-fn server_now(snapshot: &SiteSnapshot) -> chrono::DateTime<chrono::Utc> {
-    let now = chrono::Utc::now();
-    let (Some(as_of), Some(jobs)) = (snapshot.jobs_as_of, snapshot.jobs.as_ref()) else {
-        return now;
-    };
-    let read_at = chrono::DateTime::<chrono::Utc>::from(jobs.collected_at);
-    now.checked_add_signed(as_of - read_at).unwrap_or(now)
-}
-
-/// Full walks are logged at info (they are rare and can be long), deltas at debug.
-fn log_jobs_cycle(site: &str, report: &CycleReport, took: Duration) {
-    let kind = report.kind.as_str();
-    let (walk, applied) = (&report.walk, &report.applied);
-    if report.kind == WalkKind::Delta {
-        tracing::debug!(
-            site,
-            kind,
-            pages = walk.pages,
-            changed = applied.added + applied.updated,
-            removed = applied.removed + report.expired,
-            finished = applied.finished,
-            stored = report.stored,
-            took_ms = took.as_millis() as u64,
-            "jobs brought up to date"
-        );
-    } else {
-        tracing::info!(
-            site,
-            kind,
-            pages = walk.pages,
-            requests = walk.requests,
-            jobs = report.stored,
-            removed = applied.removed,
-            took_s = took.as_secs_f64(),
-            "jobs window read whole"
-        );
+/// What a stopped site hands over: its snapshot and job store.
+fn into_carry(state: SiteCycle) -> Carry {
+    let (snapshot, jobs) = state.into_parts();
+    Carry {
+        snapshot: Some(snapshot),
+        jobs: Some(jobs),
     }
 }
 

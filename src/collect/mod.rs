@@ -12,6 +12,7 @@
 //! by delta walks on `lastUpdateTime` ([`sync`]). The simulator's ground truth follows the same
 //! rule with its own code (`nbu_sim::fold_jobs`).
 
+mod cycle;
 pub mod job_details;
 pub mod job_event;
 pub mod label;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod summary;
 pub mod sync;
 
+pub use cycle::{CycleHooks, JobsRead, STALE_AFTER_INTERVALS, SiteCycle, SourcesOrder};
 pub use site::{SiteCollector, SiteReport, SourceOutcome};
 pub use snapshot::{OptInState, SiteSnapshot, SourceData};
 pub use storage::StorageAggregator;

@@ -1,4 +1,4 @@
-//! Collection of one site: version negotiation, then jobs and storage concurrently.
+//! The collector of one site (its client and settings) and what one collection reports.
 
 use std::time::{Duration, SystemTime};
 
@@ -7,7 +7,9 @@ use tokio::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::sources::{self, SourceContext, SourceValues};
+use super::cycle::SiteCycle;
+use super::snapshot::SiteSnapshot;
+use super::sources::SourceValues;
 use super::storage::StorageAggregator;
 use super::store::FinishedJob;
 use super::summary::{JobsSummary, StorageSummary};
@@ -34,6 +36,33 @@ impl<T> SourceOutcome<T> {
             finished_at: SystemTime::now(),
         }
     }
+
+    /// A collection that failed before it started.
+    pub(crate) fn failed(error: ApiError) -> Self {
+        Self::timed(Instant::now(), Err(error))
+    }
+
+    /// The same outcome with its result changed by `f`, which is given the result, how long
+    /// the collection took and when it finished.
+    pub(crate) fn then<U>(
+        self,
+        f: impl FnOnce(Result<T, ApiError>, Duration, SystemTime) -> Result<U, ApiError>,
+    ) -> SourceOutcome<U> {
+        SourceOutcome {
+            result: f(self.result, self.elapsed, self.finished_at),
+            elapsed: self.elapsed,
+            finished_at: self.finished_at,
+        }
+    }
+
+    /// The same outcome with its data changed by `f`.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> SourceOutcome<U> {
+        SourceOutcome {
+            result: self.result.map(f),
+            elapsed: self.elapsed,
+            finished_at: self.finished_at,
+        }
+    }
 }
 
 /// Everything one collection of a site produced.
@@ -54,19 +83,23 @@ pub struct SiteReport {
     /// The enabled opt-in sources; `None` for one the API version has no endpoint for (not
     /// called).
     pub sources: BTreeMap<SourceId, Option<SourceOutcome<SourceValues>>>,
+    /// The site's snapshot after the collection, as the running agent would publish it.
+    pub snapshot: SiteSnapshot,
 }
 
 impl SiteReport {
     /// A report for a site that could not be collected at all.
     pub fn failed(site: &str, error: ApiError) -> Self {
-        let now = Instant::now();
+        let mut snapshot = SiteSnapshot::empty(site);
+        snapshot.last_error = Some(error.to_string());
         Self {
             site: site.to_owned(),
             api_version: Err(error.clone()),
             response_time: Duration::ZERO,
-            jobs: SourceOutcome::timed(now, Err(error.clone())),
-            storage: SourceOutcome::timed(now, Err(error)),
+            jobs: SourceOutcome::failed(error.clone()),
+            storage: SourceOutcome::failed(error),
             sources: BTreeMap::new(),
+            snapshot,
         }
     }
 
@@ -81,11 +114,6 @@ impl SiteReport {
     /// Whether every part of the collection succeeded.
     pub fn is_ok(&self) -> bool {
         self.api_version.is_ok() && self.jobs.result.is_ok() && self.storage.result.is_ok()
-    }
-
-    /// Whether the version was agreed and at least one source collected (`nbu_up`).
-    pub fn any_source_ok(&self) -> bool {
-        self.api_version.is_ok() && (self.jobs.result.is_ok() || self.storage.result.is_ok())
     }
 
     /// The errors of this report, each once (a failed negotiation fails both sources).
@@ -201,35 +229,12 @@ impl SiteCollector {
         version: ApiVersion,
         progress: Option<ProgressSink>,
     ) -> SourceOutcome<JobsSummary> {
-        self.collect_jobs_as_of(version, progress).await.0
-    }
-
-    /// [`SiteCollector::collect_jobs`], with NetBackup's clock when the walk ended (its `Date`
-    /// at the start plus the walk's duration; the agent's clock when the walk failed).
-    async fn collect_jobs_as_of(
-        &self,
-        version: ApiVersion,
-        progress: Option<ProgressSink>,
-    ) -> (SourceOutcome<JobsSummary>, chrono::DateTime<chrono::Utc>) {
         let mut sync = JobSync::new();
         if let Some(sink) = progress {
             sync = sync.with_progress(sink);
         }
         let outcome = self.sync_jobs(&mut sync, version, |_| {}).await;
-        let now = chrono::Utc::now();
-        let server_now = match &outcome.result {
-            Ok(report) => chrono::Duration::from_std(outcome.elapsed)
-                .ok()
-                .and_then(|elapsed| report.server_time.checked_add_signed(elapsed))
-                .unwrap_or(now),
-            Err(_) => now,
-        };
-        let jobs = SourceOutcome {
-            result: outcome.result.map(|_| sync.summary()),
-            elapsed: outcome.elapsed,
-            finished_at: outcome.finished_at,
-        };
-        (jobs, server_now)
+        outcome.map(|_| sync.summary())
     }
 
     /// Collects every storage unit.
@@ -253,78 +258,18 @@ impl SiteCollector {
         SourceOutcome::timed(started, result)
     }
 
-    /// Collects every enabled opt-in source that `version` has, concurrently; `None` for the
-    /// others. Windows end at `now`, NetBackup's clock.
-    pub async fn collect_sources(
-        &self,
-        version: ApiVersion,
-        now: chrono::DateTime<chrono::Utc>,
-        covered: BTreeMap<String, f64>,
-    ) -> BTreeMap<SourceId, Option<SourceOutcome<SourceValues>>> {
-        let covered = &covered;
-        let runs = self.site.sources.enabled().map(|(id, config)| async move {
-            if !sources::supported(id, version) {
-                return (id, None);
-            }
-            let context = SourceContext {
-                clients: self.site.sources.clients.clone(),
-                covered: covered.clone(),
-                ..SourceContext::new(config, self.site.collection.storage_page_size, now)
-            };
-            let started = Instant::now();
-            let result = sources::collect(id, &self.client, version, &context).await;
-            (id, Some(SourceOutcome::timed(started, result)))
-        });
-        futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .collect()
-    }
-
-    /// One full collection: negotiate, then jobs and storage concurrently.
+    /// One full collection on fresh state, everything due: the version, the jobs and
+    /// storage concurrently, then the opt-in sources (see [`SiteCycle`]).
     pub async fn collect_all(&self) -> SiteReport {
         self.collect_all_with_progress(None).await
     }
 
     /// [`SiteCollector::collect_all`], sending the progress of the jobs walk to `progress`.
     pub async fn collect_all_with_progress(&self, progress: Option<ProgressSink>) -> SiteReport {
-        let started = Instant::now();
-        let version = self.negotiate().await;
-        let response_time = started.elapsed();
-        match &version {
-            Ok(v) => {
-                let ((jobs, now), storage) = tokio::join!(
-                    self.collect_jobs_as_of(*v, progress),
-                    self.collect_storage(*v)
-                );
-                // The windows of the opt-in sources end at NetBackup's clock, read by the jobs
-                // walk; the clients the window covers need no query of their own.
-                let covered = jobs
-                    .result
-                    .as_ref()
-                    .map(sources::covered_clients)
-                    .unwrap_or_default();
-                let sources = self.collect_sources(*v, now, covered).await;
-                SiteReport {
-                    site: self.site.name.clone(),
-                    api_version: version,
-                    response_time: self
-                        .client
-                        .take_mean_request_time()
-                        .unwrap_or(response_time),
-                    jobs,
-                    storage,
-                    sources,
-                }
-            }
-            Err(e) => SiteReport {
-                site: self.site.name.clone(),
-                api_version: Err(e.clone()),
-                response_time,
-                jobs: SourceOutcome::timed(started, Err(e.clone())),
-                storage: SourceOutcome::timed(started, Err(e.clone())),
-                sources: BTreeMap::new(),
-            },
+        let mut cycle = SiteCycle::fresh(&self.site.name);
+        if let Some(sink) = progress {
+            cycle = cycle.with_progress(sink);
         }
+        cycle.once(self).await
     }
 }

@@ -47,35 +47,6 @@ pub struct OptInState {
 }
 
 impl OptInState {
-    /// The state after one collection (`None`: the API version has no endpoint for it).
-    fn from_outcome(
-        outcome: Option<&super::site::SourceOutcome<SourceValues>>,
-        report: &super::site::SiteReport,
-    ) -> Self {
-        let Some(outcome) = outcome else {
-            return Self {
-                unsupported_by: report.api_version.as_ref().ok().copied(),
-                ..Self::default()
-            };
-        };
-        match &outcome.result {
-            Ok(values) => Self {
-                data: Some(SourceData {
-                    summary: Arc::new(values.clone()),
-                    collected_at: outcome.finished_at,
-                    max_age: Duration::MAX,
-                }),
-                last_success: Some(outcome.finished_at),
-                unsupported_by: None,
-                last_error: None,
-            },
-            Err(e) => Self {
-                last_error: Some(e.to_string()),
-                ..Self::default()
-            },
-        }
-    }
-
     /// The data, if it is current now.
     pub fn current(&self) -> Option<&SourceData<SourceValues>> {
         self.data
@@ -149,39 +120,6 @@ impl SiteSnapshot {
             jobs_as_of: None,
             last_error: None,
             sources: BTreeMap::new(),
-            events_waiting: None,
-        }
-    }
-}
-
-impl From<&super::site::SiteReport> for SiteSnapshot {
-    fn from(report: &super::site::SiteReport) -> Self {
-        let jobs = report.jobs.result.as_ref().ok().map(|s| SourceData {
-            summary: Arc::new(s.clone()),
-            collected_at: report.jobs.finished_at,
-            max_age: Duration::MAX,
-        });
-        let storage = report.storage.result.as_ref().ok().map(|s| SourceData {
-            summary: Arc::new(s.clone()),
-            collected_at: report.storage.finished_at,
-            max_age: Duration::MAX,
-        });
-        Self {
-            site: report.site.clone(),
-            up: report.any_source_ok(),
-            api_version: report.api_version.as_ref().ok().copied(),
-            response_time: Some(report.response_time),
-            jobs_last_success: jobs.as_ref().map(|d| d.collected_at),
-            storage_last_success: storage.as_ref().map(|d| d.collected_at),
-            jobs_as_of: None,
-            last_error: report.errors().first().map(|e| e.to_string()),
-            jobs,
-            storage,
-            sources: report
-                .sources
-                .iter()
-                .map(|(id, outcome)| (*id, OptInState::from_outcome(outcome.as_ref(), report)))
-                .collect(),
             events_waiting: None,
         }
     }
