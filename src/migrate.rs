@@ -685,16 +685,6 @@ fn write_otlp(root: &Value, out: &mut Writer) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// Go's opt-in collectors (lower case) and the source each becomes.
-const COLLECTORS: [(&str, SourceId); 6] = [
-    ("alerts", SourceId::Alerts),
-    ("malware", SourceId::Malware),
-    ("catalog", SourceId::Catalog),
-    ("slo", SourceId::Slo),
-    ("tape", SourceId::Tape),
-    ("perclient", SourceId::Clients),
-];
-
 /// One Go collector, read.
 struct Collector {
     source: SourceId,
@@ -728,8 +718,7 @@ fn collectors(root: &Value) -> Result<(Vec<Collector>, Vec<String>), MigrateErro
     let mut notes = Vec::new();
     for (name, value) in map {
         let key = format!("{top}.{name}");
-        let lower = name.to_ascii_lowercase();
-        let Some((_, source)) = COLLECTORS.iter().find(|(go, _)| *go == lower) else {
+        let Some(source) = SourceId::from_go_collector(name) else {
             notes.push(format!(
                 "{key}: not an nbu_exporter collector; not migrated."
             ));
@@ -741,7 +730,7 @@ fn collectors(root: &Value) -> Result<(Vec<Collector>, Vec<String>), MigrateErro
             _ => return Err(invalid(&key, "expected a mapping")),
         };
         let mut collector = Collector {
-            source: *source,
+            source,
             key: key.clone(),
             enabled: false,
             allowlist: Vec::new(),
@@ -755,7 +744,7 @@ fn collectors(root: &Value) -> Result<(Vec<Collector>, Vec<String>), MigrateErro
                         None => false,
                     };
                 }
-                "allowlist" if *source == SourceId::Clients => {
+                "allowlist" if source == SourceId::Clients => {
                     collector.allowlist = allowlist(value, &field_key)?;
                 }
                 _ => notes.push(format!(

@@ -21,10 +21,9 @@ pub fn once_json(reports: &[SiteReport]) -> Json {
 fn site_json(report: &SiteReport) -> Json {
     let snapshot = &report.snapshot;
     let mut series = Vec::new();
-    for metric in CATALOG {
-        let Some(read) = metric.read else { continue };
+    for metric in CATALOG.iter().filter(|m| m.reads_snapshots()) {
         let name = metric.prometheus_name();
-        read(snapshot, &mut |labels, value| {
+        metric.read_series(snapshot, &mut |labels, value| {
             let mut map = Map::new();
             for (k, v) in labels {
                 map.insert((*k).to_owned(), Json::String((*v).to_owned()));

@@ -32,7 +32,7 @@ pub mod reload;
 pub mod service;
 mod site_task;
 
-use site_task::{Carry, SiteTask};
+use site_task::{Handover, SiteTask};
 
 /// A running (or ready to run) agent.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub struct Agent {
 #[derive(Debug)]
 struct RunningSite {
     stop: watch::Sender<bool>,
-    task: JoinHandle<Carry>,
+    task: JoinHandle<Handover>,
 }
 
 impl Agent {
@@ -144,7 +144,7 @@ impl Agent {
         }
         let sites = self.config.sites.clone();
         for site in sites {
-            self.spawn_site(site, Carry::default());
+            self.spawn_site(site, Handover::default());
         }
         if let (Some(job_events), Some(exporter)) =
             (self.job_events.clone(), self.job_event_exporter.take())
@@ -209,19 +209,19 @@ impl Agent {
         }
         for name in &diff.changed {
             self.readiness.retire(name).await;
-            let mut carry = self.stop_site(name).await;
+            let mut handover = self.stop_site(name).await;
             if diff.moved.contains(name) {
                 // Another backend: its data and connections are not ours.
-                carry = Carry::default();
+                handover = Handover::default();
                 self.store.publish(SiteSnapshot::empty(name));
             }
             if let Some(site) = wanted.get(name.as_str()) {
-                self.spawn_site((*site).clone(), carry);
+                self.spawn_site((*site).clone(), handover);
             }
         }
         for name in &diff.added {
             if let Some(site) = wanted.get(name.as_str()) {
-                self.spawn_site((*site).clone(), Carry::default());
+                self.spawn_site((*site).clone(), Handover::default());
             }
         }
         self.readiness.set_idle(new.sites.is_empty());
@@ -256,15 +256,15 @@ impl Agent {
         }
     }
 
-    async fn stop_site(&mut self, name: &str) -> Carry {
+    async fn stop_site(&mut self, name: &str) -> Handover {
         let Some(site) = self.sites.remove(name) else {
-            return Carry::default();
+            return Handover::default();
         };
         let _ = site.stop.send(true);
         site.task.await.unwrap_or_default()
     }
 
-    fn spawn_site(&mut self, site: SiteConfig, carry: Carry) {
+    fn spawn_site(&mut self, site: SiteConfig, handover: Handover) {
         let name = site.name.clone();
         let propagation = Propagation::named(&self.config.traces.propagators);
         let built = SiteClient::new(&ClientSettings::from(&site)).and_then(|client| {
@@ -278,7 +278,7 @@ impl Agent {
             Ok(c) => self.readiness.register(c.clone()),
             Err(e) => self.readiness.register_failed(&name, e.to_string()),
         }
-        let snapshot = carry
+        let snapshot = handover
             .snapshot
             .clone()
             .unwrap_or_else(|| SiteSnapshot::empty(&name));
@@ -292,7 +292,7 @@ impl Agent {
             job_events: self.job_events.clone(),
             stop: stop_rx,
         };
-        let handle = tokio::spawn(task.supervise(collector, carry));
+        let handle = tokio::spawn(task.supervise(collector, handover));
         self.sites.insert(name, RunningSite { stop, task: handle });
     }
 }

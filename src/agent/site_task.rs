@@ -22,7 +22,7 @@ use super::job_events::JobEvents;
 
 /// What a site task hands to its successor when a reload restarts it.
 #[derive(Debug, Default)]
-pub(super) struct Carry {
+pub(super) struct Handover {
     /// The last published snapshot.
     pub snapshot: Option<SiteSnapshot>,
     /// The job store, with the record of which finished jobs were reported.
@@ -72,20 +72,20 @@ impl SiteTask {
     pub async fn supervise(
         self,
         collector: Result<Arc<SiteCollector>, ApiError>,
-        carry: Carry,
-    ) -> Carry {
+        handover: Handover,
+    ) -> Handover {
         let name = self.site.name.clone();
         let mut stop = self.stop.clone();
-        let mut carry = carry;
+        let mut handover = handover;
         let mut panics = 0u32;
         loop {
             let started = Instant::now();
-            let run = tokio::spawn(self.clone().run(collector.clone(), carry));
+            let run = tokio::spawn(self.clone().run(collector.clone(), handover));
             let error = match run.await {
-                Ok(carry) => return carry,
+                Ok(handover) => return handover,
                 Err(e) if e.is_panic() => e,
                 // Cancelled: the runtime is shutting down.
-                Err(_) => return Carry::default(),
+                Err(_) => return Handover::default(),
             };
             let message = panic_message(error.into_panic().as_ref());
             if started.elapsed() >= HEALTHY_RUN {
@@ -104,18 +104,22 @@ impl SiteTask {
                 "the collection task panicked ({message}); restarting in {wait:?}"
             ));
             self.publish(snapshot.clone());
-            carry = Carry {
+            handover = Handover {
                 snapshot: Some(snapshot),
                 jobs: None,
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(|stop| *stop) => return carry,
+                _ = stop.wait_for(|stop| *stop) => return handover,
             }
         }
     }
 
-    pub async fn run(self, collector: Result<Arc<SiteCollector>, ApiError>, carry: Carry) -> Carry {
+    pub async fn run(
+        self,
+        collector: Result<Arc<SiteCollector>, ApiError>,
+        handover: Handover,
+    ) -> Handover {
         let name = self.site.name.clone();
         let mut stop = self.stop.clone();
         let collector = match collector {
@@ -126,11 +130,13 @@ impl SiteTask {
                 snapshot.last_error = Some(e.to_string());
                 self.publish(snapshot);
                 let _ = stop.wait_for(|stop| *stop).await;
-                return carry;
+                return handover;
             }
         };
-        let snapshot = carry.snapshot.unwrap_or_else(|| SiteSnapshot::empty(&name));
-        let jobs = carry.jobs.map_or_else(JobSync::new, |mut jobs| {
+        let snapshot = handover
+            .snapshot
+            .unwrap_or_else(|| SiteSnapshot::empty(&name));
+        let jobs = handover.jobs.map_or_else(JobSync::new, |mut jobs| {
             // A restarted site reads its window whole again; what was reported stays so.
             jobs.force_full();
             jobs
@@ -149,7 +155,7 @@ impl SiteTask {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = stop.wait_for(|stop| *stop) => return into_carry(state),
+                _ = stop.wait_for(|stop| *stop) => return into_handover(state),
             }
             let started = Instant::now();
             // A full walk of a large window may take longer than a cycle may: it is bounded by
@@ -170,7 +176,7 @@ impl SiteTask {
                         state.abandoned(e);
                     }
                 }
-                _ = stop.wait_for(|stop| *stop) => return into_carry(state),
+                _ = stop.wait_for(|stop| *stop) => return into_handover(state),
             }
             state.close(&collector);
             self.publish(state.snapshot().clone());
@@ -261,9 +267,9 @@ impl CycleHooks for SiteTask {
 }
 
 /// What a stopped site hands over: its snapshot and job store.
-fn into_carry(state: SiteCycle) -> Carry {
+fn into_handover(state: SiteCycle) -> Handover {
     let (snapshot, jobs) = state.into_parts();
-    Carry {
+    Handover {
         snapshot: Some(snapshot),
         jobs: Some(jobs),
     }

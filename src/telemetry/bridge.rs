@@ -163,7 +163,7 @@ struct FullKey {
 fn gauge_defs() -> impl Iterator<Item = &'static MetricDef> {
     CATALOG
         .iter()
-        .filter(|m| m.kind == Kind::Gauge && m.read.is_some())
+        .filter(|m| m.kind == Kind::Gauge && m.reads_snapshots())
 }
 
 fn def(name: &str) -> Option<&'static MetricDef> {
@@ -352,8 +352,8 @@ fn render_site(snapshot: &SiteSnapshot) -> Vec<Bytes> {
         .map(|m| {
             let mut out = String::new();
             let name = m.prometheus_name();
-            if let Some(read) = m.read {
-                read(snapshot, &mut |labels, value| {
+            if m.reads_snapshots() {
+                m.read_series(snapshot, &mut |labels, value| {
                     let v = match value {
                         Value::U64(v) => v.min(i64::MAX as u64) as f64,
                         Value::F64(v) => v,

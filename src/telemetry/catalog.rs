@@ -6,15 +6,11 @@
 //! underscores, which gives exactly the legacy `nbu_exporter` names.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collect::SiteSnapshot;
-use crate::collect::sources::{
-    ALERTS_COUNT, CATALOG_IMAGES_COUNT, CLIENT_LAST_SUCCESSFUL_BACKUP, CLIENTS_OVER_CAP,
-    DISK_POOL_VOLUME_COUNT, MALWARE_FILES_INFECTED, MALWARE_FILES_SCANNED, MALWARE_SCAN_COUNT,
-    SLO_COUNT, TAPE_DRIVE_INFO, TAPE_DRIVES_COUNT, TAPE_MEDIA_COUNT, TAPE_POOL_PARTIALLY_FULL,
-    TAPE_ROBOT_DEVICE_HOSTS,
-};
+use crate::collect::sources::{self, FamilyRow};
 use crate::config::{DEFAULT_OTLP_MAX_SERIES_PER_METRIC, SourceId};
 use std::collections::BTreeMap;
 
@@ -73,6 +69,17 @@ pub type Emit<'e> = dyn FnMut(&[(&'static str, &str)], Value<'_>) + 'e;
 /// Reads the series of one metric from a snapshot.
 pub type Reader = fn(&SiteSnapshot, &mut Emit<'_>);
 
+/// How an instrument's series are had.
+#[derive(Debug, Clone, Copy)]
+pub enum Read {
+    /// Read from a snapshot by this function.
+    Snapshot(Reader),
+    /// Read from a snapshot: the series of its opt-in source's family of the same name.
+    OptIn,
+    /// Recorded by the agent as things happen (counters, the job duration histogram).
+    Recorded,
+}
+
 /// One instrument.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricDef {
@@ -95,8 +102,8 @@ pub struct MetricDef {
     pub source: Source,
     /// Part of the legacy `nbu_exporter` contract.
     pub legacy: bool,
-    /// How to read it from a snapshot; `None` for instruments the agent records itself.
-    pub read: Option<Reader>,
+    /// How its series are read.
+    pub read: Read,
     /// How many series it can have, which sets its cardinality limit in the OTLP push.
     pub series: Series,
 }
@@ -156,6 +163,20 @@ impl MetricDef {
 }
 
 impl MetricDef {
+    /// Whether its series are read from snapshots (observable gauges), not recorded.
+    pub fn reads_snapshots(&self) -> bool {
+        !matches!(self.read, Read::Recorded)
+    }
+
+    /// Emits its series in `snapshot` (none for an instrument the agent records).
+    pub fn read_series(&self, snapshot: &SiteSnapshot, emit: &mut Emit<'_>) {
+        match (self.read, self.source) {
+            (Read::Snapshot(read), _) => read(snapshot, emit),
+            (Read::OptIn, Source::OptIn(source)) => opt_in_series(snapshot, source, self, emit),
+            (Read::OptIn, _) | (Read::Recorded, _) => {}
+        }
+    }
+
     /// The name the Prometheus bridge exposes (counters get `_total` appended by the bridge).
     pub fn prometheus_name(&self) -> String {
         let base = self.name.replace('.', "_");
@@ -232,12 +253,12 @@ fn storage_unit_series(
 }
 
 /// Emits the series an opt-in source collected for `metric`, if its data is current.
-fn opt_in_series(s: &SiteSnapshot, source: SourceId, metric: &str, emit: &mut Emit<'_>) {
+fn opt_in_series(s: &SiteSnapshot, source: SourceId, metric: &MetricDef, emit: &mut Emit<'_>) {
     let Some(data) = s.sources.get(&source).and_then(|state| state.current()) else {
         return;
     };
-    let float = CATALOG.iter().any(|m| m.name == metric && m.float);
-    for (labels, value) in data.summary.series(metric) {
+    let float = metric.float;
+    for (labels, value) in data.summary.series(metric.name) {
         let pairs: Vec<(&'static str, &str)> =
             labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let value = if float {
@@ -259,25 +280,20 @@ const fn opt_in_bound(labels: &[&str]) -> Series {
     }
 }
 
-/// One catalog entry for a family of an opt-in source (a legacy `nbu_exporter` gauge).
-macro_rules! opt_in_gauge {
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr) => {
-        opt_in_gauge!($name, $source, $unit, $labels, $description, false, true)
-    };
-    ($name:expr, $source:expr, $unit:expr, $labels:expr, $description:expr, $float:expr, $legacy:expr) => {
-        MetricDef {
-            name: $name,
-            kind: Kind::Gauge,
-            float: $float,
-            unit: $unit,
-            description: $description,
-            labels: $labels,
-            source: Source::OptIn($source),
-            legacy: $legacy,
-            read: Some(|s, emit| opt_in_series(s, $source, $name, emit)),
-            series: opt_in_bound($labels),
-        }
-    };
+/// The catalog entry of a family of an opt-in source.
+fn opt_in_metric(source: SourceId, family: &FamilyRow) -> MetricDef {
+    MetricDef {
+        name: family.name,
+        kind: Kind::Gauge,
+        float: family.float,
+        unit: family.unit,
+        description: family.description,
+        labels: family.labels,
+        source: Source::OptIn(source),
+        legacy: family.legacy,
+        read: Read::OptIn,
+        series: opt_in_bound(family.labels),
+    }
 }
 
 fn disk(unit: &StorageUnitValues) -> [(&'static str, Option<u64>); 2] {
@@ -288,8 +304,19 @@ fn yes_no(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-/// Every instrument of nbu-otel.
-pub const CATALOG: &[MetricDef] = &[
+/// Every instrument of nbu-otel: the site's, the families of every opt-in source (declared in
+/// their modules, [`crate::collect::sources`]), and the agent's own, in that order.
+pub static CATALOG: LazyLock<Vec<MetricDef>> = LazyLock::new(|| {
+    SITE_METRICS
+        .iter()
+        .copied()
+        .chain(sources::families().map(|(id, family)| opt_in_metric(id, family)))
+        .chain(AGENT_METRICS.iter().copied())
+        .collect()
+});
+
+/// The instruments of a site's health, jobs and storage, first in [`CATALOG`].
+const SITE_METRICS: &[MetricDef] = &[
     MetricDef {
         name: "nbu.up",
         kind: Kind::Gauge,
@@ -300,7 +327,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: true,
         series: Series::PerSite(1),
-        read: Some(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
+        read: Read::Snapshot(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
     },
     MetricDef {
         name: "nbu.api_version",
@@ -312,7 +339,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: true,
         series: Series::PerSite(1),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(v) = s.api_version {
                 emit(&[("version", v.as_str())], Value::U64(1));
             }
@@ -328,7 +355,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: true,
         series: Series::PerSite(1),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(d) = s.response_time {
                 emit(&[], Value::F64(d.as_secs_f64() * 1000.0));
             }
@@ -344,7 +371,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: true,
         series: Series::PerSite(SOURCES),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             for (source, at) in [
                 ("jobs", s.jobs_last_success),
                 ("storage", s.storage_last_success),
@@ -373,7 +400,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: false,
         series: Series::PerSite(SOURCES),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             let jobs = s.current_jobs().is_none();
             let storage = s.current_storage().is_none();
             emit(&[("source", "jobs")], Value::U64(u64::from(jobs)));
@@ -396,7 +423,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: false,
         series: Series::PerSite(SourceId::ALL.len()),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             for (id, state) in &s.sources {
                 if state.unsupported_by.is_some() {
                     emit(&[("source", id.name())], Value::U64(1));
@@ -414,7 +441,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: false,
         series: Series::PerSite(SOURCES),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 emit(&[("source", "jobs")], Value::U64(j.summary.invalid_values));
             }
@@ -444,7 +471,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| job_key_series(s, emit, |j| &j.counts)),
+        read: Read::Snapshot(|s, emit| job_key_series(s, emit, |j| &j.counts)),
     },
     MetricDef {
         name: "nbu.jobs_bytes",
@@ -456,7 +483,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
+        read: Read::Snapshot(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
     },
     MetricDef {
         name: "nbu.status_count",
@@ -468,7 +495,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.status_counts {
                     let labels = [("action", k.action.as_str()), ("status", k.status.as_str())];
@@ -487,7 +514,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.state_counts {
                     let labels = [("action", k.action.as_str()), ("state", k.state.as_str())];
@@ -506,7 +533,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.queued_counts {
                     let labels = [("action", k.action.as_str()), ("reason", k.reason.as_str())];
@@ -525,7 +552,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.files {
                     let labels = [
@@ -547,7 +574,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, mean) in &j.summary.dedup_ratio {
                     if let Some(v) = mean.value() {
@@ -571,7 +598,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, v) in &j.summary.client_jobs {
                     let labels = [
@@ -594,7 +621,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, at) in &j.summary.client_last_success {
                     let labels = [
@@ -617,7 +644,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(j) = s.current_jobs() {
                 for (k, h) in &j.summary.durations {
                     let labels = [
@@ -639,7 +666,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: false,
         series: Series::Open,
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: JOBS_TRANSFERRED_BYTES,
@@ -651,7 +678,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Jobs,
         legacy: false,
         series: Series::Open,
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: "nbu.disk_bytes",
@@ -663,7 +690,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     for (size, value) in disk(unit) {
@@ -690,7 +717,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
+        read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
     },
     MetricDef {
         name: "nbu.storage_max_concurrent_jobs",
@@ -702,7 +729,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
+        read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
     },
     MetricDef {
         name: "nbu.storage_max_fragment_size_bytes",
@@ -714,7 +741,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
+        read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
     },
     MetricDef {
         name: "nbu.storage_info",
@@ -735,7 +762,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Storage,
         legacy: true,
         series: Series::Open,
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(st) = s.current_storage() {
                 for (k, unit) in &st.summary.units {
                     let i = &unit.info;
@@ -754,114 +781,10 @@ pub const CATALOG: &[MetricDef] = &[
             }
         }),
     },
-    opt_in_gauge!(
-        ALERTS_COUNT,
-        SourceId::Alerts,
-        "{alert}",
-        &["severity", "category"],
-        "Alerts created within the alerts window (`sources.alerts.window`, default 24 h) by severity and category. Source: `GET /manage/alerts`, every page."
-    ),
-    opt_in_gauge!(
-        MALWARE_FILES_SCANNED,
-        SourceId::Malware,
-        "{file}",
-        &[],
-        "Files scanned, summed over the latest malware scan result of every asset (`numberOfFilesScanned`). Source: `GET /malware/latest-scan-results`."
-    ),
-    opt_in_gauge!(
-        MALWARE_FILES_INFECTED,
-        SourceId::Malware,
-        "{file}",
-        &[],
-        "Infected files, summed over the latest malware scan result of every asset (`numberOfFilesImpacted`; `noOfFilesImpacted` in API 10.0). Source: `GET /malware/latest-scan-results`."
-    ),
-    opt_in_gauge!(
-        MALWARE_SCAN_COUNT,
-        SourceId::Malware,
-        "{scan}",
-        &["status"],
-        "Latest malware scan results by scan state (`scanState`). Source: `GET /malware/latest-scan-results`."
-    ),
-    opt_in_gauge!(
-        CATALOG_IMAGES_COUNT,
-        SourceId::Catalog,
-        "{image}",
-        &["malware_status", "anomaly_status"],
-        "Backup images taken within the catalog window (`sources.catalog.window`, default 24 h) by malware and anomaly status. Source: `GET /catalog/images`, one count per status pair."
-    ),
-    opt_in_gauge!(
-        SLO_COUNT,
-        SourceId::Slo,
-        "{slo}",
-        &[],
-        "Protection plans (service level objectives), all of them. Source: `GET /servicecatalog/slos` (API 13.0 and later)."
-    ),
-    opt_in_gauge!(
-        TAPE_DRIVES_COUNT,
-        SourceId::Tape,
-        "{drive}",
-        &["drive_type", "robot_type", "status"],
-        "Tape drives by drive type, robot type and drive status. Source: `GET /storage/drives`."
-    ),
-    opt_in_gauge!(
-        TAPE_DRIVE_INFO,
-        SourceId::Tape,
-        "",
-        &[
-            "drive_name",
-            "media_server",
-            "drive_type",
-            "robot_number",
-            "status"
-        ],
-        "Always 1, one series per tape drive and media server; the labels describe the drive. Source: `GET /storage/drives`."
-    ),
-    opt_in_gauge!(
-        TAPE_MEDIA_COUNT,
-        SourceId::Tape,
-        "{volume}",
-        &["pool", "media_type", "robot_type"],
-        "Tape volumes by volume pool, media type and robot type. Source: `GET /storage/tape-media` (API 12.0 and later)."
-    ),
-    opt_in_gauge!(
-        TAPE_ROBOT_DEVICE_HOSTS,
-        SourceId::Tape,
-        "{host}",
-        &[],
-        "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later)."
-    ),
-    opt_in_gauge!(
-        TAPE_POOL_PARTIALLY_FULL,
-        SourceId::Tape,
-        "{volume}",
-        &["pool_name", "pool_type"],
-        "Partially full media of each tape volume pool (`partiallyFullMedia`). Source: `GET /storage/tape-volume-pools` (API 12.0 and later)."
-    ),
-    opt_in_gauge!(
-        DISK_POOL_VOLUME_COUNT,
-        SourceId::Tape,
-        "{volume}",
-        &["pool_name", "storage_category", "state"],
-        "Disk volumes of each disk pool by volume state. Source: `GET /storage/disk-pools`."
-    ),
-    opt_in_gauge!(
-        CLIENT_LAST_SUCCESSFUL_BACKUP,
-        SourceId::Clients,
-        "s",
-        &["client"],
-        "Unix time of the newest backup with status 0 of each allowlisted client (`endTime`), from the job store when the window holds one, else one narrow `GET /admin/jobs` query per client named exactly in the allowlist. No series when NetBackup remembers none.",
-        true,
-        true
-    ),
-    opt_in_gauge!(
-        CLIENTS_OVER_CAP,
-        SourceId::Clients,
-        "{client}",
-        &[],
-        "Allowlisted clients left out of the per-client families because there are more than `sources.clients.max_clients`.",
-        false,
-        false
-    ),
+];
+
+/// The instruments of the agent itself, after the opt-in families in [`CATALOG`].
+const AGENT_METRICS: &[MetricDef] = &[
     MetricDef {
         name: BUILD_INFO,
         kind: Kind::Gauge,
@@ -872,7 +795,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: true,
         series: Series::Total(1),
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: COLLECTION_ERRORS,
@@ -884,7 +807,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Open,
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: API_REQUESTS,
@@ -896,7 +819,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Open,
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: API_RECORDS_SKIPPED,
@@ -908,7 +831,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Open,
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: CONFIG_RELOADS,
@@ -920,7 +843,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Total(2),
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: JOB_EVENTS,
@@ -932,7 +855,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::PerSite(2),
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: "nbu.job_events.waiting",
@@ -944,7 +867,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Site,
         legacy: false,
         series: Series::PerSite(1),
-        read: Some(|s, emit| {
+        read: Read::Snapshot(|s, emit| {
             if let Some(n) = s.events_waiting {
                 emit(&[], Value::U64(n));
             }
@@ -960,7 +883,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::PerSite(4),
-        read: None,
+        read: Read::Recorded,
     },
     MetricDef {
         name: OTLP_EXPORTS,
@@ -972,7 +895,7 @@ pub const CATALOG: &[MetricDef] = &[
         source: Source::Agent,
         legacy: false,
         series: Series::Total(2),
-        read: None,
+        read: Read::Recorded,
     },
 ];
 
@@ -1004,7 +927,7 @@ pub fn render_markdown() -> String {
     );
     out.push_str("| Prometheus name | OpenTelemetry name | kind | unit | labels besides `site` | series | legacy | description |\n");
     out.push_str("|---|---|---|---|---|---|---|---|\n");
-    for m in CATALOG {
+    for m in CATALOG.iter() {
         let labels = if m.labels.is_empty() {
             "-".to_owned()
         } else {

@@ -211,10 +211,12 @@ fn observe_all(
     metric: &MetricDef,
     mut sink: impl FnMut(&[KeyValue], CatalogValue<'_>),
 ) {
-    let Some(read) = metric.read else { return };
+    if !metric.reads_snapshots() {
+        return;
+    }
     for snapshot in store.all() {
         let site = interner.value(&snapshot.site);
-        read(&snapshot, &mut |labels, value| {
+        metric.read_series(&snapshot, &mut |labels, value| {
             sink(&attributes(interner, &site, labels), value)
         });
     }
@@ -225,7 +227,7 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
     let interner = Arc::new(Interner::default());
     for metric in CATALOG
         .iter()
-        .filter(|m| m.kind == Kind::Gauge && m.read.is_some())
+        .filter(|m| m.kind == Kind::Gauge && m.reads_snapshots())
     {
         let store = store.clone();
         let interner = interner.clone();

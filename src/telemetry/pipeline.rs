@@ -436,7 +436,7 @@ mod tests {
                 .map(|m| m.series_limit(10, SITE_ROOM)),
             Some(10)
         );
-        for m in CATALOG {
+        for m in CATALOG.iter() {
             // A metric with no label besides `site` has one series per site; one whose
             // labels come from NetBackup's data (a storage unit, a job's labels) is open.
             if m.labels.is_empty() && m.source != crate::telemetry::catalog::Source::Agent {

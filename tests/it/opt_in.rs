@@ -94,7 +94,7 @@ async fn each_allowlisted_client_gets_its_last_successful_backup_from_one_query(
         .as_ref()
         .expect("the clients source succeeded");
     let got: BTreeMap<String, i64> = values
-        .series(CLIENT_LAST_SUCCESSFUL_BACKUP)
+        .series(CLIENT_LAST_SUCCESSFUL_BACKUP.name)
         .map(|(labels, v)| (labels[0].1.clone(), v as i64))
         .collect();
     let expected: BTreeMap<String, i64> = known.iter().map(|c| ((*c).clone(), truth[*c])).collect();
@@ -128,10 +128,13 @@ async fn clients_beyond_the_cap_are_counted_not_asked_about() {
         .as_ref()
         .and_then(|o| o.result.as_ref().ok())
         .expect("the clients source succeeded");
-    let over: Vec<f64> = values.series(CLIENTS_OVER_CAP).map(|(_, v)| v).collect();
+    let over: Vec<f64> = values
+        .series(CLIENTS_OVER_CAP.name)
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(over, [3.0]);
     let covered: Vec<String> = values
-        .series(CLIENT_LAST_SUCCESSFUL_BACKUP)
+        .series(CLIENT_LAST_SUCCESSFUL_BACKUP.name)
         .map(|(l, _)| l[0].1.clone())
         .collect();
     let first_two: Vec<String> = truth.keys().take(2).cloned().collect();
@@ -529,7 +532,7 @@ async fn the_job_store_gives_the_per_client_families_and_spares_their_queries() 
         .and_then(|o| o.result.as_ref().ok())
         .expect("the clients source succeeded");
     let last_backup: BTreeMap<String, i64> = values
-        .series(CLIENT_LAST_SUCCESSFUL_BACKUP)
+        .series(CLIENT_LAST_SUCCESSFUL_BACKUP.name)
         .map(|(l, v)| (l[0].1.clone(), v as i64))
         .collect();
     let expected: BTreeMap<String, i64> = chosen.iter().map(|c| (c.clone(), truth[c])).collect();

@@ -131,7 +131,7 @@ pub fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
         .filter(|m| matches!(m.source, Source::Jobs | Source::Storage) && m.kind == Kind::Gauge)
     {
         let mut series = Series::new();
-        (m.read.unwrap())(&snapshot, &mut |labels, value| {
+        m.read_series(&snapshot, &mut |labels, value| {
             let mut key: Vec<(String, String)> = labels
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

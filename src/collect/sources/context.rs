@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::family::Family;
 use crate::collect::label::cap_label;
 use crate::collect::summary::JobsSummary;
 use crate::config::{ClientsConfig, SourceConfig};
 use crate::netbackup::resources::{ListQuery, walk_list};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi, WalkStats};
 
-/// The label pairs of one series, in the order of the catalog's labels.
+/// The label pairs of one series, in the order of its family's labels.
 pub type Labels = Vec<(&'static str, String)>;
 
 /// What one collection of an opt-in source produced: the series of each of its families.
@@ -29,22 +30,33 @@ pub struct SourceValues {
 }
 
 impl SourceValues {
-    /// Adds `value` to the series of `metric` with `labels` (a new series starts at 0).
-    pub fn add(&mut self, metric: &'static str, labels: &[(&'static str, &str)], value: f64) {
-        let labels = self.owned_labels(labels);
+    /// Adds `value` to the series of `family` with the label values `labels` (a new series
+    /// starts at 0).
+    pub fn add<const N: usize>(
+        &mut self,
+        family: &'static Family<N>,
+        labels: [&str; N],
+        value: f64,
+    ) {
+        let labels = self.owned_labels(&family.labels, labels);
         *self
             .families
-            .entry(metric)
+            .entry(family.name)
             .or_default()
             .entry(labels)
             .or_insert(0.0) += value;
     }
 
-    /// Sets the series of `metric` with `labels` to `value`.
-    pub fn set(&mut self, metric: &'static str, labels: &[(&'static str, &str)], value: f64) {
-        let labels = self.owned_labels(labels);
+    /// Sets the series of `family` with the label values `labels` to `value`.
+    pub fn set<const N: usize>(
+        &mut self,
+        family: &'static Family<N>,
+        labels: [&str; N],
+        value: f64,
+    ) {
+        let labels = self.owned_labels(&family.labels, labels);
         self.families
-            .entry(metric)
+            .entry(family.name)
             .or_default()
             .insert(labels, value);
     }
@@ -73,13 +85,17 @@ impl SourceValues {
         self.requests = self.requests.saturating_add(stats.requests);
     }
 
-    fn owned_labels(&mut self, labels: &[(&'static str, &str)]) -> Labels {
-        labels
-            .iter()
-            .map(|(name, value)| {
+    fn owned_labels<const N: usize>(
+        &mut self,
+        keys: &[&'static str; N],
+        values: [&str; N],
+    ) -> Labels {
+        keys.iter()
+            .zip(values)
+            .map(|(key, value)| {
                 let (value, cut) = cap_label(value);
                 self.invalid_values += u64::from(cut);
-                (*name, value.to_owned())
+                (*key, value.to_owned())
             })
             .collect()
     }
@@ -171,12 +187,28 @@ mod tests {
 
     #[test]
     fn series_add_up_and_long_labels_are_cut_and_counted() {
+        static M: Family<1> = Family {
+            name: "m",
+            unit: "",
+            labels: ["a"],
+            description: "",
+            float: false,
+            legacy: false,
+        };
+        static N: Family<1> = Family {
+            name: "n",
+            unit: "",
+            labels: ["a"],
+            description: "",
+            float: false,
+            legacy: false,
+        };
         let mut v = SourceValues::default();
-        v.add("m", &[("a", "x")], 1.0);
-        v.add("m", &[("a", "x")], 2.0);
-        v.add("m", &[("a", "y")], 1.0);
+        v.add(&M, ["x"], 1.0);
+        v.add(&M, ["x"], 2.0);
+        v.add(&M, ["y"], 1.0);
         let long = "é".repeat(MAX_LABEL_BYTES);
-        v.set("n", &[("a", &long)], 7.0);
+        v.set(&N, [&long], 7.0);
         let m: Vec<(String, f64)> = v.series("m").map(|(l, x)| (l[0].1.clone(), x)).collect();
         assert_eq!(m, [("x".to_owned(), 3.0), ("y".to_owned(), 1.0)]);
         let cut: Vec<usize> = v.series("n").map(|(l, _)| l[0].1.len()).collect();

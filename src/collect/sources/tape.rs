@@ -18,50 +18,104 @@
 use serde_json::Value;
 
 use super::context::{SourceContext, SourceValues, walk_into};
+use super::{Family, FamilyRow, OptInSource};
+use crate::config::SourceId;
 use crate::netbackup::resources::{ListQuery, Paging, attribute, field_i64, field_str, field_u64};
 use crate::netbackup::{ApiError, ApiVersion, NetBackupApi};
 
 /// Tape drives by type, robot type and status.
-pub const TAPE_DRIVES_COUNT: &str = "nbu.tape_drives_count";
+pub static TAPE_DRIVES_COUNT: Family<3> = Family::gauge(
+    "nbu.tape_drives_count",
+    "{drive}",
+    ["drive_type", "robot_type", "status"],
+    "Tape drives by drive type, robot type and drive status. Source: `GET /storage/drives`.",
+);
 /// One series per tape drive.
-pub const TAPE_DRIVE_INFO: &str = "nbu.tape_drive_info";
+pub static TAPE_DRIVE_INFO: Family<5> = Family::gauge(
+    "nbu.tape_drive_info",
+    "",
+    [
+        "drive_name",
+        "media_server",
+        "drive_type",
+        "robot_number",
+        "status",
+    ],
+    "Always 1, one series per tape drive and media server; the labels describe the drive. Source: `GET /storage/drives`.",
+);
 /// Tape volumes by pool, media type and robot type.
-pub const TAPE_MEDIA_COUNT: &str = "nbu.tape_media_count";
+pub static TAPE_MEDIA_COUNT: Family<3> = Family::gauge(
+    "nbu.tape_media_count",
+    "{volume}",
+    ["pool", "media_type", "robot_type"],
+    "Tape volumes by volume pool, media type and robot type. Source: `GET /storage/tape-media` (API 12.0 and later).",
+);
 /// Device hosts of robots.
-pub const TAPE_ROBOT_DEVICE_HOSTS: &str = "nbu.tape_robot_device_hosts";
+pub static TAPE_ROBOT_DEVICE_HOSTS: Family<0> = Family::gauge(
+    "nbu.tape_robot_device_hosts",
+    "{host}",
+    [],
+    "Device hosts of tape robots. Source: `GET /storage/robots-device-hosts` (API 12.0 and later).",
+);
 /// Partially full media per volume pool.
-pub const TAPE_POOL_PARTIALLY_FULL: &str = "nbu.tape_pool_partially_full";
+pub static TAPE_POOL_PARTIALLY_FULL: Family<2> = Family::gauge(
+    "nbu.tape_pool_partially_full",
+    "{volume}",
+    ["pool_name", "pool_type"],
+    "Partially full media of each tape volume pool (`partiallyFullMedia`). Source: `GET /storage/tape-volume-pools` (API 12.0 and later).",
+);
 /// Disk volumes per disk pool and state.
-pub const DISK_POOL_VOLUME_COUNT: &str = "nbu.disk_pool_volume_count";
+pub static DISK_POOL_VOLUME_COUNT: Family<3> = Family::gauge(
+    "nbu.disk_pool_volume_count",
+    "{volume}",
+    ["pool_name", "storage_category", "state"],
+    "Disk volumes of each disk pool by volume state. Source: `GET /storage/disk-pools`.",
+);
+
+/// The tape and disk pool source.
+#[derive(Debug)]
+pub struct Tape;
+
+impl OptInSource for Tape {
+    const ID: SourceId = SourceId::Tape;
+    const FAMILIES: &'static [FamilyRow] = &[
+        TAPE_DRIVES_COUNT.row(),
+        TAPE_DRIVE_INFO.row(),
+        TAPE_MEDIA_COUNT.row(),
+        TAPE_ROBOT_DEVICE_HOSTS.row(),
+        TAPE_POOL_PARTIALLY_FULL.row(),
+        DISK_POOL_VOLUME_COUNT.row(),
+    ];
+
+    /// Collects every tape endpoint the version has.
+    async fn collect<A: NetBackupApi>(
+        api: &A,
+        version: ApiVersion,
+        context: &SourceContext,
+    ) -> Result<SourceValues, ApiError> {
+        let mut values = SourceValues::default();
+        let tape_page = context.page_size.min(MAX_TAPE_PAGE);
+        drives(api, version, tape_page, &mut values).await?;
+        disk_pools(
+            api,
+            version,
+            context.page_size.min(MAX_DISK_POOL_PAGE),
+            &mut values,
+        )
+        .await?;
+        if version.supports_tape_media() {
+            tape_media(api, version, tape_page, &mut values).await?;
+            robot_device_hosts(api, version, &mut values).await?;
+            volume_pools(api, version, tape_page, &mut values).await?;
+        }
+        Ok(values)
+    }
+}
 
 /// `page[limit]` maximum of the tape endpoints.
 const MAX_TAPE_PAGE: u32 = 100;
 /// `page[limit]` maximum of `/storage/disk-pools`.
 const MAX_DISK_POOL_PAGE: u32 = 500;
-
-/// Collects every tape endpoint the version has.
-pub async fn collect<A: NetBackupApi>(
-    api: &A,
-    version: ApiVersion,
-    context: &SourceContext,
-) -> Result<SourceValues, ApiError> {
-    let mut values = SourceValues::default();
-    let tape_page = context.page_size.min(MAX_TAPE_PAGE);
-    drives(api, version, tape_page, &mut values).await?;
-    disk_pools(
-        api,
-        version,
-        context.page_size.min(MAX_DISK_POOL_PAGE),
-        &mut values,
-    )
-    .await?;
-    if version.supports_tape_media() {
-        tape_media(api, version, tape_page, &mut values).await?;
-        robot_device_hosts(api, version, &mut values).await?;
-        volume_pools(api, version, tape_page, &mut values).await?;
-    }
-    Ok(values)
-}
 
 fn text<'v>(resource: &'v Value, name: &str) -> &'v str {
     attribute(resource, name)
@@ -94,24 +148,11 @@ async fn drives<A: NetBackupApi>(
             text(drive, "robotType"),
             text(drive, "driveStatus"),
         );
-        values.add(
-            TAPE_DRIVES_COUNT,
-            &[
-                ("drive_type", drive_type),
-                ("robot_type", robot_type),
-                ("status", status),
-            ],
-            1.0,
-        );
+        values.add(&TAPE_DRIVES_COUNT, [drive_type, robot_type, status], 1.0);
+        let media_server = text(drive, "deviceHost");
         values.set(
-            TAPE_DRIVE_INFO,
-            &[
-                ("drive_name", name),
-                ("media_server", text(drive, "deviceHost")),
-                ("drive_type", drive_type),
-                ("robot_number", &robot_number),
-                ("status", status),
-            ],
+            &TAPE_DRIVE_INFO,
+            [name, media_server, drive_type, &robot_number, status],
             1.0,
         );
     })
@@ -137,15 +178,7 @@ async fn disk_pools<A: NetBackupApi>(
         let volumes = attribute(pool, "diskVolumes").and_then(Value::as_array);
         for volume in volumes.into_iter().flatten() {
             let state = field_str(volume, "state").unwrap_or("UNKNOWN");
-            values.add(
-                DISK_POOL_VOLUME_COUNT,
-                &[
-                    ("pool_name", name),
-                    ("storage_category", category),
-                    ("state", state),
-                ],
-                1.0,
-            );
+            values.add(&DISK_POOL_VOLUME_COUNT, [name, category, state], 1.0);
         }
     })
     .await
@@ -169,15 +202,8 @@ async fn tape_media<A: NetBackupApi>(
         let robot_type = attribute(medium, "robot")
             .and_then(|r| field_str(r, "robotType"))
             .unwrap_or_else(|| text(medium, "robotType"));
-        values.add(
-            TAPE_MEDIA_COUNT,
-            &[
-                ("pool", text(medium, "volumePool")),
-                ("media_type", text(medium, "mediaType")),
-                ("robot_type", robot_type),
-            ],
-            1.0,
-        );
+        let (pool, media_type) = (text(medium, "volumePool"), text(medium, "mediaType"));
+        values.add(&TAPE_MEDIA_COUNT, [pool, media_type, robot_type], 1.0);
     })
     .await
 }
@@ -195,9 +221,9 @@ async fn robot_device_hosts<A: NetBackupApi>(
         what: "robot device hosts",
     };
     // Each host is one series of one: their sum is the number of hosts.
-    values.set(TAPE_ROBOT_DEVICE_HOSTS, &[], 0.0);
+    values.set(&TAPE_ROBOT_DEVICE_HOSTS, [], 0.0);
     walk_into(api, version, &query, values, |values, _| {
-        values.add(TAPE_ROBOT_DEVICE_HOSTS, &[], 1.0);
+        values.add(&TAPE_ROBOT_DEVICE_HOSTS, [], 1.0);
     })
     .await
 }
@@ -223,12 +249,10 @@ async fn volume_pools<A: NetBackupApi>(
             values.invalid_values += 1;
             return;
         };
+        let (name, pool_type) = (text(pool, "volumePoolName"), text(pool, "poolType"));
         values.set(
-            TAPE_POOL_PARTIALLY_FULL,
-            &[
-                ("pool_name", text(pool, "volumePoolName")),
-                ("pool_type", text(pool, "poolType")),
-            ],
+            &TAPE_POOL_PARTIALLY_FULL,
+            [name, pool_type],
             partially_full as f64,
         );
     })

@@ -41,6 +41,59 @@ pub enum SourceId {
     Clients,
 }
 
+/// The facts of one source the configuration holds.
+struct SourceSpec {
+    /// The name under `sources` and in the `source` label.
+    name: &'static str,
+    /// The interval unless configured.
+    interval: Duration,
+    /// The window unless configured; `None` for a source that counts over none.
+    window: Option<Duration>,
+    /// The Go `nbu_exporter`'s collector it replaces (`migrate`).
+    go_collector: &'static str,
+}
+
+/// One row per source, in the order of [`SourceId`]: the one place a source's name and
+/// defaults are written.
+const SOURCE_SPECS: [SourceSpec; 6] = [
+    SourceSpec {
+        name: "alerts",
+        interval: mins(5),
+        window: Some(Duration::from_secs(24 * 3600)),
+        go_collector: "alerts",
+    },
+    SourceSpec {
+        name: "malware",
+        interval: mins(15),
+        window: None,
+        go_collector: "malware",
+    },
+    SourceSpec {
+        name: "catalog",
+        interval: mins(15),
+        window: Some(Duration::from_secs(24 * 3600)),
+        go_collector: "catalog",
+    },
+    SourceSpec {
+        name: "slo",
+        interval: mins(15),
+        window: None,
+        go_collector: "slo",
+    },
+    SourceSpec {
+        name: "tape",
+        interval: mins(5),
+        window: None,
+        go_collector: "tape",
+    },
+    SourceSpec {
+        name: "clients",
+        interval: mins(5),
+        window: None,
+        go_collector: "perClient",
+    },
+];
+
 impl SourceId {
     /// Every opt-in source, in the order they are reported.
     pub const ALL: [SourceId; 6] = [
@@ -52,16 +105,14 @@ impl SourceId {
         SourceId::Clients,
     ];
 
+    /// What the configuration knows of the source: its row of [`SOURCE_SPECS`].
+    fn spec(self) -> &'static SourceSpec {
+        &SOURCE_SPECS[self as usize]
+    }
+
     /// The name in the configuration and in the `source` label.
     pub fn name(self) -> &'static str {
-        match self {
-            SourceId::Alerts => "alerts",
-            SourceId::Malware => "malware",
-            SourceId::Catalog => "catalog",
-            SourceId::Slo => "slo",
-            SourceId::Tape => "tape",
-            SourceId::Clients => "clients",
-        }
+        self.spec().name
     }
 
     /// The source of that name.
@@ -69,21 +120,23 @@ impl SourceId {
         SourceId::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// The source the Go `nbu_exporter`'s collector `key` became (`collectors.<key>`, matched
+    /// without regard to case).
+    pub fn from_go_collector(key: &str) -> Option<SourceId> {
+        SourceId::ALL
+            .into_iter()
+            .find(|s| s.spec().go_collector.eq_ignore_ascii_case(key))
+    }
+
     /// How often the source is collected unless configured.
     pub fn default_interval(self) -> Duration {
-        match self {
-            SourceId::Alerts | SourceId::Tape | SourceId::Clients => Duration::from_secs(5 * 60),
-            SourceId::Malware | SourceId::Catalog | SourceId::Slo => Duration::from_secs(15 * 60),
-        }
+        self.spec().interval
     }
 
     /// The look-back window of sources that count over one (alerts by `createdDateTime`,
     /// catalog images by `backupTime`); `None` for the others.
     pub fn default_window(self) -> Option<Duration> {
-        match self {
-            SourceId::Alerts | SourceId::Catalog => Some(Duration::from_secs(24 * 3600)),
-            SourceId::Malware | SourceId::Slo | SourceId::Tape | SourceId::Clients => None,
-        }
+        self.spec().window
     }
 
     /// The keys of `sources.<name>` this source takes, with its defaults, as the option
@@ -412,6 +465,37 @@ impl SourcesConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_source_reads_its_own_row() {
+        let rows: Vec<(&str, u64, Option<u64>)> = SourceId::ALL
+            .iter()
+            .map(|id| {
+                let window = id.default_window().map(|w| w.as_secs());
+                (id.name(), id.default_interval().as_secs(), window)
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("alerts", 300, Some(86_400)),
+                ("malware", 900, None),
+                ("catalog", 900, Some(86_400)),
+                ("slo", 900, None),
+                ("tape", 300, None),
+                ("clients", 300, None),
+            ]
+        );
+        assert_eq!(
+            SourceId::from_go_collector("PERCLIENT"),
+            Some(SourceId::Clients)
+        );
+        assert_eq!(
+            SourceId::from_go_collector("alerts"),
+            Some(SourceId::Alerts)
+        );
+        assert_eq!(SourceId::from_go_collector("jobs"), None);
+    }
 
     #[test]
     fn names_round_trip_and_defaults_are_off() {
