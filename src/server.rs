@@ -26,8 +26,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use secrecy::{ExposeSecret, SecretString};
@@ -273,15 +273,14 @@ async fn serve_limited(
     let probe_connections = Arc::new(Semaphore::new(limits.probe_connections));
     let probe_router = router.clone().layer(middleware::from_fn(probes_only));
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let builder = builder.http1_only();
     // A connection of the probes' reserve serves one request, then closes.
     let mut probe_builder = builder.clone();
-    probe_builder.http1().keep_alive(false);
+    probe_builder.keep_alive(false);
     let failing_accepts = FailureStreak::new();
     tokio::pin!(shutdown);
     loop {
@@ -349,20 +348,20 @@ async fn serve_connection(
     _permit: OwnedSemaphorePermit,
     stream: TimedWrites<tokio::net::TcpStream>,
     tls: Option<TlsAcceptor>,
-    builder: auto::Builder<TokioExecutor>,
+    builder: http1::Builder,
     service: TowerToHyperService<Router>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     match tls {
         None => {
             let conn = builder.serve_connection(TokioIo::new(stream), service);
-            let _ = watcher.watch(conn.into_owned()).await;
+            let _ = watcher.watch(conn).await;
         }
         Some(acceptor) => {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
             if let Ok(Ok(stream)) = handshake {
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
+                let _ = watcher.watch(conn).await;
             }
         }
     }
