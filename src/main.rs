@@ -271,7 +271,8 @@ async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// `migrate`: exit 2 naming the Go key when the input is invalid (or the file too large, too
-/// deeply nested, or expanded too far by its aliases), 1 when a file cannot be read or written.
+/// deeply nested, or expanded too far by its aliases, or its `.env` malformed), 1 when a file
+/// cannot be read or written.
 fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
     use nbu_otel::migrate::{MigrateError, migrate_file};
     let migration = match migrate_file(from) {
@@ -280,7 +281,7 @@ fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
             eprintln!("nbu-otel migrate: {e}");
             return ExitCode::FAILURE;
         }
-        Err(e @ MigrateError::TooLarge { .. }) => {
+        Err(e @ (MigrateError::TooLarge { .. } | MigrateError::DotEnv { .. })) => {
             eprintln!("nbu-otel migrate: {e}");
             return ExitCode::from(2);
         }

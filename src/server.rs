@@ -31,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
@@ -126,11 +127,10 @@ fn trim_spaces(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
+/// Whether `a` and `b` are equal, in a time that depends only on their lengths (a difference
+/// in length answers at once: the length of a credential is not secret).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// The router: `/health`, `/healthz`, `/readyz` and, with a bridge, `/metrics`.
