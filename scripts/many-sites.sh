@@ -2,7 +2,7 @@
 # One agent for many primaries: N sites (distinct names) on one living simulator, the
 # Prometheus bridge on, the OTLP push off, two opt-in sources on (tape and
 # alerts; SOURCES changes them). For each N prints one line of the table in
-# docs/BENCHMARKS.md, section 7.
+# docs/BENCHMARKS.md (the many-sites row).
 #
 #   scripts/many-sites.sh [SITES...]        # default: 1 10 50 100
 #

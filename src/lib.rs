@@ -17,7 +17,7 @@
 //! - [`commands`]: the work of `check` and `once` on every site.
 //! - [`report`]: rendering of `check` and `once` results as a table or JSON.
 //! - [`migrate`]: conversion of a Go `nbu_exporter` configuration file.
-//! - [`demo`]: the configuration of the `demo` command.
+//! - [`demo`]: the configuration of the `demo` command (cargo feature `sim`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +28,7 @@ pub mod agent;
 pub mod collect;
 pub mod commands;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod events;
 pub mod file_limits;

@@ -1,9 +1,12 @@
-//! The `nbu-otel` command line: `run`, `demo`, `check`, `once`, `migrate` and `sim`.
+//! The `nbu-otel` command line: `run`, `demo`, `check`, `once`, `migrate` and `sim`
+//! (`demo` and `sim`, which start the built-in simulator, with the cargo feature `sim`, on by
+//! default).
 //!
 //! Exit codes: 0 success, 1 a site failed (`once`, `check`) or the agent could not start,
 //! 2 invalid configuration or arguments.
 
 use std::io::IsTerminal as _;
+#[cfg(feature = "sim")]
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,11 +17,14 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use nbu_otel::agent::service;
 use nbu_otel::collect::{FillProgress, ProgressSink};
+use nbu_otel::commands;
 use nbu_otel::config::{self, Config};
+#[cfg(feature = "sim")]
+use nbu_otel::demo;
 use nbu_otel::events::Events;
 use nbu_otel::report;
 use nbu_otel::telemetry::pipeline::install_subscriber;
-use nbu_otel::{commands, demo};
+#[cfg(feature = "sim")]
 use nbu_sim::{LiveConfig, SimConfig, Simulator};
 
 #[derive(Parser)]
@@ -44,6 +50,7 @@ enum Command {
         no_watch: bool,
     },
     /// Start the built-in NetBackup simulator and the agent against it.
+    #[cfg(feature = "sim")]
     Demo {
         /// Where the agent serves /metrics, /healthz and /readyz.
         #[arg(long, default_value = "127.0.0.1:9440")]
@@ -96,6 +103,7 @@ enum Command {
         url: String,
     },
     /// Run the NetBackup API simulator alone.
+    #[cfg(feature = "sim")]
     Sim {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:9441")]
@@ -133,6 +141,7 @@ enum Command {
 }
 
 /// A living simulator: time passes and jobs are queued, run, finish and are purged.
+#[cfg(feature = "sim")]
 #[derive(clap::Args)]
 struct LiveArgs {
     /// Let time pass: jobs are created, run, finish and are purged (`--jobs` exist at start).
@@ -146,6 +155,7 @@ struct LiveArgs {
     retention: Duration,
 }
 
+#[cfg(feature = "sim")]
 impl LiveArgs {
     fn config(&self) -> Option<LiveConfig> {
         self.live.then(|| LiveConfig {
@@ -202,6 +212,7 @@ fn main() -> ExitCode {
 async fn command(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, no_watch } => run(&config, !no_watch).await,
+        #[cfg(feature = "sim")]
         Command::Demo {
             listen,
             sim_listen,
@@ -216,6 +227,7 @@ async fn command(command: Command) -> anyhow::Result<ExitCode> {
             failed_jobs: true,
         } => once_failed_jobs(&config, format).await,
         Command::Once { config, format, .. } => once(&config, format).await,
+        #[cfg(feature = "sim")]
         Command::Sim {
             listen,
             jobs,
@@ -259,7 +271,8 @@ async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// `migrate`: exit 2 naming the Go key when the input is invalid (or the file too large, too
-/// deeply nested, or expanded too far by its aliases), 1 when a file cannot be read or written.
+/// deeply nested, or expanded too far by its aliases, or its `.env` malformed), 1 when a file
+/// cannot be read or written.
 fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
     use nbu_otel::migrate::{MigrateError, migrate_file};
     let migration = match migrate_file(from) {
@@ -268,7 +281,7 @@ fn migrate(from: &Path, output: Option<&Path>) -> ExitCode {
             eprintln!("nbu-otel migrate: {e}");
             return ExitCode::FAILURE;
         }
-        Err(e @ MigrateError::TooLarge { .. }) => {
+        Err(e @ (MigrateError::TooLarge { .. } | MigrateError::DotEnv { .. })) => {
             eprintln!("nbu-otel migrate: {e}");
             return ExitCode::from(2);
         }
@@ -321,6 +334,7 @@ async fn run_agent(config: Config, file: Option<(&Path, bool)>) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "sim")]
 async fn run_demo(
     listen: SocketAddr,
     sim_listen: SocketAddr,
@@ -458,6 +472,7 @@ fn progress_bar(bars: &indicatif::MultiProgress, site: &str) -> ProgressSink {
     })
 }
 
+#[cfg(feature = "sim")]
 async fn sim(
     listen: SocketAddr,
     mut config: SimConfig,

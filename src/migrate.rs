@@ -37,6 +37,14 @@ pub enum MigrateError {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// The `.env` file has an entry that is not `KEY=value` as godotenv reads it.
+    #[error("{path}: {reason}")]
+    DotEnv {
+        /// The file.
+        path: PathBuf,
+        /// Which entry, and what is wrong (never the entry's text: it may hold a secret).
+        reason: String,
+    },
     /// The input is not YAML, or nests too deep, or its aliases expand it too far.
     #[error("{0}")]
     Yaml(crate::config::YamlError),
@@ -86,12 +94,16 @@ pub fn migrate_file(path: &Path) -> Result<Migration, MigrateError> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from(".env"), |d| d.join(".env"));
-    let dotenv = [PathBuf::from(".env"), beside]
+    let mut env = match [PathBuf::from(".env"), beside]
         .into_iter()
         .find(|p| p.is_file())
-        .map(|p| read(&p))
-        .transpose()?;
-    let mut env = dotenv.as_deref().map(parse_dotenv).unwrap_or_default();
+    {
+        Some(dotenv) => parse_dotenv(&read(&dotenv)?).map_err(|reason| MigrateError::DotEnv {
+            path: dotenv,
+            reason,
+        })?,
+        None => HashMap::new(),
+    };
     env.extend(std::env::vars());
     migrate_str(&text, &env)
 }
@@ -128,23 +140,40 @@ pub fn migrate_str(text: &str, env: &HashMap<String, String>) -> Result<Migratio
     })
 }
 
-/// Reads `KEY=value` lines (optionally `export KEY=value`, values optionally quoted).
-pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let l = l.strip_prefix("export ").unwrap_or(l);
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim();
-            let unquoted = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            Some((k.trim().to_owned(), unquoted.to_owned()))
-        })
-        .collect()
+/// Reads the text of a `.env` file as godotenv does: `KEY=value` lines, optionally after
+/// `export `, `#` comments (on their own line, or after an unquoted value and a space), values
+/// in single quotes (literal) or double quotes (with `\n`, `\"`, `\\` escapes and `${VAR}`
+/// references). A later entry wins. The process environment is only read (for references to
+/// variables the file does not set), never changed. The error says which entry is malformed
+/// without quoting it.
+pub fn parse_dotenv(text: &str) -> Result<HashMap<String, String>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut env = HashMap::new();
+    let mut last: Option<String> = None;
+    for entry in dotenvy::from_read_iter(text.as_bytes()) {
+        match entry {
+            Ok((key, value)) => {
+                last = Some(key.clone());
+                env.insert(key, value);
+            }
+            Err(e) => {
+                let place = last.map_or_else(
+                    || "the first entry".to_owned(),
+                    |key| format!("the entry after {key}"),
+                );
+                let why = match e {
+                    dotenvy::Error::LineParse(..) => {
+                        "is not KEY=value as a .env file writes it (a quote left open, a space \
+                         in an unquoted value, or an unknown escape)"
+                            .to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                return Err(format!("{place} {why}"));
+            }
+        }
+    }
+    Ok(env)
 }
 
 #[derive(Default)]

@@ -33,11 +33,17 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Parses an HTTP-date (`Date` header, RFC 7231 IMF-fixdate): the server's clock.
+/// Parses an HTTP-date (a `Date` or `Retry-After` header): any of the three formats HTTP
+/// allows (RFC 9110 section 5.6.7: IMF-fixdate, the obsolete RFC 850 form and C's `asctime`),
+/// or else an RFC 2822 date with a numeric zone, as some servers write it.
 pub fn parse_http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc2822(value.trim())
-        .ok()
-        .map(|d| d.with_timezone(&chrono::Utc))
+    let value = value.trim();
+    match httpdate::parse_http_date(value) {
+        Ok(at) => Some(chrono::DateTime::<chrono::Utc>::from(at)),
+        Err(_) => chrono::DateTime::parse_from_rfc2822(value)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc)),
+    }
 }
 
 /// A number in [0, 1) from a small shared xorshift generator seeded by the clock. Jitter only
@@ -75,6 +81,41 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_in_the_obsolete_http_date_formats() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
+        // RFC 850: weekday in full, two-digit year (15 is 2015).
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:05 GMT", now),
+            Some(Duration::from_secs(5))
+        );
+        // asctime: no zone (GMT), the day padded with a space.
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:29:10 2015", now),
+            Some(Duration::from_secs(70))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:27:00 2015", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn http_dates_in_each_format_name_the_same_instant() {
+        // 1994-11-06 08:49:37 UTC: 9,075 days after 1970-01-01 (24 years with 6 leap days,
+        // then 309 days into 1994), plus 8 h 49 min 37 s: 9,075 * 86,400 + 31,777 seconds.
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(784_111_777, 0);
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 +0000",
+        ] {
+            assert_eq!(parse_http_date(value), at, "{value}");
+        }
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]

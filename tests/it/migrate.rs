@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use nbu_otel::config::{self, ClientPattern, Config, SourceId};
-use nbu_otel::migrate::{MigrateError, migrate_str};
+use nbu_otel::migrate::{MigrateError, migrate_str, parse_dotenv};
 use secrecy::ExposeSecret;
 
 use crate::common::process::BIN;
@@ -498,6 +498,55 @@ fn the_command_reads_the_env_file_beside_the_config_and_exits_2_naming_a_bad_key
     assert_eq!(failed.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("server.port"), "{stderr}");
+}
+
+#[test]
+fn a_dotenv_file_is_read_as_godotenv_reads_it() {
+    let text = "# the quickstart\n\
+                PLAIN=nbu.example.com # the primary\n\
+                HASH=a#b\n\
+                SINGLE='lit $PLAIN \\n # kept'\n\
+                DOUBLE=\"two\\nlines # kept\" # dropped\n\
+                QUOTE=\"say \\\"hi\\\"\"\n\
+                export EXPORTED=yes\n\
+                REF=\"at ${PLAIN}\"\n\
+                \n\
+                PLAIN=later.example.com\n";
+    let env = parse_dotenv(text).unwrap();
+    let got = |k: &str| env.get(k).map(String::as_str);
+    assert_eq!(got("PLAIN"), Some("later.example.com"));
+    assert_eq!(got("HASH"), Some("a#b"));
+    assert_eq!(got("SINGLE"), Some("lit $PLAIN \\n # kept"));
+    assert_eq!(got("DOUBLE"), Some("two\nlines # kept"));
+    assert_eq!(got("QUOTE"), Some("say \"hi\""));
+    assert_eq!(got("EXPORTED"), Some("yes"));
+    assert_eq!(got("REF"), Some("at nbu.example.com"));
+    assert_eq!(env.len(), 7, "{env:?}");
+}
+
+#[test]
+fn a_malformed_dotenv_entry_is_named_without_its_value() {
+    let err = parse_dotenv("FIRST=1\nSECRET='never-shown\n").unwrap_err();
+    assert!(err.contains("the entry after FIRST"), "{err}");
+    assert!(!err.contains("never-shown"), "{err}");
+    let err = parse_dotenv("KEY=two words-never-shown\n").unwrap_err();
+    assert!(err.contains("the first entry"), "{err}");
+    assert!(!err.contains("never-shown"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("config.yaml");
+    std::fs::write(&go, QUICKSTART).unwrap();
+    std::fs::write(dir.path().join(".env"), "NBU1_HOSTNAME=\"open\n").unwrap();
+    let failed = std::process::Command::new(BIN)
+        .arg("migrate")
+        .args(["--from".as_ref(), go.as_os_str()])
+        .current_dir(dir.path().join("..").canonicalize().unwrap())
+        .env_remove("NBU1_HOSTNAME")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains(".env: the first entry"), "{stderr}");
 }
 
 #[test]
