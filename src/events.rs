@@ -544,12 +544,13 @@ impl Events {
         );
     }
 
-    /// A configuration has more sites than the OTLP push was sized for at start (`room`).
-    /// Logged at `warn` at each reload that applies such a configuration.
-    pub fn sites_beyond_push_room(&self, sites: usize, room: usize) {
+    /// A configuration has more sites than the OTLP push was planned for at start
+    /// (`planned`, logged as `room`). Logged at `warn` at each reload that applies such a
+    /// configuration.
+    pub fn sites_beyond_planned(&self, sites: usize, planned: usize) {
         tracing::warn!(
             sites,
-            room,
+            room = planned,
             "more sites than the OTLP push has room for until a restart: the per-site series (nbu.up, nbu.source.stale, ...) of the sites beyond are folded into one series marked otel.metric.overflow=\"true\"; the /metrics bridge has them all"
         );
     }
@@ -782,7 +783,7 @@ mod tests {
             events.cycle_timed_out("a", "the cycle was abandoned after 10m");
             events.reload_applied(&["b".to_owned()], &[], &[], &["otlp"]);
             events.reload_rejected(&"collection.jobs_interval: expected a duration");
-            events.sites_beyond_push_room(150, 100);
+            events.sites_beyond_planned(150, 100);
             events.series_overflowed("nbu.up");
             events.export_oversized(2, 4_194_304);
             events.export_partially_rejected(7, "too many labels");

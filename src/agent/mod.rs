@@ -21,7 +21,7 @@ use crate::events::Events;
 use crate::netbackup::{ClientSettings, Propagation, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
-use crate::telemetry::catalog::site_room;
+use crate::telemetry::catalog::sites_planned;
 use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
 use crate::telemetry::logs::JobEventExporter;
 use crate::telemetry::otlp::ExportedSites;
@@ -49,8 +49,8 @@ pub struct Agent {
     /// The sites the OTLP push carries, kept to the configured ones.
     exported: Option<ExportedSites>,
     /// The sites the push's per-site limits were sized for at start
-    /// ([`crate::telemetry::catalog::site_room`]).
-    site_room: usize,
+    /// ([`crate::telemetry::catalog::sites_planned`]).
+    sites_planned: usize,
     /// The job events, when the `events` section is on and an exporter was given.
     job_events: Option<Arc<JobEvents>>,
     /// The exporter of job events, until the export loop takes it at start.
@@ -91,7 +91,7 @@ impl Agent {
         );
         readiness.set_idle(config.sites.is_empty());
         Self {
-            site_room: site_room(config.sites.len()),
+            sites_planned: sites_planned(config.sites.len()),
             config: Arc::new(config),
             store,
             recorders,
@@ -188,9 +188,9 @@ impl Agent {
     /// across a restart unless its URL changed, so an in-flight collection is neither lost
     /// nor counted twice.
     pub async fn reload(&mut self, new: Config) -> ConfigDiff {
-        if new.sites.len() > self.site_room {
+        if new.sites.len() > self.sites_planned {
             self.events
-                .sites_beyond_push_room(new.sites.len(), self.site_room);
+                .sites_beyond_planned(new.sites.len(), self.sites_planned);
         }
         let diff = ConfigDiff::between(&self.config, &new);
         if let Some(exported) = &self.exported {
