@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::declare::Same as _;
+use super::declare::EqWithSecrets as _;
 use super::*;
 
 const KEY: &str = "kX9-distinctive-api-key-7Qz";
@@ -1026,7 +1026,7 @@ fn example_file_loads_and_shows_the_defaults() {
     assert_eq!(a.tls, TlsConfig::default());
     assert_ne!(b.collection, CollectionConfig::default());
     let o = &config.otlp;
-    assert!(o.same(&OtlpConfig::default()), "{o:?}");
+    assert!(o.eq_with_secrets(&OtlpConfig::default()), "{o:?}");
     assert!(o.headers.is_empty() && o.ca_file.is_none() && o.client_cert_file.is_none());
     assert_eq!(config.traces, TracesConfig::default());
     assert_eq!(config.logging, LoggingConfig::default());
@@ -1527,10 +1527,10 @@ fn bad_values_of_the_new_standard_variables_are_named() {
 #[test]
 fn every_choice_is_shown_by_the_word_that_selects_it() {
     use super::declare::DefaultText;
-    fn check<T: DefaultText + super::declare::Same>(table: &[(&str, T)]) {
+    fn check<T: DefaultText + super::declare::EqWithSecrets>(table: &[(&str, T)]) {
         for (word, value) in table {
             assert_eq!(value.default_text(), *word);
-            assert!(value.same(value), "{word}");
+            assert!(value.eq_with_secrets(value), "{word}");
         }
     }
     check(&section::events::FIRST_STARTS);
@@ -1541,7 +1541,7 @@ fn every_choice_is_shown_by_the_word_that_selects_it() {
     check(&section::service::SAMPLERS);
     assert_eq!(ShardIndex::FromHostname.default_text(), "from_hostname");
     assert_eq!(ShardIndex::Fixed(7).default_text(), "7");
-    assert!(!ShardIndex::Fixed(1).same(&ShardIndex::FromHostname));
+    assert!(!ShardIndex::Fixed(1).eq_with_secrets(&ShardIndex::FromHostname));
 }
 
 #[test]
