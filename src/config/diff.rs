@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::declare::EqWithSecrets;
 use super::schema::{PerSite, sections};
 use super::section::site::SiteConfig;
-use super::validated::Config;
+use super::typed::Config;
 
 /// The sections a running agent cannot change, in the order of the schema: those a site cannot
 /// override ([`PerSite::No`]), but `sharding`, which a reload applies through the sites it

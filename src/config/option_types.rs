@@ -1,5 +1,7 @@
-//! Small types and constants the sections share: the credentials of `/metrics`, the OTLP
-//! compression and log format, the fingerprint of referenced files, and fixed bounds.
+//! The types of option values that are not plain scalars, and the constants the sections
+//! share: the credentials of `/metrics`, the OTLP protocol, compression and temporality, the
+//! trace sampler, the log format, `events.first_start`, the shard index, the fingerprint of
+//! referenced files, and fixed bounds and defaults.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
