@@ -8,17 +8,17 @@
 use std::collections::BTreeMap;
 
 use super::declare::EqWithSecrets;
-use super::schema::{PerSite, sections};
+use super::schema::{Scope, sections};
 use super::section::site::SiteConfig;
 use super::typed::Config;
 
 /// The sections a running agent cannot change, in the order of the schema: those a site cannot
-/// override ([`PerSite::No`]), but `sharding`, which a reload applies through the sites it
+/// override ([`Scope::Global`]), but `sharding`, which a reload applies through the sites it
 /// gives this replica. A reload that changes them reports them.
 pub fn restart_sections() -> impl Iterator<Item = &'static str> {
     // A signal's part of `otlp` is compared with `otlp`.
     sections()
-        .filter(|s| s.per_site == PerSite::No && !s.path.contains('.') && s.path != "sharding")
+        .filter(|s| s.scope == Scope::Global && !s.path.contains('.') && s.path != "sharding")
         .map(|s| s.path)
 }
 
