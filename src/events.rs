@@ -7,8 +7,8 @@
 //! (source failed, site setup failed, site task panicked, cycle timed out),
 //! `nbu.config.reloads` (reload applied or rejected), `nbu.otlp.exports` (export failed or
 //! succeeded), `nbu.job_events` (job events delivered or dropped) and
-//! `nbu.job_events.try_logs` (try-log lookups). The other events are logged and put on spans only; each method's doc says
-//! which it is.
+//! `nbu.job_events.try_logs` (try-log lookups). The other events are logged and put on spans
+//! only; each method's doc says which it is.
 //!
 //! Errors carry `error.type`, the OpenTelemetry semantic-convention name, in logs and spans.
 //! The error counter `nbu.collection.errors` keeps its label `kind`, a name dashboards and
@@ -17,10 +17,14 @@
 //! sources and endpoints come from fixed lists.
 //!
 //! The module sits below every layer and imports none of them. Code that emits holds an
-//! [`Events`] handle; counting goes through [`Counters`], which the telemetry layer implements
+//! [`Events`] handle; counting goes through [`CounterSink`], which the telemetry layer implements
 //! and the runtime injects when it builds the agent. So the NetBackup client emits its events
 //! without knowing of telemetry, and without counters (a one-shot command, a test) events are
 //! still logged and put on spans.
+//!
+//! One word for counting: whatever counts is a counter; a [`Counter`] names one of the
+//! agent's counters, a [`CounterSink`] is where events add to them, and the telemetry layer's
+//! `CounterStore` keeps their series for both exports.
 //!
 //! Events that can repeat every cycle or every export are logged at most once per cycle, or
 //! once when a run of failures starts and once when it ends ([`FailureStreak`]).
@@ -64,8 +68,8 @@ pub enum JobSeverity {
     Error,
 }
 
-/// Where events are counted: the agent's counters.
-pub trait Counters: Debug + Send + Sync {
+/// Where events add to the agent's counters (the telemetry layer's counter store).
+pub trait CounterSink: Debug + Send + Sync {
     /// Adds `n` to the series of `counter` with these labels, given as (name, value) pairs in
     /// the counter's label order.
     fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64);
@@ -74,18 +78,16 @@ pub trait Counters: Debug + Send + Sync {
 /// The handle events are emitted through: cheap to clone, shared by every part of an agent.
 #[derive(Debug, Clone, Default)]
 pub struct Events {
-    counters: Option<Arc<dyn Counters>>,
+    sink: Option<Arc<dyn CounterSink>>,
 }
 
 /// Events that count nothing, for emitters that were given no handle.
-static UNCOUNTED: Events = Events { counters: None };
+static UNCOUNTED: Events = Events { sink: None };
 
 impl Events {
-    /// Events counted in `counters`.
-    pub fn counting_in(counters: Arc<dyn Counters>) -> Self {
-        Self {
-            counters: Some(counters),
-        }
+    /// Events counted in `sink`.
+    pub fn counting_in(sink: Arc<dyn CounterSink>) -> Self {
+        Self { sink: Some(sink) }
     }
 
     /// Events that are logged and put on spans but counted nowhere.
@@ -94,8 +96,8 @@ impl Events {
     }
 
     fn count(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
-        if let Some(counters) = &self.counters {
-            counters.add(counter, labels, n);
+        if let Some(sink) = &self.sink {
+            sink.add(counter, labels, n);
         }
     }
 
@@ -675,7 +677,7 @@ mod tests {
     #[derive(Debug, Default)]
     struct Recorded(Mutex<Vec<(Counter, String, u64)>>);
 
-    impl Counters for Recorded {
+    impl CounterSink for Recorded {
         fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             self.0

@@ -17,7 +17,7 @@ use crate::collect::{
 use crate::config::{SiteConfig, SourceConfig, SourceId};
 use crate::events::{Events, FailureStreak};
 use crate::netbackup::{ApiError, ApiFailure, ApiVersion};
-use crate::telemetry::instruments::{Recorders, SnapshotStore};
+use crate::telemetry::instruments::{JobRecorder, SnapshotStore};
 
 use super::job_events::JobEvents;
 
@@ -35,7 +35,7 @@ pub(super) struct Carry {
 pub(super) struct SiteTask {
     pub site: SiteConfig,
     pub store: SnapshotStore,
-    pub recorders: Recorders,
+    pub recorder: JobRecorder,
     pub events: Events,
     /// The agent's job events, when on.
     pub job_events: Option<Arc<JobEvents>>,
@@ -291,7 +291,7 @@ impl SiteTask {
         let storage_due = state
             .storage_fetched
             .is_none_or(|t| t.elapsed() >= self.site.collection.storage_ttl);
-        let recorders = &self.recorders;
+        let recorder = &self.recorder;
         let collector = state.collector.clone();
         let due = self.due_sources(state, version);
         let context_now = server_now(&state.snapshot);
@@ -309,7 +309,7 @@ impl SiteTask {
         let offers = job_events.is_some_and(|j| j.begin_cycle(&site));
         let jobs = collector
             .sync_jobs(&mut state.jobs, version, |finished| {
-                recorders.job_finished(name, finished);
+                recorder.job_finished(name, finished);
                 if offers && let Some(j) = job_events {
                     j.offer(&site, finished);
                 }

@@ -19,9 +19,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::catalog::{CATALOG, sites_planned};
+use super::counter_store::CounterStore;
 use super::logs::JobEventExporter;
 use super::otlp::{self, ExportedSites, ExporterError};
-use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig, TraceSampler};
 use crate::events::Events;
 
@@ -214,10 +214,10 @@ impl Pipeline {
         })
     }
 
-    /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `tallies`, an agent's counters,
+    /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `counters`, an agent's counters,
     /// from now on. The first call wins.
-    pub fn count_exports_in(&self, tallies: Arc<Tallies>) {
-        let _ = self.exports.set(Events::counting_in(tallies));
+    pub fn count_exports_in(&self, counters: Arc<CounterStore>) {
+        let _ = self.exports.set(Events::counting_in(counters));
     }
 
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).
@@ -371,8 +371,8 @@ mod tests {
             .with_reader(reader.clone())
             .build();
         let store = SnapshotStore::new();
-        let recorders = register(&provider.meter("nbu-otel"), &store);
-        let events = Events::counting_in(recorders.tallies.clone());
+        let recorder = register(&provider.meter("nbu-otel"), &store);
+        let events = Events::counting_in(recorder.counters.clone());
         for i in 0..sites {
             let mut s = SiteSnapshot::empty(&format!("site-{i:03}"));
             s.up = true;
