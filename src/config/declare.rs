@@ -17,6 +17,10 @@
 //! - the rows of the option reference ([`KeyDoc`]), with the default rendered from the value
 //!   (or from any value of the section, for sections whose defaults vary).
 //!
+//! Every type the macro generates is named in its invocation, so grep finds the invocation: a
+//! section `FooConfig` is declared with `raw RawFoo, patch FooPatch;` (the raw file shape and
+//! the patch). The rest it generates are trait impls and methods on those three types.
+//!
 //! Besides the plain rows a section may have `built` fields (typed fields that rules assemble
 //! from several keys, such as `server.metrics_auth`) and `keys` (keys of the file that rules
 //! read, documented with their default written out).
@@ -208,19 +212,23 @@ impl<T: EqWithSecrets> EqWithSecrets for Vec<T> {
 /// section! {
 ///     /// Doc of the typed struct.
 ///     #[derive(Debug, Clone)]
-///     pub struct TypedConfig {
+///     pub struct FooConfig {
 ///         /// Doc of the key (the first sentence is the reference's description).
 ///         key: Type = default, parse function_or_closure;
 ///         map_key: Type = default, parse function, from RawType;
 ///         duration_key: Duration = default, within Within::between(min, max);
 ///     }
-///     raw RawSection, patch SectionPatch;
+///     raw RawFoo, patch FooPatch;
 ///     built { /// doc
 ///             field: Type = default; }
 ///     keys { /// doc
 ///            raw_key: RawType => default_value_or_text; }
 /// }
 /// ```
+///
+/// Naming: a section `FooConfig` names its raw file shape `RawFoo` and its patch `FooPatch`,
+/// written out in the invocation (never built by the macro from the section's name), so
+/// grepping any of the three names finds the invocation that declares it.
 ///
 /// A parse function has the signature `fn(&mut Validator, field: &str, Option<RawType>) ->
 /// Option<Type>`: `None` when the key is not given, or invalid (then the error is reported).
