@@ -1,4 +1,4 @@
-//! Tests of loading and validation, through the public functions: the helpers they share here,
+//! Tests of loading and validation, through the public functions: the functions they share here,
 //! the tests by topic in the files beside.
 
 use std::collections::HashMap;
