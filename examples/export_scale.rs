@@ -141,15 +141,15 @@ fn main() {
         _ => {}
     }
     let provider = builder.build();
-    let recorders = register(&provider.meter("nbu-otel"), &store);
-    let events = Events::counting_in(recorders.tallies.clone());
+    let recorder = register(&provider.meter("nbu-otel"), &store);
+    let events = Events::counting_in(recorder.counters.clone());
     for s in &snapshots {
         store.publish(s.clone());
     }
     for i in 0..50 {
         events.request_answered("primary-0", &format!("/admin/jobs/{i}"), "200");
     }
-    let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
+    let bridge = PrometheusBridge::new(store.clone(), recorder.counters.clone());
 
     let mut times = Vec::with_capacity(iterations as usize);
     let mut bytes = 0usize;

@@ -21,8 +21,8 @@ use crate::events::Events;
 use crate::netbackup::{ClientSettings, Propagation, SiteClient};
 use crate::readiness::Readiness;
 use crate::telemetry::bridge::PrometheusBridge;
-use crate::telemetry::catalog::site_room;
-use crate::telemetry::instruments::{Recorders, SnapshotStore, register};
+use crate::telemetry::catalog::sites_planned;
+use crate::telemetry::instruments::{JobRecorder, SnapshotStore, register};
 use crate::telemetry::logs::JobEventExporter;
 use crate::telemetry::otlp::ExportedSites;
 use job_events::JobEvents;
@@ -39,8 +39,8 @@ use site_task::{Handover, SiteTask};
 pub struct Agent {
     config: Arc<Config>,
     store: SnapshotStore,
-    recorders: Recorders,
-    /// The agent's events, counted in `recorders`' tallies.
+    recorder: JobRecorder,
+    /// The agent's events, counted in `recorder.counters`.
     events: Events,
     bridge: PrometheusBridge,
     readiness: Readiness,
@@ -48,8 +48,8 @@ pub struct Agent {
     /// The sites the OTLP push carries, kept to the configured ones.
     exported: Option<ExportedSites>,
     /// The sites the push's per-site limits were sized for at start
-    /// ([`crate::telemetry::catalog::site_room`]).
-    site_room: usize,
+    /// ([`crate::telemetry::catalog::sites_planned`]).
+    sites_planned: usize,
     /// The job events, when the `events` section is on and an exporter was given.
     job_events: Option<Arc<JobEvents>>,
     /// The exporter of job events, until the export loop takes it at start.
@@ -69,20 +69,20 @@ impl Agent {
     pub fn new(config: Config, meter_provider: &SdkMeterProvider) -> Self {
         let meter = meter_provider.meter("nbu-otel");
         let store = SnapshotStore::new();
-        let recorders = register(&meter, &store);
-        Self::with_recorders(config, store, recorders)
+        let recorder = register(&meter, &store);
+        Self::with_recorder(config, store, recorder)
     }
 
     /// An agent without OpenTelemetry instruments, for a process that exports only through
     /// the Prometheus bridge (which reads the snapshots and counters directly): no instrument
     /// is created that no reader would collect.
     pub fn bridge_only(config: Config) -> Self {
-        Self::with_recorders(config, SnapshotStore::new(), Recorders::tallies_only())
+        Self::with_recorder(config, SnapshotStore::new(), JobRecorder::counters_only())
     }
 
-    fn with_recorders(config: Config, store: SnapshotStore, recorders: Recorders) -> Self {
-        let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
-        let events = Events::counting_in(recorders.tallies.clone());
+    fn with_recorder(config: Config, store: SnapshotStore, recorder: JobRecorder) -> Self {
+        let bridge = PrometheusBridge::new(store.clone(), recorder.counters.clone());
+        let events = Events::counting_in(recorder.counters.clone());
         let readiness = Readiness::new(
             store.clone(),
             config.server.ready_cache,
@@ -90,10 +90,10 @@ impl Agent {
         );
         readiness.set_idle(config.sites.is_empty());
         Self {
-            site_room: site_room(config.sites.len()),
+            sites_planned: sites_planned(config.sites.len()),
             config: Arc::new(config),
             store,
-            recorders,
+            recorder,
             events,
             bridge,
             readiness,
@@ -167,8 +167,8 @@ impl Agent {
     }
 
     /// The agent's counters, shared with both exports.
-    pub fn tallies(&self) -> Arc<crate::telemetry::tally::Tallies> {
-        self.recorders.tallies.clone()
+    pub fn counters(&self) -> Arc<crate::telemetry::counter_store::CounterStore> {
+        self.recorder.counters.clone()
     }
 
     /// Readiness of the sites, for `/readyz`.
@@ -187,9 +187,9 @@ impl Agent {
     /// across a restart unless its URL changed, so an in-flight collection is neither lost
     /// nor counted twice.
     pub async fn reload(&mut self, new: Config) -> ConfigDiff {
-        if new.sites.len() > self.site_room {
+        if new.sites.len() > self.sites_planned {
             self.events
-                .sites_beyond_push_room(new.sites.len(), self.site_room);
+                .sites_beyond_planned(new.sites.len(), self.sites_planned);
         }
         let diff = ConfigDiff::between(&self.config, &new);
         if let Some(exported) = &self.exported {
@@ -205,7 +205,7 @@ impl Agent {
             self.readiness.remove(name).await;
             self.stop_site(name).await;
             self.store.remove(name);
-            self.recorders.remove_site(name);
+            self.recorder.remove_site(name);
         }
         for name in &diff.changed {
             self.readiness.retire(name).await;
@@ -287,7 +287,7 @@ impl Agent {
         let task = SiteTask {
             site: site.clone(),
             store: self.store.clone(),
-            recorders: self.recorders.clone(),
+            recorder: self.recorder.clone(),
             events: self.events.clone(),
             job_events: self.job_events.clone(),
             stop: stop_rx,

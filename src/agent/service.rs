@@ -77,7 +77,7 @@ pub async fn run(config: Config, file: Option<(&Path, bool)>) -> Result<(), Serv
     if let Some(exporter) = pipeline.job_events.clone() {
         agent = agent.with_job_events(exporter);
     }
-    pipeline.count_exports_in(agent.tallies());
+    pipeline.count_exports_in(agent.counters());
     agent.start();
     tracing::info!(
         sites = config.sites.len(),

@@ -16,7 +16,7 @@ use crate::collect::{
 use crate::config::SiteConfig;
 use crate::events::{Events, FailureStreak};
 use crate::netbackup::ApiError;
-use crate::telemetry::instruments::{Recorders, SnapshotStore};
+use crate::telemetry::instruments::{JobRecorder, SnapshotStore};
 
 use super::job_events::JobEvents;
 
@@ -34,7 +34,7 @@ pub(super) struct Handover {
 pub(super) struct SiteTask {
     pub site: SiteConfig,
     pub store: SnapshotStore,
-    pub recorders: Recorders,
+    pub recorder: JobRecorder,
     pub events: Events,
     /// The agent's job events, when on.
     pub job_events: Option<Arc<JobEvents>>,
@@ -243,7 +243,7 @@ impl CycleHooks for SiteTask {
     }
 
     fn job_finished(&self, site: &Arc<str>, job: &FinishedJob<'_>, offered: bool) {
-        self.recorders.job_finished(site, job);
+        self.recorder.job_finished(site, job);
         if offered && let Some(j) = &self.job_events {
             j.offer(site, job);
         }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::FieldError;
+use super::option_types::FilesFingerprint;
 use super::raw::{List, Section};
 use super::section::collection::CollectionConfig;
 use super::section::collection::RawCollection;
@@ -19,9 +20,8 @@ use super::section::site::RawSite;
 use super::section::sources::RawSource;
 use super::section::sources::SourcesConfig;
 use super::shards::ShardPlan;
+use super::typed::Config;
 use super::validate::Validator;
-use super::validated::Config;
-use super::values::FilesFingerprint;
 
 /// The file shape of the whole file.
 #[derive(Deserialize)]

@@ -13,9 +13,13 @@
 //! - a patch (every field `Option`): what one layer of the file sets, applied over a base (the
 //!   defaults, or the global values for a site's overrides);
 //! - the reading of every leaf with its parse function, each error named by its path;
-//! - [`Same`], the comparison a reload uses (secret values compared, never printed);
+//! - [`EqWithSecrets`], the comparison a reload uses (secret values compared, never printed);
 //! - the rows of the option reference ([`KeyDoc`]), with the default rendered from the value
 //!   (or from any value of the section, for sections whose defaults vary).
+//!
+//! Every type the macro generates is named in its invocation, so grep finds the invocation: a
+//! section `FooConfig` is declared with `raw RawFoo, patch FooPatch;` (the raw file shape and
+//! the patch). The rest it generates are trait impls and methods on those three types.
 //!
 //! Besides the plain rows a section may have `built` fields (typed fields that rules assemble
 //! from several keys, such as `server.metrics_auth`) and `keys` (keys of the file that rules
@@ -152,51 +156,53 @@ impl<T> DefaultText for Vec<T> {
     }
 }
 
-/// Equality as a reload sees it: every value, secrets included, compared without being shown.
-pub(in crate::config) trait Same {
-    /// Whether `self` and `other` configure exactly the same thing.
-    fn same(&self, other: &Self) -> bool;
+/// Equality of configured values that also covers secrets: `SecretString` has no `==`, so a
+/// reload compares the old and new configuration through this (every value, secrets included,
+/// compared without being shown).
+pub(in crate::config) trait EqWithSecrets {
+    /// Whether `self` and `other` configure exactly the same thing, secrets included.
+    fn eq_with_secrets(&self, other: &Self) -> bool;
 }
 
-macro_rules! same_by_eq {
+macro_rules! eq_with_secrets_by_eq {
     ($($t:ty),*) => {
-        $(impl Same for $t {
-            fn same(&self, other: &Self) -> bool {
+        $(impl EqWithSecrets for $t {
+            fn eq_with_secrets(&self, other: &Self) -> bool {
                 self == other
             }
         })*
     };
 }
 
-same_by_eq!(
+eq_with_secrets_by_eq!(
     Duration, u32, usize, f64, bool, String, Url, PathBuf, SocketAddr, ApiVersion
 );
 
-impl Same for SecretString {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for SecretString {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self.expose_secret() == other.expose_secret()
     }
 }
 
-impl<T: Same> Same for Option<T> {
-    fn same(&self, other: &Self) -> bool {
+impl<T: EqWithSecrets> EqWithSecrets for Option<T> {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         match (self, other) {
             (None, None) => true,
-            (Some(a), Some(b)) => a.same(b),
+            (Some(a), Some(b)) => a.eq_with_secrets(b),
             _ => false,
         }
     }
 }
 
-impl<A: Same, B: Same> Same for (A, B) {
-    fn same(&self, other: &Self) -> bool {
-        self.0.same(&other.0) && self.1.same(&other.1)
+impl<A: EqWithSecrets, B: EqWithSecrets> EqWithSecrets for (A, B) {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
+        self.0.eq_with_secrets(&other.0) && self.1.eq_with_secrets(&other.1)
     }
 }
 
-impl<T: Same> Same for Vec<T> {
-    fn same(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a.same(b))
+impl<T: EqWithSecrets> EqWithSecrets for Vec<T> {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a.eq_with_secrets(b))
     }
 }
 
@@ -206,19 +212,23 @@ impl<T: Same> Same for Vec<T> {
 /// section! {
 ///     /// Doc of the typed struct.
 ///     #[derive(Debug, Clone)]
-///     pub struct TypedConfig {
+///     pub struct FooConfig {
 ///         /// Doc of the key (the first sentence is the reference's description).
 ///         key: Type = default, parse function_or_closure;
 ///         map_key: Type = default, parse function, from RawType;
 ///         duration_key: Duration = default, within Within::between(min, max);
 ///     }
-///     raw RawSection, patch SectionPatch;
+///     raw RawFoo, patch FooPatch;
 ///     built { /// doc
 ///             field: Type = default; }
 ///     keys { /// doc
 ///            raw_key: RawType => default_value_or_text; }
 /// }
 /// ```
+///
+/// Naming: a section `FooConfig` names its raw file shape `RawFoo` and its patch `FooPatch`,
+/// written out in the invocation (never built by the macro from the section's name), so
+/// grepping any of the three names finds the invocation that declares it.
 ///
 /// A parse function has the signature `fn(&mut Validator, field: &str, Option<RawType>) ->
 /// Option<Type>`: `None` when the key is not given, or invalid (then the error is reported).
@@ -320,11 +330,11 @@ macro_rules! section {
             }
         }
 
-        impl $crate::config::declare::Same for $Typed {
-            fn same(&self, other: &Self) -> bool {
-                use $crate::config::declare::Same;
-                true $(&& Same::same(&self.$field, &other.$field))*
-                    $($(&& Same::same(&self.$bfield, &other.$bfield))*)?
+        impl $crate::config::declare::EqWithSecrets for $Typed {
+            fn eq_with_secrets(&self, other: &Self) -> bool {
+                use $crate::config::declare::EqWithSecrets;
+                true $(&& EqWithSecrets::eq_with_secrets(&self.$field, &other.$field))*
+                    $($(&& EqWithSecrets::eq_with_secrets(&self.$bfield, &other.$bfield))*)?
             }
         }
 

@@ -7,18 +7,18 @@
 
 use std::collections::BTreeMap;
 
-use super::declare::Same;
-use super::schema::{PerSite, sections};
+use super::declare::EqWithSecrets;
+use super::schema::{Scope, sections};
 use super::section::site::SiteConfig;
-use super::validated::Config;
+use super::typed::Config;
 
 /// The sections a running agent cannot change, in the order of the schema: those a site cannot
-/// override ([`PerSite::No`]), but `sharding`, which a reload applies through the sites it
+/// override ([`Scope::Global`]), but `sharding`, which a reload applies through the sites it
 /// gives this replica. A reload that changes them reports them.
 pub fn restart_sections() -> impl Iterator<Item = &'static str> {
     // A signal's part of `otlp` is compared with `otlp`.
     sections()
-        .filter(|s| s.per_site == PerSite::No && !s.path.contains('.') && s.path != "sharding")
+        .filter(|s| s.scope == Scope::Global && !s.path.contains('.') && s.path != "sharding")
         .map(|s| s.path)
 }
 
@@ -26,12 +26,12 @@ pub fn restart_sections() -> impl Iterator<Item = &'static str> {
 /// running agent applies (sites, collection, sources).
 fn restart_section_changed(path: &str, old: &Config, new: &Config) -> Option<bool> {
     Some(match path {
-        "server" => !old.server.same(&new.server) || old.files != new.files,
-        "otlp" => !old.otlp.same(&new.otlp),
-        "events" => !old.events.same(&new.events),
-        "traces" => !old.traces.same(&new.traces),
-        "logging" => !old.logging.same(&new.logging),
-        "service" => !old.service.same(&new.service),
+        "server" => !old.server.eq_with_secrets(&new.server) || old.files != new.files,
+        "otlp" => !old.otlp.eq_with_secrets(&new.otlp),
+        "events" => !old.events.eq_with_secrets(&new.events),
+        "traces" => !old.traces.eq_with_secrets(&new.traces),
+        "logging" => !old.logging.eq_with_secrets(&new.logging),
+        "service" => !old.service.eq_with_secrets(&new.service),
         _ => return None,
     })
 }
@@ -66,7 +66,7 @@ impl ConfigDiff {
         for (name, before) in &old_sites {
             match new_sites.get(name) {
                 None => diff.removed.push(name.clone()),
-                Some(after) if !before.same(after) => {
+                Some(after) if !before.eq_with_secrets(after) => {
                     diff.changed.push(name.clone());
                     if before.url != after.url {
                         diff.moved.push(name.clone());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret as _;
 
 use super::section::site::SiteConfig;
-use super::validated::Config;
+use super::typed::Config;
 use crate::file_limits::{MAX_CONFIG_FILE_BYTES, read_at_most};
 
 /// One setting of a site that exposes its API key: what to say, and the key file it is

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::option_types::FilesFingerprint;
 use super::section::site::SiteConfig;
-use super::validated::Config;
-use super::values::FilesFingerprint;
+use super::typed::Config;
 use crate::file_limits::{FileTooLarge, MAX_REFERENCED_FILE_BYTES, read_at_most, too_large_limit};
 
 /// The files one site reads: its key file and its CA file.

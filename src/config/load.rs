@@ -15,7 +15,7 @@ use super::interpolate::expand_tree;
 use super::overrides::{self, PREFIX};
 use super::raw::Section;
 use super::standard_env;
-use super::validated::Config;
+use super::typed::Config;
 use super::yaml_limits::{self, YamlLimitError};
 use crate::file_limits::{MAX_CONFIG_FILE_BYTES, too_large_limit};
 

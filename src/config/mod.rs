@@ -95,15 +95,15 @@ mod exposure;
 pub mod files;
 mod interpolate;
 mod load;
+mod option_types;
 mod overrides;
 mod raw;
 pub mod schema;
 mod section;
 pub mod shards;
 pub mod standard_env;
+mod typed;
 mod validate;
-mod validated;
-mod values;
 pub mod yaml_limits;
 
 #[cfg(test)]
@@ -117,6 +117,11 @@ pub use load::{
     YamlError, load_file, load_file_with, load_file_with_env, load_str, load_str_with_env,
     parse_yaml,
 };
+pub use option_types::{
+    DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
+    FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, OtlpProtocol,
+    RESERVED_PATHS, ShardIndex, TemporalityPreference, TraceSampler, is_valid_site_name,
+};
 pub use section::collection::{CollectionConfig, MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND};
 pub use section::events::EventsConfig;
 pub use section::otlp::{OtlpConfig, OtlpSignalConfig, Signal, SignalExport};
@@ -129,9 +134,4 @@ pub use section::sources::{
     SourcesConfig,
 };
 pub use shards::ShardPlan;
-pub use validated::Config;
-pub use values::{
-    DEFAULT_METRICS_PATH, DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC,
-    FilesFingerprint, FirstStart, LogFormat, MetricsAuth, OtlpCompression, OtlpProtocol,
-    RESERVED_PATHS, ShardIndex, TemporalityPreference, TraceSampler, is_valid_site_name,
-};
+pub use typed::Config;

@@ -28,14 +28,16 @@ pub enum Env {
     References,
 }
 
-/// Whether a site may override a section's keys under `sites[i].<section>`.
+/// Where a section's keys are set: globally only, globally with an override per site, or on
+/// each site itself. The reference's "per site" column shows it (`no`, `yes`, `-`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PerSite {
-    /// `sites[i].<section>.<key>` overrides `<section>.<key>` for that site.
-    Yes,
-    /// Global only.
-    No,
-    /// The keys of a site itself.
+pub enum Scope {
+    /// `<section>.<key>` is the value of every site, and `sites[i].<section>.<key>` overrides
+    /// it for that site.
+    SiteOverridable,
+    /// `<section>.<key>` only: one value for the whole agent.
+    Global,
+    /// The keys of a site itself (`sites[i].<key>`, `sites[i].tls.<key>`).
     Site,
 }
 
@@ -47,8 +49,8 @@ pub struct SectionDecl {
     pub keys: fn() -> Vec<KeyDoc>,
     /// Whether environment variables override it.
     pub env: Env,
-    /// Whether a site may override it.
-    pub per_site: PerSite,
+    /// Whether it is global, overridable per site, or a site's own.
+    pub scope: Scope,
 }
 
 /// Every section of the file with keys of its own, in the order of the reference. The keys of
@@ -58,85 +60,85 @@ pub const SECTIONS: [SectionDecl; 14] = [
         path: "sites[]",
         keys: SiteConfig::keys,
         env: Env::References,
-        per_site: PerSite::Site,
+        scope: Scope::Site,
     },
     SectionDecl {
         path: "sites[].tls",
         keys: TlsConfig::keys,
         env: Env::References,
-        per_site: PerSite::Site,
+        scope: Scope::Site,
     },
     SectionDecl {
         path: "collection",
         keys: CollectionConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::Yes,
+        scope: Scope::SiteOverridable,
     },
     SectionDecl {
         path: "sources",
         keys: SourceConfig::keys,
         env: Env::References,
-        per_site: PerSite::Yes,
+        scope: Scope::SiteOverridable,
     },
     SectionDecl {
         path: "server",
         keys: ServerConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "otlp",
         keys: OtlpConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "otlp.metrics",
         keys: OtlpSignalConfig::keys,
         env: Env::References,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "otlp.traces",
         keys: OtlpSignalConfig::keys,
         env: Env::References,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "otlp.logs",
         keys: OtlpSignalConfig::keys,
         env: Env::References,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "events",
         keys: EventsConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "traces",
         keys: TracesConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "logging",
         keys: LoggingConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "service",
         keys: ServiceConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
     SectionDecl {
         path: "sharding",
         keys: ShardingConfig::keys,
         env: Env::Overrides,
-        per_site: PerSite::No,
+        scope: Scope::Global,
     },
 ];
 
@@ -167,8 +169,8 @@ pub struct OptionDoc {
     /// The standard OpenTelemetry variables that set it ([`STANDARD_ENV`]), winning over the
     /// file and over [`env`](Self::env).
     pub standard_env: Vec<&'static str>,
-    /// Whether `sites[i].<path>` overrides it for one site.
-    pub per_site: PerSite,
+    /// Whether it is global, overridable per site (`sites[i].<path>`), or a site's own.
+    pub scope: Scope,
     /// What it does, in one line.
     pub doc: String,
 }
@@ -194,7 +196,7 @@ pub fn options() -> Vec<OptionDoc> {
                 env: (section.env == Env::Overrides).then(|| env_var(&path)),
                 standard_env: standard_vars(&path),
                 default: key.default.unwrap_or_else(|| "required".to_owned()),
-                per_site: section.per_site,
+                scope: section.scope,
                 doc: key.doc,
                 path,
             });
@@ -225,7 +227,7 @@ fn source_options() -> Vec<OptionDoc> {
                 default: key.default.unwrap_or_default(),
                 env: None,
                 standard_env: Vec::new(),
-                per_site: PerSite::Yes,
+                scope: Scope::SiteOverridable,
                 doc: key.doc,
             })
         })
@@ -263,10 +265,10 @@ pub fn reference_markdown() -> String {
                 text => code(text),
             },
             environment_cell(&option, code),
-            match option.per_site {
-                PerSite::Yes => "yes",
-                PerSite::No => "no",
-                PerSite::Site => "-",
+            match option.scope {
+                Scope::SiteOverridable => "yes",
+                Scope::Global => "no",
+                Scope::Site => "-",
             },
             option.doc.replace('|', "\\|"),
         ));

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::FieldError;
+use super::option_types::ShardIndex;
 use super::section::sharding::ShardingConfig;
 use super::section::site::SiteConfig;
-use super::values::ShardIndex;
 
 /// The shard, among `count`, that collects the site named `site` (0 when `count` is 0 or 1).
 pub fn shard_of(site: &str, count: u32) -> u32 {

@@ -1,5 +1,5 @@
 //! The Prometheus compatibility bridge: the legacy `nbu_exporter` exposition, text format
-//! 0.0.4, rendered straight from the published snapshots and the agent's tallies.
+//! 0.0.4, rendered straight from the published snapshots and the agent's counters.
 //!
 //! Every catalog instrument is exposed under its name with dots turned into underscores
 //! (counters get `_total`), labels sorted by name, families sorted by name: the exposition
@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 
 use super::catalog::{BUILD_INFO, CATALOG, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value};
+use super::counter_store::{COUNTERS, CounterStore, Family};
 use super::instruments::SnapshotStore;
-use super::tally::{COUNTERS, Family, Tallies};
 use crate::collect::SiteSnapshot;
 
 /// Content type of the text exposition format.
@@ -91,7 +91,7 @@ fn frozen(mut text: String) -> Bytes {
     Bytes::from(text)
 }
 
-/// The bridge: renders the exposition of the latest snapshots and tallies, cached until they
+/// The bridge: renders the exposition of the latest snapshots and counters, cached until they
 /// change. Clones share the cache.
 #[derive(Debug, Clone)]
 pub struct PrometheusBridge {
@@ -101,7 +101,7 @@ pub struct PrometheusBridge {
 #[derive(Debug)]
 struct Inner {
     store: SnapshotStore,
-    tallies: Arc<Tallies>,
+    counters: Arc<CounterStore>,
     families: Vec<FamilyDef>,
     cache: Mutex<Cache>,
     renders: AtomicU64,
@@ -112,9 +112,9 @@ struct Inner {
 enum Origin {
     /// A catalog gauge read from each site's snapshot; the index among `gauges`.
     Gauge(usize),
-    /// A counter of the tallies; the index among `COUNTERS`.
+    /// A counter of the counter store; the index among `COUNTERS`.
     Counter(usize),
-    /// The job duration histogram of the tallies.
+    /// The job duration histogram of the counter store.
     Histogram,
     /// The constant build info series.
     BuildInfo,
@@ -184,8 +184,8 @@ fn header(name: &str, help: &str, kind: &str) -> Bytes {
 }
 
 impl PrometheusBridge {
-    /// A bridge over `store` (the gauges) and `tallies` (counters and the duration histogram).
-    pub fn new(store: SnapshotStore, tallies: Arc<Tallies>) -> Self {
+    /// A bridge over `store` (the gauges) and `counters` (counters and the duration histogram).
+    pub fn new(store: SnapshotStore, counters: Arc<CounterStore>) -> Self {
         let mut families = Vec::new();
         for (i, m) in gauge_defs().enumerate() {
             families.push(FamilyDef {
@@ -231,7 +231,7 @@ impl PrometheusBridge {
         Self {
             inner: Arc::new(Inner {
                 store,
-                tallies,
+                counters,
                 families,
                 cache: Mutex::new(Cache {
                     counters: vec![None; COUNTERS.len()],
@@ -255,9 +255,9 @@ impl PrometheusBridge {
                 .collect(),
             counters: COUNTERS
                 .iter()
-                .map(|(_, f)| f(&inner.tallies).generation())
+                .map(|(_, f)| f(&inner.counters).generation())
                 .collect(),
-            histogram: inner.tallies.job_duration.generation(),
+            histogram: inner.counters.job_duration.generation(),
         };
         let mut cache = inner.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((k, rendered)) = &cache.full
@@ -300,7 +300,7 @@ impl PrometheusBridge {
                     .map_or_else(String::new, |f| f.name.clone());
                 cache.counters[i] = Some((
                     generation,
-                    frozen(render_counter(&name, family(&inner.tallies))),
+                    frozen(render_counter(&name, family(&inner.counters))),
                 ));
             }
         }
@@ -313,7 +313,7 @@ impl PrometheusBridge {
                 key.histogram,
                 frozen(render_histogram(
                     &JOB_DURATION.replace('.', "_"),
-                    &inner.tallies.job_duration,
+                    &inner.counters.job_duration,
                 )),
             ));
         }
@@ -376,7 +376,7 @@ fn render_site(snapshot: &SiteSnapshot) -> Vec<Bytes> {
         .collect()
 }
 
-/// Label pairs of a tally series, sorted by name.
+/// Label pairs of a counter store series, sorted by name.
 fn sorted_pairs<'a>(
     names: &'static [&'static str],
     values: &'a [Arc<str>],

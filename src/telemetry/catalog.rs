@@ -126,14 +126,14 @@ pub enum Series {
 
 /// The fewest sites a per-site bound is multiplied by for the cardinality limit: room for an
 /// agent of many NetBackup primaries, and for sites added by a reload (the limit is set once,
-/// when the meter provider is built). See [`site_room`].
-pub const SITE_ROOM: usize = 100;
+/// when the meter provider is built). See [`sites_planned`].
+pub const MIN_SITES_PLANNED: usize = 100;
 
 /// The sites a per-site bound is multiplied by for an agent started with `sites` sites:
-/// [`SITE_ROOM`], or twice the sites configured at start when that is more, so a reload can
+/// [`MIN_SITES_PLANNED`], or twice the sites configured at start when that is more, so a reload can
 /// add as many again.
-pub fn site_room(sites: usize) -> usize {
-    SITE_ROOM.max(sites.saturating_mul(2))
+pub fn sites_planned(sites: usize) -> usize {
+    MIN_SITES_PLANNED.max(sites.saturating_mul(2))
 }
 
 /// The values of the `source` label: jobs, storage and the opt-in sources.
@@ -141,12 +141,12 @@ pub const SOURCES: usize = 2 + SourceId::ALL.len();
 
 impl MetricDef {
     /// The SDK cardinality limit of the instrument in the push: its bound from
-    /// [`MetricDef::series`] (a per-site bound times `site_room`, see [`site_room`]), never
+    /// [`MetricDef::series`] (a per-site bound times `sites_planned`, see [`sites_planned`]), never
     /// above `max_series` (`otlp.max_series_per_metric`), which open instruments get.
-    pub fn series_limit(&self, max_series: usize, site_room: usize) -> usize {
+    pub fn series_limit(&self, max_series: usize, sites_planned: usize) -> usize {
         match self.series {
             Series::Total(n) => n.min(max_series),
-            Series::PerSite(n) => n.saturating_mul(site_room).min(max_series),
+            Series::PerSite(n) => n.saturating_mul(sites_planned).min(max_series),
             Series::Open => max_series,
         }
         .max(1)
@@ -918,7 +918,7 @@ pub fn render_markdown() -> String {
          from NetBackup's data (storage units, policy types, statuses, clients, endpoints): at \
          most `otlp.max_series_per_metric` (default {DEFAULT_OTLP_MAX_SERIES_PER_METRIC}) series, more are folded into one \
          series marked `otel.metric.overflow`. A bound per site (labels from a closed set, or \
-         none besides `site`) gives the limit that bound times {SITE_ROOM} sites, or times twice the sites \
+         none besides `site`) gives the limit that bound times {MIN_SITES_PLANNED} sites, or times twice the sites \
          configured at start when that is more; a bound in all, that bound; neither above \
          `otlp.max_series_per_metric`, which counts the series of all sites together. The \
          OpenTelemetry SDK reserves room for its limit in every metric, so the small ones \

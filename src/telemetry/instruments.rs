@@ -13,7 +13,7 @@ use opentelemetry::{Key, KeyValue, StringValue, Value};
 use super::catalog::{
     BUILD_INFO, CATALOG, DURATION_BUCKETS, JOB_DURATION, Kind, MetricDef, Value as CatalogValue,
 };
-use super::tally::{COUNTERS, Tallies};
+use super::counter_store::{COUNTERS, CounterStore};
 use crate::collect::{FinishedJob, SiteSnapshot};
 
 /// The latest snapshot of every site, shared between collectors (writers) and instrument
@@ -72,21 +72,22 @@ impl SnapshotStore {
     }
 }
 
-/// What the agent records as events happen: its counters and the job duration histogram.
+/// Records each finished job of every site (its duration, one more completed job, its bytes),
+/// and holds the agent's [`CounterStore`], which the events count in too.
 ///
-/// Counts are kept in [`Tallies`], which the OTLP push reads through observable counters and
-/// the Prometheus bridge reads directly; the duration histogram also goes to an OpenTelemetry
-/// histogram for the push.
+/// Counts are kept in the [`CounterStore`], which the OTLP push reads through observable
+/// counters and the Prometheus bridge reads directly; the duration histogram also goes to an
+/// OpenTelemetry histogram for the push.
 #[derive(Debug, Clone)]
-pub struct Recorders {
+pub struct JobRecorder {
     /// `nbu.job.duration.seconds` for the OTLP push: each finished job once; `None` for an
-    /// agent without OpenTelemetry instruments ([`Recorders::tallies_only`]).
+    /// agent without OpenTelemetry instruments ([`JobRecorder::counters_only`]).
     pub job_duration: Option<Histogram<f64>>,
     /// Every counter and the duration histogram, for both exports.
-    pub tallies: Arc<Tallies>,
+    pub counters: Arc<CounterStore>,
 }
 
-impl Recorders {
+impl JobRecorder {
     /// Records a finished job (called once per job): its duration, and one more completed
     /// job with its bytes.
     pub fn job_finished(&self, site: &str, job: &FinishedJob<'_>) {
@@ -102,30 +103,30 @@ impl Recorders {
                     ],
                 );
             }
-            Tallies::record(
-                &self.tallies.job_duration,
+            CounterStore::record(
+                &self.counters.job_duration,
                 &[site, job.action, job.policy_type],
                 seconds,
             );
         }
         let status = job.status_label();
         let labels = [site, job.action, job.policy_type, status.as_ref()];
-        Tallies::add(&self.tallies.jobs_completed, &labels, 1);
-        Tallies::add(&self.tallies.jobs_transferred_bytes, &labels, job.bytes);
+        CounterStore::add(&self.counters.jobs_completed, &labels, 1);
+        CounterStore::add(&self.counters.jobs_transferred_bytes, &labels, job.bytes);
     }
 
-    /// Recorders without OpenTelemetry instruments: the counters and the histogram kept for
+    /// A recorder without OpenTelemetry instruments: the counters and the histogram kept for
     /// the Prometheus bridge only (an agent whose meter provider would have no reader).
-    pub fn tallies_only() -> Self {
-        Recorders {
+    pub fn counters_only() -> Self {
+        JobRecorder {
             job_duration: None,
-            tallies: Arc::new(Tallies::default()),
+            counters: Arc::new(CounterStore::default()),
         }
     }
 
     /// Forgets the counters of a site removed from the configuration.
     pub fn remove_site(&self, site: &str) {
-        self.tallies.remove_site(site);
+        self.counters.remove_site(site);
     }
 }
 
@@ -222,8 +223,9 @@ fn observe_all(
     }
 }
 
-/// Registers every catalog instrument on `meter`; observable ones read `store`.
-pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
+/// Registers every catalog instrument on `meter`; observable ones read `store` (the gauges)
+/// or the returned recorder's counter store (the counters).
+pub fn register(meter: &Meter, store: &SnapshotStore) -> JobRecorder {
     let interner = Arc::new(Interner::default());
     for metric in CATALOG
         .iter()
@@ -275,17 +277,17 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
             );
         })
         .build();
-    let tallies = Arc::new(Tallies::default());
+    let counters = Arc::new(CounterStore::default());
     for (name, family) in COUNTERS {
         let m = def(name);
-        let tallies = tallies.clone();
+        let counters = counters.clone();
         let interner = interner.clone();
         meter
             .u64_observable_counter(name)
             .with_description(m.map_or("", |m| m.description))
             .with_unit(m.map_or("", |m| m.unit))
             .with_callback(move |obs: &dyn AsyncInstrument<u64>| {
-                let family = family(&tallies);
+                let family = family(&counters);
                 family.for_each(|values, v| {
                     let attrs: Vec<KeyValue> = family
                         .labels
@@ -300,7 +302,7 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
             .build();
     }
     let duration = def(JOB_DURATION);
-    Recorders {
+    JobRecorder {
         job_duration: Some(
             meter
                 .f64_histogram(JOB_DURATION)
@@ -309,7 +311,7 @@ pub fn register(meter: &Meter, store: &SnapshotStore) -> Recorders {
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
         ),
-        tallies,
+        counters,
     }
 }
 

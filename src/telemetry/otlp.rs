@@ -44,7 +44,7 @@ use crate::config::{
 };
 use crate::events::{Events, FailureStreak};
 
-/// The events of exports, counted (`nbu.otlp.exports`) once an agent's tallies are known: the
+/// The events of exports, counted (`nbu.otlp.exports`) once an agent's counters are known: the
 /// exporter is built before the agent registers its instruments.
 pub type ExportCounter = Arc<OnceLock<Events>>;
 

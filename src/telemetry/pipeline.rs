@@ -18,10 +18,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use super::catalog::{CATALOG, site_room};
+use super::catalog::{CATALOG, sites_planned};
+use super::counter_store::CounterStore;
 use super::logs::JobEventExporter;
 use super::otlp::{self, ExportedSites, ExporterError};
-use super::tally::Tallies;
 use crate::config::{Config, LogFormat, LoggingConfig, TraceSampler};
 use crate::events::Events;
 
@@ -51,7 +51,7 @@ pub struct Pipeline {
 /// catalog ([`series_limit`](super::catalog::MetricDef::series_limit)): instruments whose
 /// labels come from NetBackup's data get `limit` series (`otlp.max_series_per_metric`), those
 /// bounded per site or in all get their bound (per site: for
-/// [`site_room`]`(sites)` sites, `sites` being the number
+/// [`sites_planned`]`(sites)` sites, `sites` being the number
 /// configured at start), never more than `limit`. Series beyond an
 /// instrument's limit are folded into one `otel.metric.overflow` series. The SDK reserves room
 /// for the limit in every instrument up front, so the limits bound the memory of the push; its
@@ -61,7 +61,7 @@ pub fn cardinality_view(
     limit: usize,
     sites: usize,
 ) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync {
-    let room = site_room(sites);
+    let planned = sites_planned(sites);
     move |instrument: &Instrument| {
         if !instrument.name().starts_with("nbu.") {
             return None;
@@ -69,7 +69,7 @@ pub fn cardinality_view(
         let limit = CATALOG
             .iter()
             .find(|m| m.name == instrument.name())
-            .map_or(limit, |m| m.series_limit(limit, room));
+            .map_or(limit, |m| m.series_limit(limit, planned));
         Stream::builder().with_cardinality_limit(limit).build().ok()
     }
 }
@@ -214,10 +214,10 @@ impl Pipeline {
         })
     }
 
-    /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `tallies`, an agent's counters,
+    /// Counts the OTLP metric exports (`nbu.otlp.exports`) in `counters`, an agent's counters,
     /// from now on. The first call wins.
-    pub fn count_exports_in(&self, tallies: Arc<Tallies>) {
-        let _ = self.exports.set(Events::counting_in(tallies));
+    pub fn count_exports_in(&self, counters: Arc<CounterStore>) {
+        let _ = self.exports.set(Events::counting_in(counters));
     }
 
     /// Installs the log subscriber (and the span bridge to OpenTelemetry when traces are on).
@@ -331,7 +331,7 @@ mod tests {
 
     use super::*;
     use crate::collect::SiteSnapshot;
-    use crate::telemetry::catalog::{SITE_ROOM, SOURCES, Series};
+    use crate::telemetry::catalog::{MIN_SITES_PLANNED, SOURCES, Series};
     use crate::telemetry::instruments::{SnapshotStore, register};
     use crate::telemetry::split;
 
@@ -371,8 +371,8 @@ mod tests {
             .with_reader(reader.clone())
             .build();
         let store = SnapshotStore::new();
-        let recorders = register(&provider.meter("nbu-otel"), &store);
-        let events = Events::counting_in(recorders.tallies.clone());
+        let recorder = register(&provider.meter("nbu-otel"), &store);
+        let events = Events::counting_in(recorder.counters.clone());
         for i in 0..sites {
             let mut s = SiteSnapshot::empty(&format!("site-{i:03}"));
             s.up = true;
@@ -421,10 +421,10 @@ mod tests {
             CATALOG
                 .iter()
                 .find(|m| m.name == name)
-                .map(|m| m.series_limit(4000, SITE_ROOM))
+                .map(|m| m.series_limit(4000, MIN_SITES_PLANNED))
         };
-        assert_eq!(limit("nbu.up"), Some(SITE_ROOM));
-        assert_eq!(limit("nbu.source.stale"), Some(SOURCES * SITE_ROOM));
+        assert_eq!(limit("nbu.up"), Some(MIN_SITES_PLANNED));
+        assert_eq!(limit("nbu.source.stale"), Some(SOURCES * MIN_SITES_PLANNED));
         assert_eq!(limit(crate::telemetry::catalog::BUILD_INFO), Some(1));
         assert_eq!(limit("nbu.disk_bytes"), Some(4000));
         assert_eq!(limit("nbu.jobs_count"), Some(4000));
@@ -433,7 +433,7 @@ mod tests {
             CATALOG
                 .iter()
                 .find(|m| m.name == "nbu.source.stale")
-                .map(|m| m.series_limit(10, SITE_ROOM)),
+                .map(|m| m.series_limit(10, MIN_SITES_PLANNED)),
             Some(10)
         );
         for m in CATALOG.iter() {
@@ -470,9 +470,12 @@ mod tests {
         // otlp.max_series_per_metric (300). An overflowing instrument keeps its limit's
         // series and folds the rest into one.
         // Here one site was configured at start and a reload added 119.
-        let rm = collected(300, 1, SITE_ROOM + 20, 350);
-        assert_eq!(points(&rm, "nbu.up"), (SITE_ROOM + 1, 1));
-        assert_eq!(points(&rm, "nbu.source.stale"), (2 * (SITE_ROOM + 20), 0));
+        let rm = collected(300, 1, MIN_SITES_PLANNED + 20, 350);
+        assert_eq!(points(&rm, "nbu.up"), (MIN_SITES_PLANNED + 1, 1));
+        assert_eq!(
+            points(&rm, "nbu.source.stale"),
+            (2 * (MIN_SITES_PLANNED + 20), 0)
+        );
         assert_eq!(
             points(&rm, crate::telemetry::catalog::API_REQUESTS),
             (301, 1)
@@ -494,11 +497,14 @@ mod tests {
     #[test]
     fn an_agent_started_with_many_sites_has_room_for_each_of_them() {
         // 120 sites configured at start: room for twice as many, none folded.
-        let rm = collected(4000, SITE_ROOM + 20, SITE_ROOM + 20, 1);
-        assert_eq!(points(&rm, "nbu.up"), (SITE_ROOM + 20, 0));
+        let rm = collected(4000, MIN_SITES_PLANNED + 20, MIN_SITES_PLANNED + 20, 1);
+        assert_eq!(points(&rm, "nbu.up"), (MIN_SITES_PLANNED + 20, 0));
         assert!(split::overflowing(&rm).is_empty());
-        assert_eq!(site_room(SITE_ROOM + 20), 2 * (SITE_ROOM + 20));
-        assert_eq!(site_room(3), SITE_ROOM);
+        assert_eq!(
+            sites_planned(MIN_SITES_PLANNED + 20),
+            2 * (MIN_SITES_PLANNED + 20)
+        );
+        assert_eq!(sites_planned(3), MIN_SITES_PLANNED);
     }
 
     #[test]

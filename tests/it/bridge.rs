@@ -8,7 +8,7 @@ use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::events::Events;
 use nbu_otel::server;
 use nbu_otel::telemetry::bridge::PrometheusBridge;
-use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
+use nbu_otel::telemetry::instruments::{JobRecorder, SnapshotStore, register};
 use nbu_sim::{SimConfig, SimTruth};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -49,8 +49,8 @@ fn snapshot(site: &str, jobs: u64, units: u32, max_age: Duration) -> SiteSnapsho
 
 struct Setup {
     store: SnapshotStore,
-    recorders: Recorders,
-    /// Events counted in `recorders`' tallies, as the agent's are.
+    recorder: JobRecorder,
+    /// Events counted in `recorder.counters`, as the agent's are.
     events: Events,
     bridge: PrometheusBridge,
     _provider: SdkMeterProvider,
@@ -59,12 +59,12 @@ struct Setup {
 fn setup() -> Setup {
     let provider = SdkMeterProvider::builder().build();
     let store = SnapshotStore::new();
-    let recorders = register(&provider.meter("test"), &store);
-    let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
-    let events = Events::counting_in(recorders.tallies.clone());
+    let recorder = register(&provider.meter("test"), &store);
+    let bridge = PrometheusBridge::new(store.clone(), recorder.counters.clone());
+    let events = Events::counting_in(recorder.counters.clone());
     Setup {
         store,
-        recorders,
+        recorder,
         events,
         bridge,
         _provider: provider,
@@ -213,7 +213,7 @@ fn series_that_stop_existing_leave_the_exposition() {
     assert_eq!(units(&text(&s.bridge)), 14);
     // A site removed by a reload: its gauges and its counters go.
     s.store.remove("b");
-    s.recorders.remove_site("b");
+    s.recorder.remove_site("b");
     let body = text(&s.bridge);
     assert!(!body.contains("site=\"b\""), "site b left behind:\n{body}");
     assert!(body.contains("site=\"a\""));

@@ -17,7 +17,7 @@ use nbu_otel::collect::{FinishedJob, SiteSnapshot, SourceData};
 use nbu_otel::config::DEFAULT_OTLP_MAX_MESSAGE_BYTES;
 use nbu_otel::events::Events;
 use nbu_otel::telemetry::bridge::PrometheusBridge;
-use nbu_otel::telemetry::instruments::{Recorders, SnapshotStore, register};
+use nbu_otel::telemetry::instruments::{JobRecorder, SnapshotStore, register};
 use nbu_otel::telemetry::otlp::ExportedSites;
 use nbu_otel::telemetry::pipeline::cardinality_view;
 use nbu_otel::telemetry::split::{self, EncodedRequest};
@@ -179,8 +179,8 @@ pub struct Day {
     reader: SharedReader,
     _provider: SdkMeterProvider,
     store: SnapshotStore,
-    recorders: Recorders,
-    /// Events counted in `recorders`' tallies, as the agent's are.
+    recorder: JobRecorder,
+    /// Events counted in `recorder.counters`, as the agent's are.
     events: Events,
     bridge: PrometheusBridge,
     exported: ExportedSites,
@@ -199,15 +199,15 @@ impl Day {
             .with_reader(reader.clone())
             .build();
         let store = SnapshotStore::new();
-        let recorders = register(&provider.meter("nbu-otel"), &store);
-        let bridge = PrometheusBridge::new(store.clone(), recorders.tallies.clone());
-        let events = Events::counting_in(recorders.tallies.clone());
+        let recorder = register(&provider.meter("nbu-otel"), &store);
+        let bridge = PrometheusBridge::new(store.clone(), recorder.counters.clone());
+        let events = Events::counting_in(recorder.counters.clone());
         Self {
             estate,
             reader,
             _provider: provider,
             store,
-            recorders,
+            recorder,
             events,
             bridge,
             exported: ExportedSites::new(),
@@ -223,14 +223,14 @@ impl Day {
         self.exported.set(sites.iter().cloned());
         for gone in self.live.iter().filter(|s| !sites.contains(s)) {
             self.store.remove(gone);
-            self.recorders.remove_site(gone);
+            self.recorder.remove_site(gone);
         }
         self.live.clone_from(&sites);
         for (slot, site) in sites.iter().enumerate() {
             self.store.publish(self.estate.snapshot(slot, site, step));
             self.events.request_answered(site, "/admin/jobs", "200");
             if let Some(policy_type) = self.estate.policy_types(slot, step).first() {
-                self.recorders.job_finished(
+                self.recorder.job_finished(
                     site,
                     &FinishedJob {
                         job_id: u64::from(step),

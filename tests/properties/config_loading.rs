@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::OnceLock;
 
-use nbu_otel::config::schema::{PerSite, options};
+use nbu_otel::config::schema::{Scope, options};
 use nbu_otel::config::{self, Config, ConfigError};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -137,7 +137,7 @@ fn fields() -> &'static [(String, String)] {
             } else {
                 continue;
             };
-            if section == "collection" && option.per_site == PerSite::Yes {
+            if section == "collection" && option.scope == Scope::SiteOverridable {
                 out.push(("site.collection".to_owned(), key.to_owned()));
             }
             out.push((section, key.to_owned()));

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::declare::section;
+use crate::config::option_types::FirstStart;
 use crate::config::raw::{Scalar, Section};
 use crate::config::validate::Validator;
 use crate::config::validate::scalar::{self, Within, hours, ms, secs};
-use crate::config::values::FirstStart;
 
 section! {
     /// One OTLP log record per finished job (by default, per job that did not succeed), sent to

@@ -11,14 +11,14 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::declare::section;
+use crate::config::option_types::{
+    DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC, OtlpCompression,
+    OtlpProtocol, TemporalityPreference,
+};
 use crate::config::raw::{Scalar, Section};
 use crate::config::standard_env::STANDARD_ENV;
 use crate::config::validate::Validator;
 use crate::config::validate::scalar::{self, Within, hours, mins, ms, present, secs};
-use crate::config::values::{
-    DEFAULT_OTLP_MAX_MESSAGE_BYTES, DEFAULT_OTLP_MAX_SERIES_PER_METRIC, OtlpCompression,
-    OtlpProtocol, TemporalityPreference,
-};
 
 section! {
     /// OTLP export settings, shared by metrics, traces and job events unless `otlp.metrics`,

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::declare::section;
+use crate::config::option_types::{DEFAULT_METRICS_PATH, MetricsAuth, RESERVED_PATHS};
 use crate::config::raw::{Scalar, Section};
 use crate::config::validate::Validator;
 use crate::config::validate::scalar::{self, Within, hours, present, secs};
-use crate::config::values::{DEFAULT_METRICS_PATH, MetricsAuth, RESERVED_PATHS};
 
 section! {
     /// The agent's own HTTP server. The default has no listen address and no bridge.

@@ -6,7 +6,7 @@ use crate::config::raw::{Scalar, Section};
 use crate::config::validate::{Validator, scalar};
 use std::collections::BTreeMap;
 
-use crate::config::values::{LogFormat, TraceSampler};
+use crate::config::option_types::{LogFormat, TraceSampler};
 
 section! {
     /// Traces of the agent's own work.

@@ -3,9 +3,9 @@
 //! [`shards`](crate::config::shards).
 
 use crate::config::declare::section;
+use crate::config::option_types::ShardIndex;
 use crate::config::raw::{Scalar, Section};
 use crate::config::validate::Validator;
-use crate::config::values::ShardIndex;
 
 /// The most replicas the sites can be spread over.
 pub const MAX_SHARDS: u32 = 1024;

@@ -12,9 +12,9 @@ use url::Url;
 use super::collection::{CollectionConfig, CollectionLayer, RawCollection};
 use super::sources::{RawSource, SourcesConfig};
 use crate::config::declare::section;
+use crate::config::option_types::{FilesFingerprint, is_valid_site_name};
 use crate::config::raw::{List, Scalar, Section};
 use crate::config::validate::{Validator, join, scalar};
-use crate::config::values::{FilesFingerprint, is_valid_site_name};
 use crate::netbackup::ApiVersion;
 
 section! {

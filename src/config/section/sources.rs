@@ -445,8 +445,8 @@ impl Validator<'_> {
     }
 }
 
-impl crate::config::declare::Same for SourcesConfig {
-    fn same(&self, other: &Self) -> bool {
+impl crate::config::declare::EqWithSecrets for SourcesConfig {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }

@@ -1,9 +1,10 @@
-//! The agent's own counters and its duration histogram, kept as plain sums.
+//! The [`CounterStore`]: the agent's own counters and its duration histogram, kept as plain
+//! sums. It is the [`CounterSink`] of the agent's events.
 //!
 //! Both exports read them: the OTLP push through observable instruments, the Prometheus bridge
 //! directly. Every family has a generation number that moves on each change, so the bridge
 //! re-renders a family only when it changed. Series of a site are forgotten with
-//! [`Tallies::remove_site`] (a site removed by a reload), in both exports at once.
+//! [`CounterStore::remove_site`] (a site removed by a reload), in both exports at once.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use super::catalog::{
     JOB_EVENTS_TRY_LOGS, JOBS_COMPLETED, JOBS_TRANSFERRED_BYTES, OTLP_EXPORTS,
 };
 use crate::collect::summary::DurationHistogram;
-use crate::events::{Counter, Counters};
+use crate::events::{Counter, CounterSink};
 
 /// Label values of one series, in the family's label order. The values are shared by the
 /// family's series (a site's name, an action, a policy type or a status is one string for
@@ -26,7 +27,7 @@ pub type LabelValues = Box<[Arc<str>]>;
 pub struct Family<V> {
     /// Label names, in the order of the values of every series.
     pub labels: &'static [&'static str],
-    /// Whether the first label is `site` (and [`Tallies::remove_site`] applies).
+    /// Whether the first label is `site` (and [`CounterStore::remove_site`] applies).
     site_first: bool,
     generation: AtomicU64,
     series: Mutex<Series<V>>,
@@ -134,8 +135,8 @@ pub const JOB_EVENT_LABELS: &[&str] = &["site", "outcome"];
 /// Label names of `nbu.job.duration.seconds`.
 pub const DURATION_LABELS: &[&str] = &["site", "action", "policy_type"];
 
-/// Reads one counter family of the tallies.
-pub type CounterOf = fn(&Tallies) -> &Family<u64>;
+/// Reads one counter family of the counter store.
+pub type CounterOf = fn(&CounterStore) -> &Family<u64>;
 
 /// The counter families, under their catalog names.
 pub const COUNTERS: [(&str, CounterOf); 9] = [
@@ -150,9 +151,11 @@ pub const COUNTERS: [(&str, CounterOf); 9] = [
     (JOB_EVENTS_TRY_LOGS, |t| &t.try_log_lookups),
 ];
 
-/// Every counter and histogram the agent records.
+/// The series of every counter the agent keeps itself (those events count, and the finished
+/// jobs a [`JobRecorder`](super::instruments::JobRecorder) records), and of the job duration
+/// histogram.
 #[derive(Debug)]
-pub struct Tallies {
+pub struct CounterStore {
     /// `nbu.api.requests`.
     pub api_requests: Family<u64>,
     /// `nbu.api.records.skipped`.
@@ -175,7 +178,7 @@ pub struct Tallies {
     pub job_duration: Family<DurationHistogram>,
 }
 
-impl Default for Tallies {
+impl Default for CounterStore {
     fn default() -> Self {
         Self {
             api_requests: Family::new(API_REQUEST_LABELS),
@@ -192,7 +195,7 @@ impl Default for Tallies {
     }
 }
 
-impl Tallies {
+impl CounterStore {
     /// Adds `n` to a counter series.
     pub fn add(family: &Family<u64>, values: &[&str], n: u64) {
         family.update(values, |v| *v = v.saturating_add(n));
@@ -216,7 +219,7 @@ impl Tallies {
     }
 }
 
-impl Counters for Tallies {
+impl CounterSink for CounterStore {
     /// Adds to the family of `counter`; the labels come in its label order, so only their
     /// values are kept.
     fn add(&self, counter: Counter, labels: &[(&'static str, &str)], n: u64) {
@@ -238,7 +241,7 @@ impl Counters for Tallies {
         for (slot, (_, value)) in values.iter_mut().zip(labels) {
             *slot = value;
         }
-        Tallies::add(family, &values[..labels.len().min(values.len())], n);
+        CounterStore::add(family, &values[..labels.len().min(values.len())], n);
     }
 }
 
@@ -248,11 +251,11 @@ mod tests {
 
     #[test]
     fn counts_add_up_per_series_and_removed_sites_go() {
-        let t = Tallies::default();
+        let t = CounterStore::default();
         let g0 = t.api_requests.generation();
-        Tallies::add(&t.api_requests, &["a", "jobs", "200"], 1);
-        Tallies::add(&t.api_requests, &["a", "jobs", "200"], 2);
-        Tallies::add(&t.api_requests, &["b", "jobs", "200"], 1);
+        CounterStore::add(&t.api_requests, &["a", "jobs", "200"], 1);
+        CounterStore::add(&t.api_requests, &["a", "jobs", "200"], 2);
+        CounterStore::add(&t.api_requests, &["b", "jobs", "200"], 1);
         assert_ne!(t.api_requests.generation(), g0);
         let mut seen = Vec::new();
         t.api_requests
@@ -266,12 +269,12 @@ mod tests {
         assert_ne!(t.api_requests.generation(), g1);
         assert_eq!(t.api_requests.len(), 1);
         // Values are shared by the series, and forgotten with the last series holding them.
-        Tallies::add(&t.api_requests, &["b", "jobs", "500"], 1);
+        CounterStore::add(&t.api_requests, &["b", "jobs", "500"], 1);
         let mut firsts = Vec::new();
         t.api_requests.for_each(|k, _| firsts.push(k[0].clone()));
         assert!(Arc::ptr_eq(&firsts[0], &firsts[1]), "one string for site b");
         drop(firsts);
-        let held = |t: &Tallies| {
+        let held = |t: &CounterStore| {
             t.api_requests
                 .series
                 .lock()
@@ -282,7 +285,7 @@ mod tests {
         assert_eq!(held(&t), 4, "b, jobs, 200, 500");
         t.remove_site("b");
         assert_eq!((t.api_requests.len(), held(&t)), (0, 0));
-        Tallies::add(&t.api_requests, &["b", "jobs", "200"], 1);
+        CounterStore::add(&t.api_requests, &["b", "jobs", "200"], 1);
         let g2 = t.api_requests.generation();
         t.remove_site("nobody");
         assert_eq!(

@@ -1,5 +1,7 @@
-//! Small types and constants the sections share: the credentials of `/metrics`, the OTLP
-//! compression and log format, the fingerprint of referenced files, and fixed bounds.
+//! The types of option values that are not plain scalars, and the constants the sections
+//! share: the credentials of `/metrics`, the OTLP protocol, compression and temporality, the
+//! trace sampler, the log format, `events.first_start`, the shard index, the fingerprint of
+//! referenced files, and fixed bounds and defaults.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -7,7 +9,7 @@ use std::path::Path;
 
 use secrecy::SecretString;
 
-use super::declare::{DefaultText, Same};
+use super::declare::{DefaultText, EqWithSecrets};
 
 /// The default path of the Prometheus bridge.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
@@ -42,13 +44,13 @@ impl MetricsAuth {
 
 impl PartialEq for MetricsAuth {
     fn eq(&self, other: &Self) -> bool {
-        self.same(other)
+        self.eq_with_secrets(other)
     }
 }
 
-impl Same for MetricsAuth {
-    fn same(&self, other: &Self) -> bool {
-        self.basic.same(&other.basic) && self.bearer.same(&other.bearer)
+impl EqWithSecrets for MetricsAuth {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
+        self.basic.eq_with_secrets(&other.basic) && self.bearer.eq_with_secrets(&other.bearer)
     }
 }
 
@@ -93,8 +95,8 @@ impl DefaultText for OtlpProtocol {
     }
 }
 
-impl Same for OtlpProtocol {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for OtlpProtocol {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -123,8 +125,8 @@ impl DefaultText for TemporalityPreference {
     }
 }
 
-impl Same for TemporalityPreference {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for TemporalityPreference {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -161,8 +163,8 @@ impl DefaultText for TraceSampler {
     }
 }
 
-impl Same for TraceSampler {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for TraceSampler {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -187,8 +189,8 @@ impl DefaultText for FirstStart {
     }
 }
 
-impl Same for FirstStart {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for FirstStart {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -211,8 +213,8 @@ impl DefaultText for ShardIndex {
     }
 }
 
-impl Same for ShardIndex {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for ShardIndex {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -237,8 +239,8 @@ impl DefaultText for OtlpCompression {
     }
 }
 
-impl Same for OtlpCompression {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for OtlpCompression {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -253,8 +255,8 @@ impl DefaultText for LogFormat {
     }
 }
 
-impl Same for LogFormat {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for LogFormat {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }
@@ -279,8 +281,8 @@ impl FilesFingerprint {
     }
 }
 
-impl Same for FilesFingerprint {
-    fn same(&self, other: &Self) -> bool {
+impl EqWithSecrets for FilesFingerprint {
+    fn eq_with_secrets(&self, other: &Self) -> bool {
         self == other
     }
 }

@@ -1,6 +1,7 @@
-//! The validated configuration as a whole: every section, built once by loading and never
-//! mutated.
+//! The typed configuration as a whole ([`Config`]): every section's typed struct, built once
+//! from the file shape ([`raw`](super::raw)) by loading and never mutated.
 
+use super::option_types::FilesFingerprint;
 use super::section::events::EventsConfig;
 use super::section::otlp::OtlpConfig;
 use super::section::server::ServerConfig;
@@ -8,7 +9,6 @@ use super::section::service::{LoggingConfig, ServiceConfig, TracesConfig};
 use super::section::sharding::ShardingConfig;
 use super::section::site::SiteConfig;
 use super::shards::ShardPlan;
-use super::values::FilesFingerprint;
 
 /// The validated agent configuration. Built once by [`load_file`](super::load_file); never mutated.
 #[derive(Debug, Clone)]
