@@ -37,9 +37,10 @@ impl Kind {
     }
 }
 
-/// Which source's data a metric reads (and whose staleness hides it).
+/// Where a metric's data comes from: a site's health, one of its sources (jobs, storage, an
+/// opt-in source, whose staleness hides it), or the agent itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Origin {
     /// Site health, always present.
     Site,
     /// The jobs source.
@@ -98,8 +99,8 @@ pub struct MetricDef {
     pub description: &'static str,
     /// Attributes besides `site`.
     pub labels: &'static [&'static str],
-    /// The source it reads.
-    pub source: Source,
+    /// Where its data comes from.
+    pub origin: Origin,
     /// Part of the legacy `nbu_exporter` contract.
     pub legacy: bool,
     /// How its series are read.
@@ -170,9 +171,9 @@ impl MetricDef {
 
     /// Emits its series in `snapshot` (none for an instrument the agent records).
     pub fn read_series(&self, snapshot: &SiteSnapshot, emit: &mut Emit<'_>) {
-        match (self.read, self.source) {
+        match (self.read, self.origin) {
             (Read::Snapshot(read), _) => read(snapshot, emit),
-            (Read::OptIn, Source::OptIn(source)) => opt_in_series(snapshot, source, self, emit),
+            (Read::OptIn, Origin::OptIn(source)) => opt_in_series(snapshot, source, self, emit),
             (Read::OptIn, _) | (Read::Recorded, _) => {}
         }
     }
@@ -289,7 +290,7 @@ fn opt_in_metric(source: SourceId, family: &FamilyRow) -> MetricDef {
         unit: family.unit,
         description: family.description,
         labels: family.labels,
-        source: Source::OptIn(source),
+        origin: Origin::OptIn(source),
         legacy: family.legacy,
         read: Read::OptIn,
         series: opt_in_bound(family.labels),
@@ -324,7 +325,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "",
         description: "1 when at least one source of the site (jobs, storage) could be collected in the last collection, as in the Go exporter; 0 when none could (NetBackup unreachable, key refused, no API version agreed). Which source failed: nbu_source_stale.",
         labels: &[],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: true,
         series: Series::PerSite(1),
         read: Read::Snapshot(|s, emit| emit(&[], Value::U64(u64::from(s.up)))),
@@ -336,7 +337,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "",
         description: "1 for the NetBackup API version in use (negotiated or pinned).",
         labels: &["version"],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: true,
         series: Series::PerSite(1),
         read: Read::Snapshot(|s, emit| {
@@ -352,7 +353,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "",
         description: "Mean duration of one NetBackup request in the last collection (sent until the last byte of the body; rate-limit waits excluded), in milliseconds.",
         labels: &[],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: true,
         series: Series::PerSite(1),
         read: Read::Snapshot(|s, emit| {
@@ -368,7 +369,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "s",
         description: "Unix time of the last successful collection of a source; stays at the last success while the source fails.",
         labels: &["source"],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: true,
         series: Series::PerSite(SOURCES),
         read: Read::Snapshot(|s, emit| {
@@ -397,7 +398,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "",
         description: "1 when a source has no current data (never collected, or older than its maximum age) so its series are not reported; 0 when current.",
         labels: &["source"],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: false,
         series: Series::PerSite(SOURCES),
         read: Read::Snapshot(|s, emit| {
@@ -420,7 +421,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "",
         description: "1 for an enabled opt-in source that the site's NetBackup API version has no endpoint for: it is not called, and has no staleness.",
         labels: &["source"],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: false,
         series: Series::PerSite(SourceId::ALL.len()),
         read: Read::Snapshot(|s, emit| {
@@ -438,7 +439,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{value}",
         description: "Values skipped in the last collection of a source because they cannot be right (negative sizes, numbers beyond 64 bits, an end before the start, text where a number belongs).",
         labels: &["source"],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: false,
         series: Series::PerSite(SOURCES),
         read: Read::Snapshot(|s, emit| {
@@ -468,7 +469,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Finished (DONE) jobs that ended within the window, by type, policy type and status. Unfinished jobs are not counted here (they have no result yet): see nbu_jobs_state_count and nbu_jobs_queued_count.",
         labels: &["action", "policy_type", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| job_key_series(s, emit, |j| &j.counts)),
@@ -480,7 +481,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "By",
         description: "Bytes transferred (kilobytesTransferred x 1024) by finished (DONE) jobs that ended within the window.",
         labels: &["action", "policy_type", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| job_key_series(s, emit, |j| &j.bytes)),
@@ -492,7 +493,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Finished (DONE) jobs that ended within the window, by type and status code, so status=\"0\" over all statuses is the success rate.",
         labels: &["action", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -511,7 +512,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Jobs in the window by type and state (UNKNOWN when absent): finished jobs that ended within it and every unfinished job, whatever its age.",
         labels: &["action", "state"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -530,7 +531,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Queued and re-queued jobs by type and queue reason code (UNKNOWN when absent), whatever their age.",
         labels: &["action", "reason"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -549,7 +550,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{file}",
         description: "Files protected (numberOfFiles) by finished (DONE) jobs that ended within the window.",
         labels: &["action", "policy_type"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -571,7 +572,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "1",
         description: "Mean deduplication ratio (dedupRatio) of the finished (DONE) jobs that ended within the window and report one.",
         labels: &["action", "policy_type"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -595,7 +596,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Finished jobs in the window of each allowlisted client (`sources.clients`), by type and status.",
         labels: &["client", "action", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -618,7 +619,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "s",
         description: "Unix time of the newest job with status 0 of each allowlisted client, policy name and type: from the jobs window, remembered while the agent runs.",
         labels: &["client", "policy", "action"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -641,7 +642,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "s",
         description: "Duration (endTime - startTime) of finished jobs, each recorded once when the agent first sees it finished; cumulative since the agent started.",
         labels: &["action", "policy_type"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -663,7 +664,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Finished jobs, each counted once when the agent first sees it finished; cumulative since the agent started, so rate() and increase() work.",
         labels: &["action", "policy_type", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: false,
         series: Series::Open,
         read: Read::Recorded,
@@ -675,7 +676,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "By",
         description: "Bytes (kilobytesTransferred * 1024) of finished jobs, each job counted once when the agent first sees it finished; cumulative since the agent started.",
         labels: &["action", "policy_type", "status"],
-        source: Source::Jobs,
+        origin: Origin::Jobs,
         legacy: false,
         series: Series::Open,
         read: Read::Recorded,
@@ -687,7 +688,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "By",
         description: "Free and used bytes of disk storage units (tape units are left out).",
         labels: &["name", "type", "size"],
-        source: Source::Storage,
+        origin: Origin::Storage,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -714,7 +715,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "By",
         description: "Total capacity of disk storage units.",
         labels: &["name", "type"],
-        source: Source::Storage,
+        origin: Origin::Storage,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.capacity_bytes)),
@@ -726,7 +727,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "{job}",
         description: "Maximum concurrent jobs of storage units that report it.",
         labels: &["name", "type"],
-        source: Source::Storage,
+        origin: Origin::Storage,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.max_concurrent_jobs)),
@@ -738,7 +739,7 @@ const SITE_METRICS: &[MetricDef] = &[
         unit: "By",
         description: "Maximum fragment size of storage units, in bytes.",
         labels: &["name", "type"],
-        source: Source::Storage,
+        origin: Origin::Storage,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| storage_unit_series(s, emit, |u| u.max_fragment_size_bytes)),
@@ -759,7 +760,7 @@ const SITE_METRICS: &[MetricDef] = &[
             "replication_capable",
             "instant_access",
         ],
-        source: Source::Storage,
+        origin: Origin::Storage,
         legacy: true,
         series: Series::Open,
         read: Read::Snapshot(|s, emit| {
@@ -792,7 +793,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "",
         description: "Always 1; the labels give the agent version and the Rust toolchain that built it. The only series without `site`.",
         labels: &["version", "rustversion"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: true,
         series: Series::Total(1),
         read: Read::Recorded,
@@ -804,7 +805,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{error}",
         description: "Failed collections by source and error kind (unauthorized, timeout, decode, ...).",
         labels: &["source", "kind"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::Open,
         read: Read::Recorded,
@@ -816,7 +817,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{request}",
         description: "HTTP requests sent to NetBackup by endpoint and outcome (status code, or timeout, connect, tls).",
         labels: &["endpoint", "status"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::Open,
         read: Read::Recorded,
@@ -828,7 +829,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{record}",
         description: "Records of NetBackup pages skipped by endpoint because they are broken in a member the agent reads (text that is not UTF-8, a malformed number, a member twice); the rest of each page is kept.",
         labels: &["endpoint"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::Open,
         read: Read::Recorded,
@@ -840,7 +841,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{reload}",
         description: "Configuration reloads by result (success, failure). Has no `site` attribute.",
         labels: &["result"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::Total(2),
         read: Read::Recorded,
@@ -852,7 +853,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{record}",
         description: "Job events (OTLP log records, one per finished job the `events` section reports) by outcome: delivered (the Collector acknowledged them) or dropped (more than `events.max_waiting` waited).",
         labels: &["outcome"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::PerSite(2),
         read: Read::Recorded,
@@ -864,7 +865,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{record}",
         description: "Job events of the site waiting for the Collector (or for their try logs), as of the site's last jobs cycle. Absent when the `events` section is off.",
         labels: &[],
-        source: Source::Site,
+        origin: Origin::Site,
         legacy: false,
         series: Series::PerSite(1),
         read: Read::Snapshot(|s, emit| {
@@ -880,7 +881,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{request}",
         description: "Try-log lookups of failed jobs, for NetBackup's reason, by outcome: found, unavailable (no try logs: 404 or none), failed (error, timeout, broken answer) or skipped (beyond `events.try_logs_per_cycle`).",
         labels: &["outcome"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::PerSite(4),
         read: Read::Recorded,
@@ -892,7 +893,7 @@ const AGENT_METRICS: &[MetricDef] = &[
         unit: "{export}",
         description: "OTLP metric exports by result (success, failure). Failures are seen on the bridge while the Collector is unreachable, and over OTLP once it is back. Has no `site` attribute.",
         labels: &["result"],
-        source: Source::Agent,
+        origin: Origin::Agent,
         legacy: false,
         series: Series::Total(2),
         read: Read::Recorded,

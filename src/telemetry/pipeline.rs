@@ -439,7 +439,7 @@ mod tests {
         for m in CATALOG.iter() {
             // A metric with no label besides `site` has one series per site; one whose
             // labels come from NetBackup's data (a storage unit, a job's labels) is open.
-            if m.labels.is_empty() && m.source != crate::telemetry::catalog::Source::Agent {
+            if m.labels.is_empty() && m.origin != crate::telemetry::catalog::Origin::Agent {
                 assert_eq!(m.series, Series::PerSite(1), "{}", m.name);
             }
             if m.labels

@@ -6,7 +6,7 @@ use std::time::Duration;
 use nbu_otel::Agent;
 use nbu_otel::collect::{SiteSnapshot, SourceData};
 use nbu_otel::server;
-use nbu_otel::telemetry::catalog::{CATALOG, Kind, Source, Value};
+use nbu_otel::telemetry::catalog::{CATALOG, Kind, Origin, Value};
 use nbu_otel::telemetry::pipeline::Pipeline;
 use nbu_sim::{SimConfig, Simulator};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -128,7 +128,7 @@ pub fn expected(sim: &Simulator) -> BTreeMap<String, Series> {
     let mut out = BTreeMap::new();
     for m in CATALOG
         .iter()
-        .filter(|m| matches!(m.source, Source::Jobs | Source::Storage) && m.kind == Kind::Gauge)
+        .filter(|m| matches!(m.origin, Origin::Jobs | Origin::Storage) && m.kind == Kind::Gauge)
     {
         let mut series = Series::new();
         m.read_series(&snapshot, &mut |labels, value| {
