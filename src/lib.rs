@@ -32,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod file_limits;
+pub mod host;
 pub mod migrate;
 pub mod netbackup;
 pub mod readiness;

@@ -87,7 +87,8 @@ pub fn exposure_warnings(config: &Config, file: Option<&Path>) -> Vec<String> {
     let proxied = config.sites.iter().any(|s| s.collection.proxy_from_env)
         || (otlp.enabled && otlp.proxy_from_env);
     if proxied {
-        warnings.extend(unusable_proxy_variables());
+        // The HTTP clients read the proxy variables from the process environment.
+        warnings.extend(unusable_proxy_variables(|name| std::env::var(name).ok()));
     }
     for (field, key) in [
         ("server.tls_key_file", &server.tls_key_file),
@@ -116,14 +117,14 @@ const PROXY_VARIABLES: [&str; 6] = [
     "all_proxy",
 ];
 
-/// A warning for each proxy variable set to something that is not a proxy URL: the HTTP
-/// clients ignore it, so requests meant for the proxy go direct. The value is never quoted (it
-/// may hold the proxy's password).
-fn unusable_proxy_variables() -> Vec<String> {
+/// A warning for each proxy variable (`var` gives its value) set to something that is not a
+/// proxy URL: the HTTP clients ignore it, so requests meant for the proxy go direct. The value
+/// is never quoted (it may hold the proxy's password).
+fn unusable_proxy_variables(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
     PROXY_VARIABLES
         .iter()
         .filter_map(|name| {
-            let value = std::env::var(name).ok()?;
+            let value = var(name)?;
             let value = value.trim();
             (!value.is_empty() && reqwest::Proxy::all(value).is_err()).then(|| {
                 format!(
@@ -197,6 +198,20 @@ mod tests {
 
     fn site(key: &str) -> String {
         format!("sites:\n  - name: a\n    url: https://nbu:1556/netbackup\n    api_key: {key}\n")
+    }
+
+    #[test]
+    fn a_proxy_variable_that_is_not_a_url_is_named_never_quoted() {
+        let env: std::collections::HashMap<&str, &str> = [
+            ("HTTPS_PROXY", "proxy.example:3128 with-secret-pw"),
+            ("http_proxy", "http://user:pw@proxy.example:3128"),
+            ("ALL_PROXY", "  "),
+        ]
+        .into();
+        let warnings = unusable_proxy_variables(|name| env.get(name).map(|v| (*v).to_owned()));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("HTTPS_PROXY is not a proxy URL"));
+        assert!(!warnings[0].contains("secret"), "{warnings:?}");
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! library's, so every build and platform agrees on the plan.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use super::error::FieldError;
 use super::option_types::ShardIndex;
@@ -118,11 +117,7 @@ fn host_name(env: &HashMap<String, String>) -> String {
     env.get("HOSTNAME")
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string(Path::new("/proc/sys/kernel/hostname"))
-                .ok()
-                .map(|name| name.trim().to_owned())
-        })
+        .or_else(crate::host::kernel_host_name)
         .unwrap_or_default()
 }
 
@@ -209,7 +204,8 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        crate::config::load_str_with_env(&yaml, Path::new("."), &env).map_err(|e| e.to_string())
+        crate::config::load_str_with_env(&yaml, std::path::Path::new("."), &env)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -124,11 +124,7 @@ pub fn sampler(kind: TraceSampler, ratio: f64) -> Sampler {
 
 /// The machine's host name, or `unknown`.
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
+    crate::host::kernel_host_name()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| "unknown".to_owned())
 }
