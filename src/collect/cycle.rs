@@ -518,6 +518,24 @@ impl SiteCycle {
     }
 }
 
+/// `once` and `check`: one cycle of a site on fresh state.
+impl SiteCollector {
+    /// One full collection on fresh state, everything due: the version, the jobs and
+    /// storage concurrently, then the opt-in sources (see [`SiteCycle`]).
+    pub async fn collect_all(&self) -> SiteReport {
+        self.collect_all_with_progress(None).await
+    }
+
+    /// [`SiteCollector::collect_all`], sending the progress of the jobs walk to `progress`.
+    pub async fn collect_all_with_progress(&self, progress: Option<ProgressSink>) -> SiteReport {
+        let mut cycle = SiteCycle::fresh(&self.site().name);
+        if let Some(sink) = progress {
+            cycle = cycle.with_progress(sink);
+        }
+        cycle.once(self).await
+    }
+}
+
 /// Collects the opt-in sources `due`, concurrently; their windows end at `now`, NetBackup's
 /// clock, and the clients `covered` need no query of their own.
 async fn collect_sources(

@@ -7,7 +7,6 @@ use tokio::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::cycle::SiteCycle;
 use super::snapshot::SiteSnapshot;
 use super::sources::SourceValues;
 use super::storage::StorageAggregator;
@@ -256,20 +255,5 @@ impl SiteCollector {
             aggregator.finish()
         });
         SourceOutcome::timed(started, result)
-    }
-
-    /// One full collection on fresh state, everything due: the version, the jobs and
-    /// storage concurrently, then the opt-in sources (see [`SiteCycle`]).
-    pub async fn collect_all(&self) -> SiteReport {
-        self.collect_all_with_progress(None).await
-    }
-
-    /// [`SiteCollector::collect_all`], sending the progress of the jobs walk to `progress`.
-    pub async fn collect_all_with_progress(&self, progress: Option<ProgressSink>) -> SiteReport {
-        let mut cycle = SiteCycle::fresh(&self.site.name);
-        if let Some(sink) = progress {
-            cycle = cycle.with_progress(sink);
-        }
-        cycle.once(self).await
     }
 }
