@@ -26,6 +26,7 @@ pub mod storage;
 pub mod store;
 pub mod summary;
 pub mod sync;
+mod timestamp;
 
 pub use site::{SiteCollector, SiteReport, SourceOutcome};
 pub use snapshot::{OptInState, SiteSnapshot, SourceData};
