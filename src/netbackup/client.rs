@@ -10,7 +10,6 @@ mod transport;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, RETRY_AFTER,
 };
@@ -19,9 +18,10 @@ use tokio::time::Instant;
 use tracing::{Instrument as _, Span};
 use url::Url;
 
-use self::answer::Answer;
-use self::body::{BodyError, read_body};
-use self::spans::{inject_context, without_userinfo};
+use self::answer::{Answer, Attempt, classify, decode_error};
+use self::body::{BodyError, SpareBodies, read_body};
+use self::spans::{attempt_span, inject_context, request_span, without_userinfo};
+use self::transport::classify_transport;
 use super::error::{ApiError, ApiFailure, DecodeKind};
 use super::limit::RequestLimiter;
 use super::retry::{backoff, parse_http_date, parse_retry_after};
@@ -30,21 +30,11 @@ use super::version::ApiVersion;
 use crate::events::Events;
 use crate::file_limits::{MAX_REFERENCED_FILE_BYTES, read_at_most};
 
+pub use self::answer::Body;
 pub use self::body::MAX_BODY_BYTES;
 
 /// Where negotiation sends its probe: the cheapest versioned request there is.
 const PROBE_ENDPOINT: &str = "/admin/jobs";
-
-/// A successful response body.
-#[derive(Debug)]
-pub struct Body {
-    /// The raw bytes, checked to be of a JSON media type.
-    pub bytes: Vec<u8>,
-    /// Requests sent for it, retries included.
-    pub attempts: u32,
-    /// The server's clock when it answered (the `Date` header), if it sent a valid one.
-    pub server_time: Option<DateTime<Utc>>,
-}
 
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
@@ -60,10 +50,8 @@ pub struct SiteClient {
     events: Events,
     /// What context travels with each request.
     propagation: Propagation,
-    /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
-    /// fresh memory for every page. At most one per request in flight.
-    spare_bodies: Mutex<Vec<Vec<u8>>>,
-    spare_limit: usize,
+    /// Buffers of bodies already decoded, reused for the next ones.
+    spare_bodies: SpareBodies,
     /// When a request last succeeded.
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
@@ -136,9 +124,8 @@ impl SiteClient {
             max_retries: site.max_retries,
             max_retry_time: site.max_retry_time,
             events: Events::default(),
-            spare_bodies: Mutex::new(Vec::new()),
+            spare_bodies: SpareBodies::new(site.max_concurrent_requests as usize),
             propagation: Propagation::default(),
-            spare_limit: site.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
         })
@@ -174,6 +161,18 @@ impl SiteClient {
         let mut timed = self.timed.lock().unwrap_or_else(|p| p.into_inner());
         let (count, total) = std::mem::take(&mut *timed);
         (count > 0).then(|| total / count)
+    }
+
+    /// Hands back the bytes of a body that was decoded, for a later body to reuse.
+    pub fn recycle_body(&self, bytes: Vec<u8>) {
+        self.spare_bodies.recycle(bytes);
+    }
+
+    /// Drops the body buffers kept for reuse: between two collections of a site they would
+    /// only hold memory (up to one large page per request in flight, per site). The next
+    /// collection starts with fresh buffers and reuses them from its second page on.
+    pub fn release_spare_bodies(&self) {
+        self.spare_bodies.release();
     }
 
     /// The site name.
@@ -222,6 +221,18 @@ impl SiteClient {
             &self.site,
             ApiFailure::VersionUnsupported { tried },
         ))
+    }
+
+    /// The span of one logical request to `endpoint` (level `debug`: always exported with
+    /// traces, in the log only at `debug`), named `nbu.request {endpoint}`, of kind internal,
+    /// with `site`, the API version and the page number. Each attempt [`SiteClient::get`]
+    /// sends inside it is a client span of its own, as the HTTP semantic conventions describe
+    /// retries (`GET {endpoint}`, with `url.full`, `http.response.status_code`,
+    /// `http.request.resend_count` from the second attempt on, and `error.type` when it
+    /// failed). `get` records on this span `error.type` and an error status when the request
+    /// failed for good; the caller records `nbu.records`.
+    pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
+        request_span(&self.site, endpoint, version, page)
     }
 
     /// `GET {base}{endpoint}?{query}` with the API key and `version`, retried on 429, 502, 503,
@@ -345,7 +356,13 @@ impl SiteClient {
         version: ApiVersion,
     ) -> Attempt {
         let _permit = self.limiter.acquire().await;
-        let span = self.attempt_span(endpoint, url_full, attempts.saturating_sub(1));
+        let span = attempt_span(
+            &self.site,
+            self.server(),
+            endpoint,
+            url_full,
+            attempts.saturating_sub(1),
+        );
         let attempt = self
             .exchange(endpoint, url, headers, attempts, version)
             .instrument(span.clone())
@@ -400,10 +417,12 @@ impl SiteClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = match read_body(response, self.spare_body()).await {
+        let body = match read_body(response, self.spare_bodies.take()).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
-                return Attempt::Done(Err(self.decode_error(
+                return Attempt::Done(Err(decode_error(
+                    &self.site,
+                    &self.key,
                     endpoint,
                     DecodeKind::TooLarge,
                     format!("more than {MAX_BODY_BYTES} bytes"),
@@ -424,21 +443,30 @@ impl SiteClient {
             content_type: &content_type,
             body,
         };
-        self.classify(endpoint, attempts, version, answer)
+        classify(&self.site, &self.key, endpoint, attempts, version, answer)
     }
-}
 
-/// The result of one request: final, or worth another try.
-enum Attempt {
-    /// The request's outcome: no retry changes it.
-    Done(Result<Body, ApiError>),
-    /// A failure another try may mend, after `wait` if the server asked for one.
-    Retry {
-        /// The server's `Retry-After`, if it sent one.
-        wait: Option<Duration>,
-        /// What failed, reported if no retry is left.
-        error: ApiError,
-    },
+    /// A decode error with a redacted snippet of `body`.
+    pub(crate) fn decode_error(
+        &self,
+        endpoint: &str,
+        kind: DecodeKind,
+        detail: String,
+        body: &[u8],
+    ) -> ApiError {
+        decode_error(&self.site, &self.key, endpoint, kind, detail, body)
+    }
+
+    /// A failure on the wire as the attempt's outcome, counted as the request's answer.
+    fn transport_error(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
+        let attempt = classify_transport(&self.site, endpoint, attempts, self.timeout, e);
+        let kind = match &attempt {
+            Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
+            Attempt::Done(Ok(_)) => "ok",
+        };
+        self.events.request_answered(&self.site, endpoint, kind);
+        attempt
+    }
 }
 
 /// A rate-limited or server-status error saying why retrying stopped; other errors as they

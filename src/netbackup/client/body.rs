@@ -1,7 +1,7 @@
 //! Response bodies: read chunk by chunk under a size limit, into buffers reused from page to
 //! page.
 
-use super::SiteClient;
+use std::sync::Mutex;
 
 /// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
 /// anything far larger is a broken or hostile server, not data.
@@ -10,29 +10,44 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Largest body buffer kept for reuse (a page of 100 jobs needs about 300 KiB).
 const SPARE_BODY_BYTES: usize = 1024 * 1024;
 
-impl SiteClient {
-    /// Hands back the bytes of a body that was decoded, for a later body to reuse.
-    pub fn recycle_body(&self, bytes: Vec<u8>) {
+/// Buffers of bodies already decoded, reused for the next ones: a walk does not touch fresh
+/// memory for every page. At most one per request in flight.
+#[derive(Debug, Default)]
+pub(super) struct SpareBodies {
+    buffers: Mutex<Vec<Vec<u8>>>,
+    /// Most buffers kept: the requests in flight at most.
+    limit: usize,
+}
+
+impl SpareBodies {
+    /// No buffer yet; at most `limit` kept.
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            buffers: Mutex::new(Vec::new()),
+            limit,
+        }
+    }
+
+    /// Keeps the bytes of a decoded body for a later body, unless they are too large or
+    /// enough are kept.
+    pub(super) fn recycle(&self, bytes: Vec<u8>) {
         if bytes.capacity() <= SPARE_BODY_BYTES {
-            let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
-            if spare.len() < self.spare_limit {
+            let mut spare = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < self.limit {
                 spare.push(bytes);
             }
         }
     }
 
-    /// Drops the body buffers kept for reuse: between two collections of a site they would
-    /// only hold memory (up to one large page per request in flight, per site). The next
-    /// collection starts with fresh buffers and reuses them from its second page on.
-    pub fn release_spare_bodies(&self) {
-        let spare =
-            std::mem::take(&mut *self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner()));
+    /// Drops every buffer kept.
+    pub(super) fn release(&self) {
+        let spare = std::mem::take(&mut *self.buffers.lock().unwrap_or_else(|p| p.into_inner()));
         drop(spare);
     }
 
     /// A buffer for the next body: one kept for reuse, or a new one.
-    pub(super) fn spare_body(&self) -> Vec<u8> {
-        let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
+    pub(super) fn take(&self) -> Vec<u8> {
+        let mut spare = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
         spare.pop().unwrap_or_default()
     }
 }

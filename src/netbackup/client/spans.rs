@@ -11,51 +11,53 @@ use url::Url;
 
 use super::super::settings::Propagation;
 use super::super::version::ApiVersion;
-use super::SiteClient;
 
-impl SiteClient {
-    /// The span of one logical request to `endpoint` (level `debug`: always exported with
-    /// traces, in the log only at `debug`), named `nbu.request {endpoint}`, of kind internal,
-    /// with `site`, the API version and the page number. Each attempt [`SiteClient::get`]
-    /// sends inside it is a client span of its own, as the HTTP semantic conventions describe
-    /// retries (`GET {endpoint}`, with `url.full`, `http.response.status_code`,
-    /// `http.request.resend_count` from the second attempt on, and `error.type` when it
-    /// failed). `get` records on this span `error.type` and an error status when the request
-    /// failed for good; the caller records `nbu.records`.
-    pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
-        tracing::debug_span!(
-            "nbu.request",
-            otel.name = %format!("nbu.request {endpoint}"),
-            otel.kind = "internal",
-            otel.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            site = %self.site,
-            nbu.api_version = version.as_str(),
-            nbu.page = page,
-            nbu.records = tracing::field::Empty,
-        )
-    }
+/// The span of one logical request of `site` to `endpoint`, as `SiteClient::request_span`
+/// describes it.
+pub(super) fn request_span(
+    site: &str,
+    endpoint: &str,
+    version: ApiVersion,
+    page: Option<u64>,
+) -> Span {
+    tracing::debug_span!(
+        "nbu.request",
+        otel.name = %format!("nbu.request {endpoint}"),
+        otel.kind = "internal",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        site = %site,
+        nbu.api_version = version.as_str(),
+        nbu.page = page,
+        nbu.records = tracing::field::Empty,
+    )
+}
 
-    /// The client span of one attempt (HTTP semantic conventions): `GET {endpoint}` of kind
-    /// client, with the attributes known before sending; `resends` is the number of attempts
-    /// before this one (`http.request.resend_count`, absent on the first).
-    pub(super) fn attempt_span(&self, endpoint: &str, url_full: &str, resends: u32) -> Span {
-        let (address, port) = self.server();
-        tracing::debug_span!(
-            "nbu.request.attempt",
-            otel.name = %format!("GET {endpoint}"),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = "GET",
-            http.request.resend_count = (resends > 0).then_some(resends),
-            url.full = %url_full,
-            server.address = %address,
-            server.port = port,
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            site = %self.site,
-        )
-    }
+/// The client span of one attempt (HTTP semantic conventions): `GET {endpoint}` of kind
+/// client, with the attributes known before sending (`server` is the site's host and port);
+/// `resends` is the number of attempts before this one (`http.request.resend_count`, absent on
+/// the first).
+pub(super) fn attempt_span(
+    site: &str,
+    (address, port): (String, u16),
+    endpoint: &str,
+    url_full: &str,
+    resends: u32,
+) -> Span {
+    tracing::debug_span!(
+        "nbu.request.attempt",
+        otel.name = %format!("GET {endpoint}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "GET",
+        http.request.resend_count = (resends > 0).then_some(resends),
+        url.full = %url_full,
+        server.address = %address,
+        server.port = port,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        site = %site,
+    )
 }
 
 /// `url` as `url.full` shows it: without user name and password, should the configured URL

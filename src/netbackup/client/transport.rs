@@ -1,56 +1,42 @@
 //! Failures on the wire (no HTTP answer): timeouts and connection errors, retried, and TLS
 //! refusals, reported with plain words where the library's say nothing to an operator.
 
+use std::time::Duration;
+
 use super::super::error::{ApiError, ApiFailure};
-use super::{Attempt, SiteClient};
+use super::answer::Attempt;
 
-impl SiteClient {
-    /// A failure on the wire as the attempt's outcome, counted as the request's answer.
-    pub(super) fn transport_error(
-        &self,
-        endpoint: &str,
-        attempts: u32,
-        e: &reqwest::Error,
-    ) -> Attempt {
-        let attempt = self.classify_transport(endpoint, attempts, e);
-        let kind = match &attempt {
-            Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
-            Attempt::Done(Ok(_)) => "ok",
-        };
-        self.events.request_answered(&self.site, endpoint, kind);
-        attempt
-    }
-
-    /// What a failure on the wire means: a timeout or a connection error is worth another
-    /// try, a TLS refusal is final.
-    fn classify_transport(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
-        let detail = transport_detail(e);
-        let error = |failure| ApiError::at(&self.site, endpoint, failure);
-        if e.is_timeout() {
-            // A slow answer (or connection) is often a passing load peak: worth another try
-            // within the retry budget, rather than losing the whole walk.
-            return Attempt::Retry {
-                wait: None,
-                error: error(ApiFailure::Timeout {
-                    timeout: self.timeout,
-                    attempts,
-                }),
-            };
-        }
-        if is_certificate_error(e) {
-            let detail = match certificate_advice(e) {
-                Some(advice) => format!("{advice} ({detail})"),
-                None => detail,
-            };
-            return Attempt::Done(Err(error(ApiFailure::Tls { detail })));
-        }
-        Attempt::Retry {
+/// What a failure on the wire of a request of `site` to `endpoint` means: a timeout (after
+/// `timeout`) or a connection error is worth another try, a TLS refusal is final.
+pub(super) fn classify_transport(
+    site: &str,
+    endpoint: &str,
+    attempts: u32,
+    timeout: Duration,
+    e: &reqwest::Error,
+) -> Attempt {
+    let detail = transport_detail(e);
+    let error = |failure| ApiError::at(site, endpoint, failure);
+    if e.is_timeout() {
+        // A slow answer (or connection) is often a passing load peak: worth another try
+        // within the retry budget, rather than losing the whole walk.
+        return Attempt::Retry {
             wait: None,
-            error: error(ApiFailure::Connect { attempts, detail }),
-        }
+            error: error(ApiFailure::Timeout { timeout, attempts }),
+        };
+    }
+    if is_certificate_error(e) {
+        let detail = match certificate_advice(e) {
+            Some(advice) => format!("{advice} ({detail})"),
+            None => detail,
+        };
+        return Attempt::Done(Err(error(ApiFailure::Tls { detail })));
+    }
+    Attempt::Retry {
+        wait: None,
+        error: error(ApiFailure::Connect { attempts, detail }),
     }
 }
-
 /// What went wrong on the wire, without the URL (reqwest puts it in its own message): the
 /// kind of failure, then the sources' messages.
 fn transport_detail(e: &reqwest::Error) -> String {
