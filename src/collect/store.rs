@@ -18,160 +18,26 @@
 
 mod fold;
 mod labels;
+mod record;
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use self::labels::{LABEL_SLACK, LabelSet, code};
+use self::labels::LABEL_SLACK;
+use self::record::{DURATION, END, KILOBYTES, REMOVED, REPORTED};
 use super::job_details::{EventFilter, JobDetails};
-use super::summary::UNKNOWN;
+use super::summary::{JobsSummary, UNKNOWN};
 use super::timestamp::time_ms;
 use crate::config::ClientsConfig;
-use crate::netbackup::lenient::{Num, Text};
 use crate::netbackup::models::JobAttributes;
 
 pub use self::labels::LabelTable;
-
-/// `kilobytesTransferred` is valid.
-const KILOBYTES: u8 = 1;
-/// `numberOfFiles` is valid.
-const FILES: u8 = 1 << 1;
-/// `dedupRatio` is valid and not negative.
-const DEDUP: u8 = 1 << 2;
-/// The job is `DONE` with valid start and end times, the end not before the start.
-const DURATION: u8 = 1 << 3;
-/// `endTime` is valid.
-const END: u8 = 1 << 4;
-/// The job is `DONE`.
-const DONE: u8 = 1 << 5;
-/// The state of a finished job.
-const DONE_STATE: &str = "DONE";
-/// The finished job was reported ([`JobStore`] reports each finished job once).
-const REPORTED: u8 = 1 << 6;
-/// Marked for removal while a delta is applied.
-const REMOVED: u8 = 1 << 7;
+pub use self::record::JobRecord;
 
 /// The spare room a delta that adds jobs leaves in the records, as a fraction of them
 /// (1/32, ~3 %): a few deltas' worth of new jobs before the next reallocation.
 const DELTA_SLACK_DIVISOR: usize = 32;
-
-/// One job as the store keeps it: 56 bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct JobRecord {
-    job_id: u64,
-    kilobytes: u64,
-    files: u64,
-    dedup_ratio: f64,
-    start_ms: i64,
-    end_ms: i64,
-    labels: u32,
-    flags: u8,
-    /// Values of the job that cannot be right and were skipped (saturating).
-    invalid: u8,
-}
-
-impl JobRecord {
-    /// Whether the job is `DONE`.
-    fn is_done(&self) -> bool {
-        self.flags & DONE != 0
-    }
-
-    fn has(&self, flag: u8) -> bool {
-        self.flags & flag != 0
-    }
-
-    /// Whether the jobs window holds the job: unfinished, or finished after `window_start_ms`.
-    /// A finished job whose `endTime` cannot be read is kept: a full walk's filter on
-    /// `endTime`, which NetBackup evaluates, decides whether it stays.
-    fn in_window(&self, window_start_ms: i64) -> bool {
-        !self.is_done() || !self.has(END) || self.end_ms > window_start_ms
-    }
-}
-
-/// Records are made as their labels are interned into a table.
-impl LabelTable {
-    /// The record of a job, or `None` when it has no valid `jobId` (it cannot be stored).
-    pub fn record(&mut self, job: &JobAttributes<'_>) -> Option<JobRecord> {
-        let job_id = job.job_id.valid()?;
-        let mut invalid = 0u8;
-        let bad = |n: &mut u8| *n = n.saturating_add(1);
-        let action = self.label(&job.job_type, "", &mut invalid);
-        let policy = self.label(&job.policy_type, "", &mut invalid);
-        let state_text = job.state.as_str();
-        let state = self.label(&job.state, UNKNOWN, &mut invalid);
-        let status = code(job.status, &mut invalid);
-        let queued = matches!(state_text, Some("QUEUED" | "REQUEUED"));
-        let reason = queued.then(|| code(job.job_queue_reason, &mut invalid));
-        let client = self.client_labels(job);
-        let labels = self.set_id(LabelSet {
-            action,
-            policy,
-            state,
-            status,
-            reason,
-            client,
-        });
-
-        let mut flags = 0u8;
-        let mut kilobytes = 0;
-        match job.kilobytes_transferred {
-            Num::Valid(kb) => {
-                kilobytes = kb;
-                flags |= KILOBYTES;
-            }
-            Num::Invalid => bad(&mut invalid),
-            Num::Absent => {}
-        }
-        let mut files = 0;
-        match job.number_of_files {
-            Num::Valid(n) => {
-                files = n;
-                flags |= FILES;
-            }
-            Num::Invalid => bad(&mut invalid),
-            Num::Absent => {}
-        }
-        let mut dedup_ratio = 0.0;
-        match job.dedup_ratio {
-            Num::Valid(r) if r >= 0.0 => {
-                dedup_ratio = r;
-                flags |= DEDUP;
-            }
-            Num::Valid(_) | Num::Invalid => bad(&mut invalid),
-            Num::Absent => {}
-        }
-        let start = time_ms(&job.start_time);
-        let end = time_ms(&job.end_time);
-        if let Some(Ok(_)) = end {
-            flags |= END;
-        }
-        if state_text == Some(DONE_STATE) {
-            flags |= DONE;
-            // A time of the wrong type is a bad value; text that does not parse, or an end
-            // before the start, is one when both times are there.
-            match (&job.start_time, &job.end_time) {
-                (Text::Invalid, _) | (_, Text::Invalid) => bad(&mut invalid),
-                (Text::Valid(_), Text::Valid(_)) => match (start, end) {
-                    (Some(Ok(s)), Some(Ok(e))) if e >= s => flags |= DURATION,
-                    _ => bad(&mut invalid),
-                },
-                _ => {}
-            }
-        }
-        Some(JobRecord {
-            job_id,
-            kilobytes,
-            files,
-            dedup_ratio,
-            start_ms: start.and_then(Result::ok).unwrap_or(i64::MIN),
-            end_ms: end.and_then(Result::ok).unwrap_or(i64::MIN),
-            labels,
-            flags,
-            invalid,
-        })
-    }
-}
 
 /// A finished job, reported once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -461,8 +327,19 @@ impl JobStore {
         if self.labels.held() <= 2 * self.labels_after_compaction + LABEL_SLACK {
             return;
         }
-        self.labels = self.labels.compacted(&mut self.records);
+        self.labels = self
+            .labels
+            .compacted(self.records.iter_mut().map(|r| &mut r.labels));
         self.labels_after_compaction = self.labels.held();
+    }
+
+    /// The legacy aggregates of the stored jobs, folded in `jobId` order: counts, bytes,
+    /// statuses, files, dedup ratios and durations of the finished (`DONE`) jobs; states and
+    /// queue reasons of every stored job. `pages` is 0 and
+    /// `invalid_values` counts the skipped values of the stored jobs; the caller adds what its
+    /// walks read.
+    pub fn summary(&self) -> JobsSummary {
+        fold::summary(&self.records, &self.labels)
     }
 
     /// Sets which finished jobs get their details kept for job events (`None`: none), from

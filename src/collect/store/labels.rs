@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::JobRecord;
 use crate::collect::label::cap_label;
 use crate::config::ClientsConfig;
 use crate::netbackup::lenient::{Num, Text};
@@ -70,19 +69,19 @@ impl LabelTable {
         self.texts.len() + self.sets.len()
     }
 
-    /// A table of only the label sets `records` use, with the records' ids rewritten to it.
-    pub(super) fn compacted(&self, records: &mut [JobRecord]) -> LabelTable {
+    /// A table of only the label sets `ids` name, with each id rewritten to it.
+    pub(super) fn compacted<'r>(&self, ids: impl IntoIterator<Item = &'r mut u32>) -> LabelTable {
         let mut table = LabelTable {
             clients: self.clients.clone(),
             ..LabelTable::default()
         };
         let mut new_ids: Vec<Option<u32>> = vec![None; self.sets.len()];
-        for record in records {
-            let old = record.labels as usize;
+        for id in ids {
+            let old = *id as usize;
             let (Some(slot), Some(set)) = (new_ids.get_mut(old), self.sets.get(old)) else {
                 continue;
             };
-            record.labels = match slot {
+            *id = match slot {
                 Some(id) => *id,
                 None => {
                     let set = LabelSet {
