@@ -1,6 +1,6 @@
 //! The alerts of `/manage/alerts`: job alerts spread over the days before the anchor.
 
-use super::{before, choose, client_name, one_of};
+use super::draw::{before, choose, client_name, one_of};
 use crate::dataset::rng::Draws;
 
 /// The stream of alert draws.

@@ -1,6 +1,6 @@
 //! The backup images of `/catalog/images`, with their malware and anomaly statuses.
 
-use super::{HOUR_MS, IMAGE_DAYS, before, choose, client_name, one_of};
+use super::draw::{HOUR_MS, IMAGE_DAYS, before, choose, client_name, one_of};
 use crate::dataset::rng::Draws;
 
 /// The stream of image draws.

@@ -7,24 +7,16 @@
 
 mod alerts;
 mod catalog;
+mod draw;
 mod malware;
 mod slo;
 mod tape;
-
-use super::rng::Draws;
 
 pub(crate) use alerts::Alert;
 pub(crate) use catalog::Image;
 pub(crate) use malware::{ScanResult, scan_state_in};
 pub(crate) use slo::Slo;
 pub(crate) use tape::{DiskPool, Drive, TapeVolume, VolumePool};
-
-/// An hour, in milliseconds.
-const HOUR_MS: i64 = 3_600_000;
-/// A day, in milliseconds.
-const DAY_MS: i64 = 24 * HOUR_MS;
-/// Images and scans spread over this many days before the anchor.
-const IMAGE_DAYS: i64 = 4;
 
 /// Items per unit of scale.
 const ALERTS: u64 = 300;
@@ -35,16 +27,6 @@ const DRIVES: u64 = 250;
 const MEDIA_PER_SCALE: u64 = 450;
 const POOLS_PER_SCALE: u64 = 10;
 const DISK_POOLS: u64 = 220;
-
-/// Media servers of drives and disk pools.
-const MEDIA_SERVERS: [&str; 6] = [
-    "media-01.example.com",
-    "media-02.example.com",
-    "media-03.example.com",
-    "media-04.example.com",
-    "tape-srv-a.example.com",
-    "tape-srv-b.example.com",
-];
 
 /// The opt-in dataset.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -67,58 +49,6 @@ pub(crate) struct OptInData {
     pub pools: Vec<VolumePool>,
     /// Disk pools, by name.
     pub disk_pools: Vec<DiskPool>,
-}
-
-/// A draw from the weighted `table`.
-fn choose<T: Copy>(d: &mut Draws, table: &[(T, u32)], fallback: T) -> T {
-    d.pick(table).unwrap_or(fallback)
-}
-
-/// One of `items`, drawn evenly.
-fn one_of<T: Copy>(d: &mut Draws, items: &[T], fallback: T) -> T {
-    items
-        .get(d.below(items.len() as u64) as usize)
-        .copied()
-        .unwrap_or(fallback)
-}
-
-/// Half the width of the band around `anchor - 24 h` that holds no alert, scan or image, so
-/// that a 24-hour window ending a little after the anchor (a wall clock that moved between a
-/// collection and the truth) counts the same items.
-pub(crate) const QUIET_MS: i64 = 15 * 60_000;
-
-/// A millisecond instant in the `days` before `anchor_ms`, on a whole second, outside the
-/// quiet band.
-fn before(d: &mut Draws, anchor_ms: i64, days: i64) -> i64 {
-    let span = u64::try_from(days * DAY_MS / 1000).unwrap_or(1);
-    let back = i64::try_from(d.below(span)).unwrap_or(0);
-    let at = anchor_ms - back * 1000;
-    let edge = anchor_ms - DAY_MS;
-    if (edge - QUIET_MS..=edge + QUIET_MS).contains(&at) {
-        at - 2 * QUIET_MS - 1000
-    } else {
-        at
-    }
-}
-
-/// The name of client `k`.
-fn client_name(k: u64) -> String {
-    const PREFIXES: [&str; 4] = ["db", "app", "web", "file"];
-    let prefix = PREFIXES
-        .get((k % PREFIXES.len() as u64) as usize)
-        .copied()
-        .unwrap_or("host");
-    format!("{prefix}-{k:03}.example.com")
-}
-
-/// `digits` random hexadecimal digits.
-fn hex(d: &mut Draws, digits: usize) -> String {
-    let mut text = String::with_capacity(digits);
-    while text.len() < digits {
-        text.push_str(&format!("{:016x}", d.next_u64()));
-    }
-    text.truncate(digits);
-    text
 }
 
 impl OptInData {
@@ -161,6 +91,7 @@ impl OptInData {
 
 #[cfg(test)]
 mod tests {
+    use super::draw::{DAY_MS, QUIET_MS};
     use super::*;
 
     #[test]

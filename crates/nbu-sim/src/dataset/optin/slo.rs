@@ -1,6 +1,6 @@
 //! The SLOs of `/servicecatalog/slos`.
 
-use super::{hex, one_of};
+use super::draw::{hex, one_of};
 use crate::dataset::rng::Draws;
 
 /// The stream of SLO draws.

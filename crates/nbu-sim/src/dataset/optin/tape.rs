@@ -1,7 +1,7 @@
 //! The tape and disk pool families: drives, tape media, robot device hosts, volume pools and
 //! disk pools.
 
-use super::{DAY_MS, MEDIA_SERVERS, choose, hex, one_of};
+use super::draw::{DAY_MS, MEDIA_SERVERS, choose, hex, one_of};
 use crate::dataset::rng::Draws;
 
 /// The stream of drive draws.
