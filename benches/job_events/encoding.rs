@@ -1,6 +1,15 @@
 //! Part 1: encoding the records, against bare records carrying only their body.
 
-use super::*;
+use std::time::Duration;
+
+use nbu_otel::collect::job_event::JobEvent;
+use nbu_otel::telemetry::logs::encode;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use prost::Message as _;
+
+use super::support::{
+    BATCH, SITE_YAML, bare_request, events, gzip, load, median, proto_resource, thread_cpu,
+};
 
 /// One pass over `events` in requests of [`BATCH`]: (this thread's CPU, bytes, the requests).
 pub(super) fn encode_pass(

@@ -1,8 +1,17 @@
 //! Part 2: exporting the records to a receiver, in this process or another.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nbu_otel::collect::job_event::JobEvent;
+use nbu_otel::telemetry::logs::JobEventExporter;
+use nbu_otel::telemetry::pipeline::resource;
+
+use super::common::process_cpu;
 use super::receiver::{Counter, serve};
 use super::roles::Child;
-use super::*;
+use super::support::{BATCH, SITE_YAML, events, load};
 
 /// Sends `events` `rounds` times in requests of [`BATCH`] to `endpoint` from a runtime worker;
 /// returns this process's CPU time and the wall time.

@@ -1,7 +1,10 @@
 //! Part 4: an agent reading a simulator where every backup fails.
 
+use std::time::Duration;
+
+use super::common::{env_u64, process_cpu};
 use super::roles::{Child, number, prompt_site, start_delay};
-use super::*;
+use super::support::{env_text, median, mib, status_bytes};
 
 /// One run of an agent against a new simulator process: (time to the goal, peak RSS, CPU).
 pub(super) async fn mass_failure_run(

@@ -1,6 +1,19 @@
 //! The OTLP/gRPC logs receiver the exports go to: it counts the records it gets.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use super::support::unix_nanos;
 
 /// An OTLP/gRPC logs receiver that accepts everything and counts the records.
 #[derive(Clone, Default)]

@@ -1,8 +1,22 @@
 //! The helper processes, copies of this benchmark chosen by `NBU_BENCH_ROLE`: the simulator,
 //! the agent, and the outbox of part 3.
 
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nbu_otel::Agent;
+use nbu_otel::collect::job_event::JobEvent;
+use nbu_otel::collect::outbox::{JobOutbox, Offered, OutboxSettings};
+use nbu_otel::config::FirstStart;
+use nbu_otel::telemetry::pipeline::Pipeline;
+use nbu_sim::{FinishedJobTruth, SimConfig, Simulator};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::sync::mpsc;
+
+use super::common::{env_u64, resident_bytes};
 use super::receiver::{Counter, serve};
-use super::*;
+use super::support::{KEY, env_text, event, load, mib, status_bytes, unix_nanos};
 
 /// A copy of this program in `role`, its stdout read line by line.
 pub(super) struct Child {
