@@ -27,6 +27,7 @@ pub mod storage;
 pub mod store;
 pub mod summary;
 pub mod sync;
+mod timestamp;
 
 pub use cycle::{CycleHooks, JobsRead, STALE_AFTER_INTERVALS, SiteCycle, SourcesOrder};
 pub use site::{SiteCollector, SiteReport, SourceOutcome};

@@ -1,51 +1,40 @@
-//! The HTTP client of one site: headers, limits, retries, status and body checks.
+//! The HTTP client of one site: headers, limits, retries. What an answer means is read in
+//! `client/answer.rs`, failures on the wire in `client/transport.rs`, bodies in
+//! `client/body.rs`, and what a request tells the traces in `client/spans.rs`.
+
+mod answer;
+mod body;
+mod spans;
+mod transport;
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
-
-use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, RETRY_AFTER,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use tracing::{Instrument as _, Span};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use url::Url;
 
-use super::error::{ApiError, ApiFailure, DecodeKind, snippet};
+use self::answer::{Answer, Attempt, classify, decode_error};
+use self::body::{BodyError, SpareBodies, read_body};
+use self::spans::{attempt_span, inject_context, request_span, without_userinfo};
+use self::transport::classify_transport;
+use super::error::{ApiError, ApiFailure, DecodeKind};
 use super::limit::RequestLimiter;
-use super::models::ErrorBody;
-use super::retry::{backoff, is_retryable_status, parse_http_date, parse_retry_after};
+use super::retry::{backoff, parse_http_date, parse_retry_after};
 use super::settings::{ClientSettings, Propagation};
 use super::version::ApiVersion;
 use crate::events::Events;
 use crate::file_limits::{MAX_REFERENCED_FILE_BYTES, read_at_most};
 
-/// The largest response body accepted for one page. A page of 100 jobs is about 300 KiB;
-/// anything far larger is a broken or hostile server, not data.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-/// Largest body buffer kept for reuse (a page of 100 jobs needs about 300 KiB).
-const SPARE_BODY_BYTES: usize = 1024 * 1024;
+pub use self::answer::Body;
+pub use self::body::MAX_BODY_BYTES;
 
 /// Where negotiation sends its probe: the cheapest versioned request there is.
 const PROBE_ENDPOINT: &str = "/admin/jobs";
-
-/// A successful response body.
-#[derive(Debug)]
-pub struct Body {
-    /// The raw bytes, checked to be of a JSON media type.
-    pub bytes: Vec<u8>,
-    /// Requests sent for it, retries included.
-    pub attempts: u32,
-    /// The server's clock when it answered (the `Date` header), if it sent a valid one.
-    pub server_time: Option<DateTime<Utc>>,
-}
 
 /// The pooled HTTP client of one site. Cheap to share by reference; dropping it closes the
 /// site's connections.
@@ -61,10 +50,8 @@ pub struct SiteClient {
     events: Events,
     /// What context travels with each request.
     propagation: Propagation,
-    /// Buffers of bodies already decoded, reused for the next ones: a walk does not touch
-    /// fresh memory for every page. At most one per request in flight.
-    spare_bodies: Mutex<Vec<Vec<u8>>>,
-    spare_limit: usize,
+    /// Buffers of bodies already decoded, reused for the next ones.
+    spare_bodies: SpareBodies,
     /// When a request last succeeded.
     last_success: Mutex<Option<Instant>>,
     /// Requests timed since the last [`SiteClient::take_mean_request_time`], and their total.
@@ -137,9 +124,8 @@ impl SiteClient {
             max_retries: site.max_retries,
             max_retry_time: site.max_retry_time,
             events: Events::default(),
-            spare_bodies: Mutex::new(Vec::new()),
+            spare_bodies: SpareBodies::new(site.max_concurrent_requests as usize),
             propagation: Propagation::default(),
-            spare_limit: site.max_concurrent_requests as usize,
             last_success: Mutex::new(None),
             timed: Mutex::new((0, Duration::ZERO)),
         })
@@ -179,26 +165,14 @@ impl SiteClient {
 
     /// Hands back the bytes of a body that was decoded, for a later body to reuse.
     pub fn recycle_body(&self, bytes: Vec<u8>) {
-        if bytes.capacity() <= SPARE_BODY_BYTES {
-            let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
-            if spare.len() < self.spare_limit {
-                spare.push(bytes);
-            }
-        }
+        self.spare_bodies.recycle(bytes);
     }
 
     /// Drops the body buffers kept for reuse: between two collections of a site they would
     /// only hold memory (up to one large page per request in flight, per site). The next
     /// collection starts with fresh buffers and reuses them from its second page on.
     pub fn release_spare_bodies(&self) {
-        let spare =
-            std::mem::take(&mut *self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner()));
-        drop(spare);
-    }
-
-    fn spare_body(&self) -> Vec<u8> {
-        let mut spare = self.spare_bodies.lock().unwrap_or_else(|p| p.into_inner());
-        spare.pop().unwrap_or_default()
+        self.spare_bodies.release();
     }
 
     /// The site name.
@@ -258,38 +232,7 @@ impl SiteClient {
     /// failed). `get` records on this span `error.type` and an error status when the request
     /// failed for good; the caller records `nbu.records`.
     pub fn request_span(&self, endpoint: &str, version: ApiVersion, page: Option<u64>) -> Span {
-        tracing::debug_span!(
-            "nbu.request",
-            otel.name = %format!("nbu.request {endpoint}"),
-            otel.kind = "internal",
-            otel.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            site = %self.site,
-            nbu.api_version = version.as_str(),
-            nbu.page = page,
-            nbu.records = tracing::field::Empty,
-        )
-    }
-
-    /// The client span of one attempt (HTTP semantic conventions): `GET {endpoint}` of kind
-    /// client, with the attributes known before sending; `resends` is the number of attempts
-    /// before this one (`http.request.resend_count`, absent on the first).
-    fn attempt_span(&self, endpoint: &str, url_full: &str, resends: u32) -> Span {
-        let (address, port) = self.server();
-        tracing::debug_span!(
-            "nbu.request.attempt",
-            otel.name = %format!("GET {endpoint}"),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = "GET",
-            http.request.resend_count = (resends > 0).then_some(resends),
-            url.full = %url_full,
-            server.address = %address,
-            server.port = port,
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            site = %self.site,
-        )
+        request_span(&self.site, endpoint, version, page)
     }
 
     /// `GET {base}{endpoint}?{query}` with the API key and `version`, retried on 429, 502, 503,
@@ -413,7 +356,13 @@ impl SiteClient {
         version: ApiVersion,
     ) -> Attempt {
         let _permit = self.limiter.acquire().await;
-        let span = self.attempt_span(endpoint, url_full, attempts.saturating_sub(1));
+        let span = attempt_span(
+            &self.site,
+            self.server(),
+            endpoint,
+            url_full,
+            attempts.saturating_sub(1),
+        );
         let attempt = self
             .exchange(endpoint, url, headers, attempts, version)
             .instrument(span.clone())
@@ -468,10 +417,12 @@ impl SiteClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = match read_body(response, self.spare_body()).await {
+        let body = match read_body(response, self.spare_bodies.take()).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
-                return Attempt::Done(Err(self.decode_error(
+                return Attempt::Done(Err(decode_error(
+                    &self.site,
+                    &self.key,
                     endpoint,
                     DecodeKind::TooLarge,
                     format!("more than {MAX_BODY_BYTES} bytes"),
@@ -492,91 +443,7 @@ impl SiteClient {
             content_type: &content_type,
             body,
         };
-        self.classify(endpoint, attempts, version, answer)
-    }
-
-    fn classify(
-        &self,
-        endpoint: &str,
-        attempts: u32,
-        version: ApiVersion,
-        answer: Answer<'_>,
-    ) -> Attempt {
-        let Answer {
-            status,
-            retry_after,
-            server_time,
-            content_type,
-            body,
-        } = answer;
-        let error = |failure| ApiError::at(&self.site, endpoint, failure);
-        let server_message = || {
-            ErrorBody::summary(&body)
-                .map(|m| snippet(m.as_bytes(), self.key.expose_secret()))
-                .unwrap_or_else(|| snippet(&body, self.key.expose_secret()))
-        };
-        match status {
-            200..=299 => {
-                if !is_json_media_type(content_type) {
-                    return Attempt::Done(Err(self.decode_error(
-                        endpoint,
-                        DecodeKind::NotJson,
-                        format!("content type {content_type:?}"),
-                        &body,
-                    )));
-                }
-                if body.iter().all(u8::is_ascii_whitespace) {
-                    return Attempt::Done(Err(self.decode_error(
-                        endpoint,
-                        DecodeKind::Empty,
-                        format!("HTTP {status} with no body"),
-                        &body,
-                    )));
-                }
-                Attempt::Done(Ok(Body {
-                    bytes: body,
-                    attempts,
-                    server_time,
-                }))
-            }
-            401 | 403 => {
-                let message = ErrorBody::summary(&body)
-                    .map(|m| format!(": {}", snippet(m.as_bytes(), self.key.expose_secret())))
-                    .unwrap_or_default();
-                Attempt::Done(Err(error(ApiFailure::Unauthorized {
-                    status,
-                    detail: message,
-                })))
-            }
-            406 => Attempt::Done(Err(ApiError::of_site(
-                &self.site,
-                ApiFailure::VersionUnsupported {
-                    tried: version.as_str().to_owned(),
-                },
-            ))),
-            429 => Attempt::Retry {
-                wait: retry_after,
-                error: error(ApiFailure::RateLimited {
-                    attempts,
-                    detail: String::new(),
-                }),
-            },
-            s if is_retryable_status(s) => Attempt::Retry {
-                wait: retry_after,
-                error: error(ApiFailure::Status {
-                    status,
-                    attempts,
-                    snippet: server_message(),
-                    detail: String::new(),
-                }),
-            },
-            _ => Attempt::Done(Err(error(ApiFailure::Status {
-                status,
-                attempts,
-                snippet: server_message(),
-                detail: String::new(),
-            }))),
-        }
+        classify(&self.site, &self.key, endpoint, attempts, version, answer)
     }
 
     /// A decode error with a redacted snippet of `body`.
@@ -587,19 +454,12 @@ impl SiteClient {
         detail: String,
         body: &[u8],
     ) -> ApiError {
-        ApiError::at(
-            &self.site,
-            endpoint,
-            ApiFailure::Decode {
-                kind,
-                detail,
-                snippet: snippet(body, self.key.expose_secret()),
-            },
-        )
+        decode_error(&self.site, &self.key, endpoint, kind, detail, body)
     }
 
+    /// A failure on the wire as the attempt's outcome, counted as the request's answer.
     fn transport_error(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
-        let attempt = self.classify_transport(endpoint, attempts, e);
+        let attempt = classify_transport(&self.site, endpoint, attempts, self.timeout, e);
         let kind = match &attempt {
             Attempt::Done(Err(e)) | Attempt::Retry { error: e, .. } => e.kind(),
             Attempt::Done(Ok(_)) => "ok",
@@ -607,117 +467,6 @@ impl SiteClient {
         self.events.request_answered(&self.site, endpoint, kind);
         attempt
     }
-
-    fn classify_transport(&self, endpoint: &str, attempts: u32, e: &reqwest::Error) -> Attempt {
-        let detail = transport_detail(e);
-        let error = |failure| ApiError::at(&self.site, endpoint, failure);
-        if e.is_timeout() {
-            // A slow answer (or connection) is often a passing load peak: worth another try
-            // within the retry budget, rather than losing the whole walk.
-            return Attempt::Retry {
-                wait: None,
-                error: error(ApiFailure::Timeout {
-                    timeout: self.timeout,
-                    attempts,
-                }),
-            };
-        }
-        if is_certificate_error(e) {
-            let detail = match certificate_advice(e) {
-                Some(advice) => format!("{advice} ({detail})"),
-                None => detail,
-            };
-            return Attempt::Done(Err(error(ApiFailure::Tls { detail })));
-        }
-        Attempt::Retry {
-            wait: None,
-            error: error(ApiFailure::Connect { attempts, detail }),
-        }
-    }
-}
-
-/// `url` as `url.full` shows it: without user name and password, should the configured URL
-/// carry any (the API key is a header, never part of the URL).
-fn without_userinfo(url: &Url) -> String {
-    let mut url = url.clone();
-    // Fails only for URLs that cannot have a user (no host), which then have none.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.into()
-}
-
-/// Adds the context `propagation` names: the W3C `traceparent` of the current span (when it
-/// is valid) and the `baggage` of the current context.
-fn inject_context(headers: &mut HeaderMap, propagation: Propagation) {
-    struct Injector<'a>(&'a mut HeaderMap);
-    impl opentelemetry::propagation::Injector for Injector<'_> {
-        fn set(&mut self, key: &str, value: String) {
-            if let (Ok(name), Ok(value)) = (
-                reqwest::header::HeaderName::from_bytes(key.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                self.0.insert(name, value);
-            }
-        }
-    }
-    let context = Span::current().context();
-    if propagation.trace_context && context.span().span_context().is_valid() {
-        TraceContextPropagator::new().inject_context(&context, &mut Injector(headers));
-    }
-    if propagation.baggage {
-        // The span's context, or else the thread's (where a library user attaches baggage).
-        use opentelemetry::baggage::BaggageExt as _;
-        let with_baggage = if !context.baggage().is_empty() {
-            context.clone()
-        } else {
-            opentelemetry::Context::current()
-        };
-        BaggagePropagator::new().inject_context(&with_baggage, &mut Injector(headers));
-    }
-}
-
-/// What one HTTP exchange answered.
-struct Answer<'a> {
-    status: u16,
-    retry_after: Option<Duration>,
-    server_time: Option<DateTime<Utc>>,
-    content_type: &'a str,
-    body: Vec<u8>,
-}
-
-/// The result of one request: final, or worth another try.
-enum Attempt {
-    Done(Result<Body, ApiError>),
-    Retry {
-        wait: Option<Duration>,
-        error: ApiError,
-    },
-}
-
-enum BodyError {
-    TooLarge,
-    Transport(reqwest::Error),
-}
-
-/// Reads the body chunk by chunk into `body` (emptied first), refusing more than
-/// [`MAX_BODY_BYTES`].
-async fn read_body(
-    mut response: reqwest::Response,
-    mut body: Vec<u8>,
-) -> Result<Vec<u8>, BodyError> {
-    body.clear();
-    body.reserve(
-        response
-            .content_length()
-            .map_or(64 * 1024, |n| n.min(MAX_BODY_BYTES as u64) as usize),
-    );
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// A rate-limited or server-status error saying why retrying stopped; other errors as they
@@ -744,126 +493,9 @@ fn encode_component(text: &str) -> String {
         .replace('+', "%20")
 }
 
-/// `application/vnd.netbackup+json;version=...` or `application/json`.
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-/// What went wrong on the wire, without the URL (reqwest puts it in its own message): the
-/// kind of failure, then the sources' messages.
-fn transport_detail(e: &reqwest::Error) -> String {
-    let what = if e.is_connect() {
-        "connecting failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed"
-    } else if e.is_request() {
-        "sending the request failed"
-    } else {
-        "the request failed"
-    };
-    let mut parts = vec![what.to_owned()];
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-/// Whether the failure is a TLS verdict (untrusted or mismatched certificate, refused
-/// handshake), found by type in the error's sources, never by words in its message. A
-/// connection dropped during the handshake is a connection error, and is retried.
-fn is_certificate_error(e: &reqwest::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if wraps_rustls_error(s) {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// Plain words for a certificate refusal whose library message tells an operator nothing.
-fn certificate_advice(e: &reqwest::Error) -> Option<&'static str> {
-    use tokio_rustls::rustls::{CertificateError, Error as TlsError};
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let tls = find_rustls_error(s);
-        if let Some(TlsError::InvalidCertificate(CertificateError::Other(other))) = tls
-            && matches!(
-                other.0.downcast_ref::<webpki::Error>(),
-                Some(webpki::Error::CaUsedAsEndEntity)
-            )
-        {
-            return Some(
-                "the server's own certificate is a CA certificate (basic constraints CA:TRUE, \
-                 as `openssl req -x509` makes by default), which TLS refuses as a server \
-                 certificate; set tls.ca_file to the CA that issued NetBackup's web server \
-                 certificate (NetBackup serves it at GET /security/cacert), or re-issue the \
-                 server certificate without CA:TRUE",
-            );
-        }
-        source = s.source();
-    }
-    None
-}
-
-/// The rustls error `e` is, or that an io::Error wraps (at any depth).
-fn find_rustls_error<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a tokio_rustls::rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
-        return Some(tls);
-    }
-    let io = e.downcast_ref::<std::io::Error>()?;
-    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
-    find_rustls_error(inner)
-}
-
-/// Whether `e` is a rustls error, or an io::Error wrapping one (at any depth: an io::Error's
-/// source() skips the error it wraps, so look inside).
-fn wraps_rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    find_rustls_error(e).is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_propagators_decide_what_context_travels() {
-        use opentelemetry::baggage::BaggageExt as _;
-        let context = opentelemetry::Context::current_with_baggage([opentelemetry::KeyValue::new(
-            "team", "backup",
-        )]);
-        let _attached = context.attach();
-        let headers = |list: &str| {
-            let mut headers = HeaderMap::new();
-            inject_context(&mut headers, Propagation::named(list));
-            headers
-        };
-        assert_eq!(
-            headers("tracecontext,baggage")
-                .get("baggage")
-                .and_then(|v| v.to_str().ok()),
-            Some("team=backup")
-        );
-        assert!(headers("tracecontext").get("baggage").is_none());
-        assert!(headers("none").is_empty());
-        // No span: no traceparent, whatever the propagators.
-        assert!(headers("tracecontext").get("traceparent").is_none());
-    }
 
     #[test]
     fn query_components_encode_spaces_quotes_and_percent() {
@@ -872,30 +504,5 @@ mod tests {
             "clientName%20eq%20%27a%20b%25%2B%27"
         );
         assert_eq!(encode_component("page[limit]"), "page%5Blimit%5D");
-    }
-
-    #[test]
-    fn url_full_drops_the_user_name_and_password() {
-        let url = Url::parse(
-            "https://admin:s3cret@nbu.example:1556/netbackup/admin/jobs?page%5Blimit%5D=1",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            without_userinfo(&url),
-            "https://nbu.example:1556/netbackup/admin/jobs?page%5Blimit%5D=1"
-        );
-        let plain = Url::parse("https://nbu.example/netbackup/admin/jobs?a=b")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(without_userinfo(&plain), plain.as_str());
-    }
-
-    #[test]
-    fn json_media_types() {
-        assert!(is_json_media_type(
-            "application/vnd.netbackup+json;version=14.0"
-        ));
-        assert!(is_json_media_type("application/json; charset=utf-8"));
-        assert!(!is_json_media_type("text/html"));
-        assert!(!is_json_media_type(""));
     }
 }

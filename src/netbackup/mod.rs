@@ -5,6 +5,7 @@ mod client;
 mod error;
 pub mod filter;
 mod jobs_reader;
+mod json_scan;
 pub mod lenient;
 mod limit;
 pub mod models;

@@ -1,7 +1,7 @@
 //! Storage units pages read from a response body: whole with serde_json, or record by record
 //! when serde_json refuses the page because of some of its records.
 
-use super::jobs_reader::page_parts;
+use super::json_scan::page_parts;
 use super::models::{OffsetMeta, PageDocument, StorageUnitResource, StorageUnitsPage};
 
 impl<'a> PageDocument<'a> for StorageUnitsPage<'a> {

@@ -509,8 +509,8 @@ mod tests {
         let keep = |site: &str| site != "site-001";
         for limit in [700, 4000, 4 * 1024 * 1024] {
             let mut request = ExportMetricsServiceRequest::from(&rm);
-            split::retain_sites(&mut request, keep);
-            let expected = split::split(request, limit);
+            split::reference::retain_sites(&mut request, keep);
+            let expected = split::reference::split(request, limit);
             let encoded = split::encode(&rm, keep, limit);
             let decoded: Vec<ExportMetricsServiceRequest> = encoded
                 .iter()

@@ -8,7 +8,7 @@
 use super::job::{Job, JobState};
 use super::job_draws::{HUGE_ONE_IN, draw_identity, omit_attributes};
 use super::live::Live;
-use super::optin_data::OptInData;
+use super::optin::OptInData;
 use super::rng::Draws;
 use super::units::{StorageUnit, generate_units};
 use super::vocabulary::{

@@ -8,7 +8,7 @@ pub(crate) mod details;
 mod job;
 mod job_draws;
 mod live;
-pub(crate) mod optin_data;
+pub(crate) mod optin;
 pub(crate) mod rng;
 pub(crate) mod status_messages;
 pub(crate) mod timefmt;

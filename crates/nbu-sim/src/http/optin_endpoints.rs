@@ -32,7 +32,7 @@ use super::optin_filter::{
     ALL_OPS, Actual, EQ, EQ_NE, FieldSpec, GE_LE, Kind, Op, Term, Value, parse,
 };
 use super::state::{RequestInstant, Shared};
-use crate::dataset::optin_data::{Alert, Image, OptInData, ScanResult};
+use crate::dataset::optin::{Alert, Image, OptInData, ScanResult};
 use crate::optin::OptInEndpoint;
 use crate::render::PageShape;
 use crate::render::json::JsonOut;

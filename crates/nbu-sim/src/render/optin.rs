@@ -2,7 +2,7 @@
 //! `/servicecatalog/slos`, in the shape of each API version's vendor schema.
 
 use super::json::JsonOut;
-use crate::dataset::optin_data::{Alert, Image, ScanResult, Slo, scan_state_in};
+use crate::dataset::optin::{Alert, Image, ScanResult, Slo, scan_state_in};
 use crate::dataset::timefmt::write_timestamp;
 use crate::version::ApiVersion;
 

@@ -4,7 +4,7 @@
 
 use super::json::JsonOut;
 use super::optin::time;
-use crate::dataset::optin_data::{DiskPool, Drive, TapeVolume, VolumePool};
+use crate::dataset::optin::{DiskPool, Drive, TapeVolume, VolumePool};
 
 fn drive_control(status: &str) -> &'static str {
     match status {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::dataset::optin_data::{OptInData, scan_state_in};
+use crate::dataset::optin::{OptInData, scan_state_in};
 use crate::optin::OptInEndpoint;
 use crate::version::ApiVersion;
 
