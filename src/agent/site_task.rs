@@ -11,7 +11,6 @@ use tracing::Instrument as _;
 
 use crate::collect::{
     CycleHooks, FinishedJob, JobSync, JobsRead, SiteCollector, SiteCycle, SiteSnapshot,
-    SourcesOrder,
 };
 use crate::config::SiteConfig;
 use crate::events::{Events, FailureStreak};
@@ -115,6 +114,8 @@ impl SiteTask {
         }
     }
 
+    /// Runs the site's cycles on their schedule until stopped, and returns what it hands to
+    /// its successor.
     pub async fn run(
         self,
         collector: Result<Arc<SiteCollector>, ApiError>,
@@ -136,12 +137,7 @@ impl SiteTask {
         let snapshot = handover
             .snapshot
             .unwrap_or_else(|| SiteSnapshot::empty(&name));
-        let jobs = handover.jobs.map_or_else(JobSync::new, |mut jobs| {
-            // A restarted site reads its window whole again; what was reported stays so.
-            jobs.force_full();
-            jobs
-        });
-        let mut state = SiteCycle::resume(snapshot, jobs, self.site.api_version);
+        let mut state = SiteCycle::resume(snapshot, handover.jobs, self.site.api_version);
         // Sources switched off by a reload leave the snapshot; new ones are due at once.
         state.configure(
             self.job_events.as_ref().map(|j| j.filter()),
@@ -210,7 +206,7 @@ impl SiteTask {
             error.type = tracing::field::Empty,
         );
         async {
-            state.run(collector, self, SourcesOrder::BesideJobs).await;
+            state.run(collector, self).await;
             self.log_failures(state.take_errors());
         }
         .instrument(span)

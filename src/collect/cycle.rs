@@ -31,7 +31,7 @@ pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 /// When the opt-in sources of a cycle run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourcesOrder {
+enum SourcesOrder {
     /// Beside the jobs walk, with NetBackup's clock and the covered clients of the last walk
     /// (the running agent).
     BesideJobs,
@@ -109,20 +109,27 @@ struct CycleOutcome {
 impl SiteCycle {
     /// Fresh state for `site`: nothing known, everything due.
     pub fn fresh(site: &str) -> Self {
-        Self::resume(SiteSnapshot::empty(site), JobSync::new(), None)
+        Self::resume(SiteSnapshot::empty(site), None, None)
     }
 
     /// The state a restarted site goes on from: its last `snapshot` and job store, and its
     /// API version unless `pinned` names another one. A carried store reads its window whole
     /// again; what was reported stays so.
-    pub fn resume(snapshot: SiteSnapshot, jobs: JobSync, pinned: Option<ApiVersion>) -> Self {
+    pub fn resume(
+        snapshot: SiteSnapshot,
+        jobs: Option<JobSync>,
+        pinned: Option<ApiVersion>,
+    ) -> Self {
         let version = snapshot
             .api_version
             .filter(|v| pinned.is_none_or(|pin| pin == *v));
         Self {
             version,
             snapshot,
-            jobs,
+            jobs: jobs.map_or_else(JobSync::new, |mut jobs| {
+                jobs.force_full();
+                jobs
+            }),
             storage_fetched: None,
             sources_due: BTreeMap::new(),
             errors: Vec::new(),
@@ -182,15 +189,11 @@ impl SiteCycle {
         collector.client().release_spare_bodies();
     }
 
-    /// One cycle: the version, then the jobs, storage when due and the opt-in sources due,
-    /// each outcome applied to the snapshot.
-    pub async fn run(
-        &mut self,
-        collector: &SiteCollector,
-        hooks: &impl CycleHooks,
-        order: SourcesOrder,
-    ) {
-        self.collect(collector, hooks, order).await;
+    /// One cycle of the running agent: the version, then the jobs, storage when due and the
+    /// opt-in sources due (beside the jobs walk), each outcome applied to the snapshot.
+    pub async fn run(&mut self, collector: &SiteCollector, hooks: &impl CycleHooks) {
+        self.collect(collector, hooks, SourcesOrder::BesideJobs)
+            .await;
     }
 
     async fn collect(

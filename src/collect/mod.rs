@@ -29,7 +29,7 @@ pub mod summary;
 pub mod sync;
 mod timestamp;
 
-pub use cycle::{CycleHooks, JobsRead, STALE_AFTER_INTERVALS, SiteCycle, SourcesOrder};
+pub use cycle::{CycleHooks, JobsRead, STALE_AFTER_INTERVALS, SiteCycle};
 pub use site::{SiteCollector, SiteReport, SourceOutcome};
 pub use snapshot::{OptInState, SiteSnapshot, SourceData};
 pub use storage::StorageAggregator;
