@@ -181,3 +181,96 @@ fn the_truth_as_summaries_has_no_pages_and_no_invalid_values() {
     assert_eq!(expected.storage.invalid_values, 0);
     assert_eq!(expected.storage.pages, 0);
 }
+
+/// What a snapshot says of a site: `nbu_up`, whether an error is shown, and every series the
+/// catalog reads from it (jobs and storage families, `site` left out).
+fn said(snapshot: &nbu_otel::collect::SiteSnapshot) -> (bool, bool, Vec<String>) {
+    let mut series = Vec::new();
+    for metric in nbu_otel::telemetry::catalog::CATALOG.iter() {
+        // When a collection ended and how long its requests took differ between two
+        // collections: their series are compared without their values.
+        let timed = matches!(
+            metric.name,
+            "nbu.last_scrape_timestamp_seconds" | "nbu.response_time_ms"
+        );
+        metric.read_series(snapshot, &mut |labels, value| {
+            let value = if timed {
+                String::new()
+            } else {
+                format!("{value:?}")
+            };
+            series.push(format!("{} {labels:?} {value}", metric.name));
+        });
+    }
+    series.sort();
+    (snapshot.up, snapshot.last_error.is_some(), series)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_and_run_go_through_one_cycle_and_agree_on_up() {
+    use nbu_otel::collect::SiteCycle;
+    use nbu_sim::{Fault, FaultTarget};
+
+    let sim = start_sim(SimConfig {
+        seed: 11,
+        jobs: 600,
+        storage_units: 5,
+        api_key: "k-cycle".into(),
+        anchor: chrono::Utc::now(),
+        ..SimConfig::default()
+    })
+    .await;
+    let refused = || Fault::Status {
+        code: 500,
+        retry_after: None,
+        body: None,
+    };
+    // The version probe reads no page: a cut page fails the jobs walk after the version
+    // was agreed.
+    let storage_down = (FaultTarget::Storage, refused());
+    let jobs_cut = (FaultTarget::Jobs, Fault::TruncatedJson);
+    // The legacy rule, written out: up while the jobs or the storage could be collected.
+    let cases = [
+        ("healthy", vec![], true),
+        ("storage failing", vec![storage_down.clone()], true),
+        ("jobs failing", vec![jobs_cut.clone()], true),
+        (
+            "jobs and storage failing",
+            vec![jobs_cut, storage_down],
+            false,
+        ),
+    ];
+    for (case, faults, up) in cases {
+        sim.clear_faults();
+        for (target, fault) in &faults {
+            sim.set_fault(*target, fault.clone(), None);
+        }
+        let collector = || {
+            let collection = "      jobs_window: 72h\n      max_retries: 0\n";
+            SiteCollector::new(site("alpha", &sim.base_url(), "k-cycle", collection))
+                .expect("client builds")
+        };
+        let once = collector().collect_all().await;
+        let running = collector();
+        let mut cycle = SiteCycle::fresh("alpha");
+        cycle.run(&running, &()).await;
+        cycle.close(&running);
+        let (once_up, once_error, once_series) = said(&once.snapshot);
+        let (run_up, run_error, run_series) = said(cycle.snapshot());
+        assert_eq!((once_up, run_up), (up, up), "{case}: nbu_up");
+        assert_eq!(once_error, !faults.is_empty(), "{case}: once's last error");
+        assert_eq!(run_error, !faults.is_empty(), "{case}: run's last error");
+        assert_eq!(
+            once_series, run_series,
+            "{case}: the series of once and run"
+        );
+        assert_eq!(
+            once_series.iter().any(|s| s.starts_with("nbu.jobs_count")),
+            !faults
+                .iter()
+                .any(|(target, _)| *target == FaultTarget::Jobs),
+            "{case}: jobs series"
+        );
+    }
+    sim.shutdown().await;
+}
