@@ -154,3 +154,65 @@ fn each_event_logs_its_message_with_its_fields_and_counts_where_documented() {
         "only the events documented as counted are counted"
     );
 }
+
+#[test]
+fn job_event_drops_and_export_failures_are_logged_once_per_run_and_dropped_jobs_counted() {
+    let recorded = Arc::new(Recorded::default());
+    let events = Events::counting_in(recorded.clone());
+    let (drops, exports) = (FailureStreak::new(), FailureStreak::new());
+    let log = logged(|| {
+        for job_id in 0..3 {
+            events.job_event_dropped(&drops, "a", job_id, 20_000);
+        }
+        events.job_events_queued(&drops);
+        events.job_events_queued(&drops);
+        for _ in 0..4 {
+            events.job_events_export_failed(&exports, 12, &"connection refused");
+        }
+        events.job_events_export_succeeded(&exports);
+        events.job_events_export_succeeded(&exports);
+    });
+    let once = |text: &str| {
+        assert_eq!(log.matches(text).count(), 1, "{text:?} in:\n{log}");
+    };
+    once("job events dropped: events.max_waiting records already wait");
+    once("job events queued again after drops");
+    once("OTLP export of job events failing");
+    once("OTLP export of job events recovered");
+    for field in [
+        "dropped=3",
+        "failed_exports=4",
+        "waiting=12",
+        "connection refused",
+    ] {
+        assert!(log.contains(field), "no {field:?} in:\n{log}");
+    }
+    let seen = recorded.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(
+        seen,
+        vec![(Counter::JobEvents, "site=a,outcome=dropped".to_owned(), 1); 3],
+        "every dropped job is counted, nothing else"
+    );
+}
+
+#[test]
+fn a_job_event_in_the_log_takes_its_severity_as_level() {
+    let events = Events::uncounted();
+    let log = logged(|| {
+        events.job_event_logged("a", 1, JobSeverity::Info, "job 1 succeeded", None);
+        events.job_event_logged("a", 2, JobSeverity::Warn, "job 2 partly", Some("status 1"));
+        events.job_event_logged("a", 3, JobSeverity::Error, "job 3 failed", Some("media"));
+    });
+    for (level, body) in [
+        ("INFO", "job 1 succeeded"),
+        ("WARN", "job 2 partly"),
+        ("ERROR", "job 3 failed"),
+    ] {
+        let line = log
+            .lines()
+            .find(|line| line.contains(body))
+            .unwrap_or_else(|| panic!("no {body:?} in:\n{log}"));
+        assert!(line.contains(level), "{body:?} not at {level}: {line}");
+    }
+    assert!(log.contains("reason=\"media\""), "{log}");
+}

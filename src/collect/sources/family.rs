@@ -83,3 +83,23 @@ pub struct FamilyRow {
     /// Part of the legacy contract.
     pub legacy: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_family_row_keeps_its_name_unit_labels_and_kind() {
+        static BYTES: Family<2> = Family::gauge("nbu.x_bytes", "By", ["a", "b"], "X.")
+            .floating()
+            .beyond_legacy();
+        let row = BYTES.row();
+        assert_eq!(
+            (row.name, row.unit, row.labels, row.description),
+            ("nbu.x_bytes", "By", &["a", "b"][..], "X.")
+        );
+        assert!(row.float && !row.legacy);
+        let plain = Family::gauge("nbu.y", "", [], "Y.");
+        assert!(!plain.float && plain.legacy);
+    }
+}
