@@ -1,10 +1,10 @@
-//! One site's collection cycle, the one `run`, `once` and `check` all go through: agree on the
+//! One site's collection cycle, the one `run` and `once` both go through: agree on the
 //! API version, bring the job store up to date, fetch storage when its TTL passed and every
 //! opt-in source that is due, apply each outcome to the site's snapshot, and decide `nbu_up`.
 //!
 //! The runtime (`agent::site_task`) owns what surrounds a cycle: the schedule, the cycle
 //! timeout, panic supervision, and publishing the snapshot. It sees the jobs through
-//! [`CycleHooks`] (instruments, job events). `once` and `check` run one cycle on fresh state,
+//! [`CycleHooks`] (instruments, job events). `once` runs one cycle on fresh state,
 //! with everything due ([`SiteCollector::collect_all`]).
 
 use std::collections::BTreeMap;
@@ -320,7 +320,7 @@ impl SiteCycle {
         }
     }
 
-    /// One cycle on fresh state with everything due, as `once` and `check` collect: the
+    /// One cycle on fresh state with everything due, as `once` collects: the
     /// sources after the jobs walk, whose clock and clients they use.
     pub(super) async fn once(mut self, collector: &SiteCollector) -> SiteReport {
         let outcome = self.collect(collector, &(), SourcesOrder::AfterJobs).await;
@@ -521,7 +521,7 @@ impl SiteCycle {
     }
 }
 
-/// `once` and `check`: one cycle of a site on fresh state.
+/// `once`: one cycle of a site on fresh state.
 impl SiteCollector {
     /// One full collection on fresh state, everything due: the version, the jobs and
     /// storage concurrently, then the opt-in sources (see [`SiteCycle`]).
